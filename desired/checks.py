@@ -1,0 +1,193 @@
+"""Check models: one class per probe `type`, selected by the `type` field.
+
+Each class declares only the fields its probe uses and the unit of its
+`warn`/`fail` limits; `limits()` returns them as plain numbers in that unit.
+"""
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal, Optional, Union
+
+from pydantic import Field, model_validator
+
+from .fields import (
+    Command, Count, Lag, Name, Percent, PositiveDuration, PositiveInt, Size, Strict,
+)
+
+
+class Match(Strict):
+    """How to find the process: exactly one of the four ways."""
+    name: Optional[str] = None
+    pidfile: Optional[str] = None
+    unit: Optional[str] = None
+    cmdline: Optional[str] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> "Match":
+        given = [k for k in ("name", "pidfile", "unit", "cmdline") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of name, pidfile, unit, cmdline"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        return self
+
+
+class CheckBase(Strict):
+    name: Name
+    interval: Optional[PositiveDuration] = None
+    timeout: Optional[PositiveDuration] = None
+    failAfter: Optional[PositiveInt] = None
+    recoverAfter: Optional[PositiveInt] = None
+    # A non-critical check paints the board but never moves the service.
+    critical: bool = True
+    description: str = ""
+
+    unit: ClassVar[Optional[str]] = None  # what warn/fail measure, for messages
+
+    def limits(self) -> tuple[Optional[float], Optional[float]]:
+        return None, None
+
+
+class _Limited(CheckBase):
+    @model_validator(mode="after")
+    def _warn_below_fail(self):
+        warn, fail = self.limits()
+        if warn is not None and fail is not None and warn >= fail:
+            raise ValueError(f"warn ({getattr(self, 'warn')}) must be below fail ({getattr(self, 'fail')})")
+        return self
+
+    def limits(self) -> tuple[Optional[float], Optional[float]]:
+        return getattr(self, "warn", None), getattr(self, "fail", None)
+
+
+class ProcessCheck(CheckBase):
+    type: Literal["process"]
+    match: Optional[Match] = None  # without it: the process actuator's child
+
+
+class MemoryCheck(_Limited):
+    type: Literal["memory"]
+    match: Match
+    warn: Optional[Size] = None
+    fail: Optional[Size] = None
+    unit: ClassVar[str] = "bytes"
+
+
+class ThreadsCheck(_Limited):
+    type: Literal["threads"]
+    match: Match
+    warn: Optional[Count] = None
+    fail: Optional[Count] = None
+    unit: ClassVar[str] = "count"
+
+
+class DiskCheck(_Limited):
+    type: Literal["disk"]
+    path: str = "/"
+    warn: Optional[Percent] = None
+    fail: Optional[Percent] = None
+    unit: ClassVar[str] = "percent"
+
+
+class TcpCheck(_Limited):
+    type: Literal["tcp"]
+    host: str = "127.0.0.1"
+    port: int = Field(ge=1, le=65535)
+    warn: Optional[PositiveDuration] = None
+    fail: Optional[PositiveDuration] = None
+    unit: ClassVar[str] = "seconds"
+
+
+class HttpCheck(_Limited):
+    type: Literal["http"]
+    url: str = Field(pattern=r"^https?://")
+    expectStatus: list[int] = Field(default_factory=lambda: [200], min_length=1)
+    warn: Optional[PositiveDuration] = None
+    fail: Optional[PositiveDuration] = None
+    unit: ClassVar[str] = "seconds"
+
+
+class _AmiFields(_Limited):
+    host: str = "127.0.0.1"
+    port: int = Field(default=5038, ge=1, le=65535)
+    username: str
+    secretFile: str
+
+
+class AsteriskAmiCheck(_AmiFields):
+    type: Literal["asterisk-ami"]
+    warn: Optional[PositiveDuration] = None
+    fail: Optional[PositiveDuration] = None
+    unit: ClassVar[str] = "seconds"
+
+
+class AsteriskChannelsCheck(_AmiFields):
+    type: Literal["asterisk-channels"]
+    warn: Optional[Count] = None
+    fail: Optional[Count] = None
+    unit: ClassVar[str] = "count"
+
+
+class SipOptionsCheck(_Limited):
+    type: Literal["sip-options"]
+    host: str = "127.0.0.1"
+    port: int = Field(default=5060, ge=1, le=65535)
+    transport: Literal["udp", "tcp"] = "udp"
+    warn: Optional[PositiveDuration] = None
+    fail: Optional[PositiveDuration] = None
+    unit: ClassVar[str] = "seconds"
+
+
+class PostgresReplicationCheck(_Limited):
+    type: Literal["postgres-replication"]
+    dsn: str
+    passwordFile: Optional[str] = None
+    minReplicas: int = Field(default=1, ge=0)
+    warn: Optional[Lag] = None
+    fail: Optional[Lag] = None
+
+    @model_validator(mode="after")
+    def _same_unit(self) -> "PostgresReplicationCheck":
+        if self.warn and self.fail and self.warn[0] != self.fail[0]:
+            raise ValueError("warn and fail must both be sizes (bytes behind) or both durations")
+        return self
+
+    @property
+    def lag_unit(self) -> str:
+        chosen = self.fail or self.warn
+        return chosen[0] if chosen else "bytes"
+
+    def limits(self) -> tuple[Optional[float], Optional[float]]:
+        return (self.warn[1] if self.warn else None, self.fail[1] if self.fail else None)
+
+
+class MysqlReplicationCheck(_Limited):
+    type: Literal["mysql-replication"]
+    host: str = "127.0.0.1"
+    port: int = Field(default=3306, ge=1, le=65535)
+    user: str
+    passwordFile: Optional[str] = None
+    warn: Optional[PositiveDuration] = None
+    fail: Optional[PositiveDuration] = None
+    unit: ClassVar[str] = "seconds"
+
+
+class CommandCheck(CheckBase):
+    type: Literal["command"]
+    command: Command
+
+
+Check = Annotated[
+    Union[
+        ProcessCheck, MemoryCheck, ThreadsCheck, DiskCheck, TcpCheck, HttpCheck,
+        AsteriskAmiCheck, AsteriskChannelsCheck, SipOptionsCheck,
+        PostgresReplicationCheck, MysqlReplicationCheck, CommandCheck,
+    ],
+    Field(discriminator="type"),
+]
+
+CHECK_TYPES = (
+    "process", "memory", "threads", "disk", "tcp", "http", "asterisk-ami",
+    "asterisk-channels", "sip-options", "postgres-replication",
+    "mysql-replication", "command",
+)

@@ -1,0 +1,70 @@
+"""Shared pydantic building blocks: strict base model, names, units as types.
+
+Every model forbids unknown fields so a typo like `failAfer` is an error, not
+a silently ignored setting.
+"""
+from __future__ import annotations
+
+import shlex
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+
+from . import units
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# Names end up in etcd keys (`/` separates) and on the board; keep them plain.
+Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"),
+]
+
+
+def _positive(value: float) -> float:
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+def _no_bool_int(value: object) -> object:
+    if isinstance(value, bool):
+        raise ValueError("expected a whole number, got a boolean")
+    return value
+
+
+def _positive_int(value: int) -> int:
+    if value <= 0:
+        raise ValueError("must be greater than 0")
+    return value
+
+
+Duration = Annotated[float, BeforeValidator(units.parse_duration)]
+PositiveDuration = Annotated[float, BeforeValidator(units.parse_duration), AfterValidator(_positive)]
+Size = Annotated[float, BeforeValidator(units.parse_size)]
+Percent = Annotated[float, BeforeValidator(units.parse_percent)]
+Count = Annotated[float, BeforeValidator(units.parse_count)]
+PositiveInt = Annotated[int, BeforeValidator(_no_bool_int), AfterValidator(_positive_int)]
+Lag = Annotated[tuple[str, float], BeforeValidator(units.parse_size_or_duration)]
+
+
+def _argv(value: object) -> list[str]:
+    # Commands are argv; a string is split like a shell would, never run by one.
+    if isinstance(value, str):
+        try:
+            argv = shlex.split(value)
+        except ValueError as exc:
+            raise ValueError(f"cannot split command {value!r}: {exc}") from None
+    elif isinstance(value, (list, tuple)) and all(isinstance(a, str) for a in value):
+        argv = list(value)
+    else:
+        raise ValueError("expected a command: a string or a list of strings")
+    if not argv:
+        raise ValueError("a command must not be empty")
+    return argv
+
+
+Command = Annotated[tuple[str, ...], BeforeValidator(_argv)]

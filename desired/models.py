@@ -1,0 +1,180 @@
+"""The documents of `desired-state.md` as pydantic v2 models.
+
+A document is `apiVersion`, `kind`, `metadata`, `spec`; the loader picks the
+model by `kind`. Cross-document rules (hierarchy, candidates, duplicates) live
+in `validate.py`, because one document alone cannot know them.
+"""
+from __future__ import annotations
+
+import signal
+from typing import Annotated, Literal, Optional, Union
+
+from pydantic import Field, field_validator, model_validator
+
+from .checks import Check
+from .fields import (
+    Command, Count, Name, Percent, PositiveDuration, PositiveInt, Strict,
+)
+
+API_VERSION = "overseer/v1"
+
+
+class Metadata(Strict):
+    name: Name
+    labels: dict[str, str] = Field(default_factory=dict)
+    annotations: dict[str, str] = Field(default_factory=dict)
+
+
+# --- Cluster ---------------------------------------------------------------
+
+class CheckDefaults(Strict):
+    interval: PositiveDuration = 1.0
+    timeout: PositiveDuration = 2.0
+    failAfter: PositiveInt = 3
+    recoverAfter: PositiveInt = 2
+
+
+class FloatLimits(Strict):
+    warn: float
+    fail: float
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.warn >= self.fail:
+            raise ValueError(f"warn ({self.warn:g}) must be below fail ({self.fail:g})")
+        return self
+
+
+class PercentLimits(Strict):
+    warn: Percent
+    fail: Percent
+
+    @model_validator(mode="after")
+    def _order(self):
+        if self.warn >= self.fail:
+            raise ValueError(f"warn ({self.warn:g}%) must be below fail ({self.fail:g}%)")
+        return self
+
+
+class DiskLimits(PercentLimits):
+    path: str = "/"
+
+
+class ServerHealth(Strict):
+    load1PerCPU: Optional[FloatLimits] = FloatLimits(warn=1.5, fail=4)
+    memoryPercent: Optional[PercentLimits] = PercentLimits(warn=85, fail=95)
+    disk: Optional[DiskLimits] = DiskLimits(path="/", warn=85, fail=95)
+
+
+class ClusterSpec(Strict):
+    hierarchy: list[Name] = Field(min_length=1)
+    leaseTTL: PositiveDuration = 5.0
+    preempt: bool = False
+    # A server of rank r waits r x campaignDelay before its first campaign, so
+    # servers started together elect the highest-ranked one.
+    campaignDelay: PositiveDuration = 1.0
+    # Extra wait after a dead server's lease expired before its services move.
+    failoverMargin: PositiveDuration = 0.5
+    defaults: CheckDefaults = CheckDefaults()
+    serverHealth: ServerHealth = ServerHealth()
+    historyLimit: PositiveInt = 200       # history entries kept per service
+    resultsKept: PositiveInt = 30         # recent probe results kept per check
+
+
+class ClusterDoc(Strict):
+    apiVersion: Literal["overseer/v1"]
+    kind: Literal["Cluster"]
+    metadata: Metadata
+    spec: ClusterSpec
+
+
+# --- Server ----------------------------------------------------------------
+
+class ServerSpec(Strict):
+    address: str = Field(min_length=1)
+    failureDomain: str = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    # The agent's small HTTP endpoint (/healthz), asked by peers when etcd is gone.
+    agentPort: int = Field(default=7480, ge=1, le=65535)
+
+
+class ServerDoc(Strict):
+    apiVersion: Literal["overseer/v1"]
+    kind: Literal["Server"]
+    metadata: Metadata
+    spec: ServerSpec
+
+
+# --- Service ---------------------------------------------------------------
+
+class _ActuatorBase(Strict):
+    promote: Optional[Command] = None
+    demote: Optional[Command] = None
+    timeout: PositiveDuration = 30.0
+
+
+class ExecActuator(_ActuatorBase):
+    type: Literal["exec"]
+    start: Command
+    stop: Command
+    status: Optional[Command] = None
+
+
+class SystemdActuator(_ActuatorBase):
+    type: Literal["systemd"]
+    unit: str = Field(min_length=1)
+
+
+class ProcessActuator(_ActuatorBase):
+    type: Literal["process"]
+    command: Command
+    stopSignal: str = "SIGTERM"
+    workingDir: Optional[str] = None
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("stopSignal")
+    @classmethod
+    def _known_signal(cls, value: str) -> str:
+        name = value if value.startswith("SIG") else f"SIG{value}"
+        if not hasattr(signal, name):
+            raise ValueError(f"unknown signal {value!r}; use e.g. SIGTERM, SIGINT, SIGQUIT")
+        return name
+
+
+Actuator = Annotated[
+    Union[ExecActuator, SystemdActuator, ProcessActuator], Field(discriminator="type")
+]
+
+
+class ServiceSpec(Strict):
+    mode: Literal["active-standby", "all-active"] = "active-standby"
+    replicas: PositiveInt = 1
+    standby: Literal["warm", "cold"] = "warm"
+    candidates: list[Name]
+    actuator: Actuator
+    checks: list[Check] = Field(default_factory=list)
+
+    @field_validator("candidates")
+    @classmethod
+    def _not_empty(cls, value: list[str]) -> list[str]:
+        if not value:
+            raise ValueError("candidates must list at least one server")
+        return value
+
+
+class ServiceDoc(Strict):
+    apiVersion: Literal["overseer/v1"]
+    kind: Literal["Service"]
+    metadata: Metadata
+    spec: ServiceSpec
+
+
+Document = Union[ClusterDoc, ServerDoc, ServiceDoc]
+MODELS: dict[str, type[Strict]] = {"Cluster": ClusterDoc, "Server": ServerDoc, "Service": ServiceDoc}
+KINDS = tuple(MODELS)
+
+__all__ = [
+    "API_VERSION", "MODELS", "KINDS", "Document", "ClusterDoc", "ServerDoc", "ServiceDoc",
+    "ClusterSpec", "ServerSpec", "ServiceSpec", "CheckDefaults", "ServerHealth",
+    "ExecActuator", "SystemdActuator", "ProcessActuator", "Actuator", "Check", "Count",
+]

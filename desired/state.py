@@ -1,0 +1,171 @@
+"""Immutable records of what is in etcd, and the snapshot the planner reads.
+
+The store turns etcd key/values into these; everything above the store works
+on them and never on raw etcd. Each record knows its JSON form (`to_json` /
+`from_json`) so the key layout and the value layout live in one place.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Mapping, Optional
+
+from .models import ClusterDoc, ServerDoc, ServiceDoc
+
+STATUSES = ("ok", "warn", "fail", "unknown")
+ROLES = ("active", "standby", "stopped")
+
+
+def _dump(obj) -> str:
+    return json.dumps(asdict(obj), separators=(",", ":"), sort_keys=True)
+
+
+def _load(cls, raw: str | bytes | dict):
+    data = json.loads(raw) if isinstance(raw, (str, bytes)) else dict(raw)
+    known = {f.name for f in fields(cls)}
+    return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known})
+
+
+class Record:
+    def to_json(self) -> str:
+        return _dump(self)
+
+    @classmethod
+    def from_json(cls, raw):
+        return _load(cls, raw)
+
+
+@dataclass(frozen=True)
+class Result(Record):
+    """One probe result kept in a check's recent history."""
+    t: float
+    status: str
+    value: Optional[float] = None
+
+
+@dataclass(frozen=True)
+class Observation(Record):
+    """`actual/<server>/<service>/<check>`: a check's hysteresis-filtered state."""
+    server: str
+    service: str
+    check: str
+    status: str = "unknown"          # ok | warn | fail | unknown
+    value: Optional[float] = None
+    message: str = ""
+    time: float = 0.0                # when status last changed or value refreshed
+    since: float = 0.0               # when the current status began
+    critical: bool = True
+    results: tuple = ()              # recent raw results, each [t, status, value]
+
+    @classmethod
+    def from_json(cls, raw):
+        obs = _load(cls, raw)
+        return obs
+
+
+@dataclass(frozen=True)
+class ServiceReport(Record):
+    """`actual/<server>/<service>/.role`: what the agent did with its assignment."""
+    server: str
+    service: str
+    role: str = "stopped"            # active | standby | stopped
+    epoch: int = 0                   # assignment epoch the agent acted on
+    outcome: str = "ok"              # ok | failed | pending
+    message: str = ""
+    time: float = 0.0
+    pid: Optional[int] = None
+
+
+@dataclass(frozen=True)
+class ServerRecord(Record):
+    """`servers/<name>`: presence on the agent's lease."""
+    name: str
+    address: str = ""
+    rank: int = -1
+    version: str = ""
+    health: str = "unknown"          # server-wide health: ok | warn | fail | unknown
+    message: str = ""
+    load: Mapping[str, float] = field(default_factory=dict)
+    started: float = 0.0
+    agentPort: int = 0
+    etcdOk: bool = True
+
+
+@dataclass(frozen=True)
+class MasterRecord:
+    server: str
+    epoch: int                       # create_revision of the `master` key
+    lease: int = 0
+
+
+@dataclass(frozen=True)
+class Assignment(Record):
+    """`assign/<service>`: the master's decision, stamped with its epoch."""
+    service: str
+    active: tuple = ()
+    standby: tuple = ()
+    epoch: int = 0
+    reason: str = ""
+    time: float = 0.0
+    generation: int = 0
+
+
+@dataclass(frozen=True)
+class HistoryEntry(Record):
+    """`history/<service>/<ts>`: a transition or an action, never a probe tick."""
+    service: str
+    time: float
+    kind: str                        # failover | switchover | check | role | pause | ...
+    message: str
+    server: str = ""
+    epoch: int = 0
+
+
+@dataclass(frozen=True)
+class SwitchoverRequest(Record):
+    """`control/switchover/<service>`: an operator asked for a planned move."""
+    service: str
+    to: Optional[str] = None
+    requested: float = 0.0
+
+
+@dataclass(frozen=True)
+class DesiredState:
+    """The applied documents, parsed; `generation` counts changing applies."""
+    cluster: Optional[ClusterDoc]
+    servers: Mapping[str, ServerDoc]
+    services: Mapping[str, ServiceDoc]
+    generation: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.cluster.metadata.name if self.cluster else ""
+
+    def rank(self, server: str) -> int:
+        hierarchy = self.cluster.spec.hierarchy if self.cluster else []
+        return hierarchy.index(server) if server in hierarchy else len(hierarchy)
+
+
+@dataclass(frozen=True)
+class ClusterSnapshot:
+    """Everything under `/overseer/<cluster>/` at one etcd revision."""
+    cluster: str
+    revision: int
+    desired: DesiredState
+    servers: Mapping[str, ServerRecord]                 # live leases only
+    master: Optional[MasterRecord]
+    observations: Mapping[tuple, Observation]           # (server, service, check)
+    reports: Mapping[tuple, ServiceReport]              # (server, service)
+    assignments: Mapping[str, Assignment]
+    paused: frozenset = frozenset()                     # service names; "*" = all
+    switchovers: Mapping[str, SwitchoverRequest] = field(default_factory=dict)
+
+    def is_paused(self, service: str) -> bool:
+        return "*" in self.paused or service in self.paused
+
+
+def as_plain(value: Any) -> Any:
+    """Records to JSON-able dicts (for status output)."""
+    if hasattr(value, "__dataclass_fields__"):
+        return asdict(value)
+    return value

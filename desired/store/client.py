@@ -1,0 +1,144 @@
+"""Connecting to etcd: endpoints, TLS, user/password, and typed errors.
+
+The only file that builds an etcd client. Every gRPC failure is turned into a
+`StoreError` subclass that names the endpoint and the fix, so commands can
+print one line and exit with the documented status.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Optional, TypeVar
+from urllib.parse import urlparse
+
+import etcd3
+import etcd3.exceptions
+import grpc
+
+T = TypeVar("T")
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:2379"
+
+
+class StoreError(Exception):
+    """Base of every etcd-related error; the message is meant for operators."""
+    exit_code = 3
+
+
+class EtcdUnavailable(StoreError):
+    exit_code = 3
+
+
+class ClusterNotFound(StoreError):
+    exit_code = 1
+
+
+class StaleEpoch(StoreError):
+    """A fenced write lost: the `master` key no longer has the caller's epoch."""
+    exit_code = 1
+
+
+class Conflict(StoreError):
+    """A conditional write lost to a concurrent change; re-read and retry."""
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class EtcdConfig:
+    endpoints: tuple[str, ...] = (DEFAULT_ENDPOINT,)
+    cacert: Optional[str] = None
+    cert: Optional[str] = None
+    key: Optional[str] = None
+    user: Optional[str] = None
+    password: Optional[str] = field(default=None, repr=False)
+    timeout: float = 3.0
+
+    @classmethod
+    def from_options(cls, etcd: Optional[str] = None, cacert=None, cert=None, key=None,
+                     user=None, timeout: float = 3.0) -> "EtcdConfig":
+        urls = etcd or os.environ.get("OVERSEER_ETCD") or DEFAULT_ENDPOINT
+        return cls(
+            endpoints=tuple(u.strip() for u in urls.split(",") if u.strip()),
+            cacert=cacert or os.environ.get("OVERSEER_ETCD_CACERT"),
+            cert=cert or os.environ.get("OVERSEER_ETCD_CERT"),
+            key=key or os.environ.get("OVERSEER_ETCD_KEY"),
+            user=user or os.environ.get("OVERSEER_ETCD_USER"),
+            password=os.environ.get("OVERSEER_ETCD_PASSWORD"),
+            timeout=timeout,
+        )
+
+    def describe(self) -> str:
+        return ",".join(self.endpoints)
+
+
+def _endpoint(url: str, cfg: EtcdConfig) -> etcd3.client.Endpoint:
+    parsed = urlparse(url if "://" in url else f"http://{url}")
+    if not parsed.hostname:
+        raise StoreError(f"--etcd: cannot read endpoint {url!r}; write it as http://HOST:PORT")
+    secure = parsed.scheme == "https" or cfg.cacert is not None
+    creds = None
+    if secure:
+        if not cfg.cacert:
+            raise StoreError(f"--etcd {url}: https needs --cacert (or OVERSEER_ETCD_CACERT)")
+        if bool(cfg.cert) != bool(cfg.key):
+            raise StoreError("--cert and --key go together: give both or neither")
+        try:
+            creds = etcd3.MultiEndpointEtcd3Client.get_secure_creds(cfg.cacert, cfg.key, cfg.cert)
+        except OSError as exc:
+            raise StoreError(f"cannot read TLS file: {exc}") from None
+    # Retry a failed endpoint soon: a restarted etcd must be used again quickly.
+    return etcd3.client.Endpoint(parsed.hostname, parsed.port or 2379, secure=secure,
+                                 creds=creds, time_retry=1.0,
+                                 opts=[("grpc.enable_http_proxy", 0)])
+
+
+def connect(cfg: EtcdConfig) -> etcd3.MultiEndpointEtcd3Client:
+    """Build a client and prove the cluster answers within `cfg.timeout`."""
+    if cfg.user and cfg.password is None:
+        raise StoreError(f"--user {cfg.user}: set the password in OVERSEER_ETCD_PASSWORD")
+    endpoints = [_endpoint(u, cfg) for u in cfg.endpoints]
+    try:
+        client = etcd3.MultiEndpointEtcd3Client(
+            endpoints=endpoints, timeout=cfg.timeout, user=cfg.user,
+            password=cfg.password, failover=True)
+        call(client.status, cfg)
+    except StoreError:
+        raise
+    except grpc.RpcError as exc:
+        raise _translate(exc, cfg) from None
+    except etcd3.exceptions.Etcd3Exception as exc:
+        raise _translate(exc, cfg) from None
+    return client
+
+
+def _translate(exc: BaseException, cfg: EtcdConfig) -> StoreError:
+    where = cfg.describe()
+    if isinstance(exc, grpc.RpcError):
+        code = exc.code()
+        if code == grpc.StatusCode.UNAUTHENTICATED or code == grpc.StatusCode.PERMISSION_DENIED:
+            return StoreError(f"etcd at {where} refused the credentials: {exc.details()}"
+                              " (check --user and OVERSEER_ETCD_PASSWORD)")
+        return EtcdUnavailable(f"etcd unreachable at {where}: {exc.details() or code.name}"
+                               " (is etcd running? check --etcd / OVERSEER_ETCD)")
+    if isinstance(exc, etcd3.exceptions.ConnectionTimeoutError):
+        return EtcdUnavailable(f"etcd at {where} did not answer within {cfg.timeout:g}s")
+    if isinstance(exc, (etcd3.exceptions.ConnectionFailedError,
+                        etcd3.exceptions.NoServerAvailableError)):
+        return EtcdUnavailable(f"etcd unreachable at {where}"
+                               " (is etcd running? check --etcd / OVERSEER_ETCD)")
+    if isinstance(exc, etcd3.exceptions.PreconditionFailedError):
+        return Conflict(f"etcd at {where} rejected a conditional write: {exc}")
+    return EtcdUnavailable(f"etcd at {where}: {type(exc).__name__}: {exc}")
+
+
+def call(fn: Callable[..., T], cfg: EtcdConfig, *args, **kwargs) -> T:
+    """Run one client call, translating transport errors into StoreError."""
+    try:
+        return fn(*args, **kwargs)
+    except (grpc.RpcError, etcd3.exceptions.Etcd3Exception) as exc:
+        raise _translate(exc, cfg) from None
+    except ValueError as exc:
+        # etcd3 raises ValueError when every endpoint is marked failed.
+        if "failed node" in str(exc):
+            raise EtcdUnavailable(f"etcd unreachable at {cfg.describe()}") from None
+        raise
