@@ -11,9 +11,14 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional, TypeVar
 from urllib.parse import urlparse
 
+import importlib
+
 import etcd3
 import etcd3.exceptions
 import grpc
+
+# `etcd3.client` is shadowed by the factory function of the same name.
+_Endpoint = importlib.import_module("etcd3.client").Endpoint
 
 T = TypeVar("T")
 
@@ -71,7 +76,7 @@ class EtcdConfig:
         return ",".join(self.endpoints)
 
 
-def _endpoint(url: str, cfg: EtcdConfig) -> etcd3.client.Endpoint:
+def _endpoint(url: str, cfg: EtcdConfig) -> "_Endpoint":
     parsed = urlparse(url if "://" in url else f"http://{url}")
     if not parsed.hostname:
         raise StoreError(f"--etcd: cannot read endpoint {url!r}; write it as http://HOST:PORT")
@@ -87,7 +92,7 @@ def _endpoint(url: str, cfg: EtcdConfig) -> etcd3.client.Endpoint:
         except OSError as exc:
             raise StoreError(f"cannot read TLS file: {exc}") from None
     # Retry a failed endpoint soon: a restarted etcd must be used again quickly.
-    return etcd3.client.Endpoint(parsed.hostname, parsed.port or 2379, secure=secure,
+    return _Endpoint(parsed.hostname, parsed.port or 2379, secure=secure,
                                  creds=creds, time_retry=1.0,
                                  opts=[("grpc.enable_http_proxy", 0)])
 

