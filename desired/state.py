@@ -159,6 +159,7 @@ class ClusterSnapshot:
     assignments: Mapping[str, Assignment]
     paused: frozenset = frozenset()                     # service names; "*" = all
     switchovers: Mapping[str, SwitchoverRequest] = field(default_factory=dict)
+    history: Mapping[str, tuple] = field(default_factory=dict)  # service -> recent HistoryEntry, oldest first
 
     def is_paused(self, service: str) -> bool:
         return "*" in self.paused or service in self.paused
