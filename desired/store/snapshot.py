@@ -1,0 +1,116 @@
+"""Turn one consistent range read of `/overseer/<cluster>/` into a ClusterSnapshot.
+
+Pure: takes (key, value, metadata) triples and the header revision, returns
+frozen records. A value that does not parse is logged and left out rather than
+stopping the whole cluster's view.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from typing import Iterable, Optional
+
+from pydantic import ValidationError
+
+from ..models import MODELS
+from ..state import (
+    Assignment, ClusterSnapshot, DesiredState, HistoryEntry, MasterRecord, Observation,
+    ServerRecord, ServiceReport, SwitchoverRequest,
+)
+from .keys import REPORT, Keys
+
+log = logging.getLogger(__name__)
+
+HISTORY_IN_SNAPSHOT = 50
+
+
+def parse_documents(items: Iterable[tuple[str, str, bytes]], generation: int = 0) -> DesiredState:
+    """(kind, name, json) -> DesiredState; the documents were validated on apply."""
+    cluster, servers, services = None, {}, {}
+    for kind, name, raw in items:
+        model = MODELS.get(kind)
+        if model is None:
+            continue
+        try:
+            doc = model.model_validate(json.loads(raw))
+        except (ValidationError, ValueError) as exc:
+            log.error("desired/%s/%s in etcd does not parse, ignored: %s", kind, name, exc)
+            continue
+        if kind == "Cluster":
+            cluster = doc
+        elif kind == "Server":
+            servers[name] = doc
+        else:
+            services[name] = doc
+    return DesiredState(cluster=cluster, servers=servers, services=services, generation=generation)
+
+
+class _Builder:
+    def __init__(self, keys: Keys):
+        self.keys = keys
+        self.docs: list[tuple[str, str, bytes]] = []
+        self.generation = 0
+        self.servers: dict[str, ServerRecord] = {}
+        self.master: Optional[MasterRecord] = None
+        self.observations: dict[tuple, Observation] = {}
+        self.reports: dict[tuple, ServiceReport] = {}
+        self.assignments: dict[str, Assignment] = {}
+        self.history: dict[str, list] = {}
+        self.paused: set[str] = set()
+        self.switchovers: dict[str, SwitchoverRequest] = {}
+
+    def add(self, rel: str, value: bytes, meta) -> None:
+        parts = rel.split("/")
+        head = parts[0]
+        if head == "desired":
+            if rel == "desired/generation":
+                self.generation = int(value or b"0")
+            elif len(parts) == 3:
+                self.docs.append((parts[1], parts[2], value))
+        elif head == "servers" and len(parts) == 2:
+            self.servers[parts[1]] = ServerRecord.from_json(value)
+        elif head == "master" and len(parts) == 1:
+            self.master = MasterRecord(server=value.decode(), epoch=meta.create_revision,
+                                       lease=meta.lease_id)
+        elif head == "actual" and len(parts) == 4:
+            server, service, check = parts[1:]
+            if check == REPORT:
+                self.reports[(server, service)] = ServiceReport.from_json(value)
+            else:
+                self.observations[(server, service, check)] = Observation.from_json(value)
+        elif head == "assign" and len(parts) == 2:
+            self.assignments[parts[1]] = Assignment.from_json(value)
+        elif head == "history" and len(parts) == 3:
+            self.history.setdefault(parts[1], []).append(HistoryEntry.from_json(value))
+        elif head == "control" and len(parts) == 3:
+            if parts[1] == "pause":
+                self.paused.add(parts[2])
+            elif parts[1] == "switchover":
+                self.switchovers[parts[2]] = SwitchoverRequest.from_json(value)
+
+    def build(self, revision: int) -> ClusterSnapshot:
+        return ClusterSnapshot(
+            cluster=self.keys.cluster,
+            revision=revision,
+            desired=parse_documents(self.docs, self.generation),
+            servers=self.servers,
+            master=self.master,
+            observations=self.observations,
+            reports=self.reports,
+            assignments=self.assignments,
+            paused=frozenset(self.paused),
+            switchovers=self.switchovers,
+            # keys sort by time, so the tail is the most recent
+            history={s: tuple(h[-HISTORY_IN_SNAPSHOT:]) for s, h in self.history.items()},
+        )
+
+
+def build_snapshot(keys: Keys, kvs: Iterable[tuple[bytes, object]], revision: int) -> ClusterSnapshot:
+    builder = _Builder(keys)
+    for value, meta in kvs:
+        rel = keys.relative(meta.key)
+        try:
+            builder.add(rel, value, meta)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.error("%s in etcd does not parse, ignored: %s", rel, exc)
+    return builder.build(revision)

@@ -1,0 +1,221 @@
+"""The one place runtime state meets etcd: presence, election, observations,
+assignments, history and operator controls.
+
+Every shared change the master makes is a transaction guarded by its epoch
+(the `master` key's create_revision); a lost guard raises StaleEpoch, so a
+deposed master learns it on its first write. Reads come back as frozen records
+(desired/state.py); callers never see etcd types.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from typing import Callable, Iterable, Optional
+
+from ..state import (
+    Assignment, ClusterSnapshot, HistoryEntry, MasterRecord, Observation, ServerRecord,
+    ServiceReport, SwitchoverRequest,
+)
+from .client import ClusterNotFound, EtcdConfig, StaleEpoch, StoreError, call, connect
+from .keys import ROOT, Keys
+from .snapshot import build_snapshot
+from .watch import PrefixWatcher
+
+log = logging.getLogger(__name__)
+
+
+class LeaseLost(StoreError):
+    """etcd no longer knows our lease: everything on it is gone."""
+
+
+def discover_clusters(client, cfg: EtcdConfig) -> list[str]:
+    names = set()
+    for _, meta in call(client.get_prefix, cfg, ROOT, keys_only=True):
+        parts = meta.key.decode()[len(ROOT):].split("/")
+        if len(parts) >= 3 and parts[1] == "desired" and parts[2] == "Cluster":
+            names.add(parts[0])
+    return sorted(names)
+
+
+def resolve_cluster(client, cfg: EtcdConfig, cluster: Optional[str]) -> str:
+    if cluster:
+        return cluster
+    names = discover_clusters(client, cfg)
+    if len(names) == 1:
+        return names[0]
+    if not names:
+        raise ClusterNotFound(f"no cluster in etcd at {cfg.describe()}: run `overseer apply -f FILE` first")
+    raise ClusterNotFound(f"several clusters in etcd ({', '.join(names)}): choose one with --cluster")
+
+
+class Store:
+    def __init__(self, cfg: EtcdConfig, cluster: Optional[str] = None, client=None):
+        self.cfg = cfg
+        self.client = client or connect(cfg)
+        self.cluster = resolve_cluster(self.client, cfg, cluster)
+        self.keys = Keys(self.cluster)
+        self._watchers: list[PrefixWatcher] = []
+
+    def _call(self, fn, *args, **kwargs):
+        return call(fn, self.cfg, *args, **kwargs)
+
+    @property
+    def _tx(self):
+        return self.client.transactions
+
+    def close(self) -> None:
+        for watcher in self._watchers:
+            watcher.cancel()
+        try:
+            self.client.close()
+        except Exception:  # closing a dead channel must not mask the real error
+            pass
+
+    # --- reading ----------------------------------------------------------
+
+    def snapshot(self) -> ClusterSnapshot:
+        response = self._call(self.client.get_prefix_response, self.keys.root)
+        from etcd3.client import KVMetadata  # noqa: PLC0415  (etcd3.client is the module here)
+        kvs = [(kv.value, KVMetadata(kv, response.header)) for kv in response.kvs]
+        return build_snapshot(self.keys, kvs, response.header.revision)
+
+    def watch(self, on_change: Callable[[], None]) -> Callable[[], None]:
+        """Call `on_change` after every change under the cluster (and after a
+        reconnect, when events may have been missed). Returns cancel."""
+        watcher = PrefixWatcher(self.client, self.keys.root, on_change, self.cfg)
+        watcher.start()
+        self._watchers.append(watcher)
+        return watcher.cancel
+
+    def get_master(self) -> Optional[MasterRecord]:
+        value, meta = self._call(self.client.get, self.keys.master())
+        if value is None:
+            return None
+        return MasterRecord(server=value.decode(), epoch=meta.create_revision, lease=meta.lease_id)
+
+    def history(self, service: str, limit: int = 100) -> list[HistoryEntry]:
+        items = self._call(self.client.get_prefix, self.keys.history_prefix(service),
+                           sort_order="descend", sort_target="key", limit=limit)
+        return [HistoryEntry.from_json(v) for v, _ in items][::-1]
+
+    # --- presence ---------------------------------------------------------
+
+    def grant_lease(self, ttl: float) -> int:
+        # etcd leases are whole seconds; round up so we never promise less
+        return self._call(self.client.lease, max(1, math.ceil(ttl))).id
+
+    def keepalive(self, lease_id: int) -> int:
+        """Refresh the lease; returns the TTL etcd granted. Raises LeaseLost."""
+        responses = self._call(lambda: list(self.client.refresh_lease(lease_id)))
+        ttl = responses[0].TTL if responses else 0
+        if ttl <= 0:
+            raise LeaseLost(f"lease {lease_id:x} expired in etcd")
+        return ttl
+
+    def revoke_lease(self, lease_id: int) -> None:
+        self._call(self.client.revoke_lease, lease_id)
+
+    def put_server(self, record: ServerRecord, lease_id: int) -> None:
+        self._call(self.client.put, self.keys.server(record.name), record.to_json(), lease=lease_id)
+
+    # --- election ---------------------------------------------------------
+
+    def campaign(self, server: str, lease_id: int) -> Optional[MasterRecord]:
+        """Create `master` if absent, on our lease. Returns our record if we won."""
+        key = self.keys.master()
+        ok, responses = self._call(
+            self.client.transaction,
+            compare=[self._tx.create(key) == 0],
+            success=[self._tx.put(key, server, lease=lease_id), self._tx.get(key)],
+            failure=[self._tx.get(key)],
+        )
+        rows = responses[-1]
+        if not rows:
+            return None
+        value, meta = rows[0]
+        holder = MasterRecord(server=value.decode(), epoch=meta.create_revision, lease=meta.lease_id)
+        return holder if ok and holder.server == server else None
+
+    def resign(self, master: MasterRecord) -> bool:
+        key = self.keys.master()
+        ok, _ = self._call(
+            self.client.transaction,
+            compare=[self._tx.create(key) == master.epoch, self._tx.value(key) == master.server],
+            success=[self._tx.delete(key)], failure=[],
+        )
+        return ok
+
+    def epoch_is(self, epoch: int) -> bool:
+        """True if `master` still has this create_revision (the fencing check)."""
+        key = self.keys.master()
+        ok, _ = self._call(self.client.transaction,
+                           compare=[self._tx.create(key) == epoch], success=[], failure=[])
+        return ok
+
+    # --- the master's fenced writes ---------------------------------------
+
+    def _fenced(self, epoch: int, ops: list, what: str) -> None:
+        ok, _ = self._call(self.client.transaction,
+                           compare=[self._tx.create(self.keys.master()) == epoch],
+                           success=ops, failure=[])
+        if not ok:
+            raise StaleEpoch(f"{what}: epoch {epoch} is no longer the master's; write refused")
+
+    def write_decisions(self, epoch: int, assignments: Iterable[Assignment] = (),
+                        history: Iterable[HistoryEntry] = (),
+                        cleared_switchovers: Iterable[str] = ()) -> None:
+        """Assignments, their history entries and finished switchover requests,
+        in one transaction guarded by `epoch`."""
+        ops = [self._tx.put(self.keys.assign(a.service), a.to_json()) for a in assignments]
+        ops += [self._tx.put(self.keys.history(h.service, _ns(h.time)), h.to_json()) for h in history]
+        ops += [self._tx.delete(self.keys.switchover(s)) for s in cleared_switchovers]
+        if ops:
+            self._fenced(epoch, ops, "write assignments")
+
+    def delete_assignment(self, epoch: int, service: str) -> None:
+        self._fenced(epoch, [self._tx.delete(self.keys.assign(service))], f"{service}: delete assignment")
+
+    def trim_history(self, service: str, keep: int) -> int:
+        keys = [m.key for _, m in self._call(self.client.get_prefix, self.keys.history_prefix(service),
+                                             keys_only=True, sort_order="ascend", sort_target="key")]
+        doomed = keys[:-keep] if len(keys) > keep else []
+        if doomed:
+            ops = [self._tx.delete(k) for k in doomed]
+            self._call(self.client.transaction, compare=[], success=ops, failure=[])
+        return len(doomed)
+
+    # --- agents' reports ----------------------------------------------------
+
+    def put_observation(self, obs: Observation) -> None:
+        self._call(self.client.put, self.keys.actual(obs.server, obs.service, obs.check), obs.to_json())
+
+    def put_report(self, report: ServiceReport) -> None:
+        self._call(self.client.put, self.keys.report(report.server, report.service), report.to_json())
+
+    def delete_actual(self, server: str, service: Optional[str] = None) -> None:
+        prefix = self.keys.actual_prefix(server) + (f"{service}/" if service else "")
+        self._call(self.client.delete_prefix, prefix)
+
+    def append_history(self, entry: HistoryEntry) -> None:
+        self._call(self.client.put, self.keys.history(entry.service, _ns(entry.time)), entry.to_json())
+
+    # --- operator controls ------------------------------------------------
+
+    def set_paused(self, service: str, paused: bool) -> None:
+        key = self.keys.pause(service)
+        if paused:
+            self._call(self.client.put, key, json.dumps({"time": time.time()}))
+        else:
+            self._call(self.client.delete, key)
+
+    def request_switchover(self, request: SwitchoverRequest) -> None:
+        self._call(self.client.put, self.keys.switchover(request.service), request.to_json())
+
+    def cancel_switchover(self, service: str) -> None:
+        self._call(self.client.delete, self.keys.switchover(service))
+
+
+def _ns(t: float) -> int:
+    return int(t * 1_000_000_000)

@@ -1,0 +1,81 @@
+"""The runtime store on a real etcd: election txn, fencing, snapshot, watch."""
+import threading
+import time
+
+import pytest
+
+from overseer.desired.state import Assignment, HistoryEntry, Observation, ServerRecord, ServiceReport
+from overseer.desired.store.client import EtcdConfig, StaleEpoch, connect
+from overseer.desired.store.store import LeaseLost, Store
+
+
+@pytest.fixture
+def store(etcd_url, cluster_name):
+    s = Store(EtcdConfig(endpoints=(etcd_url,)), cluster=cluster_name)
+    yield s
+    s.close()
+
+
+def test_campaign_only_one_wins_and_epoch_is_create_revision(store):
+    l1, l2 = store.grant_lease(5), store.grant_lease(5)
+    won = store.campaign("pbx1", l1)
+    assert won is not None and won.server == "pbx1"
+    assert store.campaign("pbx2", l2) is None
+    master = store.get_master()
+    assert master == won
+    assert store.epoch_is(won.epoch)
+
+
+def test_stale_epoch_write_is_refused(store):
+    lease = store.grant_lease(5)
+    first = store.campaign("pbx1", lease)
+    assert store.resign(first)
+    second = store.campaign("pbx2", store.grant_lease(5))
+    assert second.epoch > first.epoch
+    with pytest.raises(StaleEpoch):
+        store.write_decisions(first.epoch, [Assignment("svc", ("pbx1",), (), first.epoch)])
+    store.write_decisions(second.epoch, [Assignment("svc", ("pbx2",), (), second.epoch, "r")],
+                          [HistoryEntry("svc", time.time(), "placement", "r")])
+    snap = store.snapshot()
+    assert snap.assignments["svc"].active == ("pbx2",)
+    assert snap.history["svc"][0].kind == "placement"
+
+
+def test_snapshot_reads_every_record_kind(store):
+    lease = store.grant_lease(5)
+    store.put_server(ServerRecord("pbx1", address="10.0.0.1", rank=0, health="ok"), lease)
+    store.put_observation(Observation("pbx1", "svc", "alive", "ok", 1.0, "", 1.0))
+    store.put_report(ServiceReport("pbx1", "svc", "active", 3))
+    store.set_paused("svc", True)
+    snap = store.snapshot()
+    assert snap.servers["pbx1"].address == "10.0.0.1"
+    assert snap.observations[("pbx1", "svc", "alive")].status == "ok"
+    assert snap.reports[("pbx1", "svc")].role == "active"
+    assert snap.is_paused("svc") and not snap.is_paused("other")
+    store.revoke_lease(lease)
+    assert "pbx1" not in store.snapshot().servers
+
+
+def test_keepalive_of_a_revoked_lease_raises(store):
+    lease = store.grant_lease(5)
+    assert store.keepalive(lease) >= 4
+    store.revoke_lease(lease)
+    with pytest.raises(LeaseLost):
+        store.keepalive(lease)
+
+
+def test_watch_calls_back_on_change(store):
+    seen = threading.Event()
+    cancel = store.watch(seen.set)
+    time.sleep(0.2)
+    seen.clear()
+    store.set_paused("x", True)
+    assert seen.wait(3)
+    cancel()
+
+
+def test_history_trim_keeps_newest(store):
+    for i in range(7):
+        store.append_history(HistoryEntry("svc", 1000.0 + i, "check", f"m{i}"))
+    assert store.trim_history("svc", 3) == 4
+    assert [h.message for h in store.history("svc")] == ["m4", "m5", "m6"]
