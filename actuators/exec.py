@@ -1,0 +1,47 @@
+"""The `exec` actuator: the service is driven by the user's own commands.
+
+start/stop/promote/demote/status are argv commands run with the OVERSEER_*
+environment; `status` exiting 0 means running, non-zero means not running.
+Without `status` the actuator cannot tell (running() is None) and the checks
+decide.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+from overseer.desired.models import ExecActuator as ExecSpec
+
+from .base import ActionContext, Actuator
+from .commands import run_command
+
+
+class CommandActuator(Actuator):
+    def __init__(self, service: str, spec: ExecSpec) -> None:
+        self.service = service
+        self.spec = spec
+        self.on_exit = None
+
+    async def _run(self, action: str, argv: Sequence[str], ctx: ActionContext,
+                   check: bool = True):
+        return await run_command(argv, env=ctx.env(), timeout=self.spec.timeout,
+                                 service=self.service, action=action, check=check)
+
+    async def start(self, ctx: ActionContext) -> None:
+        await self._run("start", self.spec.start, ctx)
+
+    async def stop(self, ctx: ActionContext) -> None:
+        await self._run("stop", self.spec.stop, ctx)
+
+    async def promote(self, ctx: ActionContext) -> None:
+        if self.spec.promote:
+            await self._run("promote", self.spec.promote, ctx)
+
+    async def demote(self, ctx: ActionContext) -> None:
+        if self.spec.demote:
+            await self._run("demote", self.spec.demote, ctx)
+
+    async def running(self, ctx: ActionContext) -> bool | None:
+        if not self.spec.status:
+            return None
+        result = await self._run("status", self.spec.status, ctx, check=False)
+        return result.returncode == 0

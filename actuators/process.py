@@ -1,0 +1,121 @@
+"""The `process` actuator: the agent itself runs and supervises the service.
+
+`command` is spawned as a child in its own process group that dies with the
+agent (see child.py). A watcher task awaits the child's exit and calls
+`on_exit` at once when it dies without being asked to, so a crash is seen in
+milliseconds instead of at the next probe. Stop sends `stopSignal` to the
+group, waits `timeout`, then SIGKILLs the group.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from typing import IO
+
+from overseer.desired.models import ProcessActuator as ProcessSpec
+
+from .base import ActionContext, Actuator, ActuatorError
+from .child import spawn_supervised
+from .commands import describe_status, kill_group, run_command
+
+log = logging.getLogger(__name__)
+
+
+class SupervisedProcessActuator(Actuator):
+    def __init__(self, service: str, spec: ProcessSpec, log_dir: str | None = None) -> None:
+        self.service = service
+        self.spec = spec
+        self.log_dir = log_dir
+        self.on_exit = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._stopping_pid: int | None = None
+
+    def _alive(self) -> bool:
+        return self._proc is not None and self._proc.returncode is None
+
+    def child_pid(self) -> int | None:
+        return self._proc.pid if self._alive() else None
+
+    async def running(self, ctx: ActionContext) -> bool:
+        return self._alive()
+
+    def _open_log(self) -> IO[bytes] | None:
+        if self.log_dir is None:
+            return None
+        os.makedirs(self.log_dir, exist_ok=True)
+        return open(os.path.join(self.log_dir, f"{self.service}.log"), "ab")
+
+    async def start(self, ctx: ActionContext) -> None:
+        if self._alive():
+            return  # idempotent: the agent may converge the same state twice
+        argv = self.spec.command
+        output = self._open_log()
+        try:
+            proc = await spawn_supervised(argv, env=ctx.env(self.spec.env),
+                                          cwd=self.spec.workingDir, output=output)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            raise ActuatorError(self.service, "start", f"not found: {exc.filename or argv[0]} "
+                                "(check command and workingDir)", argv) from None
+        except PermissionError as exc:
+            raise ActuatorError(self.service, "start", f"permission denied: {exc}", argv) from None
+        finally:
+            if output is not None:
+                output.close()  # the child holds its own copy of the descriptor
+        self._proc = proc
+        self._stopping_pid = None
+        self._watcher = asyncio.get_running_loop().create_task(
+            self._watch(proc), name=f"overseer-child-{self.service}-{proc.pid}")
+
+    async def _watch(self, proc: asyncio.subprocess.Process) -> None:
+        returncode = await proc.wait()
+        if self._stopping_pid == proc.pid:
+            return  # we asked for this exit; stop() reports on it
+        message = (f"{self.service}: supervised child {proc.pid} "
+                   f"({self.spec.command[0]}) {describe_status(returncode)}")
+        callback = self.on_exit
+        if callback is not None:
+            try:
+                callback(self.service, returncode, message)
+            except Exception:  # the agent's bug must not kill the watcher silently
+                log.exception("on_exit callback failed for %s", self.service)
+        # Whatever the dead leader left in its group is orphaned service state
+        # (ports, locks); clear it so a restart or a new active is not blocked.
+        kill_group(proc.pid)
+
+    async def stop(self, ctx: ActionContext) -> None:
+        await self._terminate()
+
+    async def _terminate(self) -> None:
+        proc = self._proc
+        if proc is None or proc.returncode is not None:
+            return
+        self._stopping_pid = proc.pid
+        kill_group(proc.pid, signal.Signals[self.spec.stopSignal])
+        try:
+            await asyncio.wait_for(proc.wait(), self.spec.timeout)
+        except asyncio.TimeoutError:
+            log.warning("%s: child %d ignored %s for %gs; sending SIGKILL", self.service,
+                        proc.pid, self.spec.stopSignal, self.spec.timeout)
+            kill_group(proc.pid)
+            await proc.wait()
+        kill_group(proc.pid)  # stragglers of the group after the leader left
+        if self._watcher is not None:
+            await self._watcher
+
+    async def _run(self, action: str, argv, ctx: ActionContext) -> None:
+        await run_command(argv, env=ctx.env(self.spec.env), timeout=self.spec.timeout,
+                          service=self.service, action=action, cwd=self.spec.workingDir)
+
+    async def promote(self, ctx: ActionContext) -> None:
+        if self.spec.promote:
+            await self._run("promote", self.spec.promote, ctx)
+
+    async def demote(self, ctx: ActionContext) -> None:
+        if self.spec.demote:
+            await self._run("demote", self.spec.demote, ctx)
+
+    async def close(self) -> None:
+        await self._terminate()
