@@ -1,0 +1,1 @@
+"""The per-server agent: presence, election, local convergence, self-fencing."""
