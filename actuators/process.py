@@ -32,6 +32,9 @@ class SupervisedProcessActuator(Actuator):
         self._proc: asyncio.subprocess.Process | None = None
         self._watcher: asyncio.Task[None] | None = None
         self._stopping_pid: int | None = None
+        # start/stop/close never interleave: a start during a slow stop would
+        # otherwise see the dying child as alive and do nothing.
+        self._lock = asyncio.Lock()
 
     def _alive(self) -> bool:
         return self._proc is not None and self._proc.returncode is None
@@ -49,6 +52,10 @@ class SupervisedProcessActuator(Actuator):
         return open(os.path.join(self.log_dir, f"{self.service}.log"), "ab")
 
     async def start(self, ctx: ActionContext) -> None:
+        async with self._lock:
+            await self._start(ctx)
+
+    async def _start(self, ctx: ActionContext) -> None:
         if self._alive():
             return  # idempotent: the agent may converge the same state twice
         argv = self.spec.command
@@ -86,7 +93,8 @@ class SupervisedProcessActuator(Actuator):
         kill_group(proc.pid)
 
     async def stop(self, ctx: ActionContext) -> None:
-        await self._terminate()
+        async with self._lock:
+            await self._terminate()
 
     async def _terminate(self) -> None:
         proc = self._proc
@@ -118,4 +126,5 @@ class SupervisedProcessActuator(Actuator):
             await self._run("demote", self.spec.demote, ctx)
 
     async def close(self) -> None:
-        await self._terminate()
+        async with self._lock:
+            await self._terminate()

@@ -9,7 +9,7 @@ import pytest
 from overseer.actuators import ActuatorError, ActuatorTimeout, build_actuator
 from overseer.desired.models import ExecActuator
 
-from .conftest import gone, wait_file
+from .conftest import gone, wait_file, wait_gone
 
 PY = sys.executable
 
@@ -50,7 +50,7 @@ async def test_timeout_kills_the_whole_group(ctx, tmp_path):
     with pytest.raises(ActuatorTimeout) as caught:
         await act.promote(ctx)
     grandchild = int(wait_file(pidfile))
-    assert gone(grandchild), "the hung command's own child survived the timeout"
+    assert wait_gone(grandchild, within=1.0), "the hung command's own child survived the timeout"
     err = caught.value
     assert (err.service, err.action) == ("pbx", "promote")
     assert "timed out after 0.5s" in str(err) and "sleep 60" in str(err)

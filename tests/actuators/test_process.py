@@ -157,3 +157,17 @@ async def test_promote_and_demote_commands_get_the_role(tmp_path):
     await act.demote(ActionContext("lab", "pbx", "pbx1", "standby", 9))
     assert out.read_text() == "active t1\nstandby t1\n"
     assert act.child_pid() is None
+
+
+async def test_start_waits_for_a_stop_in_progress(ctx, tmp_path):
+    ready = tmp_path / "ready"
+    act = build_actuator("pbx", proc_spec(ready, mode="ignore-term", timeout="0.3s"))
+    await started(act, ctx, ready)
+    first = act.child_pid()
+    ready.unlink()
+    stopping = asyncio.ensure_future(act.stop(ctx))
+    await asyncio.sleep(0.05)
+    await act.start(ctx)  # must not mistake the dying child for a running one
+    await stopping
+    assert act.child_pid() not in (None, first)
+    await act.close()
