@@ -1,0 +1,237 @@
+"""The status view: one ClusterSnapshot turned into the `overseer status --json` shape.
+
+Pure functions, no I/O: the CLI (`overseer status`), the board and the JSON API
+all render what `build_status` returns, so they can never disagree. The keys of
+`interfaces.md` (cluster, generation, master, servers, services and their
+fields) are a contract; extra keys may be added, none renamed.
+
+How a service's `status` is decided (worst wins: fail > warn > unknown > ok):
+
+1. Paused services (by name or `*`) with no active are `warn`: nothing runs and
+   nothing will move it, which a human should see, but it is intended.
+2. A service that is not paused and has no active server is `fail`.
+3. Otherwise the worst over its active servers of:
+   * every check declared in the Service document (and any other check that
+     reported for the service): the observation's status, `unknown` when that
+     server has not reported it yet;
+   * `fail` when the active server holds no live lease (`up: false`): its
+     observations can no longer be trusted;
+   * `fail` when the agent reported that acting on the assignment failed.
+   Non-critical checks count too: they paint the board, they only never move
+   the service (that is the planner's business).
+4. If that is `ok`, the service is `warn` when its standby side is degraded:
+   a standby server is down, or its server health is `fail`, or (warm standby
+   only, a cold standby runs nothing to check) a critical check there is
+   `fail`; or an active-standby service has no standby although it has more
+   candidates than actives.
+
+`unknown` is returned when no check has reported on the actives yet.
+"""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+from overseer.desired.state import ClusterSnapshot, Observation
+
+SEVERITY = {"ok": 0, "unknown": 1, "warn": 2, "fail": 3}
+
+
+def worst(statuses: Iterable[str], default: str = "unknown") -> str:
+    """The most severe status; `default` for an empty sequence."""
+    result: Optional[str] = None
+    for status in statuses:
+        if result is None or SEVERITY.get(status, 1) > SEVERITY.get(result, 1):
+            result = status
+    return default if result is None else result
+
+
+def local_shared_failure_domain(desired, service: str) -> bool:
+    """True when a service with 2+ candidates has them all in one non-empty domain."""
+    doc = desired.services.get(service)
+    if doc is None or len(doc.spec.candidates) < 2:
+        return False
+    domains = {_domain(desired, name) for name in doc.spec.candidates}
+    return len(domains) == 1 and "" not in domains
+
+
+def _planner_rule():
+    # The planner owns placement; when it exposes its own rule, use that one so
+    # the board warns exactly where the planner sees the problem.
+    try:
+        from overseer.reconciler import planner  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    return getattr(planner, "shared_failure_domain", None)
+
+
+def shared_failure_domain(desired, service: str) -> bool:
+    rule = _planner_rule()
+    if rule is None:
+        return local_shared_failure_domain(desired, service)
+    return bool(rule(desired, service))
+
+
+def _domain(desired, server: str) -> str:
+    doc = desired.servers.get(server)
+    return doc.spec.failureDomain if doc is not None else ""
+
+
+def build_status(snapshot: ClusterSnapshot) -> dict[str, Any]:
+    """The whole `overseer status --json` document for one snapshot."""
+    desired = snapshot.desired
+    master = snapshot.master
+    return {
+        "cluster": snapshot.cluster,
+        "generation": desired.generation,
+        "revision": snapshot.revision,
+        "master": {"server": master.server, "epoch": master.epoch} if master else None,
+        "servers": build_servers(snapshot),
+        "services": {name: build_service(snapshot, name) for name in sorted(desired.services)},
+    }
+
+
+def build_servers(snapshot: ClusterSnapshot) -> dict[str, dict[str, Any]]:
+    desired = snapshot.desired
+    master = snapshot.master.server if snapshot.master else None
+    hierarchy = list(desired.cluster.spec.hierarchy) if desired.cluster else []
+    # Hierarchy order first, then servers only some other source knows about.
+    names = hierarchy + sorted((set(desired.servers) | set(snapshot.servers)) - set(hierarchy))
+    servers = {}
+    for name in names:
+        live = snapshot.servers.get(name)
+        doc = desired.servers.get(name)
+        servers[name] = {
+            "up": live is not None,
+            "health": live.health if live is not None else "unknown",
+            "rank": desired.rank(name) if name in hierarchy else (live.rank if live else -1),
+            "failureDomain": doc.spec.failureDomain if doc else "",
+            "address": (doc.spec.address if doc else "") or (live.address if live else ""),
+            "master": name == master,
+            "message": live.message if live is not None else "",
+            "version": live.version if live is not None else "",
+        }
+    return servers
+
+
+def service_checks(snapshot: ClusterSnapshot, service: str) -> dict[str, dict[str, Observation]]:
+    """server -> check -> Observation for one service (declared checks first)."""
+    found: dict[str, dict[str, Observation]] = {}
+    for (server, svc, check), obs in snapshot.observations.items():
+        if svc == service:
+            found.setdefault(server, {})[check] = obs
+    return found
+
+
+def build_service(snapshot: ClusterSnapshot, name: str,
+                  observed: Optional[dict[str, dict[str, Observation]]] = None) -> dict[str, Any]:
+    doc = snapshot.desired.services[name]
+    assignment = snapshot.assignments.get(name)
+    active = list(assignment.active) if assignment else []
+    standby = list(assignment.standby) if assignment else []
+    observed = service_checks(snapshot, name) if observed is None else observed
+    declared = [check.name for check in doc.spec.checks]
+    checks = {}
+    for server in _servers_of(doc.spec.candidates, active, standby, observed):
+        per_server = observed.get(server, {})
+        if not per_server and server not in active:
+            continue
+        names = declared + sorted(set(per_server) - set(declared))
+        checks[server] = {check: _check_json(per_server.get(check)) for check in names}
+    paused = snapshot.is_paused(name)
+    return {
+        "status": service_status(snapshot, name, active, standby, observed, declared),
+        "paused": paused,
+        "active": active,
+        "standby": standby,
+        "epoch": assignment.epoch if assignment else 0,
+        "reason": assignment.reason if assignment else "",
+        "mode": doc.spec.mode,
+        "candidates": list(doc.spec.candidates),
+        "sharedFailureDomain": shared_failure_domain(snapshot.desired, name),
+        "checks": checks,
+        "roles": {server: {"role": report.role, "outcome": report.outcome,
+                           "message": report.message, "epoch": report.epoch}
+                  for (server, svc), report in sorted(snapshot.reports.items()) if svc == name},
+    }
+
+
+def _servers_of(candidates, active, standby, observed) -> list[str]:
+    order: list[str] = []
+    for server in [*active, *standby, *candidates, *sorted(observed)]:
+        if server not in order:
+            order.append(server)
+    return order
+
+
+def _check_json(obs: Optional[Observation]) -> dict[str, Any]:
+    if obs is None:
+        return {"status": "unknown", "value": None, "message": "no result yet"}
+    return {"status": obs.status, "value": obs.value, "message": obs.message,
+            "critical": obs.critical, "since": obs.since, "time": obs.time}
+
+
+def service_status(snapshot: ClusterSnapshot, name: str, active: list[str], standby: list[str],
+                   observed: dict[str, dict[str, Observation]], declared: list[str]) -> str:
+    """The rule of the module docstring."""
+    if not active:
+        return "warn" if snapshot.is_paused(name) else "fail"
+    statuses: list[str] = []
+    for server in active:
+        per_server = observed.get(server, {})
+        if server not in snapshot.servers:
+            statuses.append("fail")
+        report = snapshot.reports.get((server, name))
+        if report is not None and report.outcome == "failed":
+            statuses.append("fail")
+        statuses.extend(per_server[c].status if c in per_server else "unknown" for c in declared)
+        statuses.extend(obs.status for c, obs in per_server.items() if c not in declared)
+    status = worst(statuses)
+    if status == "ok" and standby_degraded(snapshot, name, active, standby, observed):
+        return "warn"
+    return status
+
+
+def standby_degraded(snapshot: ClusterSnapshot, name: str, active: list[str], standby: list[str],
+                     observed: dict[str, dict[str, Observation]]) -> bool:
+    doc = snapshot.desired.services[name]
+    if doc.spec.mode == "all-active":
+        return False
+    if not standby:
+        return len(doc.spec.candidates) > len(active)
+    for server in standby:
+        live = snapshot.servers.get(server)
+        if live is None or live.health == "fail":
+            return True
+        if doc.spec.standby == "warm" and any(
+                obs.critical and obs.status == "fail" for obs in observed.get(server, {}).values()):
+            return True
+    return False
+
+
+def service_detail(snapshot: ClusterSnapshot, name: str) -> dict[str, Any]:
+    """`build_service` plus recent results per check and history, newest first.
+
+    Raises KeyError naming the service when the desired state has no such service.
+    """
+    if name not in snapshot.desired.services:
+        raise KeyError(name)
+    observed = service_checks(snapshot, name)
+    detail = build_service(snapshot, name, observed)
+    detail["name"] = name
+    for server, per_check in detail["checks"].items():
+        for check, row in per_check.items():
+            obs = observed.get(server, {}).get(check)
+            row["results"] = [list(r) for r in obs.results] if obs else []
+    detail["history"] = history_json(snapshot, name)
+    return detail
+
+
+def history_json(snapshot: ClusterSnapshot, service: Optional[str] = None) -> list[dict[str, Any]]:
+    """History entries newest first: one service's, or every service's merged."""
+    if service is not None:
+        entries = list(snapshot.history.get(service, ()))
+    else:
+        entries = [e for per in snapshot.history.values() for e in per]
+    entries.sort(key=lambda e: e.time, reverse=True)
+    return [{"service": e.service, "time": e.time, "kind": e.kind, "message": e.message,
+             "server": e.server, "epoch": e.epoch} for e in entries]

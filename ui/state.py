@@ -1,0 +1,60 @@
+"""The UI's read model: one source, and the status view memoised per snapshot.
+
+A source is anything with `snapshot() -> ClusterSnapshot | None` and
+`freshness() -> Freshness` (the live `SnapshotCache`, or a fixed source in
+tests and benches). `build_status` runs once per new snapshot, not once per
+request: the board polls every second from every open browser.
+"""
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Protocol
+
+from overseer.desired.state import ClusterSnapshot
+from overseer.reconciler.status_view import build_status
+
+from .live import Freshness
+
+
+class Source(Protocol):
+    def snapshot(self) -> Optional[ClusterSnapshot]: ...
+    def freshness(self) -> Freshness: ...
+
+
+@dataclass(frozen=True)
+class View:
+    snapshot: Optional[ClusterSnapshot]
+    status: Optional[dict[str, Any]]
+    freshness: Freshness
+    now: float
+
+    @property
+    def banner(self) -> str:
+        return self.freshness.banner(self.now)
+
+
+class UiState:
+    def __init__(self, source: Source, clock: Callable[[], float] = time.time):
+        self.source = source
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._memo: tuple[Optional[ClusterSnapshot], Optional[dict]] = (None, None)
+
+    def view(self) -> View:
+        snap = self.source.snapshot()
+        return View(snapshot=snap, status=self._status(snap),
+                    freshness=self.source.freshness(), now=self.clock())
+
+    def _status(self, snap: Optional[ClusterSnapshot]) -> Optional[dict[str, Any]]:
+        if snap is None:
+            return None
+        with self._lock:
+            last, status = self._memo
+            if last is snap:
+                return status
+        status = build_status(snap)
+        with self._lock:
+            self._memo = (snap, status)
+        return status
