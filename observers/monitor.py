@@ -1,0 +1,192 @@
+"""ServiceMonitor: runs one service's checks here and publishes Observations on change.
+
+The agent owns one per local service, tells it the role the assignment gave
+this server (`set_role`), forwards a dead supervised child (`child_died`) and
+wires `publish` to etcd. Observers never touch etcd and never decide
+failover: they only say what they see.
+
+- Checks run only while the role is `active` or `standby` (warm standby).
+  With role `stopped` (cold standby, not assigned) every check is `unknown`,
+  "not running here (cold standby)", published once.
+- A result is fed to the check's Hysteresis; `publish` is called when the
+  effective status changes, and otherwise at most every `refresh` seconds
+  (10) to refresh value, message and the last N results. Steady state
+  therefore writes one key per check per 10 s at most.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from overseer.desired.models import CheckDefaults, ServiceDoc
+from overseer.desired.state import ROLES, Observation
+
+from .hysteresis import Hysteresis
+from .probes import PROBES, ProbeContext, ProbeResult
+from .server_health import ServerHealthMonitor
+
+log = logging.getLogger(__name__)
+
+COLD_MESSAGE = "not running here (cold standby)"
+REFRESH = 10.0
+
+
+@dataclass
+class _CheckState:
+    check: object
+    hyst: Hysteresis
+    interval: float
+    timeout: float
+    value: Optional[float] = None
+    message: str = ""
+    since: float = 0.0
+    cold_published: bool = False
+    published: Optional[Observation] = None
+    published_at: float = field(default=float("-inf"))
+
+
+def _message(result: ProbeResult, hyst: Hysteresis) -> str:
+    pending = hyst.pending()
+    if pending is None:
+        return result.message
+    return f"{result.message} ({pending.target} in {pending.seen}/{pending.needed})"
+
+
+class ServiceMonitor:
+    def __init__(self, *, cluster: str, server: str, service: ServiceDoc, defaults: CheckDefaults,
+                 results_kept: int, publish: Callable[[Observation], None],
+                 child_pid: Callable[[], Optional[int]] = lambda: None,
+                 epoch: Callable[[], int] = lambda: 0,
+                 clock: Callable[[], float] = time.time, refresh: float = REFRESH) -> None:
+        self.cluster, self.server, self.service = cluster, server, service.metadata.name
+        self._publish, self._child_pid, self._epoch = publish, child_pid, epoch
+        self._clock, self._refresh = clock, refresh
+        self.role = "stopped"
+        self._generation = 0           # bumps on every role change; stale results are dropped
+        self._running = asyncio.Event()
+        self.states = [self._state(check, defaults, results_kept) for check in service.spec.checks]
+
+    @staticmethod
+    def _state(check, defaults: CheckDefaults, kept: int) -> _CheckState:
+        hyst = Hysteresis(check.failAfter or defaults.failAfter,
+                          check.recoverAfter or defaults.recoverAfter, kept)
+        return _CheckState(check, hyst, check.interval or defaults.interval,
+                           check.timeout or defaults.timeout)
+
+    # --- what the agent calls ------------------------------------------------
+
+    def set_role(self, role: str) -> None:
+        if role not in ROLES:
+            raise ValueError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+        if role == self.role:
+            return
+        was, self.role = self.role, role
+        self._generation += 1
+        if role == "stopped":
+            self._running.clear()
+            for state in self.states:
+                self._go_cold(state)
+        else:
+            if was == "stopped":
+                for state in self.states:
+                    state.hyst.reset()     # a fresh start earns no credit from before
+            self._running.set()
+
+    def child_died(self, message: str) -> None:
+        """The supervised child exited: its `process` check is `fail` now, published now."""
+        if self.role == "stopped":
+            return
+        for state in self.states:
+            if state.check.type == "process" and state.check.match is None:
+                now = self._clock()
+                before = state.hyst.status
+                state.hyst.force_fail()
+                state.hyst.results.append((now, "fail", 0.0))
+                state.value, state.message = 0.0, message
+                if before != "fail":
+                    state.since = now
+                self._emit(state, now)
+
+    async def run(self) -> None:
+        for state in self.states:
+            if self.role == "stopped":
+                self._go_cold(state)
+        if not self.states:
+            await asyncio.Event().wait()      # nothing to check; live until cancelled
+        await asyncio.gather(*(self._loop(state) for state in self.states))
+
+    async def tick(self) -> None:
+        """Run every check once now (tests and `overseer` one-shot diagnostics)."""
+        if self.role != "stopped":
+            await asyncio.gather(*(self._tick(state) for state in self.states))
+
+    # --- inside ---------------------------------------------------------------
+
+    async def _loop(self, state: _CheckState) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await self._running.wait()
+            started = loop.time()
+            await self._tick(state)
+            await asyncio.sleep(max(0.0, state.interval - (loop.time() - started)))
+
+    def _context(self, state: _CheckState) -> ProbeContext:
+        return ProbeContext(cluster=self.cluster, service=self.service, server=self.server,
+                            role=self.role, epoch=self._epoch(), timeout=state.timeout,
+                            child_pid=self._child_pid())
+
+    async def _probe(self, state: _CheckState) -> ProbeResult:
+        try:
+            return await PROBES[state.check.type](state.check, self._context(state))
+        except Exception as exc:
+            # A bug in one probe must not stop the others or the agent; it is
+            # logged with its traceback and judged neither good nor bad.
+            log.exception("probe %s/%s crashed", self.service, state.check.name)
+            return ProbeResult("unknown", None, f"probe error: {exc.__class__.__name__}")
+
+    async def _tick(self, state: _CheckState) -> None:
+        generation = self._generation
+        result = await self._probe(state)
+        if generation != self._generation or self.role == "stopped":
+            return                              # the role changed while probing
+        now = self._clock()
+        before = state.hyst.status
+        after = state.hyst.feed(result.status, round(now, 3), result.value)
+        state.value, state.message = result.value, _message(result, state.hyst)
+        state.cold_published = False
+        if after != before:
+            state.since = now
+        self._maybe_publish(state, now, changed=after != before)
+
+    def _maybe_publish(self, state: _CheckState, now: float, changed: bool) -> None:
+        last = state.published
+        if changed or last is None:
+            self._emit(state, now)
+        elif now - state.published_at >= self._refresh and (
+                last.value != state.value or last.message != state.message
+                or last.results != tuple(state.hyst.results)):
+            self._emit(state, now)
+
+    def _go_cold(self, state: _CheckState) -> None:
+        if state.cold_published:
+            return
+        state.hyst.reset()
+        now = self._clock()
+        state.value, state.message, state.since = None, COLD_MESSAGE, now
+        state.cold_published = True
+        self._emit(state, now)
+
+    def _emit(self, state: _CheckState, now: float) -> None:
+        obs = Observation(
+            server=self.server, service=self.service, check=state.check.name,
+            status=state.hyst.status, value=state.value, message=state.message,
+            time=now, since=state.since, critical=state.check.critical,
+            results=tuple(state.hyst.results))
+        state.published, state.published_at = obs, now
+        self._publish(obs)
+
+
+__all__ = ["ServiceMonitor", "ServerHealthMonitor", "COLD_MESSAGE", "REFRESH"]

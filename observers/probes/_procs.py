@@ -1,0 +1,116 @@
+"""Find the processes a check means: by name, pidfile, systemd unit, cmdline, or the child.
+
+- `name`: every process whose name, executable basename or argv[0] basename
+  equals it (Linux truncates `comm` to 15 characters, so argv[0] counts too);
+- `cmdline`: every process whose arguments joined by spaces contain it
+  (the agent itself is never matched);
+- `pidfile`: the one process whose pid the file holds;
+- `unit`: the unit's MainPID from `systemctl show` (0 means not running);
+- no match: the process actuator's child, pid given by the agent.
+Zombies count as dead. Memory and threads are summed over all matches.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+import psutil
+
+from overseer.desired.checks import Match
+
+
+@dataclass(frozen=True)
+class Found:
+    processes: tuple            # psutil.Process objects, alive at match time
+    what: str                   # "process named nginx", "pid 42 from /run/x.pid", ...
+    problem: str = ""           # why nothing was found, when nothing was
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def _by_name(name: str) -> Found:
+    me = os.getpid()
+    hits = []
+    for proc in psutil.process_iter(["name", "exe", "cmdline"]):
+        info = proc.info
+        argv0 = (info.get("cmdline") or [""])[0]
+        names = {info.get("name"), os.path.basename(info.get("exe") or ""),
+                 os.path.basename(argv0)}
+        if proc.pid != me and name in names and _alive(proc):
+            hits.append(proc)
+    return Found(tuple(hits), f"process named {name}", f"no process named {name}")
+
+
+def _by_cmdline(pattern: str) -> Found:
+    me = os.getpid()
+    hits = []
+    for proc in psutil.process_iter(["cmdline"]):
+        line = " ".join(proc.info.get("cmdline") or [])
+        if proc.pid != me and pattern in line and _alive(proc):
+            hits.append(proc)
+    return Found(tuple(hits), f"process matching {pattern!r}",
+                 f"no process whose command line contains {pattern!r}")
+
+
+def _by_pid(pid: Optional[int], what: str, missing: str) -> Found:
+    if pid:
+        try:
+            proc = psutil.Process(pid)
+        except psutil.Error:
+            proc = None
+        if proc is not None and _alive(proc):
+            return Found((proc,), what)
+        return Found((), what, f"{missing}: pid {pid} is not running")
+    return Found((), what, missing)
+
+
+def _by_pidfile(path: str) -> Found:
+    try:
+        with open(path, encoding="ascii") as fh:
+            text = fh.read().strip()
+    except OSError as exc:
+        return Found((), f"pidfile {path}", f"cannot read pidfile {path}: {exc.strerror}")
+    if not text.isdigit():
+        return Found((), f"pidfile {path}", f"pidfile {path} holds no pid ({text[:20]!r})")
+    return _by_pid(int(text), f"pid {text} from {path}", f"pidfile {path}")
+
+
+async def _by_unit(unit: str) -> Found:
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            "systemctl", "show", "--property=MainPID", "--value", unit,
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    except FileNotFoundError:
+        return Found((), f"unit {unit}", f"cannot ask about unit {unit}: no systemctl here")
+    out, err = await proc.communicate()
+    text = out.decode(errors="replace").strip()
+    if proc.returncode != 0 or not text.isdigit():
+        detail = err.decode(errors="replace").strip().splitlines()[:1]
+        return Found((), f"unit {unit}", f"systemctl show {unit} failed: {' '.join(detail)}")
+    return _by_pid(int(text), f"main process of {unit}", f"unit {unit} is not running")
+
+
+async def find(match: Optional[Match], child_pid: Optional[int]) -> Found:
+    """Resolve a check's `match` (or the supervised child) to live processes."""
+    if match is None:
+        return _by_pid(child_pid, "supervised child", "supervised child is not running")
+    if match.name is not None:
+        return await asyncio.to_thread(_by_name, match.name)
+    if match.cmdline is not None:
+        return await asyncio.to_thread(_by_cmdline, match.cmdline)
+    if match.pidfile is not None:
+        return _by_pidfile(match.pidfile)
+    return await _by_unit(match.unit)
+
+
+def plural(found: Found) -> str:
+    """' (3 processes)' when a match summed several, else ''."""
+    n = len(found.processes)
+    return f" ({n} processes)" if n > 1 else ""

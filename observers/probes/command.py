@@ -1,0 +1,59 @@
+"""`command`: run argv (never a shell); exit 0 ok, 1 warn, anything else fail (Nagios).
+
+The first line of stdout is the message. The command runs in its own
+process group so a timeout kills everything it started, not just the head.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+from ._common import ProbeContext, ProbeResult, failed, with_timeout
+
+_STATUS = {0: "ok", 1: "warn"}
+
+
+def _env(ctx: ProbeContext) -> dict:
+    env = dict(os.environ)
+    env.update(OVERSEER_CLUSTER=ctx.cluster, OVERSEER_SERVICE=ctx.service,
+               OVERSEER_SERVER=ctx.server, OVERSEER_ROLE=ctx.role,
+               OVERSEER_EPOCH=str(ctx.epoch))
+    return env
+
+
+def _kill_group(proc: asyncio.subprocess.Process) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass        # it finished between the timeout and the kill
+
+
+async def _run(check, ctx: ProbeContext) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *check.command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.DEVNULL, env=_env(ctx), start_new_session=True)
+    try:
+        out, _ = await proc.communicate()
+    except asyncio.CancelledError:
+        _kill_group(proc)
+        await proc.wait()       # reap it, so no zombie outlives the probe
+        raise
+    lines = out.decode("utf-8", errors="replace").strip().splitlines()
+    return proc.returncode, (lines[0].strip() if lines else "")
+
+
+@with_timeout(lambda check: f"command {check.command[0]} did not finish (process group killed)")
+async def probe(check, ctx: ProbeContext) -> ProbeResult:
+    try:
+        code, first = await _run(check, ctx)
+    except FileNotFoundError:
+        return failed(f"command not found: {check.command[0]}")
+    except PermissionError:
+        return failed(f"command not executable: {check.command[0]}")
+    status = _STATUS.get(code, "fail")
+    if code < 0:
+        message = first or f"{check.command[0]} killed by signal {-code}"
+    else:
+        message = first or f"{check.command[0]} exited {code}"
+    return ProbeResult(status, float(code), message)

@@ -1,0 +1,69 @@
+"""`mysql-replication`: a replica's IO/SQL threads and Seconds_Behind_Source.
+
+`SHOW REPLICA STATUS` (MySQL 8.0.22+, MariaDB 10.5.1+), else `SHOW SLAVE
+STATUS`; column names differ between versions, so both spellings are read.
+A thread that is not `Yes` fails (IO `Connecting` means it cannot reach its
+source). PyMySQL is blocking: it runs in a thread with its own connect/read
+timeouts set to the check's timeout, so an abandoned call ends by itself.
+"""
+from __future__ import annotations
+
+import asyncio
+from typing import Optional
+
+import pymysql
+
+from ._common import (
+    ProbeContext, ProbeResult, classify, failed, fmt_seconds, read_secret, redact, with_timeout,
+)
+
+
+def _pick(row: dict, *names: str):
+    for name in names:
+        if name in row:
+            return row[name]
+    return None
+
+
+def _status(check, password: Optional[str], timeout: float) -> Optional[dict]:
+    conn = pymysql.connect(host=check.host, port=check.port, user=check.user,
+                           password=password or "", connect_timeout=timeout,
+                           read_timeout=timeout, write_timeout=timeout,
+                           cursorclass=pymysql.cursors.DictCursor)
+    try:
+        with conn.cursor() as cur:
+            try:
+                cur.execute("SHOW REPLICA STATUS")
+            except pymysql.err.ProgrammingError:
+                cur.execute("SHOW SLAVE STATUS")      # before MySQL 8.0.22 / MariaDB 10.5.1
+            return cur.fetchone()
+    finally:
+        conn.close()
+
+
+def _judge(check, row: dict) -> ProbeResult:
+    io = _pick(row, "Replica_IO_Running", "Slave_IO_Running")
+    sql = _pick(row, "Replica_SQL_Running", "Slave_SQL_Running")
+    if io != "Yes":
+        error = _pick(row, "Last_IO_Error") or ""
+        return failed(f"replica IO thread {io}" + (f": {error}" if error else ""))
+    if sql != "Yes":
+        error = _pick(row, "Last_SQL_Error") or ""
+        return failed(f"replica SQL thread {sql}" + (f": {error}" if error else ""))
+    behind = _pick(row, "Seconds_Behind_Source", "Seconds_Behind_Master")
+    if behind is None:
+        return failed("replica threads run but Seconds_Behind_Source is NULL")
+    return classify(float(behind), check.limits(), "replica behind source by", fmt_seconds)
+
+
+@with_timeout(lambda check: f"MySQL at {check.host}:{check.port} did not answer")
+async def probe(check, ctx: ProbeContext) -> ProbeResult:
+    password = read_secret(check.passwordFile, "passwordFile")
+    try:
+        row = await asyncio.to_thread(_status, check, password, ctx.timeout)
+    except pymysql.err.MySQLError as exc:
+        detail = exc.args[1] if len(exc.args) > 1 else str(exc)
+        return failed(redact(f"MySQL {check.host}:{check.port}: {detail}", password))
+    if not row:
+        return failed("not a replica (SHOW REPLICA STATUS is empty)")
+    return _judge(check, row)
