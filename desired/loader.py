@@ -75,6 +75,7 @@ class Loaded:
     # a file that could not be parsed hides its documents: rules about
     # something missing would then be guesses, so validate.py skips them
     complete: bool
+    files: tuple[str, ...] = ()
 
     @property
     def valid(self) -> bool:
@@ -121,7 +122,8 @@ def load_paths(paths: Iterable[str | os.PathLike]) -> Loaded:
         sources.extend(loaded.sources)
         errors.extend(loaded.errors)
         complete = complete and loaded.complete
-    return Loaded(tuple(sources), tuple(sorted(errors, key=_order)), complete)
+    return Loaded(tuple(sources), tuple(sorted(errors, key=_order)), complete,
+                  tuple(str(f) for f in files))
 
 
 def _order(error: DocumentError) -> tuple:
@@ -162,6 +164,13 @@ def load_text(text: str, file: str = "<stdin>") -> Loaded:
 
 def _syntax_error(exc: MarkedYAMLError, file: str) -> DocumentError:
     mark = exc.problem_mark or exc.context_mark
+    problem, context = str(exc.problem or ""), str(exc.context or "")
+    # An unclosed bracket or quote is found at the end of the file, and a key
+    # without ':' on the line after it: the line to edit is where it started.
+    if exc.context_mark is not None and (
+            "stream end" in problem or "end of stream" in problem
+            or context.startswith("while scanning a simple key")):
+        mark = exc.context_mark
     line = mark.line + 1 if mark is not None else 1
     parts = [p for p in (exc.context, exc.problem) if p]
     message = "; ".join(parts) if parts else str(exc).splitlines()[0]

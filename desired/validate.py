@@ -16,7 +16,8 @@ from .models import ClusterDoc, ServerDoc, ServiceDoc
 from .state import DesiredState
 
 
-def check_documents(sources: Iterable[Source], complete: bool = True) -> list[DocumentError]:
+def check_documents(sources: Iterable[Source], complete: bool = True,
+                    first_file: str = "<input>") -> list[DocumentError]:
     """Every cross-document error. With `complete=False` (a file did not
     parse) the rules about something missing are skipped: the missing piece
     may sit in the unreadable part."""
@@ -25,7 +26,7 @@ def check_documents(sources: Iterable[Source], complete: bool = True) -> list[Do
     clusters = [s for s in sources if s.kind == "Cluster"]
     servers = {s.name for s in sources if s.kind == "Server" and s.name}
     if complete:
-        errors += _cluster_count(sources, clusters)
+        errors += _cluster_count(sources, clusters, first_file)
     cluster = clusters[0] if len(clusters) == 1 else None
     if cluster is not None and isinstance(cluster.model, ClusterDoc):
         errors += _hierarchy(cluster, servers, sources, complete)
@@ -50,10 +51,11 @@ def _duplicates(sources: list[Source]) -> list[DocumentError]:
     return errors
 
 
-def _cluster_count(sources: list[Source], clusters: list[Source]) -> list[DocumentError]:
+def _cluster_count(sources: list[Source], clusters: list[Source],
+                   first_file: str) -> list[DocumentError]:
     if not clusters:
         where = sources[0] if sources else None
-        file, line = (where.file, where.line) if where else ("<input>", 0)
+        file, line = (where.file, where.line) if where else (first_file, 1)
         return [DocumentError(file, line, "kind", "no Cluster document; exactly one is required")]
     return [s.error(("kind",), f"a second Cluster document ({s.name!r}); exactly one is allowed,"
                                f" first at {clusters[0].file}:{clusters[0].line}")
@@ -120,8 +122,9 @@ def with_rules(loaded: Loaded, extra: Iterable[Source] = ()) -> Loaded:
     """Add the cross-document errors over `loaded` plus `extra` (documents
     already in etcd that the files do not replace)."""
     everything = list(loaded.sources) + list(extra)
-    errors = list(loaded.errors) + check_documents(everything, loaded.complete)
-    return Loaded(loaded.sources, tuple(sorted(set(errors))), loaded.complete)
+    first = loaded.files[0] if loaded.files else "<input>"
+    errors = list(loaded.errors) + check_documents(everything, loaded.complete, first)
+    return Loaded(loaded.sources, tuple(sorted(set(errors))), loaded.complete, loaded.files)
 
 
 def build_state(sources: Iterable[Source], generation: int = 0) -> DesiredState:
