@@ -1,0 +1,118 @@
+"""`overseer status [--json] [--watch]`: servers, master, every service and its checks.
+
+The JSON form is `status_view.build_status` verbatim (the contract of
+`interfaces.md`); the table is for people. `--watch` re-renders on every etcd
+change (Store.watch) and at least every few seconds; Ctrl-C ends it with
+status 0. With `--json --watch`, one compact JSON document per line.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+import click
+
+from overseer.desired.store.client import StoreError
+from overseer.reconciler.status_view import build_status
+
+from .common import global_options, settings, store_errors
+
+RESYNC = 5.0  # seconds between re-reads in --watch even without events
+LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN"}
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+
+
+def _failing(svc: dict) -> str:
+    found = []
+    for server, checks in svc["checks"].items():
+        for check, row in checks.items():
+            if row["status"] != "ok" and server in svc["active"] + svc["standby"]:
+                text = f"{server}/{check}: {LABELS.get(row['status'], row['status'])}"
+                found.append(text + (f" ({row['message']})" if row.get("message") else ""))
+    return "; ".join(found) or "-"
+
+
+def render_text(status: dict) -> str:
+    """The human view of one `build_status` document."""
+    master = status["master"]
+    head = (f"cluster {status['cluster']} · generation {status['generation']} · "
+            + (f"master {master['server']} (epoch {master['epoch']})" if master else "NO MASTER"))
+    servers = [["SERVER", "STATE", "HEALTH", "RANK", "DOMAIN", ""]]
+    for name, srv in status["servers"].items():
+        servers.append([name, "up" if srv["up"] else "DOWN", LABELS.get(srv["health"], srv["health"]),
+                        str(srv["rank"]), srv["failureDomain"] or "-",
+                        "master" if srv.get("master") else ""])
+    services = [["SERVICE", "STATUS", "ACTIVE", "STANDBY", "PAUSED", "FAILING CHECKS"]]
+    for name, svc in status["services"].items():
+        services.append([name, LABELS.get(svc["status"], svc["status"]),
+                         ",".join(svc["active"]) or "-", ",".join(svc["standby"]) or "-",
+                         "paused" if svc["paused"] else "-", _failing(svc)])
+    lines = [head, "", *_table(servers), ""]
+    lines += _table(services) if len(services) > 1 else ["no services applied"]
+    warnings = [f"warning: every candidate of {name} is in one failure domain"
+                for name, svc in status["services"].items() if svc.get("sharedFailureDomain")]
+    return "\n".join(lines + ([""] + warnings if warnings else []))
+
+
+def _show(status: dict, as_json: bool, watching: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(status, separators=(",", ":")) if watching
+                   else json.dumps(status, indent=2))
+        return
+    if watching and sys.stdout.isatty():
+        click.echo("\x1b[H\x1b[2J", nl=False)  # clear the screen between frames
+    click.echo(render_text(status))
+    if watching:
+        click.echo(f"\n(updated {time.strftime('%H:%M:%S')}; Ctrl-C to stop)")
+
+
+def _watch(store, as_json: bool) -> None:
+    changed = threading.Event()
+    cancel = store.watch(changed.set)
+    failing = False
+    try:
+        while True:
+            try:
+                _show(build_status(store.snapshot()), as_json, watching=True)
+                failing = False
+            except StoreError as exc:
+                if not failing:  # one line per outage, not one per retry
+                    click.echo(f"overseer: {exc} (retrying)", err=True)
+                failing = True
+            changed.wait(timeout=1.0 if failing else RESYNC)
+            changed.clear()
+            time.sleep(0.05)  # coalesce a burst of changes into one frame
+    finally:
+        cancel()
+
+
+@click.command("status")
+@global_options
+@click.option("--json", "as_json", is_flag=True, help="the status document as JSON")
+@click.option("--watch", is_flag=True, help="re-render on every change until Ctrl-C")
+@store_errors
+def status(as_json: bool, watch: bool) -> None:
+    """Servers, master, every service with its state and checks."""
+    from overseer.desired.store.store import Store
+
+    opts = settings()
+    store = Store(opts.etcd_config(), opts.cluster)
+    try:
+        if watch:
+            try:
+                _watch(store, as_json)
+            except KeyboardInterrupt:
+                return
+        else:
+            _show(build_status(store.snapshot()), as_json, watching=False)
+    finally:
+        store.close()
+
+
+COMMANDS = [status]

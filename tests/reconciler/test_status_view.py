@@ -1,0 +1,180 @@
+"""The status view (pure) and `overseer status` on a real etcd."""
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from click.testing import CliRunner
+
+from overseer.desired.loader import load_text
+from overseer.desired.state import Assignment, Observation, ServerRecord
+from overseer.desired.store import documents
+from overseer.desired.store.client import EtcdConfig
+from overseer.desired.store.store import Store
+from overseer.reconciler.cli.main import _register, cli
+from overseer.reconciler.status_view import (
+    build_status, history_json, local_shared_failure_domain, service_detail, worst,
+)
+from tests.ui.snapshots import make_snapshot, with_failover, with_status
+
+SERVERS = {"pbx1": "switch-a", "pbx2": "switch-b", "web1": "switch-b"}
+
+
+def snap(**kw):
+    return make_snapshot(SERVERS, {"asterisk": ["pbx1", "pbx2"], "web": ["web1", "pbx2"]},
+                         checks=("alive", "ami"), **kw)
+
+
+def test_shape_matches_interfaces_md():
+    status = build_status(snap())
+    assert status["cluster"] == "qsuite" and status["generation"] == 3
+    assert status["master"] == {"server": "pbx1", "epoch": 7}
+    assert set(status["servers"]) == {"pbx1", "pbx2", "web1"}
+    pbx1 = status["servers"]["pbx1"]
+    assert {k: pbx1[k] for k in ("up", "health", "rank", "failureDomain")} == \
+        {"up": True, "health": "ok", "rank": 0, "failureDomain": "switch-a"}
+    svc = status["services"]["asterisk"]
+    assert {k: svc[k] for k in ("status", "paused", "active", "standby", "epoch")} == \
+        {"status": "ok", "paused": False, "active": ["pbx1"], "standby": ["pbx2"], "epoch": 7}
+    alive = svc["checks"]["pbx1"]["alive"]
+    assert {k: alive[k] for k in ("status", "value", "message")} == \
+        {"status": "ok", "value": 1.0, "message": ""}
+    json.dumps(status)  # everything is JSON-able
+
+
+def test_worst_over_active_checks():
+    s = with_status(snap(), "pbx1", "asterisk", "ami", "warn", "ping 250ms")
+    assert build_status(s)["services"]["asterisk"]["status"] == "warn"
+    s = with_status(s, "pbx1", "asterisk", "alive", "fail")
+    assert build_status(s)["services"]["asterisk"]["status"] == "fail"
+    assert worst([]) == "unknown" and worst(["ok", "unknown"]) == "unknown"
+
+
+def test_failing_standby_check_makes_warn_not_fail():
+    s = with_status(snap(), "pbx2", "asterisk", "alive", "fail")
+    assert build_status(s)["services"]["asterisk"]["status"] == "warn"
+    # a warning standby check alone does not degrade the service
+    s = with_status(snap(), "pbx2", "asterisk", "alive", "warn")
+    assert build_status(s)["services"]["asterisk"]["status"] == "ok"
+
+
+def test_down_standby_warns_down_active_fails():
+    status = build_status(snap(up=["pbx1", "web1"]))
+    assert status["servers"]["pbx2"]["up"] is False
+    assert status["services"]["asterisk"]["status"] == "warn"
+    status = build_status(snap(up=["pbx2", "web1"]))
+    assert status["services"]["asterisk"]["status"] == "fail"
+
+
+def test_no_active_fails_unless_paused():
+    s = snap()
+    empty = replace(s.assignments["asterisk"], active=(), standby=())
+    s = replace(s, assignments={**s.assignments, "asterisk": empty})
+    assert build_status(s)["services"]["asterisk"]["status"] == "fail"
+    paused = build_status(replace(s, paused=frozenset({"*"})))["services"]["asterisk"]
+    assert paused["paused"] is True and paused["status"] == "warn"
+
+
+def test_no_assignment_and_no_data():
+    s = snap()
+    s = replace(s, assignments={}, observations={})
+    assert build_status(s)["services"]["web"]["status"] == "fail"
+    s = snap()
+    s = replace(s, observations={k: v for k, v in s.observations.items() if k[0] != "pbx1"})
+    svc = build_status(s)["services"]["asterisk"]
+    assert svc["status"] == "unknown"
+    assert svc["checks"]["pbx1"]["alive"]["status"] == "unknown"
+
+
+def test_shared_failure_domain_warning():
+    status = build_status(snap())
+    assert status["services"]["web"]["sharedFailureDomain"] is True       # web1, pbx2: switch-b
+    assert status["services"]["asterisk"]["sharedFailureDomain"] is False
+    assert local_shared_failure_domain(snap().desired, "web") is True
+
+
+def test_detail_has_results_and_history_newest_first():
+    s = with_failover(snap(), "asterisk", "pbx2", "pbx1: alive failed 3 times")
+    s = with_failover(s, "asterisk", "pbx1", "switchover requested", now=1_700_000_200.0)
+    detail = service_detail(s, "asterisk")
+    assert [e["message"] for e in detail["history"]] == \
+        ["switchover requested", "pbx1: alive failed 3 times"]
+    assert len(detail["checks"]["pbx1"]["alive"]["results"]) == 5
+    assert history_json(s)[0]["time"] == 1_700_000_200.0
+
+
+def test_extra_live_server_and_role_report_failure():
+    s = snap()
+    s = replace(s, servers={**s.servers, "stray": ServerRecord(name="stray", rank=9)})
+    status = build_status(s)
+    assert status["servers"]["stray"]["up"] is True and status["servers"]["stray"]["rank"] == 9
+    report = replace(s.reports[("pbx1", "asterisk")], outcome="failed", message="start exited 1")
+    s = replace(s, reports={**s.reports, ("pbx1", "asterisk"): report})
+    svc = build_status(s)["services"]["asterisk"]
+    assert svc["status"] == "fail" and svc["roles"]["pbx1"]["message"] == "start exited 1"
+
+
+# --- `overseer status` on a real etcd ---------------------------------------
+
+DOCS = """
+apiVersion: overseer/v1
+kind: Cluster
+metadata: {{name: {cluster}}}
+spec: {{hierarchy: [a, b]}}
+---
+apiVersion: overseer/v1
+kind: Server
+metadata: {{name: a}}
+spec: {{address: 10.0.0.1, failureDomain: sw1}}
+---
+apiVersion: overseer/v1
+kind: Server
+metadata: {{name: b}}
+spec: {{address: 10.0.0.2, failureDomain: sw2}}
+---
+apiVersion: overseer/v1
+kind: Service
+metadata: {{name: web}}
+spec:
+  candidates: [a, b]
+  actuator: {{type: exec, start: "true", stop: "true"}}
+  checks: [{{name: up, type: tcp, port: 80}}]
+"""
+
+
+def _seed(etcd_url: str, cluster: str) -> Store:
+    store = Store(EtcdConfig(endpoints=(etcd_url,)), cluster=cluster)
+    loaded = load_text(DOCS.format(cluster=cluster))
+    documents.apply(store.client, cluster, loaded.sources, cfg=store.cfg)
+    lease = store.grant_lease(10)
+    store.put_server(ServerRecord(name="a", rank=0, health="ok"), lease)
+    master = store.campaign("a", lease)
+    store.write_decisions(master.epoch, [Assignment("web", ("a",), ("b",), master.epoch, "placed")])
+    store.put_observation(Observation(server="a", service="web", check="up", status="fail",
+                                      message="connection refused", time=1.0))
+    return store
+
+
+def _run(*args):
+    _register()
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def test_status_json_and_table_on_real_etcd(etcd_url, cluster_name):
+    store = _seed(etcd_url, cluster_name)
+    try:
+        result = _run("status", "--json", "--etcd", etcd_url, "--cluster", cluster_name)
+        assert result.exit_code == 0, result.output
+        status = json.loads(result.output)
+        assert status["cluster"] == cluster_name and status["generation"] == 1
+        assert status["master"]["server"] == "a"
+        assert status["servers"]["b"]["up"] is False
+        web = status["services"]["web"]
+        assert web["status"] == "fail" and web["active"] == ["a"]
+        assert web["checks"]["a"]["up"]["message"] == "connection refused"
+        table = _run("status", "--etcd", etcd_url, "--cluster", cluster_name)
+        assert table.exit_code == 0
+        assert "master a (epoch" in table.output
+        assert "a/up: FAIL (connection refused)" in table.output
+    finally:
+        store.close()
