@@ -1,0 +1,78 @@
+"""asterisk-ami and asterisk-channels against the AMI speaker in tests/support/peers."""
+from __future__ import annotations
+
+import pytest
+
+from tests.observers.conftest import make_check, run_probe
+from tests.support.peers.ami_server import AmiServer
+from tests.support.peers.local import free_port
+
+
+@pytest.fixture(scope="module")
+def ami():
+    server = AmiServer(username="overseer", secret="s3cret", channels=3).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _reset(ami):
+    ami.channels, ami.delay, ami.hung = 3, 0.0, False
+
+
+def _ami(ami, secret_file, kind="asterisk-ami", **limits):
+    return make_check(type=kind, port=ami.port, username="overseer", secretFile=secret_file,
+                      **limits)
+
+
+async def test_ping_round_trip(ami, secret_file):
+    res = await run_probe(_ami(ami, secret_file, warn="200ms", fail="2s"))
+    assert res.status == "ok" and res.value < 0.2 and res.message.startswith("Ping ")
+    assert ami.logins[-1] == ("overseer", "ok")
+
+
+async def test_slow_ping_warns(ami, secret_file):
+    ami.delay = 0.1
+    res = await run_probe(_ami(ami, secret_file, warn="50ms", fail="2s"))
+    assert res.status == "warn" and "≥ warn 50 ms" in res.message
+
+
+async def test_wrong_secret_fails_without_showing_it(ami, tmp_path):
+    bad = tmp_path / "bad"
+    bad.write_text("not-the-secret-123\n")
+    res = await run_probe(_ami(ami, str(bad)))
+    assert res.status == "fail"
+    assert res.message == "AMI login as overseer refused: Authentication failed"
+    assert "not-the-secret-123" not in repr(res)
+
+
+async def test_missing_secret_file_names_the_field(ami, tmp_path):
+    res = await run_probe(_ami(ami, str(tmp_path / "nope")))
+    assert res.status == "fail" and res.message.startswith("cannot read secretFile ")
+
+
+async def test_hung_manager_times_out(ami, secret_file):
+    ami.hung = True
+    res = await run_probe(_ami(ami, secret_file), timeout=0.3)
+    assert res.status == "fail"
+    assert res.message == f"timed out after 300ms: AMI at 127.0.0.1:{ami.port} did not answer"
+
+
+async def test_refused_port(secret_file):
+    port = free_port()
+    res = await run_probe(make_check(type="asterisk-ami", port=port, username="u",
+                                     secretFile=secret_file))
+    assert res.message == f"connection refused to 127.0.0.1:{port}"
+
+
+async def test_channel_count_against_limits(ami, secret_file):
+    check = _ami(ami, secret_file, "asterisk-channels", warn=5, fail=10)
+    res = await run_probe(check)
+    assert (res.status, res.value, res.message) == ("ok", 3, "Channels 3")
+    ami.channels = 7
+    assert (await run_probe(check)).status == "warn"
+    ami.channels = 12
+    res = await run_probe(check)
+    assert (res.status, res.value, res.message) == ("fail", 12, "Channels 12 ≥ fail 10")
+    ami.channels = 0
+    assert (await run_probe(check)).value == 0

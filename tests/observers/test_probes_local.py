@@ -1,0 +1,129 @@
+"""process, memory, threads, disk, tcp and command probes against real processes."""
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+
+from tests.observers.conftest import make_check, run_probe
+from tests.support.peers.local import can_mount_tmpfs, free_port, grower, nagios_script, tmpfs
+
+
+async def test_process_found_by_cmdline_pidfile_and_child(tmp_path):
+    with grower() as (proc, token):
+        res = await run_probe(make_check(type="process", match={"cmdline": token}))
+        assert (res.status, res.value) == ("ok", 1)
+        pidfile = tmp_path / "x.pid"
+        pidfile.write_text(f"{proc.pid}\n")
+        res = await run_probe(make_check(type="process", match={"pidfile": str(pidfile)}))
+        assert res.status == "ok" and str(proc.pid) in res.message
+        res = await run_probe(make_check(type="process"), child_pid=proc.pid)
+        assert res.status == "ok"
+    res = await run_probe(make_check(type="process", match={"cmdline": token}))
+    assert res.status == "fail" and token in res.message
+    res = await run_probe(make_check(type="process", match={"pidfile": str(pidfile)}))
+    assert res.status == "fail" and "not running" in res.message
+    res = await run_probe(make_check(type="process"), child_pid=None)
+    assert res.status == "fail" and "supervised child" in res.message
+
+
+async def test_process_by_name_counts_every_match():
+    procs = [subprocess.Popen(["sleep", "30"]) for _ in range(2)]
+    try:
+        res = await run_probe(make_check(type="process", match={"name": "sleep"}))
+        assert res.status == "ok" and res.value >= 2
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+    res = await run_probe(make_check(type="process", match={"name": "no-such-prog-xyz"}))
+    assert res.status == "fail" and res.message == "no process named no-such-prog-xyz"
+
+
+async def test_memory_limits_against_a_grown_process():
+    with grower(mib=64) as (_, token):
+        match = {"cmdline": token}
+        res = await run_probe(make_check(type="memory", match=match, warn="32MiB", fail="48MiB"))
+        assert res.status == "fail" and res.value > 64 * 2**20
+        assert res.message.startswith("RSS ") and "≥ fail 48.0 MiB" in res.message
+        res = await run_probe(make_check(type="memory", match=match, warn="32MiB", fail="1GiB"))
+        assert res.status == "warn" and "≥ warn 32.0 MiB" in res.message
+        res = await run_probe(make_check(type="memory", match=match, warn="512MiB", fail="1GiB"))
+        assert res.status == "ok"
+
+
+async def test_threads_limits_against_a_threaded_process():
+    with grower(threads=20) as (_, token):
+        match = {"cmdline": token}
+        res = await run_probe(make_check(type="threads", match=match, warn=10, fail=20))
+        assert res.status == "fail" and res.value >= 21
+        res = await run_probe(make_check(type="threads", match=match, warn=10, fail=100))
+        assert res.status == "warn" and "Threads 21 ≥ warn 10" == res.message
+        res = await run_probe(make_check(type="threads", match=match, warn=50, fail=100))
+        assert res.status == "ok"
+
+
+@pytest.mark.skipif(bool(can_mount_tmpfs()), reason=can_mount_tmpfs() or "tmpfs works")
+async def test_disk_on_a_filling_tmpfs():
+    with tmpfs("4m") as path:
+        check = make_check(type="disk", path=path, warn="50%", fail="90%")
+        assert (await run_probe(check)).status == "ok"
+        with open(os.path.join(path, "fill"), "wb") as fh:
+            fh.write(b"\0" * (3 * 2**20))
+        res = await run_probe(check)
+        assert res.status == "warn" and res.message.startswith(f"Disk {path} 75.0%")
+        with open(os.path.join(path, "fill2"), "wb") as fh:
+            fh.write(b"\0" * (int(0.9 * 2**20)))
+        assert (await run_probe(check)).status == "fail"
+    res = await run_probe(make_check(type="disk", path="/no/such/dir"))
+    assert res.status == "fail" and "/no/such/dir" in res.message
+
+
+async def test_tcp_connect_refused_and_ok():
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        res = await run_probe(make_check(type="tcp", port=port, warn="1s", fail="2s"))
+        assert res.status == "ok" and 0 <= res.value < 1
+    closed = free_port()
+    res = await run_probe(make_check(type="tcp", port=closed))
+    assert res.status == "fail" and res.message == f"connection refused to 127.0.0.1:{closed}"
+
+
+async def test_command_nagios_exit_codes_and_environment(tmp_path):
+    for code, status in ((0, "ok"), (1, "warn"), (2, "fail"), (3, "fail")):
+        path = nagios_script(str(tmp_path), f"c{code}", code, f"STATE {code} here")
+        res = await run_probe(make_check(type="command", command=[path]))
+        assert (res.status, res.value, res.message) == (status, code, f"STATE {code} here")
+    env_check = make_check(type="command", command=[
+        sys.executable, "-c",
+        "import os; print(os.environ['OVERSEER_SERVICE'], os.environ['OVERSEER_ROLE'],"
+        " os.environ['OVERSEER_EPOCH'], os.environ['OVERSEER_CLUSTER'], os.environ['OVERSEER_SERVER'])"])
+    res = await run_probe(env_check, cluster="c1", service="pbx", server="s1", role="standby", epoch=7)
+    assert res.message == "pbx standby 7 c1 s1"
+    res = await run_probe(make_check(type="command", command="/no/such/check --x"))
+    assert res.status == "fail" and res.message == "command not found: /no/such/check"
+    res = await run_probe(make_check(type="command", command="sh -c 'exit 2'"))
+    assert res.message == "sh exited 2"
+
+
+async def test_command_timeout_kills_the_process_group(tmp_path):
+    path = nagios_script(str(tmp_path), "slow", 0, sleep=30)
+    started, wall = time.monotonic(), time.time() - 0.1
+    res = await run_probe(make_check(type="command", command=[path]), timeout=0.5)
+    assert res.status == "fail" and "timed out after 500ms" in res.message
+    assert time.monotonic() - started < 5
+    await asyncio.sleep(0.2)
+    leftovers = [p for p in psutil.process_iter(["cmdline"])
+                 if p.info["cmdline"] and path in " ".join(p.info["cmdline"])]
+    assert leftovers == []
+    sleepers = [p for p in psutil.process_iter(["cmdline", "create_time"])
+                if p.info["cmdline"] == ["sleep", "30"] and p.info["create_time"] >= wall]
+    assert sleepers == [], "the backgrounded grandchild survived the timeout"
