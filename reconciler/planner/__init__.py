@@ -1,0 +1,78 @@
+"""The pure planner: desired + actual + assignments + now -> actions.
+
+No I/O, no clock, no randomness: the reconcile loop gives it one consistent
+snapshot and applies what it returns. Each service is decided on its own;
+actions come out ordered by service name. See DESIGN.md "Placement" and
+"Never two actives".
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Mapping, Optional
+
+from overseer.desired.state import Assignment, DesiredState
+
+from .actions import Action, Assign, ClearSwitchover, Record
+from .health import View
+from .inputs import ActualState
+from .service import plan_service
+
+
+def plan(desired: DesiredState, actual: ActualState, assignments: Mapping[str, Assignment],
+         now: float) -> list[Action]:
+    """Every action needed now; empty when the assignments already match."""
+    view = View(desired, actual, now)
+    switchovers = actual.switchovers
+    actions: list[Action] = []
+    for name in sorted(desired.services):
+        if actual.is_paused(name):
+            continue
+        actions.extend(plan_service(view, name, desired.services[name],
+                                    assignments.get(name), switchovers.get(name)))
+    return actions
+
+
+def what_if_down(desired: DesiredState, actual: ActualState, assignments: Mapping[str, Assignment],
+                 now: float, server: str) -> list[Action]:
+    """Plan as if `server` had died just long enough ago for its services to move."""
+    view = View(desired, actual, now)
+    servers = {k: v for k, v in actual.servers.items() if k != server}
+    down_since = dict(actual.down_since)
+    down_since[server] = now - view.margin
+    return plan(desired, replace(actual, servers=servers, down_since=down_since), assignments, now)
+
+
+def next_wakeup(desired: DesiredState, actual: ActualState, assignments: Mapping[str, Assignment],
+                now: float) -> Optional[float]:
+    """The earliest future moment a dead server's failover margin expires, if any matters."""
+    view = View(desired, actual, now)
+    dead_actives: set[str] = set()
+    for name, assignment in assignments.items():
+        if name in desired.services and not actual.is_paused(name):
+            dead_actives.update(s for s in assignment.active if s not in actual.servers)
+    for (server, name), report in actual.reports.items():
+        if report.role == "active" and server not in actual.servers and not actual.is_paused(name):
+            dead_actives.add(server)
+    expiries = [actual.down_since[s] + view.margin for s in dead_actives if s in actual.down_since]
+    future = [t for t in expiries if t > now]
+    return min(future) if future else None
+
+
+def shared_failure_domain(desired: DesiredState, service_name: str) -> Optional[str]:
+    """The failure domain every candidate of the service shares (a board warning), else None."""
+    svc = desired.services.get(service_name)
+    if svc is None:
+        return None
+    domains = set()
+    for server in svc.spec.candidates:
+        doc = desired.servers.get(server)
+        if doc is None or not doc.spec.failureDomain:
+            return None
+        domains.add(doc.spec.failureDomain)
+    return domains.pop() if len(domains) == 1 else None
+
+
+__all__ = [
+    "ActualState", "Action", "Assign", "Record", "ClearSwitchover",
+    "plan", "what_if_down", "next_wakeup", "shared_failure_domain",
+]

@@ -1,0 +1,75 @@
+"""active-standby placement with fenced, two-phase handover (never two actives).
+
+A server is newly made active only when every server that may still act as
+active (assigned active now, or reporting role active) and is leaving is
+fenced: it reported a non-active role, or it is down and its lease expiry +
+failoverMargin has passed. Otherwise phase 1 demotes the live ones and names
+the successor at the head of the standby list; the plan after their report
+(phase 2) promotes it. A dead, not yet fenced active is left untouched.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+from overseer.desired.models import ServiceDoc
+
+from .health import View, WARN
+from .placement import ranked_pool, standby_order
+from .switchover import SwitchIntent
+
+
+@dataclass(frozen=True)
+class Decision:
+    active: tuple[str, ...]
+    standby: tuple[str, ...]
+    added: tuple[str, ...]        # newly active in this decision
+    removed: tuple[str, ...]      # no longer active in this decision
+    pending: tuple[str, ...] = () # successors waiting for `demoting` to report
+    demoting: tuple[str, ...] = ()
+    retained: tuple[str, ...] = ()  # unhealthy actives kept: nobody eligible to take over
+    hinted: bool = False          # an added server was the designated successor
+
+
+def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
+           cur_standby: tuple[str, ...], grades: dict[str, int],
+           intent: Optional[SwitchIntent]) -> Optional[Decision]:
+    """The next assignment, or None while a dead active's margin runs."""
+    replicas, live = svc.spec.replicas, view.live
+    victim = intent.victim if intent else None
+    frozen = [s for s in cur if s not in live and not view.margin_passed(s)]
+    healthy = [s for s in cur if grades[s] <= WARN and s != victim][:replicas]
+    hints = cur_standby[:replicas - len(cur)] if len(cur) < replicas else ()
+    pool = ranked_pool(view, name, svc, grades, exclude=cur, hints=hints)
+    if intent:
+        pool = [intent.target] + [s for s in pool if s != intent.target]
+    new = pool[:max(replicas - len(healthy), 0)]
+    shortfall = replicas - len(healthy) - len(new)
+    # An unhealthy active is replaced, never just dropped: without a successor it stays.
+    retained = [s for s in cur if s in live and s not in healthy and s != victim][:max(shortfall, 0)]
+    keep = set(healthy) | set(retained) | (set() if new else set(frozen))
+    active = [s for s in cur if s in keep] + new
+    blockers = _blockers(view, name, svc, cur, active) if new else []
+    pending: list[str] = []
+    demoting: list[str] = []
+    if blockers:
+        demoting = [s for s in blockers if s in live]
+        if not demoting:
+            return None
+        pending, active = new, [s for s in cur if s in keep or s in frozen]
+    standby = standby_order(view, svc, active, first=pending, last=demoting)
+    added = tuple(s for s in active if s not in cur)
+    return Decision(
+        active=tuple(active), standby=standby, added=added,
+        removed=tuple(s for s in cur if s not in active),
+        pending=tuple(pending), demoting=tuple(demoting), retained=tuple(retained),
+        hinted=bool(set(added) & set(hints)),
+    )
+
+
+def _blockers(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
+              active: list[str]) -> list[str]:
+    """Servers that may still act as active, are leaving, and are not fenced."""
+    maybe = list(cur) + [s for s in svc.spec.candidates
+                         if s not in cur and view.reports_active(s, name)]
+    return [s for s in maybe if s not in active and not view.fenced(s, name)]

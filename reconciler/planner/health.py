@@ -1,0 +1,150 @@
+"""Per (server, service) eligibility: can this server be active for that service?
+
+`View` is built once per plan: it indexes the observations into per
+(server, service) lists of critical failing/warning checks, so judging one
+candidate is a few dict lookups instead of a scan of every observation.
+Grades order the candidates: OK < WARN < FAIL < DOWN; only OK and WARN are
+eligible to be active.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from overseer.desired.models import ServiceDoc
+from overseer.desired.state import DesiredState, Observation
+
+from .inputs import ActualState
+
+OK, WARN, FAIL, DOWN = 0, 1, 2, 3
+DEFAULT_MARGIN = 0.5
+
+
+def _index_bad_checks(observations: Mapping) -> dict[tuple[str, str], list[Observation]]:
+    """(server, service) -> its critical observations in warn or fail (one pass)."""
+    bad: dict[tuple[str, str], list[Observation]] = {}
+    for obs in observations.values():
+        status = obs.status
+        if (status == "fail" or status == "warn") and obs.critical:
+            key = (obs.server, obs.service)
+            found = bad.get(key)
+            if found is None:
+                bad[key] = [obs]
+            else:
+                found.append(obs)
+    return bad
+
+
+class View:
+    """The indexed inputs of one plan; read-only after construction."""
+
+    def __init__(self, desired: DesiredState, actual: ActualState, now: float):
+        self.desired = desired
+        self.actual = actual
+        self.now = now
+        self.live = actual.servers
+        self.reports = actual.reports
+        self.down_since = actual.down_since
+        spec = desired.cluster.spec if desired.cluster else None
+        self.margin = spec.failoverMargin if spec else DEFAULT_MARGIN
+        self.default_fail_after = spec.defaults.failAfter if spec else 3
+        self.domains = {name: doc.spec.failureDomain for name, doc in desired.servers.items()}
+        self.bad = _index_bad_checks(actual.observations)
+
+    # --- grading (hot path) ------------------------------------------------
+
+    def grade(self, server: str, name: str, svc: ServiceDoc, is_active: bool) -> int:
+        rec = self.live.get(server)
+        if rec is None:
+            return DOWN
+        health = rec.health
+        if health == "fail":
+            return FAIL
+        report = self.reports.get((server, name))
+        if report is not None and report.outcome == "failed":
+            return FAIL
+        grade = WARN if health == "warn" else OK
+        # A cold standby does not run the service, so its checks say nothing.
+        if is_active or svc.spec.standby != "cold" or svc.spec.mode == "all-active":
+            bad = self.bad.get((server, name))
+            if bad:
+                grade = max(grade, self._checks_grade(bad, svc))
+        return grade
+
+    @staticmethod
+    def _checks_grade(bad: list[Observation], svc: ServiceDoc) -> int:
+        # Observations of checks no longer declared are leftovers, not verdicts.
+        declared = {c.name for c in svc.spec.checks}
+        grade = OK
+        for obs in bad:
+            if obs.check in declared:
+                if obs.status == "fail":
+                    return FAIL
+                grade = WARN
+        return grade
+
+    # --- fencing -------------------------------------------------------------
+
+    def margin_passed(self, server: str) -> bool:
+        """A server that is not live is fenced once its lease expiry + margin passed."""
+        since = self.down_since.get(server)
+        return since is None or self.now >= since + self.margin
+
+    def reports_active(self, server: str, name: str) -> bool:
+        report = self.reports.get((server, name))
+        return report is not None and report.role == "active"
+
+    def fenced(self, server: str, name: str) -> bool:
+        """Can no longer be acting as active for `name` (demoted, or dead long enough)."""
+        if server not in self.live:
+            return self.margin_passed(server)
+        report = self.reports.get((server, name))
+        return report is not None and report.role != "active"
+
+    # --- words (only when an action is emitted) --------------------------------
+
+    def why(self, server: str, name: str, svc: ServiceDoc, is_active: bool) -> str:
+        """Why `server` has its grade for `name`, in words for a reason line."""
+        rec = self.live.get(server)
+        if rec is None:
+            return self._down_words(server)
+        if rec.health == "fail":
+            return "server in fail" + (f" ({rec.message})" if rec.message else "")
+        report = self.reports.get((server, name))
+        if report is not None and report.outcome == "failed":
+            return "actuator failed" + (f" ({report.message})" if report.message else "")
+        checks = self._check_words(server, name, svc, is_active)
+        if checks:
+            return checks
+        if rec.health == "warn":
+            return "server in warn" + (f" ({rec.message})" if rec.message else "")
+        return "healthy" if rec.health == "ok" else "health unknown"
+
+    def _down_words(self, server: str) -> str:
+        since = self.down_since.get(server)
+        if since is None:
+            return "down"
+        return f"down (gone {max(self.now - since, 0.0):.1f}s ago)"
+
+    def _check_words(self, server: str, name: str, svc: ServiceDoc, is_active: bool) -> str:
+        if not is_active and svc.spec.standby == "cold" and svc.spec.mode != "all-active":
+            return ""
+        bad = self.bad.get((server, name)) or []
+        by_name = {c.name: c for c in svc.spec.checks}
+        fails = [o for o in bad if o.status == "fail" and o.check in by_name]
+        warns = [o for o in bad if o.status == "warn" and o.check in by_name]
+        if fails:
+            obs = fails[0]
+            n = by_name[obs.check].failAfter or self.default_fail_after
+            return f"{obs.check} failed {n}/{n}" + (f" ({obs.message})" if obs.message else "")
+        if warns:
+            obs = warns[0]
+            return f"{obs.check} in warn" + (f" ({obs.message})" if obs.message else "")
+        return ""
+
+    def domain(self, server: str) -> str:
+        return self.domains.get(server, "")
+
+
+
+def is_eligible(grade: int) -> bool:
+    return grade <= WARN

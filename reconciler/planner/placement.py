@@ -1,0 +1,60 @@
+"""Choosing servers: who may become active, in what order, and the standby list.
+
+Preference among eligible servers: no warn before warn, then servers the
+current assignment designated as successors (`hints`: the head of the standby
+list while a handover is in progress), then `candidates` order. Standbys:
+every other live candidate, servers outside the actives' failure domains
+first, then candidates order; `first` and `last` pin the designated
+successors to the head and servers being demoted to the tail.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Sequence
+
+from overseer.desired.models import ServiceDoc
+
+from .health import View, WARN
+
+
+def ranked_pool(view: View, name: str, svc: ServiceDoc, grades: dict[str, int],
+                exclude: Iterable[str], hints: Sequence[str] = ()) -> list[str]:
+    """Eligible candidates not in `exclude`, best first."""
+    skip = set(exclude)
+    hinted = set(hints)
+    pool = []
+    for index, server in enumerate(svc.spec.candidates):
+        if server in skip:
+            continue
+        grade = grades[server]
+        if grade <= WARN:
+            pool.append((grade, server not in hinted, index, server))
+    pool.sort()
+    return [entry[3] for entry in pool]
+
+
+def standby_order(view: View, svc: ServiceDoc, actives: Sequence[str],
+                  first: Sequence[str] = (), last: Sequence[str] = ()) -> tuple[str, ...]:
+    """Every live candidate that is not active, in promotion-friendly order."""
+    live = view.live
+    pinned = set(actives)
+    pinned.update(first)
+    pinned.update(last)
+    rest = [s for s in svc.spec.candidates if s not in pinned and s in live]
+    if len(rest) > 1:
+        domains = view.domains
+        taken = {domains.get(s, "") for s in actives}
+        taken.update(domains.get(s, "") for s in first)
+        # stable sort: candidates order within each group
+        rest.sort(key=lambda s: domains.get(s, "") in taken)
+    head = [s for s in first if s in live and s not in actives]
+    tail = [s for s in last if s in live and s not in actives]
+    return tuple(head + rest + tail)
+
+
+def all_active_set(view: View, svc: ServiceDoc, grades: dict[str, int],
+                   current: Sequence[str]) -> tuple[str, ...]:
+    """all-active: every eligible candidate; never empty the service while a live active remains."""
+    chosen = tuple(s for s in svc.spec.candidates if grades[s] <= WARN)
+    if chosen:
+        return chosen
+    return tuple(s for s in current if s in view.live)

@@ -1,0 +1,57 @@
+"""Operator switchovers: validate the request and name who leaves and who takes over.
+
+A switchover is graceful and two-phase like a failover: phase 1 demotes the
+current active (the `victim`), phase 2 (once it is fenced) promotes the
+target. Which phase we are in is read from the assignment: while it has
+fewer actives than wanted, the target is the head of its standby list.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Union
+
+from overseer.desired.models import ServiceDoc
+from overseer.desired.state import Assignment, SwitchoverRequest
+
+from .health import DOWN, FAIL, View
+from .placement import ranked_pool
+
+
+@dataclass(frozen=True)
+class SwitchIntent:
+    victim: Optional[str]   # the active to demote now; None once it has been demoted
+    target: str
+
+
+def switchover_intent(view: View, name: str, svc: ServiceDoc, current: Optional[Assignment],
+                      request: SwitchoverRequest, grades: dict[str, int]) -> Union[SwitchIntent, str]:
+    """The move to make, or the outcome "refused: <why>" when it cannot be made."""
+    if svc.spec.mode == "all-active":
+        return f"refused: {name} is all-active (every eligible candidate already runs it)"
+    if current is None or not (current.active or current.standby):
+        return f"refused: {name} has no assignment yet"
+    cur = tuple(current.active)
+    replicas = svc.spec.replicas
+    victim = cur[-1] if len(cur) >= replicas else None
+    if request.to:
+        refusal = _refuse_target(view, name, svc, request.to, cur, grades)
+        return refusal or SwitchIntent(victim, request.to)
+    hints = tuple(current.standby)[:replicas - len(cur)] if victim is None else ()
+    pool = ranked_pool(view, name, svc, grades, exclude=cur, hints=hints)
+    if not pool:
+        return f"refused: no eligible candidate to take over {name}"
+    return SwitchIntent(victim, pool[0])
+
+
+def _refuse_target(view: View, name: str, svc: ServiceDoc, to: str,
+                   cur: tuple[str, ...], grades: dict[str, int]) -> Optional[str]:
+    if to not in svc.spec.candidates:
+        return f"refused: {to} is not a candidate of {name}"
+    if to in cur:
+        return f"refused: {to} is already active for {name}"
+    grade = grades[to]
+    if grade == DOWN:
+        return f"refused: {to} is down"
+    if grade == FAIL:
+        return f"refused: {to} is in fail: {view.why(to, name, svc, False)}"
+    return None

@@ -1,0 +1,108 @@
+"""Small builders for planner tests: desired documents, live servers, observations.
+
+`World` holds the mutable picture a test (or a simulated agent loop) edits,
+and `actual()` freezes it into the `ActualState` the planner reads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from overseer.desired.models import ClusterDoc, ServerDoc, ServiceDoc
+from overseer.desired.state import (
+    Assignment, DesiredState, Observation, ServerRecord, ServiceReport, SwitchoverRequest,
+)
+from overseer.reconciler.planner import ActualState, Assign, plan
+
+
+def cluster(servers: list[str], margin: float = 0.5) -> ClusterDoc:
+    return ClusterDoc.model_validate({
+        "apiVersion": "overseer/v1", "kind": "Cluster", "metadata": {"name": "t"},
+        "spec": {"hierarchy": servers, "failoverMargin": f"{int(margin * 1000)}ms"},
+    })
+
+
+def server(name: str, domain: str = "") -> ServerDoc:
+    return ServerDoc.model_validate({
+        "apiVersion": "overseer/v1", "kind": "Server", "metadata": {"name": name},
+        "spec": {"address": f"10.0.0.{abs(hash(name)) % 250 + 1}", "failureDomain": domain},
+    })
+
+
+def service(name: str, candidates: list[str], mode: str = "active-standby", replicas: int = 1,
+            standby: str = "warm", checks: tuple[str, ...] = ("alive",)) -> ServiceDoc:
+    return ServiceDoc.model_validate({
+        "apiVersion": "overseer/v1", "kind": "Service", "metadata": {"name": name},
+        "spec": {"mode": mode, "replicas": replicas, "standby": standby, "candidates": candidates,
+                 "actuator": {"type": "process", "command": ["sleep", "1000"]},
+                 "checks": [{"name": c, "type": "process"} for c in checks]},
+    })
+
+
+def desired(domains: dict[str, str], services: list[ServiceDoc], margin: float = 0.5) -> DesiredState:
+    return DesiredState(
+        cluster=cluster(list(domains), margin),
+        servers={n: server(n, d) for n, d in domains.items()},
+        services={s.metadata.name: s for s in services},
+    )
+
+
+@dataclass
+class World:
+    """Mutable actual state; `actual()` snapshots it for one plan."""
+    live: dict[str, str] = field(default_factory=dict)          # server -> health
+    down_since: dict[str, float] = field(default_factory=dict)
+    checks: dict[tuple[str, str, str], tuple[str, str]] = field(default_factory=dict)
+    reports: dict[tuple[str, str], ServiceReport] = field(default_factory=dict)
+    paused: set[str] = field(default_factory=set)
+    switchovers: dict[str, SwitchoverRequest] = field(default_factory=dict)
+    assignments: dict[str, Assignment] = field(default_factory=dict)
+
+    def check(self, server: str, svc: str, check: str, status: str, message: str = "",
+              critical: bool = True) -> None:
+        self.checks[(server, svc, check)] = (status, message, critical)
+
+    def report(self, server: str, svc: str, role: str, outcome: str = "ok", message: str = "") -> None:
+        self.reports[(server, svc)] = ServiceReport(server, svc, role=role, outcome=outcome, message=message)
+
+    def kill(self, name: str, at: float) -> None:
+        self.live.pop(name, None)
+        self.down_since[name] = at
+
+    def actual(self) -> ActualState:
+        return ActualState(
+            servers={n: ServerRecord(n, health=h, message=f"{n} is {h}") for n, h in self.live.items()},
+            down_since=dict(self.down_since),
+            observations={k: Observation(k[0], k[1], k[2], status=v[0], message=v[1], critical=v[2])
+                          for k, v in self.checks.items()},
+            reports=dict(self.reports),
+            paused=frozenset(self.paused),
+            switchovers=dict(self.switchovers),
+        )
+
+    def plan(self, state: DesiredState, now: float) -> list:
+        return plan(state, self.actual(), self.assignments, now)
+
+    def apply(self, actions: list) -> None:
+        """What the reconcile loop does with Assign and ClearSwitchover."""
+        for action in actions:
+            if isinstance(action, Assign):
+                self.assignments[action.service] = Assignment(
+                    action.service, active=action.active, standby=action.standby, reason=action.reason)
+            elif type(action).__name__ == "ClearSwitchover":
+                self.switchovers.pop(action.service, None)
+
+    def step(self, state: DesiredState, now: float) -> list:
+        actions = self.plan(state, now)
+        self.apply(actions)
+        return actions
+
+
+def assigns(actions: list) -> list[Assign]:
+    return [a for a in actions if isinstance(a, Assign)]
+
+
+def only_assign(actions: list, service: Optional[str] = None) -> Assign:
+    found = [a for a in assigns(actions) if service is None or a.service == service]
+    assert len(found) == 1, actions
+    return found[0]
