@@ -1,0 +1,271 @@
+"""One server's agent: the process `overseer agent --server NAME` runs.
+
+Four jobs, each in its own module: presence (presence.py), observers
+(overseer.observers, via sink.py), local convergence (service_worker.py) and
+the election (election.py); the elected agent also runs the reconcile loop
+(reconciler/master.py). This file only wires them to one stream of
+snapshots: every etcd change (debounced) re-reads the whole cluster and
+hands the same immutable snapshot to each part.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from typing import Optional
+
+from overseer.desired.state import ClusterSnapshot, HistoryEntry, ServerRecord
+from overseer.desired.store.client import EtcdConfig, StaleEpoch, StoreError
+from overseer.desired.store.store import Store
+
+from .. import __version__
+from ..master import MasterLoop
+from . import election
+from .failsafe import Peer, everyone_lost_etcd
+from .healthz import HealthzServer
+from .local import LocalServices
+from .presence import Presence
+
+log = logging.getLogger(__name__)
+
+DEBOUNCE = 0.01
+RESYNC = 2.0
+
+
+class Agent:
+    def __init__(self, cfg: EtcdConfig, server: str, cluster: Optional[str] = None,
+                 state_dir: Optional[str] = None):
+        self.cfg, self.me, self.cluster_name = cfg, server, cluster
+        self.state_dir = state_dir
+        self.store: Optional[Store] = None
+        self.snapshot: Optional[ClusterSnapshot] = None
+        self.presence: Optional[Presence] = None
+        self.local: Optional[LocalServices] = None
+        self.master: Optional[MasterLoop] = None
+        self.health = ("unknown", "", {})
+        self.started = time.monotonic()
+        self.masterless_since: Optional[float] = None
+        self._changed = asyncio.Event()
+        self._stop = asyncio.Event()
+        self._timer: Optional[asyncio.TimerHandle] = None
+        self._etcd_failing = False
+        self._tasks: list[asyncio.Task] = []
+
+    # --- start-up -------------------------------------------------------------
+
+    async def _connect(self) -> None:
+        backoff = 0.2
+        while self.store is None:
+            try:
+                self.store = await asyncio.to_thread(Store, self.cfg, self.cluster_name)
+            except StoreError as exc:
+                self._note_etcd_error(exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+        self._note_etcd_ok()
+
+    async def run(self) -> None:
+        await self._connect()
+        snapshot = await self._read()
+        while snapshot is None or snapshot.desired.cluster is None or self.me not in snapshot.desired.servers:
+            if snapshot is not None:
+                log.error("server %s is not in the applied documents of cluster %s; waiting for an apply",
+                          self.me, self.store.cluster)
+            await asyncio.sleep(2)
+            snapshot = await self._read()
+        self.snapshot = snapshot
+        spec = snapshot.desired.cluster.spec
+        self.local = LocalServices(self.store, self.me, self.state_dir)
+        self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
+                                 self._failsafe, self._lease_changed)
+        await self.presence.register()
+        log.info("agent %s up in cluster %s (rank %d, lease %x, ttl %gs)", self.me, self.store.cluster,
+                 snapshot.desired.rank(self.me), self.presence.state.lease, spec.leaseTTL)
+        await self._start_healthz(snapshot)
+        self._tasks += [asyncio.create_task(self.presence.run(), name="presence"),
+                        asyncio.create_task(self._health_loop(spec), name="server health")]
+        self._tasks += self.local.start_sinks()
+        self._loop = asyncio.get_running_loop()
+        self.store.watch(self._on_watch)
+        loop_task = asyncio.create_task(self._snapshot_loop(), name="snapshots")
+        await self._stop.wait()
+        loop_task.cancel()
+        await self._shutdown()
+
+    async def _start_healthz(self, snapshot: ClusterSnapshot) -> None:
+        doc = snapshot.desired.servers[self.me]
+        host = os.environ.get("OVERSEER_AGENT_LISTEN", doc.spec.address)
+        self.healthz = HealthzServer(host, doc.spec.agentPort, self._healthz_status)
+        await self.healthz.start()
+
+    def _healthz_status(self) -> dict:
+        reaching = bool(self.presence and self.presence.renewed_recently())
+        return {"server": self.me, "etcd": reaching, "master": self.master is not None,
+                "fenced": bool(self.presence and self.presence.state.fenced)}
+
+    async def _health_loop(self, spec) -> None:
+        from overseer.observers.server_health import ServerHealthMonitor
+
+        def publish(status: str, message: str, load: dict) -> None:
+            self.health = (status, message, load)
+            self._changed.set()  # republish presence on the next pass
+
+        await ServerHealthMonitor(spec=spec.serverHealth, publish=publish).run()
+
+    def _record(self) -> ServerRecord:
+        desired = self.snapshot.desired
+        doc = desired.servers.get(self.me)
+        status, message, load = self.health
+        return ServerRecord(name=self.me, address=doc.spec.address if doc else "",
+                            rank=desired.rank(self.me), version=__version__, health=status,
+                            message=message, load=load, started=time.time() - (time.monotonic() - self.started),
+                            agentPort=doc.spec.agentPort if doc else 0)
+
+    # --- the snapshot stream --------------------------------------------------
+
+    def _on_watch(self) -> None:
+        self._loop.call_soon_threadsafe(self._changed.set)
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def _read(self) -> Optional[ClusterSnapshot]:
+        try:
+            snapshot = await asyncio.to_thread(self.store.snapshot)
+        except StoreError as exc:
+            self._note_etcd_error(exc)
+            return None
+        self._note_etcd_ok()
+        return snapshot
+
+    async def _snapshot_loop(self) -> None:
+        while True:
+            try:
+                await asyncio.wait_for(self._changed.wait(), RESYNC)
+            except asyncio.TimeoutError:
+                pass
+            await asyncio.sleep(DEBOUNCE)
+            self._changed.clear()
+            snapshot = await self._read()
+            if snapshot is not None:
+                await self._handle(snapshot)
+
+    async def _handle(self, snapshot: ClusterSnapshot) -> None:
+        self.snapshot = snapshot
+        self.local.sync(snapshot)
+        try:
+            await self.presence.publish_if_changed()
+            await self._elect(snapshot)
+            if self.master is not None:
+                wake = await self.master.reconcile(snapshot)
+                if self.master.deposed:
+                    log.warning("no longer master (epoch %d)", self.master.epoch)
+                    self.master = None
+                elif wake is not None:
+                    self._wake_in(wake)
+        except StoreError as exc:
+            self._note_etcd_error(exc)
+
+    def _wake_in(self, seconds: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(seconds + 0.005, self._changed.set)
+
+    # --- election -------------------------------------------------------------
+
+    async def _elect(self, snapshot: ClusterSnapshot) -> None:
+        spec = snapshot.desired.cluster.spec
+        view = election.ElectionView(self.me, tuple(spec.hierarchy), frozenset(snapshot.servers),
+                                     snapshot.master, spec.campaignDelay, spec.preempt)
+        now = time.monotonic()
+        if snapshot.master is None:
+            self.masterless_since = self.masterless_since or now
+        else:
+            self.masterless_since = None
+        if self.master and snapshot.revision >= self.master.epoch and (
+                snapshot.master is None or snapshot.master.epoch != self.master.epoch):
+            log.warning("lost the master lock (epoch %d)", self.master.epoch)
+            self.master = None
+        if self.master and election.should_resign(view):
+            await self._resign("a higher-ranked server is back and preempt is true")
+            return
+        if snapshot.master is not None or self.presence.state.fenced or not self.presence.state.etcd_ok:
+            return
+        if election.should_campaign(view, now - self.started, now - (self.masterless_since or now)):
+            won = await asyncio.to_thread(self.store.campaign, self.me, self.presence.state.lease)
+            if won:
+                log.info("became master (epoch %d)", won.epoch)
+                self.master = MasterLoop(self.store, won)
+                await self._history_all(snapshot, f"{self.me} became master (epoch {won.epoch})", won.epoch)
+                self._changed.set()
+        else:
+            self._wake_in(0.2)
+
+    async def _resign(self, why: str) -> None:
+        master, self.master = self.master, None
+        if master is None:
+            return
+        try:
+            if await asyncio.to_thread(self.store.resign, master.master):
+                log.info("resigned as master (epoch %d): %s", master.epoch, why)
+        except StoreError as exc:
+            log.error("could not resign as master (epoch %d): %s", master.epoch, exc)
+
+    async def _history_all(self, snapshot: ClusterSnapshot, message: str, epoch: int) -> None:
+        entries = [HistoryEntry(s, time.time(), "master", message, self.me, epoch)
+                   for s in snapshot.desired.services]
+        try:
+            await asyncio.to_thread(self.store.write_decisions, epoch, (), entries)
+        except (StoreError, StaleEpoch) as exc:
+            log.warning("could not record the new master in history: %s", exc)
+
+    # --- fencing and failsafe -------------------------------------------------
+
+    async def _fence(self, why: str) -> None:
+        if self.master is not None:
+            log.error("stepping down as master: %s", why)
+            self.master = None
+        await self.local.fence(why)
+
+    async def _lease_changed(self) -> None:
+        self.local.unfence()
+        self._changed.set()
+
+    async def _failsafe(self) -> bool:
+        desired = self.snapshot.desired
+        peers = [Peer(name, doc.spec.address, doc.spec.agentPort)
+                 for name, doc in desired.servers.items() if name != self.me]
+        keep, why = await everyone_lost_etcd(peers)
+        level = logging.WARNING if keep else logging.ERROR
+        log.log(level, "etcd unreachable: %s → %s", why,
+                "failsafe: actives stay, nothing is promoted" if keep else "fencing local actives")
+        return keep
+
+    # --- shutdown -------------------------------------------------------------
+
+    async def _shutdown(self) -> None:
+        """Planned stop: hand over at once instead of letting the lease run out."""
+        if self.master is not None:
+            await self._resign("agent stopping")
+        await self.local.shutdown()
+        for task in self._tasks:
+            task.cancel()
+        if self.presence and self.presence.state.lease is not None:
+            try:
+                await asyncio.to_thread(self.store.revoke_lease, self.presence.state.lease)
+            except StoreError as exc:
+                log.warning("could not revoke lease on shutdown: %s", exc)
+        await self.healthz.close()
+        self.store.close()
+        log.info("agent %s stopped", self.me)
+
+    def _note_etcd_error(self, exc: Exception) -> None:
+        if not self._etcd_failing:
+            log.warning("etcd: %s; retrying with backoff", exc)
+            self._etcd_failing = True
+
+    def _note_etcd_ok(self) -> None:
+        if self._etcd_failing:
+            log.info("etcd reachable again")
+            self._etcd_failing = False

@@ -1,0 +1,56 @@
+"""Failsafe when etcd is gone: ask the other agents before fencing ourselves.
+
+As Patroni's failsafe_mode: if every other server of the hierarchy answers our
+HTTP `/healthz` and none of them reaches etcd either, the outage is etcd's, not
+ours, and actives stay where they are (nobody can promote without etcd anyway).
+If any peer is silent or still reaches etcd, we are the one cut off: fence.
+This is the one exception to "servers talk only through etcd".
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from dataclasses import dataclass
+from typing import Iterable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Peer:
+    name: str
+    address: str
+    port: int
+
+
+async def ask_peer(peer: Peer, timeout: float) -> dict | None:
+    try:
+        reader, writer = await asyncio.wait_for(asyncio.open_connection(peer.address, peer.port), timeout)
+    except (OSError, asyncio.TimeoutError):
+        return None
+    try:
+        writer.write(f"GET /healthz HTTP/1.0\r\nHost: {peer.address}\r\n\r\n".encode())
+        await writer.drain()
+        raw = await asyncio.wait_for(reader.read(65536), timeout)
+        body = raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in raw else b""
+        return json.loads(body)
+    except (OSError, asyncio.TimeoutError, ValueError, IndexError):
+        return None
+    finally:
+        writer.close()
+
+
+async def everyone_lost_etcd(peers: Iterable[Peer], timeout: float = 0.5) -> tuple[bool, str]:
+    """(True, why) when all peers answer and none reaches etcd."""
+    peers = list(peers)
+    if not peers:
+        return False, "no peers to ask"
+    answers = await asyncio.gather(*(ask_peer(p, timeout) for p in peers))
+    silent = [p.name for p, a in zip(peers, answers) if a is None]
+    if silent:
+        return False, f"no answer from {', '.join(silent)}"
+    reaching = [p.name for p, a in zip(peers, answers) if a.get("etcd")]
+    if reaching:
+        return False, f"{', '.join(reaching)} still reach etcd"
+    return True, f"all {len(peers)} peers answer and none reaches etcd"

@@ -1,0 +1,51 @@
+"""The agent's own tiny HTTP endpoint: `GET /healthz` for peers in failsafe.
+
+Plain asyncio, no framework: it must answer while the agent is busy and use
+no thread. It reports whether this agent currently reaches etcd.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Callable
+
+log = logging.getLogger(__name__)
+
+
+class HealthzServer:
+    def __init__(self, host: str, port: int, status: Callable[[], dict]):
+        self.host, self.port, self.status = host, port, status
+        self._server: asyncio.AbstractServer | None = None
+
+    async def start(self) -> bool:
+        try:
+            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+        except OSError as exc:
+            log.warning("healthz endpoint not started on %s:%d: %s (failsafe peers cannot ask this agent)",
+                        self.host, self.port, exc)
+            return False
+        return True
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            request = await asyncio.wait_for(reader.readline(), 2)
+            parts = request.decode("latin-1").split()
+            if len(parts) >= 2 and parts[0] in ("GET", "HEAD") and parts[1].split("?")[0] == "/healthz":
+                code, body = "200 OK", json.dumps(self.status()).encode()
+            elif len(parts) >= 2 and parts[0] not in ("GET", "HEAD"):
+                code, body = "405 Method Not Allowed", b'{"error":"read-only"}'
+            else:
+                code, body = "404 Not Found", b'{"error":"not found"}'
+            writer.write(f"HTTP/1.0 {code}\r\nContent-Type: application/json\r\n"
+                         f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+            await writer.drain()
+        except (OSError, asyncio.TimeoutError, UnicodeDecodeError):
+            pass
+        finally:
+            writer.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()

@@ -1,0 +1,133 @@
+"""The services this server may run: one worker each, kept in step with desired state.
+
+A service whose document changed gets a fresh worker (the old one is stopped
+first), a service no longer listing this server is stopped and its
+observations removed. Observations and reports leave through sinks so a slow
+etcd never stalls a probe or an actuator.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from typing import Optional
+
+from overseer.desired.models import ServiceDoc
+from overseer.desired.state import ClusterSnapshot, HistoryEntry, Observation, ServiceReport
+from overseer.desired.store.client import StoreError
+from overseer.desired.store.store import Store
+
+from .service_worker import ServiceWorker
+from .sink import LatestSink
+
+log = logging.getLogger(__name__)
+
+
+class LocalServices:
+    def __init__(self, store: Store, server: str, state_dir: Optional[str]):
+        self.store, self.server = store, server
+        self.log_dir = os.path.join(state_dir, "logs") if state_dir else None
+        if self.log_dir:
+            os.makedirs(self.log_dir, exist_ok=True)
+        self.workers: dict[str, ServiceWorker] = {}
+        self.docs: dict[str, ServiceDoc] = {}
+        self.observations = LatestSink(store.put_observation, "observations")
+        self.reports = LatestSink(store.put_report, "role reports")
+        self._defaults = None
+        self._kept = 30
+
+    def start_sinks(self) -> list[asyncio.Task]:
+        return [asyncio.create_task(self.observations.run(), name="observation sink"),
+                asyncio.create_task(self.reports.run(), name="report sink")]
+
+    # --- wiring for one worker -------------------------------------------------
+
+    def _monitor(self, worker: ServiceWorker):
+        from overseer.observers.monitor import ServiceMonitor
+
+        def publish(obs: Observation) -> None:
+            self.observations.put((obs.service, obs.check), obs)
+
+        return ServiceMonitor(cluster=self.store.cluster, server=self.server, service=worker.doc,
+                              defaults=self._defaults, results_kept=self._kept, publish=publish,
+                              child_pid=worker.actuator.child_pid, epoch=worker.epoch)
+
+    async def _epoch_is(self, epoch: int) -> bool:
+        try:
+            return await asyncio.to_thread(self.store.epoch_is, epoch)
+        except StoreError as exc:
+            log.warning("cannot confirm epoch %d with etcd: %s", epoch, exc)
+            return False
+
+    async def _report(self, report: ServiceReport) -> None:
+        self.reports.put((report.service,), report)
+
+    async def _history(self, entry: HistoryEntry) -> None:
+        try:
+            await asyncio.to_thread(self.store.append_history, entry)
+        except StoreError as exc:
+            log.warning("%s: history not written: %s", entry.service, exc)
+
+    def _new_worker(self, doc: ServiceDoc) -> ServiceWorker:
+        worker = ServiceWorker(cluster=self.store.cluster, server=self.server, doc=doc,
+                               epoch_is=self._epoch_is, report=self._report, history=self._history,
+                               monitor_factory=self._monitor, log_dir=self.log_dir)
+        worker.start()
+        return worker
+
+    # --- level-triggered sync ----------------------------------------------------
+
+    def sync(self, snapshot: ClusterSnapshot) -> None:
+        desired = snapshot.desired
+        if desired.cluster is not None:
+            self._defaults = desired.cluster.spec.defaults
+            self._kept = desired.cluster.spec.resultsKept
+        mine = {name: doc for name, doc in desired.services.items() if self.server in doc.spec.candidates}
+        for name in list(self.workers):
+            if name not in mine or mine[name] != self.docs.get(name):
+                self._retire(name, replaced=name in mine)
+        for name, doc in mine.items():
+            if name not in self.workers:
+                self.docs[name] = doc
+                self.workers[name] = self._new_worker(doc)
+            self.workers[name].assign(snapshot.assignments.get(name))
+
+    def _retire(self, name: str, replaced: bool) -> None:
+        worker = self.workers.pop(name)
+        self.docs.pop(name, None)
+        log.info("%s: %s; stopping the local instance", name,
+                 "document changed" if replaced else "no longer assigned to this server")
+
+        async def retire() -> None:
+            await worker.close(stop=True)
+            if not replaced:
+                try:
+                    await asyncio.to_thread(self.store.delete_actual, self.server, name)
+                except StoreError as exc:
+                    log.warning("%s: could not remove old observations: %s", name, exc)
+
+        asyncio.create_task(retire())
+
+    # --- fencing and shutdown ------------------------------------------------------
+
+    async def fence(self, why: str) -> None:
+        await asyncio.gather(*(w.fence(why) for w in self.workers.values()))
+
+    def unfence(self) -> None:
+        for worker in self.workers.values():
+            worker.unfence()
+
+    async def shutdown(self) -> None:
+        await self.fence("agent stopping")
+        for worker in self.workers.values():
+            self.reports.put((worker.name,), ServiceReport(self.server, worker.name, "stopped",
+                                                           worker.epoch(), "ok", "agent stopped"))
+        for worker in self.workers.values():
+            await worker.close(stop=True)
+        # flush the final reports so the master sees us demoted before our lease goes
+        for sink in (self.reports,):
+            for value in list(sink.pending.values()):
+                try:
+                    await asyncio.wait_for(asyncio.to_thread(sink.write, value), 2)
+                except (StoreError, asyncio.TimeoutError):
+                    break

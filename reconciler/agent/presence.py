@@ -1,0 +1,139 @@
+"""Keeping this server's presence lease, and knowing when to fence ourselves.
+
+The lease carries `servers/<name>` and, on the master, `master`. Keep-alives
+go every TTL/4. If none succeeds for `fence_after` (half the TTL) the agent
+must assume the others will soon see it gone and demote its actives before
+the lease can expire for them (`on_fence`); `failsafe` may veto that when
+every peer has lost etcd too. A gap longer than the TTL between two ticks
+(SIGSTOP, a frozen VM) means the lease is certainly gone: fence at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Optional
+
+from overseer.desired.state import ServerRecord
+from overseer.desired.store.client import StoreError
+from overseer.desired.store.store import LeaseLost, Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PresenceState:
+    lease: Optional[int] = None
+    last_renewed: float = 0.0          # monotonic time the last successful keep-alive was SENT
+    etcd_ok: bool = False
+    fenced: bool = False
+    lease_generation: int = 0          # bumps each time we had to take a new lease
+    errors: list = field(default_factory=list)
+
+
+class Presence:
+    def __init__(self, store: Store, record: Callable[[], ServerRecord], ttl: float,
+                 on_fence: Callable[[str], Awaitable[None]],
+                 failsafe: Callable[[], Awaitable[bool]],
+                 on_lease_change: Callable[[], Awaitable[None]],
+                 clock: Callable[[], float] = time.monotonic):
+        self.store = store
+        self.record = record
+        self.ttl = ttl
+        self.on_fence = on_fence
+        self.failsafe = failsafe
+        self.on_lease_change = on_lease_change
+        self.clock = clock
+        self.state = PresenceState()
+        self._published: Optional[str] = None
+        self._last_tick = clock()
+
+    @property
+    def fence_after(self) -> float:
+        return self.ttl * 0.5
+
+    async def register(self) -> int:
+        """Take a fresh lease and publish `servers/<me>` on it."""
+        sent = self.clock()
+        lease = await asyncio.to_thread(self.store.grant_lease, self.ttl)
+        record = self.record()
+        await asyncio.to_thread(self.store.put_server, record, lease)
+        self.state.lease, self.state.last_renewed = lease, sent
+        self.state.etcd_ok, self.state.fenced = True, False
+        self.state.lease_generation += 1
+        self._published = record.to_json()
+        return lease
+
+    async def publish_if_changed(self) -> None:
+        record = self.record()
+        if self.state.lease is None or record.to_json() == self._published:
+            return
+        await asyncio.to_thread(self.store.put_server, record, self.state.lease)
+        self._published = record.to_json()
+
+    async def run(self) -> None:
+        interval = max(0.1, self.ttl / 4)
+        while True:
+            await asyncio.sleep(interval)
+            await self.tick()
+
+    async def tick(self) -> None:
+        now = self.clock()
+        gap, self._last_tick = now - self._last_tick, now
+        if gap > self.ttl and self.state.lease is not None:
+            # We were frozen longer than the lease: others may already have moved our actives.
+            log.error("agent was suspended for %.1fs (> leaseTTL %.1fs): fencing local actives", gap, self.ttl)
+            await self._fence(f"suspended for {gap:.1f}s")
+        try:
+            if self.state.lease is None:
+                await self.register()
+                log.info("registered with a new lease %x", self.state.lease)
+                await self.on_lease_change()
+                return
+            sent = self.clock()
+            await asyncio.to_thread(self.store.keepalive, self.state.lease)
+            self.state.last_renewed = sent
+            if not self.state.etcd_ok:
+                log.info("etcd reachable again; lease %x still valid", self.state.lease)
+            self.state.etcd_ok = True
+            if self.state.fenced:
+                # The outage ended before the lease did: converge back to the assignments.
+                self.state.fenced = False
+                await self.on_lease_change()
+            await self.publish_if_changed()
+        except LeaseLost:
+            log.warning("lease %x expired in etcd: our master lock and presence are gone; re-registering",
+                        self.state.lease)
+            await self._fence("lease expired")
+            self.state.lease = None
+            await self._reregister()
+        except StoreError as exc:
+            await self._etcd_down(exc)
+
+    async def _reregister(self) -> None:
+        try:
+            await self.register()
+            await self.on_lease_change()
+        except StoreError as exc:
+            await self._etcd_down(exc)
+
+    async def _etcd_down(self, exc: StoreError) -> None:
+        if self.state.etcd_ok:
+            log.warning("etcd unreachable: %s (lease renewed %.1fs ago)", exc,
+                        self.clock() - self.state.last_renewed)
+        self.state.etcd_ok = False
+        silent_for = self.clock() - self.state.last_renewed
+        if silent_for >= self.fence_after and not self.state.fenced:
+            if await self.failsafe():
+                return
+            await self._fence(f"no lease renewal for {silent_for:.1f}s")
+
+    async def _fence(self, why: str) -> None:
+        if self.state.fenced:
+            return
+        self.state.fenced = True
+        await self.on_fence(why)
+
+    def renewed_recently(self) -> bool:
+        return self.state.etcd_ok and self.clock() - self.state.last_renewed < self.ttl

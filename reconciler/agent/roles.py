@@ -1,0 +1,51 @@
+"""What an agent must do locally to go from the role it has to the role assigned.
+
+Pure, so the step tables are unit-tested without processes. Roles: `active`,
+`standby` (warm: running, not promoted; cold: not running) and `stopped`
+(not assigned here, or no assignment yet).
+"""
+from __future__ import annotations
+
+from typing import Optional
+
+from overseer.desired.state import Assignment
+
+START, STOP, PROMOTE, DEMOTE = "start", "stop", "promote", "demote"
+
+
+def target_role(assignment: Optional[Assignment], server: str) -> str:
+    if assignment is None:
+        return "stopped"
+    if server in assignment.active:
+        return "active"
+    if server in assignment.standby:
+        return "standby"
+    return "stopped"
+
+
+def runs_as(role: str, standby: str) -> bool:
+    """Whether the service process should be running in this role."""
+    return role == "active" or (role == "standby" and standby == "warm")
+
+
+def steps(current: str, target: str, standby: str) -> list[str]:
+    """Ordered actuator steps from `current` to `target` (both role names)."""
+    if current == target:
+        return []
+    plan: list[str] = []
+    if current == "active":
+        plan.append(DEMOTE)
+    if runs_as(target, standby) and not runs_as(current, standby):
+        plan.append(START)
+    if not runs_as(target, standby) and runs_as(current, standby):
+        plan.append(STOP)
+    if target == "active":
+        plan.append(PROMOTE)
+    return plan
+
+
+def fence_steps(has_demote_command: bool, standby: str) -> list[str]:
+    """Self-fencing an active we may no longer hold: demote it (and stop it when
+    a standby does not run); with no demote command the only way to be sure it
+    stops acting as active is to stop it."""
+    return [DEMOTE] if has_demote_command and standby == "warm" else [DEMOTE, STOP]

