@@ -15,13 +15,14 @@ import json
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
+from pydantic import ValidationError
 from ruamel.yaml import YAML
 
 from ..loader import Source
 from ..models import KINDS, MODELS
 from ..state import DesiredState
 from ..validate import build_state
-from .client import Conflict, EtcdConfig, call
+from .client import Conflict, EtcdConfig, StoreError, call
 from .keys import ROOT, Keys
 
 ETCD_FILE = "(etcd)"  # the `file` of documents read back from etcd, in errors
@@ -94,20 +95,36 @@ def list_docs(client_or_store: Any, cluster: str, kind: Optional[str] = None,
     return [json.loads(snap.docs[k]) for k in chosen]
 
 
-def sources_from_store(snap: Snapshot, cluster: str) -> list[Source]:
-    """Stored documents as Sources (parsed back through the models)."""
+class StoredDocumentInvalid(StoreError):
+    """A stored document no longer passes the models (written by another version)."""
+    exit_code = 1
+
+
+def sources_from_store(snap: Snapshot, cluster: str, strict: bool = False) -> list[Source]:
+    """Stored documents as Sources (parsed back through the models).
+
+    A stored document that no longer validates keeps `model=None` (it still
+    counts for cross-document rules), or raises with `strict`."""
     out = []
     for (kind, name), text in sorted(snap.docs.items()):
-        data = json.loads(text)
-        model = MODELS[kind].model_validate(data)
-        out.append(Source(file=f"{ETCD_FILE}/{kind}/{name}", line=1, data=data, model=model))
+        where, data = f"{ETCD_FILE}/{kind}/{name}", {}
+        try:
+            data = json.loads(text)
+            model = MODELS[kind].model_validate(data)
+        except (ValueError, ValidationError) as exc:
+            if strict:
+                raise StoredDocumentInvalid(
+                    f"cluster {cluster!r}: stored {kind} {name!r} is not valid any more"
+                    f" ({str(exc).splitlines()[0]}); re-apply it") from None
+            data, model = (data if isinstance(data, dict) else {}), None
+        out.append(Source(file=where, line=1, data=data, model=model))
     return out
 
 
 def load_desired(client_or_store: Any, cluster: str,
                  cfg: Optional[EtcdConfig] = None) -> DesiredState:
     snap = read(client_or_store, cluster, cfg)
-    return build_state(sources_from_store(snap, cluster), snap.generation)
+    return build_state(sources_from_store(snap, cluster, strict=True), snap.generation)
 
 
 def discover_clusters(client_or_store: Any, cfg: Optional[EtcdConfig] = None) -> list[str]:

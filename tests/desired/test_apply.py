@@ -137,3 +137,15 @@ def test_diff_shows_changed_fields_only(client, cluster_name):
 
 def test_example_file_loads_from_disk():
     assert load_paths([EXAMPLE]).errors == ()
+
+
+def test_a_stored_document_that_no_longer_validates_is_one_clear_error(client, cluster_name):
+    from overseer.desired.store.client import StoreError
+
+    documents.apply(client, cluster_name, renamed(cluster_name))
+    client.put(Keys(cluster_name).desired("Server", "pbx1"), '{"kind": "Server", "spec": {}}')
+    snap = documents.read(client, cluster_name)
+    lenient = {s.name: s.model for s in documents.sources_from_store(snap, cluster_name)}
+    assert lenient["pbx2"] is not None and "pbx1" not in lenient   # no name: unnamed source
+    with pytest.raises(StoreError, match="stored Server 'pbx1' is not valid any more"):
+        documents.load_desired(client, cluster_name)

@@ -115,3 +115,9 @@ def test_missing_path_and_empty_folder(tmp_path):
     loaded = load_paths([tmp_path / "nope.yaml", tmp_path])
     assert [(Path(e.file).name, e.message) for e in loaded.errors] == [
         (tmp_path.name, "folder holds no .yaml or .yml file"), ("nope.yaml", "no such file or folder")]
+
+
+def test_nan_and_infinity_are_not_numbers_here():
+    text = ("apiVersion: overseer/v1\nkind: Cluster\nmetadata: {name: x}\nspec:\n  hierarchy: [a]\n"
+            "  serverHealth:\n    load1PerCPU: {warn: .nan, fail: 4}\n")
+    assert errors(text) == [(7, "spec.serverHealth.load1PerCPU.warn")]

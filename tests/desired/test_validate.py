@@ -94,3 +94,12 @@ def test_cross_rules_run_alongside_model_errors(tmp_path):
     loaded = validate_paths([tmp_path / "x.yaml"])
     assert [(e.line, e.path) for e in loaded.errors] == [(22, "spec.replicas"), (31, "metadata.name"),
                                                         (32, "spec.address")]
+
+
+def test_process_check_without_match_is_fine_with_the_process_actuator(tmp_path):
+    good = (HERE / "good.yaml").read_text()
+    path = tmp_path / "p.yaml"
+    path.write_text(good.replace('  actuator: {type: exec, start: "true", stop: "true"}',
+                                 "  actuator: {type: process, command: [sleep, '1000']}")
+                    + "    - {name: alive, type: process}\n")
+    assert validate_paths([path]).errors == ()

@@ -1,0 +1,68 @@
+"""`overseer sync DIR`: apply on change, keep the last good generation on errors."""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from overseer.desired.store import documents
+from overseer.desired.store.client import EtcdConfig, connect
+from overseer.desired.sync import DirectorySync
+
+EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "qsuite.yaml"
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+@pytest.fixture
+def running(tmp_path, etcd_url, cluster_name):
+    folder = tmp_path / "desired"
+    folder.mkdir()
+    (folder / "all.yaml").write_text(EXAMPLE.read_text().replace("{name: qsuite}", "{name: %s}" % cluster_name))
+    syncer = DirectorySync(str(folder), EtcdConfig(endpoints=(etcd_url,)), debounce=0.1)
+    stop = threading.Event()
+    thread = threading.Thread(target=syncer.run, args=(stop,), daemon=True)
+    thread.start()
+    yield folder, syncer
+    stop.set()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+
+
+def test_sync_applies_changes_and_keeps_last_good_on_errors(running, etcd_url, cluster_name, caplog):
+    caplog.set_level(logging.INFO, logger="overseer.sync")
+    folder, syncer = running
+    client = connect(EtcdConfig(endpoints=(etcd_url,)))
+    generation = lambda: documents.read(client, cluster_name).generation  # noqa: E731
+    assert wait_for(lambda: generation() == 1)
+
+    path = folder / "all.yaml"
+    good = path.read_text()
+    path.write_text(good.replace("failAfter: 10", "failAfer: 10"))
+    assert wait_for(lambda: "failAfer" in caplog.text)
+    assert f"{path}:" in caplog.text and "spec.checks[1].failAfer: unknown field" in caplog.text
+    assert generation() == 1
+
+    path.write_text(good.replace("failAfter: 10", "failAfter: 20"))
+    assert wait_for(lambda: generation() == 2)
+    assert "service.overseer/asterisk configured" in caplog.text
+    assert documents.load_desired(client, cluster_name).services["asterisk"].spec.checks[1].failAfter == 20
+    client.close()
+
+
+def test_sync_retries_while_etcd_is_unreachable(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="overseer.sync")
+    (tmp_path / "all.yaml").write_text(EXAMPLE.read_text())
+    syncer = DirectorySync(str(tmp_path), EtcdConfig(endpoints=("http://127.0.0.1:1",), timeout=0.5))
+    assert syncer.sync_once() is False
+    assert "etcd unreachable" in caplog.text and "retrying" in caplog.text
