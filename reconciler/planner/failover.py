@@ -49,7 +49,7 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
     retained = [s for s in cur if s in live and s not in healthy and s != victim][:max(shortfall, 0)]
     keep = set(healthy) | set(retained) | (set() if new else set(frozen))
     active = [s for s in cur if s in keep] + new
-    blockers = _blockers(view, name, svc, cur, active) if new else []
+    blockers = _blockers(view, name, svc, cur, cur_standby, active) if new else []
     pending: list[str] = []
     demoting: list[str] = []
     if blockers:
@@ -68,8 +68,15 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
 
 
 def _blockers(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
-              active: list[str]) -> list[str]:
-    """Servers that may still act as active, are leaving, and are not fenced."""
+              cur_standby: tuple[str, ...], active: list[str]) -> list[str]:
+    """Servers that may still act as active, are leaving, and are not fenced.
+
+    Besides the assigned actives and servers reporting role active, while the
+    assignment is short of actives (a handover in progress) a live standby
+    that has not reported yet may be the one just demoted: it must report first.
+    """
     maybe = list(cur) + [s for s in svc.spec.candidates
                          if s not in cur and view.reports_active(s, name)]
+    if len(cur) < svc.spec.replicas:
+        maybe += [s for s in cur_standby if s in view.live and (s, name) not in view.reports]
     return [s for s in maybe if s not in active and not view.fenced(s, name)]

@@ -1,0 +1,156 @@
+"""Two-phase fenced handover: failover, margin wait with next_wakeup, switchover."""
+from __future__ import annotations
+
+from overseer.desired.state import SwitchoverRequest
+from overseer.reconciler.planner import ClearSwitchover, Record, next_wakeup
+from tests.reconciler.planner_world import World, desired, only_assign, service
+
+DOMAINS = {"pbx1": "switch-a", "pbx2": "switch-b", "pbx3": "switch-a"}
+ALL_OK = {"pbx1": "ok", "pbx2": "ok", "pbx3": "ok"}
+
+
+def asterisk(**kw):
+    return desired(DOMAINS, [service("asterisk", ["pbx1", "pbx2", "pbx3"], **kw)], margin=0.5)
+
+
+def settled(state) -> World:
+    w = World(live=dict(ALL_OK))
+    w.step(state, 0)
+    a = w.assignments["asterisk"]
+    for s in a.active:
+        w.report(s, "asterisk", "active")
+    for s in a.standby:
+        w.report(s, "asterisk", "standby")
+    return w
+
+
+def test_two_phase_failover_waits_for_demoted_report():
+    state = asterisk()
+    w = settled(state)
+    w.check("pbx1", "asterisk", "alive", "fail", "process asterisk not running")
+    phase1 = w.step(state, 1)
+    a = only_assign(phase1)
+    assert (a.active, a.standby) == ((), ("pbx2", "pbx3", "pbx1"))
+    assert Record("asterisk", "demote", a.reason, "pbx1") in phase1
+    assert w.plan(state, 2) == []                  # still reported active: nothing new
+    w.report("pbx1", "asterisk", "standby")
+    phase2 = w.step(state, 3)
+    a = only_assign(phase2)
+    assert a.active == ("pbx2",)
+    assert [r.kind for r in phase2 if isinstance(r, Record)] == ["failover"]
+    assert w.plan(state, 4) == []
+
+
+def test_cold_standby_handover_does_not_return_to_failed_server():
+    # after demotion the cold server's checks read "unknown": the successor named in phase 1 still wins
+    state = asterisk(standby="cold")
+    w = settled(state)
+    w.check("pbx1", "asterisk", "alive", "fail", "dead")
+    w.step(state, 1)
+    w.check("pbx1", "asterisk", "alive", "unknown")
+    w.report("pbx1", "asterisk", "standby")
+    assert only_assign(w.step(state, 2)).active == ("pbx2",)
+
+
+def test_dead_active_waits_for_margin_and_next_wakeup_says_when():
+    state = asterisk()
+    w = settled(state)
+    w.kill("pbx1", 10.0)
+    assert w.plan(state, 10.2) == []
+    assert next_wakeup(state, w.actual(), w.assignments, 10.2) == 10.5
+    a = only_assign(w.step(state, 10.5))
+    assert a.active == ("pbx2",) and a.reason.startswith("pbx1: down")
+    assert next_wakeup(state, w.actual(), w.assignments, 10.5) is None
+
+
+def test_missing_down_since_means_long_ago():
+    state = asterisk()
+    w = settled(state)
+    w.live.pop("pbx1")
+    assert only_assign(w.plan(state, 0)).active == ("pbx2",)
+
+
+def test_switchover_to_target_overrides_stickiness():
+    state = asterisk()
+    w = settled(state)
+    w.switchovers["asterisk"] = SwitchoverRequest("asterisk", to="pbx3")
+    a = only_assign(w.step(state, 1))
+    assert (a.active, a.standby[0], a.standby[-1]) == ((), "pbx3", "pbx1")
+    assert "asterisk" in w.switchovers
+    assert w.plan(state, 2) == []
+    w.report("pbx1", "asterisk", "standby")
+    actions = w.step(state, 3)
+    assert only_assign(actions).active == ("pbx3",)
+    assert ClearSwitchover("asterisk", "done") in actions
+    assert [r.kind for r in actions if isinstance(r, Record)] == ["switchover"]
+    assert w.plan(state, 4) == []
+
+
+def test_switchover_without_target_picks_best_non_active():
+    state = asterisk()
+    w = settled(state)
+    w.switchovers["asterisk"] = SwitchoverRequest("asterisk")
+    assert only_assign(w.step(state, 1)).standby[0] == "pbx2"
+    w.report("pbx1", "asterisk", "standby")
+    actions = w.step(state, 2)
+    assert only_assign(actions).active == ("pbx2",)
+    assert ClearSwitchover("asterisk", "done") in actions
+
+
+def test_switchover_refused():
+    state = desired({**DOMAINS, "pbx4": ""}, [service("asterisk", ["pbx1", "pbx2", "pbx3"])])
+    w = settled(state)
+    w.switchovers["asterisk"] = SwitchoverRequest("asterisk", to="pbx4")
+    assert w.plan(state, 1) == [ClearSwitchover("asterisk", "refused: pbx4 is not a candidate of asterisk")]
+    w.check("pbx3", "asterisk", "alive", "fail", "not running")
+    w.switchovers["asterisk"] = SwitchoverRequest("asterisk", to="pbx3")
+    assert w.plan(state, 1) == [ClearSwitchover(
+        "asterisk", "refused: pbx3 is in fail: alive failed 3/3 (not running)")]
+    w.switchovers["asterisk"] = SwitchoverRequest("asterisk", to="pbx1")
+    assert w.plan(state, 1)[0].outcome.startswith("refused: pbx1 is already active")
+
+
+def test_paused_service_keeps_switchover_request():
+    state = asterisk()
+    w = settled(state)
+    w.switchovers["asterisk"] = SwitchoverRequest("asterisk", to="pbx2")
+    w.paused = {"asterisk"}
+    assert w.plan(state, 1) == []
+
+
+def test_unreported_live_active_is_not_fenced():
+    state = asterisk()
+    w = World(live=dict(ALL_OK))
+    w.step(state, 0)                  # pbx1 assigned, never reported yet
+    w.check("pbx1", "asterisk", "alive", "fail", "x")
+    a = only_assign(w.step(state, 1))
+    assert a.active == ()             # demoted first; pbx2 waits for pbx1's report
+    assert w.plan(state, 2) == []
+
+
+def test_stray_active_report_blocks_promotion_until_it_demotes():
+    state = asterisk()
+    w = World(live=dict(ALL_OK))
+    w.report("pbx3", "asterisk", "active")    # an agent still running an old assignment
+    a = only_assign(w.step(state, 0))
+    assert a.active == () and a.standby[0] == "pbx1" and a.standby[-1] == "pbx3"
+    w.report("pbx3", "asterisk", "standby")
+    assert w.plan(state, 1) == []     # during a handover every live standby must have reported
+    w.report("pbx1", "asterisk", "standby")
+    w.report("pbx2", "asterisk", "standby")
+    assert only_assign(w.step(state, 1)).active == ("pbx1",)
+
+
+def test_replicas_two_replaces_only_the_failed_one():
+    state = desired({**DOMAINS, "pbx4": "switch-b"},
+                    [service("asterisk", ["pbx1", "pbx2", "pbx3", "pbx4"], replicas=2)])
+    w = World(live={**ALL_OK, "pbx4": "ok"})
+    w.step(state, 0)
+    for s in ("pbx1", "pbx2"):
+        w.report(s, "asterisk", "active")
+    for s in ("pbx3", "pbx4"):
+        w.report(s, "asterisk", "standby")
+    w.check("pbx2", "asterisk", "alive", "fail", "x")
+    assert only_assign(w.step(state, 1)).active == ("pbx1",)
+    w.report("pbx2", "asterisk", "standby")
+    assert only_assign(w.step(state, 2)).active == ("pbx1", "pbx3")
