@@ -97,7 +97,8 @@ def _reason_and_kind(view, name, svc, current, d: Decision, intent) -> tuple[str
         head = gone
     if d.pending:
         wait = f"{', '.join(d.pending)} will take over once {', '.join(d.demoting)} reports demoted"
-        return f"{head} → demoting; {wait}", "switchover" if intent else "demote"
+        return (f"{head} → demoting; {wait}" if head else f"handover: {wait}"), \
+            "switchover" if intent else "demote"
     chosen = [reasons.chosen(view, name, svc, s) for s in d.added]
     kept = [f"{s} kept active: no eligible candidate to take over" for s in d.retained]
     if not d.added and not d.removed:
