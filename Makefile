@@ -1,0 +1,55 @@
+# Overseer developer entry points. On a fresh Debian machine:
+#   make demo    a local etcd with the example cluster (see README)
+#   make test    venv + system packages + Docker engine + pytest
+# Helper logic lives in scripts/ so each piece can be run and read alone.
+
+PYTHON ?= python3
+VENV   := .venv
+STAMP  := $(VENV)/.installed
+# Where scripts/docker-up.sh keeps the dockerd it starts (state, socket, env file).
+DOCKER_DIR ?= /tmp/overseer-docker
+# Not exported: tests assert on the OVERSEER_* variables children see.
+DOCKER_ENV := OVERSEER_DOCKER_DIR=$(DOCKER_DIR)
+# -ra: say why anything was skipped/xfailed; durations keep the suite's cost visible.
+PYTEST_ARGS ?= -ra --durations=15 --timeout=300
+# extra pytest arguments, e.g. make test ARGS='-k apply -x'
+ARGS ?=
+
+.PHONY: venv system-deps test demo clean
+
+venv: $(STAMP)
+
+# Re-installs whenever pyproject.toml changes (new dependency or package).
+$(STAMP): pyproject.toml
+	@if [ ! -x $(VENV)/bin/python ]; then \
+	    $(PYTHON) -m venv $(VENV) || { \
+	        echo "venv: $(PYTHON) -m venv failed; trying apt-get install python3-venv"; \
+	        rm -rf $(VENV); SYSTEM_PACKAGES=python3-venv scripts/system-deps.sh; \
+	        $(PYTHON) -m venv $(VENV); }; \
+	fi
+	$(VENV)/bin/pip install -q -e '.[test]'
+	@touch $@
+
+system-deps:
+	@scripts/system-deps.sh
+
+# Starts (or reuses) a Docker engine so etcd runs under testcontainers; without
+# one the fixture uses the etcd binary and the pytest header says why.
+# TEST_ETCD=binary skips the engine. The trap stops the dockerd we
+# started and keeps pytest's exit status.
+test: venv system-deps
+	@if [ "$${TEST_ETCD:-auto}" != binary ]; then $(DOCKER_ENV) scripts/docker-up.sh $$$$; fi; \
+	trap '$(DOCKER_ENV) scripts/docker-down.sh $$$$' EXIT; trap 'exit 130' INT TERM; \
+	if [ -f $(DOCKER_DIR)/env ]; then . $(DOCKER_DIR)/env; fi; \
+	start=$$(date +%s); \
+	$(VENV)/bin/pytest $(PYTEST_ARGS) $(ARGS); status=$$?; \
+	echo "make test: pytest exit $$status after $$(( $$(date +%s) - start ))s"; \
+	exit $$status
+
+demo: venv
+	$(VENV)/bin/overseer demo
+
+clean:
+	@$(DOCKER_ENV) scripts/docker-down.sh
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis test-artifacts .demo
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
