@@ -47,12 +47,11 @@ class Freshness:
             return ""
         since = self.error_since if self.error else self.ok_at
         reason = self.error or f"no successful read for {self.age(now) or 0:.0f}s"
-        if since is None:
-            return f"no etcd view yet: {reason}"
-        clock = time.strftime("%H:%M:%S", time.localtime(since))
+        clock = time.strftime("%H:%M:%S", time.localtime(since)) if since else "start"
         age = self.age(now)
-        aged = f" (data is {age:.0f}s old)" if age is not None else ""
-        return f"etcd view stale since {clock}: {reason}{aged}"
+        if age is None:
+            return f"no etcd view yet (trying since {clock}): {reason}"
+        return f"etcd view stale since {clock}: {reason} (data is {age:.0f}s old)"
 
     def to_json(self, now: float) -> dict[str, Any]:
         age = self.age(now)

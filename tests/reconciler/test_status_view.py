@@ -6,15 +6,12 @@ from dataclasses import replace
 
 from click.testing import CliRunner
 
-from overseer.desired.loader import load_text
-from overseer.desired.state import Assignment, Observation, ServerRecord
-from overseer.desired.store import documents
-from overseer.desired.store.client import EtcdConfig
-from overseer.desired.store.store import Store
+from overseer.desired.state import ServerRecord
 from overseer.reconciler.cli.main import _register, cli
 from overseer.reconciler.status_view import (
     build_status, history_json, local_shared_failure_domain, service_detail, worst,
 )
+from tests.ui.seed import seed_cluster
 from tests.ui.snapshots import make_snapshot, with_failover, with_status
 
 SERVERS = {"pbx1": "switch-a", "pbx2": "switch-b", "web1": "switch-b"}
@@ -116,52 +113,13 @@ def test_extra_live_server_and_role_report_failure():
 
 # --- `overseer status` on a real etcd ---------------------------------------
 
-DOCS = """
-apiVersion: overseer/v1
-kind: Cluster
-metadata: {{name: {cluster}}}
-spec: {{hierarchy: [a, b]}}
----
-apiVersion: overseer/v1
-kind: Server
-metadata: {{name: a}}
-spec: {{address: 10.0.0.1, failureDomain: sw1}}
----
-apiVersion: overseer/v1
-kind: Server
-metadata: {{name: b}}
-spec: {{address: 10.0.0.2, failureDomain: sw2}}
----
-apiVersion: overseer/v1
-kind: Service
-metadata: {{name: web}}
-spec:
-  candidates: [a, b]
-  actuator: {{type: exec, start: "true", stop: "true"}}
-  checks: [{{name: up, type: tcp, port: 80}}]
-"""
-
-
-def _seed(etcd_url: str, cluster: str) -> Store:
-    store = Store(EtcdConfig(endpoints=(etcd_url,)), cluster=cluster)
-    loaded = load_text(DOCS.format(cluster=cluster))
-    documents.apply(store.client, cluster, loaded.sources, cfg=store.cfg)
-    lease = store.grant_lease(10)
-    store.put_server(ServerRecord(name="a", rank=0, health="ok"), lease)
-    master = store.campaign("a", lease)
-    store.write_decisions(master.epoch, [Assignment("web", ("a",), ("b",), master.epoch, "placed")])
-    store.put_observation(Observation(server="a", service="web", check="up", status="fail",
-                                      message="connection refused", time=1.0))
-    return store
-
-
 def _run(*args):
     _register()
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def test_status_json_and_table_on_real_etcd(etcd_url, cluster_name):
-    store = _seed(etcd_url, cluster_name)
+    store = seed_cluster(etcd_url, cluster_name)
     try:
         result = _run("status", "--json", "--etcd", etcd_url, "--cluster", cluster_name)
         assert result.exit_code == 0, result.output
