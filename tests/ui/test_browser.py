@@ -1,0 +1,61 @@
+"""The board in a real browser (Debian chromium via Playwright), live updates without reload."""
+from __future__ import annotations
+
+import pytest
+
+from tests.ui.browser import (
+    board_server, chromium_missing, chromium_page, screenshot, tile_status, wait_tile,
+)
+from tests.ui.snapshots import FakeSource, make_snapshot, with_failover, with_status
+
+pytestmark = pytest.mark.slow
+
+REASON = "pbx1: alive failed 3 times in a row (process asterisk gone)"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _chromium():
+    missing = chromium_missing()
+    if missing:
+        pytest.fail(f"browser test cannot run: {missing}")
+
+
+def test_tile_turns_red_live_and_detail_shows_failover_reason():
+    snap = make_snapshot({"pbx1": "switch-a", "pbx2": "switch-b", "web1": "switch-b"},
+                         {"asterisk": ["pbx1", "pbx2"], "web": ["web1", "pbx2"],
+                          "db": ["pbx2", "web1"]}, checks=("alive", "ami"), paused=["db"])
+    source = FakeSource(snap)
+    with board_server(source) as server, chromium_page() as page:
+        page.goto(server.url + "/")
+        assert tile_status(page, "asterisk") == "ok"
+        assert page.inner_text('li.tile[data-service="asterisk"] .label') == "OK"
+        page.evaluate("window.__sameDocument = true")  # survives only if nothing reloads
+
+        source.set(with_status(snap, "pbx1", "asterisk", "alive", "fail", "process gone"))
+        wait_tile(page, "asterisk", ("fail",), timeout=5)
+        assert page.inner_text('li.tile[data-service="asterisk"] .label') == "FAIL"
+        assert page.evaluate("window.__sameDocument") is True
+        screenshot(page, "board.png")
+
+        source.set(with_failover(snap, "asterisk", "pbx2", REASON))
+        wait_tile(page, "asterisk", ("ok", "warn"), timeout=5)
+        assert "active: pbx2" in page.inner_text('li.tile[data-service="asterisk"]')
+        assert page.evaluate("window.__sameDocument") is True
+
+        page.click('li.tile[data-service="asterisk"] a')
+        page.wait_for_selector("table.history")
+        assert REASON in page.inner_text("table.history")
+        assert page.locator("svg.strip rect").count() > 0
+        screenshot(page, "service.png")
+        assert page.console_errors == [], page.console_errors  # no CSP violations, no JS errors
+
+
+def test_stale_banner_appears_live():
+    import time
+    source = FakeSource(make_snapshot({"a": "", "b": ""}, {"web": ["a", "b"]}))
+    with board_server(source) as server, chromium_page() as page:
+        page.goto(server.url + "/")
+        assert page.locator(".banner.stale").count() == 0
+        source.go_stale("etcd unreachable at http://127.0.0.1:2379", since=time.time())
+        page.wait_for_selector(".banner.stale", timeout=5000)
+        assert "etcd view stale since" in page.inner_text(".banner.stale")
