@@ -52,7 +52,7 @@ class View:
 
     # --- grading (hot path) ------------------------------------------------
 
-    def grade(self, server: str, name: str, svc: ServiceDoc, is_active: bool) -> int:
+    def grade(self, server: str, name: str, svc: ServiceDoc) -> int:
         rec = self.live.get(server)
         if rec is None:
             return DOWN
@@ -63,11 +63,12 @@ class View:
         if report is not None and report.outcome == "failed":
             return FAIL
         grade = WARN if health == "warn" else OK
-        # A cold standby does not run the service, so its checks say nothing.
-        if is_active or svc.spec.standby != "cold" or svc.spec.mode == "all-active":
-            bad = self.bad.get((server, name))
-            if bad:
-                grade = max(grade, self._checks_grade(bad, svc))
+        # A cold standby's agent reports its checks "unknown", which never
+        # disqualifies; a "fail" left from when it was active still does, so a
+        # server's grade does not change by being made active (no flapping).
+        bad = self.bad.get((server, name))
+        if bad:
+            grade = max(grade, self._checks_grade(bad, svc))
         return grade
 
     @staticmethod
@@ -102,7 +103,7 @@ class View:
 
     # --- words (only when an action is emitted) --------------------------------
 
-    def why(self, server: str, name: str, svc: ServiceDoc, is_active: bool) -> str:
+    def why(self, server: str, name: str, svc: ServiceDoc) -> str:
         """Why `server` has its grade for `name`, in words for a reason line."""
         rec = self.live.get(server)
         if rec is None:
@@ -112,7 +113,7 @@ class View:
         report = self.reports.get((server, name))
         if report is not None and report.outcome == "failed":
             return "actuator failed" + (f" ({report.message})" if report.message else "")
-        checks = self._check_words(server, name, svc, is_active)
+        checks = self._check_words(server, name, svc)
         if checks:
             return checks
         if rec.health == "warn":
@@ -125,9 +126,7 @@ class View:
             return "down"
         return f"down (gone {max(self.now - since, 0.0):.1f}s ago)"
 
-    def _check_words(self, server: str, name: str, svc: ServiceDoc, is_active: bool) -> str:
-        if not is_active and svc.spec.standby == "cold" and svc.spec.mode != "all-active":
-            return ""
+    def _check_words(self, server: str, name: str, svc: ServiceDoc) -> str:
         bad = self.bad.get((server, name)) or []
         by_name = {c.name: c for c in svc.spec.checks}
         fails = [o for o in bad if o.status == "fail" and o.check in by_name]

@@ -15,7 +15,7 @@ from .health import View
 
 def chosen(view: View, name: str, svc: ServiceDoc, server: str) -> str:
     position = "first candidate" if svc.spec.candidates[:1] == [server] else "next candidate"
-    words = [position, view.why(server, name, svc, False)]
+    words = [position, view.why(server, name, svc)]
     if view.domain(server):
         words.append(view.domain(server))
     return f"{server} chosen: " + ", ".join(words)
@@ -28,14 +28,14 @@ def gone(view: View, name: str, svc: ServiceDoc, servers: Sequence[str]) -> str:
         if server not in svc.spec.candidates:
             parts.append(f"{server}: no longer a candidate")
         else:
-            parts.append(f"{server}: {view.why(server, name, svc, True)}")
+            parts.append(f"{server}: {view.why(server, name, svc)}")
     return "; ".join(parts)
 
 
 def shortfall(view: View, name: str, svc: ServiceDoc, active: Sequence[str]) -> str:
     """Say why fewer actives than `replicas` were placed."""
     others = [s for s in svc.spec.candidates if s not in active]
-    why = ", ".join(f"{s}: {view.why(s, name, svc, False)}" for s in others)
+    why = ", ".join(f"{s}: {view.why(s, name, svc)}" for s in others)
     text = f"only {len(active)} of {svc.spec.replicas} active: no other eligible candidate"
     return text + (f" ({why})" if why else "")
 
@@ -45,7 +45,7 @@ def standby_change(view: View, name: str, svc: ServiceDoc,
     left = [s for s in old if s not in new]
     text = "standby now: " + (", ".join(new) or "none")
     if left:
-        text += " (" + ", ".join(f"{s}: {view.why(s, name, svc, False)}" for s in left) + ")"
+        text += " (" + ", ".join(f"{s}: {view.why(s, name, svc)}" for s in left) + ")"
     return text
 
 

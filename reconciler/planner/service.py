@@ -48,13 +48,13 @@ def _steady(view: View, name: str, svc: ServiceDoc, cur: tuple, cur_standby: tup
     if svc.spec.mode == "all-active" or len(cur) != svc.spec.replicas:
         return False
     for server in cur:
-        if view.grade(server, name, svc, True) > WARN or server not in svc.spec.candidates:
+        if view.grade(server, name, svc) > WARN or server not in svc.spec.candidates:
             return False
     return standby_order(view, svc, cur) == cur_standby
 
 
 def _grades(view: View, name: str, svc: ServiceDoc, cur: tuple) -> dict[str, int]:
-    grades = {s: view.grade(s, name, svc, s in cur) for s in svc.spec.candidates}
+    grades = {s: view.grade(s, name, svc) for s in svc.spec.candidates}
     for server in cur:
         grades.setdefault(server, FAIL)   # no longer a candidate: must be replaced
     return grades

@@ -53,5 +53,5 @@ def _refuse_target(view: View, name: str, svc: ServiceDoc, to: str,
     if grade == DOWN:
         return f"refused: {to} is down"
     if grade == FAIL:
-        return f"refused: {to} is in fail: {view.why(to, name, svc, False)}"
+        return f"refused: {to} is in fail: {view.why(to, name, svc)}"
     return None

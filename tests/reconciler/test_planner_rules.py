@@ -96,14 +96,14 @@ def test_failover_reason_uses_observation_message():
 def test_cold_standby_unknown_checks_do_not_disqualify_but_server_health_does():
     state = asterisk(standby="cold")
     w = settled(state, World(live=dict(ALL_OK)))
-    w.check("pbx2", "asterisk", "alive", "fail", "not running (cold)")
+    w.check("pbx2", "asterisk", "alive", "unknown", "cold standby: not running")
     w.kill("pbx1", 0)
     assert only_assign(w.plan(state, 10)).active == ("pbx2",)
     w.live["pbx2"] = "fail"
     assert only_assign(w.plan(state, 10)).active == ("pbx3",)
-    warm = asterisk(standby="warm")
     w.live["pbx2"] = "ok"
-    assert only_assign(w.plan(warm, 10)).active == ("pbx3",)   # warm: a failing standby is not promoted
+    w.check("pbx2", "asterisk", "alive", "fail", "left over from its last run")
+    assert only_assign(w.plan(state, 10)).active == ("pbx3",)   # a known failure still counts
 
 
 def test_actuator_failure_moves_to_next_candidate():
