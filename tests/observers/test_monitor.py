@@ -1,0 +1,163 @@
+"""ServiceMonitor: hysteresis on real probes, publish-on-change, cold standby, dead child."""
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from overseer.desired.models import CheckDefaults, ServiceDoc
+from overseer.observers.monitor import COLD_MESSAGE, ServiceMonitor
+from tests.support.peers.ami_server import AmiServer
+from tests.support.peers.local import grower
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def service(*checks: dict, name: str = "svc") -> ServiceDoc:
+    return ServiceDoc.model_validate({
+        "apiVersion": "overseer/v1", "kind": "Service", "metadata": {"name": name},
+        "spec": {"candidates": ["s1"], "actuator": {"type": "exec", "start": "true", "stop": "true"},
+                 "checks": list(checks)}})
+
+
+def switch_check(path, name: str = "switch") -> dict:
+    """A command check whose exit code is whatever the file holds (0 ok, 1 warn, 2 fail)."""
+    return {"name": name, "type": "command", "command": ["sh", "-c", f'exit "$(cat {path})"']}
+
+
+def monitor(doc: ServiceDoc, published: list, clock=None, kept: int = 5, **kw) -> ServiceMonitor:
+    return ServiceMonitor(cluster="c", server="s1", service=doc, defaults=CheckDefaults(),
+                          results_kept=kept, publish=published.append, clock=clock or Clock(),
+                          **kw)
+
+
+async def test_steady_state_publishes_almost_nothing(tmp_path):
+    flag = tmp_path / "flag"
+    flag.write_text("0")
+    published, clock = [], Clock()
+    mon = monitor(service(switch_check(flag)), published, clock)
+    mon.set_role("active")
+    for _ in range(100):
+        await mon.tick()
+        clock.t += 0.05                      # 100 ticks within 5 s
+    assert [o.status for o in published] == ["ok"]
+    clock.t += 10
+    await mon.tick()
+    assert len(published) == 2 and published[-1].status == "ok"       # the value refresh
+    obs = published[-1]
+    assert len(obs.results) == 5 and all(r[1] == "ok" and r[2] == 0.0 for r in obs.results)
+    json.loads(obs.to_json())
+
+
+async def test_failure_published_only_after_fail_after_and_blip_never(tmp_path):
+    flag = tmp_path / "flag"
+    flag.write_text("0")
+    published = []
+    mon = monitor(service(switch_check(flag)), published)
+    mon.set_role("active")
+    await mon.tick()
+    flag.write_text("2")
+    await mon.tick()                         # a blip
+    flag.write_text("0")
+    for _ in range(5):
+        await mon.tick()
+    assert [o.status for o in published] == ["ok"]
+    flag.write_text("2")
+    await mon.tick()
+    await mon.tick()
+    assert mon.states[0].message.endswith("(fail in 2/3)")
+    assert [o.status for o in published] == ["ok"]
+    await mon.tick()
+    assert [o.status for o in published] == ["ok", "fail"]
+    assert published[-1].message == "sh exited 2" and published[-1].critical
+    flag.write_text("0")
+    await mon.tick()
+    await mon.tick()
+    assert [o.status for o in published] == ["ok", "fail", "ok"]
+
+
+async def test_cold_standby_is_unknown_published_once_and_never_probed(tmp_path):
+    marker = tmp_path / "ran"
+    doc = service({"name": "touch", "type": "command", "command": ["touch", str(marker)]},
+                  {"name": "alive", "type": "process"})
+    published = []
+    mon = monitor(doc, published)
+    task = asyncio.create_task(mon.run())
+    await asyncio.sleep(0.3)
+    assert {(o.check, o.status, o.message) for o in published} == {
+        ("touch", "unknown", COLD_MESSAGE), ("alive", "unknown", COLD_MESSAGE)}
+    assert len(published) == 2 and not marker.exists()
+    mon.set_role("standby")                  # warm standby: checks run
+    await asyncio.sleep(0.3)
+    assert marker.exists()
+    mon.set_role("stopped")
+    mon.set_role("stopped")
+    cold = [o for o in published[2:] if o.message == COLD_MESSAGE]
+    assert len(cold) == 2 and all(o.status == "unknown" for o in cold)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+
+async def test_run_ticks_on_its_interval_and_writes_once(tmp_path):
+    log = tmp_path / "log"
+    doc = service({"name": "tick", "type": "command", "interval": "50ms",
+                   "command": ["sh", "-c", f"echo x >> {log}"]})
+    published = []
+    mon = monitor(doc, published)
+    mon.set_role("active")
+    task = asyncio.create_task(mon.run())
+    await asyncio.sleep(0.6)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    runs = len(log.read_text().splitlines())
+    assert 4 <= runs <= 14
+    assert [o.status for o in published] == ["ok"]
+
+
+async def test_dead_child_fails_at_once():
+    published = []
+    with grower() as (proc, _):
+        mon = monitor(service({"name": "alive", "type": "process"}), published,
+                      child_pid=lambda: proc.pid, epoch=lambda: 3)
+        mon.set_role("active")
+        await mon.tick()
+        assert published[-1].status == "ok"
+        proc.kill()
+        proc.wait()
+        mon.child_died("child exited with signal 9")
+    assert [o.status for o in published] == ["ok", "fail"]
+    assert published[-1].message == "child exited with signal 9"
+    assert published[-1].results[-1][1] == "fail"
+
+
+async def test_secret_never_reaches_an_observation(tmp_path):
+    ami = AmiServer(secret="right-secret").start()
+    try:
+        secret = tmp_path / "secret"
+        secret.write_text("wrong-but-secret-XYZ\n")
+        doc = service({"name": "ami", "type": "asterisk-ami", "port": ami.port,
+                       "username": "overseer", "secretFile": str(secret), "failAfter": 1})
+        published = []
+        mon = monitor(doc, published)
+        mon.set_role("active")
+        await mon.tick()
+        assert published[-1].status == "fail"
+        assert "Authentication failed" in published[-1].message
+        assert "wrong-but-secret-XYZ" not in published[-1].to_json()
+    finally:
+        ami.stop()
+
+
+async def test_role_validation():
+    mon = monitor(service(), [])
+    with pytest.raises(ValueError, match="role must be one of"):
+        mon.set_role("primary")
