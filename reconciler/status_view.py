@@ -80,14 +80,25 @@ def build_status(snapshot: ClusterSnapshot) -> dict[str, Any]:
     """The whole `overseer status --json` document for one snapshot."""
     desired = snapshot.desired
     master = snapshot.master
+    by_service = index_observations(snapshot)  # one pass, not one scan per service
+    rule = _planner_rule() or local_shared_failure_domain
     return {
         "cluster": snapshot.cluster,
         "generation": desired.generation,
         "revision": snapshot.revision,
         "master": {"server": master.server, "epoch": master.epoch} if master else None,
         "servers": build_servers(snapshot),
-        "services": {name: build_service(snapshot, name) for name in sorted(desired.services)},
+        "services": {name: build_service(snapshot, name, by_service.get(name, {}), rule)
+                     for name in sorted(desired.services)},
     }
+
+
+def index_observations(snapshot: ClusterSnapshot) -> dict[str, dict[str, dict[str, Observation]]]:
+    """service -> server -> check -> Observation."""
+    index: dict[str, dict[str, dict[str, Observation]]] = {}
+    for (server, service, check), obs in snapshot.observations.items():
+        index.setdefault(service, {}).setdefault(server, {})[check] = obs
+    return index
 
 
 def build_servers(snapshot: ClusterSnapshot) -> dict[str, dict[str, Any]]:
@@ -123,7 +134,8 @@ def service_checks(snapshot: ClusterSnapshot, service: str) -> dict[str, dict[st
 
 
 def build_service(snapshot: ClusterSnapshot, name: str,
-                  observed: Optional[dict[str, dict[str, Observation]]] = None) -> dict[str, Any]:
+                  observed: Optional[dict[str, dict[str, Observation]]] = None,
+                  shared_rule=None) -> dict[str, Any]:
     doc = snapshot.desired.services[name]
     assignment = snapshot.assignments.get(name)
     active = list(assignment.active) if assignment else []
@@ -147,12 +159,22 @@ def build_service(snapshot: ClusterSnapshot, name: str,
         "reason": assignment.reason if assignment else "",
         "mode": doc.spec.mode,
         "candidates": list(doc.spec.candidates),
-        "sharedFailureDomain": shared_failure_domain(snapshot.desired, name),
+        "sharedFailureDomain": (bool(shared_rule(snapshot.desired, name)) if shared_rule
+                                else shared_failure_domain(snapshot.desired, name)),
         "checks": checks,
-        "roles": {server: {"role": report.role, "outcome": report.outcome,
-                           "message": report.message, "epoch": report.epoch}
-                  for (server, svc), report in sorted(snapshot.reports.items()) if svc == name},
+        "roles": _roles(snapshot, name, candidates=[*active, *standby, *doc.spec.candidates]),
     }
+
+
+def _roles(snapshot: ClusterSnapshot, name: str, candidates: list[str]) -> dict[str, dict]:
+    # Look reports up by key: scanning every report per service is quadratic.
+    roles = {}
+    for server in dict.fromkeys([*candidates, *snapshot.servers]):
+        report = snapshot.reports.get((server, name))
+        if report is not None:
+            roles[server] = {"role": report.role, "outcome": report.outcome,
+                             "message": report.message, "epoch": report.epoch}
+    return roles
 
 
 def _servers_of(candidates, active, standby, observed) -> list[str]:
