@@ -104,7 +104,7 @@ class ServiceMonitor:
                 now = self._clock()
                 before = state.hyst.status
                 state.hyst.force_fail()
-                state.hyst.results.append((now, "fail", 0.0))
+                state.hyst.results.append((round(now, 3), "fail", 0.0))
                 state.value, state.message = 0.0, message
                 if before != "fail":
                     state.since = now
