@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from dataclasses import replace
 
 from click.testing import CliRunner
 
-from overseer.desired.state import ServerRecord
+from overseer.desired.state import Observation, ServerRecord
 from overseer.reconciler.cli.main import _register, cli
 from overseer.reconciler.status_view import (
     build_status, history_json, local_shared_failure_domain, service_detail, worst,
@@ -135,4 +139,26 @@ def test_status_json_and_table_on_real_etcd(etcd_url, cluster_name):
         assert "master a (epoch" in table.output
         assert "a/up: FAIL (connection refused)" in table.output
     finally:
+        store.close()
+
+
+def test_status_watch_follows_changes_and_ctrl_c_exits_0(etcd_url, cluster_name):
+    store = seed_cluster(etcd_url, cluster_name)
+    overseer = os.path.join(os.path.dirname(sys.executable), "overseer")
+    proc = subprocess.Popen([overseer, "status", "--watch", "--json", "--etcd", etcd_url,
+                             "--cluster", cluster_name], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["services"]["web"]["checks"]["a"]["up"]["status"] == "fail"
+        store.put_observation(Observation(server="a", service="web", check="up", status="ok",
+                                          time=3.0))
+        # the next frame comes from the watch (resync is 5 s; a loose bound, not a timing test)
+        frame = json.loads(proc.stdout.readline())
+        assert frame["services"]["web"]["checks"]["a"]["up"]["status"] == "ok"
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=10) == 0, proc.stderr.read()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
         store.close()
