@@ -123,8 +123,11 @@ def _translate(exc: BaseException, cfg: EtcdConfig) -> StoreError:
         if code == grpc.StatusCode.UNAUTHENTICATED or code == grpc.StatusCode.PERMISSION_DENIED:
             return StoreError(f"etcd at {where} refused the credentials: {exc.details()}"
                               " (check --user and OVERSEER_ETCD_PASSWORD)")
-        return EtcdUnavailable(f"etcd unreachable at {where}: {exc.details() or code.name}"
-                               " (is etcd running? check --etcd / OVERSEER_ETCD)")
+        if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
+                    grpc.StatusCode.CANCELLED):
+            return EtcdUnavailable(f"etcd unreachable at {where}: {exc.details() or code.name}"
+                                   " (is etcd running? check --etcd / OVERSEER_ETCD)")
+        return StoreError(f"etcd at {where} rejected the request: {exc.details() or code.name}")
     if isinstance(exc, etcd3.exceptions.ConnectionTimeoutError):
         return EtcdUnavailable(f"etcd at {where} did not answer within {cfg.timeout:g}s")
     if isinstance(exc, (etcd3.exceptions.ConnectionFailedError,

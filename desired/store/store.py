@@ -169,7 +169,13 @@ class Store:
         """Assignments, their history entries and finished switchover requests,
         in one transaction guarded by `epoch`."""
         ops = [self._tx.put(self.keys.assign(a.service), a.to_json()) for a in assignments]
-        ops += [self._tx.put(self.keys.history(h.service, _ns(h.time)), h.to_json()) for h in history]
+        used: set[str] = set()
+        for h in history:
+            ns = _ns(h.time)
+            while self.keys.history(h.service, ns) in used:
+                ns += 1  # two entries in one instant keep both, in order
+            used.add(self.keys.history(h.service, ns))
+            ops.append(self._tx.put(self.keys.history(h.service, ns), h.to_json()))
         ops += [self._tx.delete(self.keys.switchover(s)) for s in cleared_switchovers]
         if ops:
             self._fenced(epoch, ops, "write assignments")

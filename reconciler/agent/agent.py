@@ -111,7 +111,10 @@ class Agent:
             self.health = (status, message, load)
             self._changed.set()  # republish presence on the next pass
 
-        await ServerHealthMonitor(spec=spec.serverHealth, publish=publish).run()
+        await ServerHealthMonitor(spec=spec.serverHealth, publish=publish,
+                                  fail_after=spec.defaults.failAfter,
+                                  recover_after=spec.defaults.recoverAfter,
+                                  kept=spec.resultsKept).run()
 
     def _record(self) -> ServerRecord:
         desired = self.snapshot.desired

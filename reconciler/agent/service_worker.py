@@ -81,13 +81,15 @@ class ServiceWorker:
                 asyncio.get_running_loop().call_later(self.retry_delay, self._wake.set)
                 self.retry_delay = min(self.retry_delay * 2, RETRY_MAX)
 
+    def _blocked(self) -> bool:
+        # We failed as active under this very assignment: wait for the master
+        # to decide again rather than restarting in place behind its back.
+        return (self.assignment is not None and self.assignment == self.blocked
+                and self.server in self.assignment.active)
+
     def _target(self) -> str:
         target = roles.target_role(self.assignment, self.server)
-        if self.fenced and target == "active":
-            return "standby"
-        if target == "active" and self.assignment is not None and self.assignment == self.blocked:
-            # We failed as active under this very assignment: wait for the master
-            # to decide again rather than restarting in place behind its back.
+        if target == "active" and (self.fenced or self._blocked()):
             return "standby"
         return target
 
@@ -96,6 +98,10 @@ class ServiceWorker:
         target = self._target()
         plan = roles.steps(self.role, target, self.standby_mode)
         if not plan:
+            if self.role != target:
+                # e.g. stopped -> cold standby: nothing to run, but say we are ready
+                self.role = target
+                await self._report(*self._outcome(f"{target} (nothing to run)"))
             return False
         epoch = self.epoch()
         if target == "active" and not await self.epoch_is(epoch):
@@ -114,8 +120,14 @@ class ServiceWorker:
         self.retry_delay = RETRY_MIN
         self._set_monitor_role()
         log.info("%s: now %s (epoch %d)", self.name, self.role, epoch)
-        await self._report("ok", f"{' + '.join(plan)} done")
+        await self._report(*self._outcome(f"{' + '.join(plan)} done"))
         return False
+
+    def _outcome(self, message: str) -> tuple[str, str]:
+        if self._blocked():
+            # keep the failure visible so the master moves the active elsewhere
+            return "failed", f"failed as active under this assignment; {message}; waiting for the master"
+        return "ok", message
 
     def _role_after(self, step: str, target: str) -> str:
         if step == roles.PROMOTE:

@@ -1,0 +1,146 @@
+"""Operator controls: `switchover`, `pause`, `resume`, and `plan [--what-if down=SERVER]`.
+
+These never write assignments themselves: they leave a request or a pause
+mark in etcd and the master's planner acts on it, so every move still goes
+through the one fenced writer. `switchover` waits for the outcome.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from typing import Optional
+
+import click
+
+from overseer.desired.state import SwitchoverRequest
+from overseer.desired.store.store import Store
+
+from ..master import actual_from
+from ..planner import Assign, ClearSwitchover, Record, plan, what_if_down
+from .common import fail, global_options, settings, store_errors
+
+
+def _store() -> Store:
+    s = settings()
+    return Store(s.etcd_config(), s.cluster)
+
+
+def _refusal(store: Store, service: str, since: float) -> Optional[str]:
+    for entry in reversed(store.history(service, limit=20)):
+        if entry.time >= since and entry.kind == "switchover" and "refused" in entry.message:
+            return entry.message
+    return None
+
+
+@click.command("switchover")
+@click.argument("service")
+@click.option("--to", "target", default=None, help="server to move the active to (default: the best standby)")
+@click.option("--timeout", default=60.0, show_default=True, help="seconds to wait for the outcome")
+@global_options
+@store_errors
+def switchover(service: str, target: Optional[str], timeout: float) -> None:
+    """Planned, graceful move of SERVICE's active (demote, then promote)."""
+    store = _store()
+    snap = store.snapshot()
+    doc = snap.desired.services.get(service)
+    if doc is None:
+        fail(f"switchover: no service {service!r} in cluster {store.cluster} "
+             f"(services: {', '.join(sorted(snap.desired.services)) or 'none'})")
+    if target is not None and target not in doc.spec.candidates:
+        fail(f"switchover: {target} is not a candidate of {service} (candidates: {', '.join(doc.spec.candidates)})")
+    if snap.is_paused(service):
+        fail(f"switchover: {service} is paused; `overseer resume {service}` first")
+    if snap.master is None:
+        fail("switchover: no master is elected, nobody could carry it out; check `overseer status`")
+    before = snap.assignments.get(service)
+    if target is not None and before is not None and before.active == (target,):
+        click.echo(f"{service}: already active on {target}")
+        return
+    asked = time.time()
+    store.request_switchover(SwitchoverRequest(service, target, asked))
+    click.echo(f"{service}: switchover requested" + (f" to {target}" if target else ""))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = store.snapshot()
+        if service not in snap.switchovers:
+            refused = _refusal(store, service, asked)
+            if refused:
+                fail(f"{service}: {refused}")
+            now = snap.assignments.get(service)
+            click.echo(f"{service}: active on {', '.join(now.active) if now else '-'}")
+            return
+        time.sleep(0.1)
+    store.cancel_switchover(service)
+    fail(f"{service}: switchover not finished within {timeout:g}s; request withdrawn (see `overseer status`)")
+
+
+def _set_paused(service: Optional[str], paused: bool) -> None:
+    store = _store()
+    snap = store.snapshot()
+    if service is not None and service not in snap.desired.services:
+        fail(f"no service {service!r} in cluster {store.cluster}")
+    if service is None and not paused:
+        for name in set(snap.paused):
+            store.set_paused(name, False)
+    else:
+        store.set_paused(service or "*", paused)
+    what = service or "all services"
+    click.echo(f"{what}: {'paused: no automatic failover' if paused else 'resumed'}")
+
+
+@click.command("pause")
+@click.argument("service", required=False)
+@global_options
+@store_errors
+def pause(service: Optional[str]) -> None:
+    """Maintenance: no automatic failover for SERVICE (or all services)."""
+    _set_paused(service, True)
+
+
+@click.command("resume")
+@click.argument("service", required=False)
+@global_options
+@store_errors
+def resume(service: Optional[str]) -> None:
+    """End maintenance for SERVICE (or every paused service)."""
+    _set_paused(service, False)
+
+
+def _describe(action) -> str:
+    if isinstance(action, Assign):
+        return (f"{action.service}: assign active={','.join(action.active) or '-'} "
+                f"standby={','.join(action.standby) or '-'}\n    because {action.reason}")
+    if isinstance(action, ClearSwitchover):
+        return f"{action.service}: switchover {action.outcome}"
+    if isinstance(action, Record):
+        return ""
+    return repr(action)
+
+
+@click.command("plan")
+@click.option("--what-if", "what_if", default=None, metavar="down=SERVER",
+              help="plan as if SERVER had died (nothing is written)")
+@global_options
+@store_errors
+def plan_cmd(what_if: Optional[str]) -> None:
+    """Print what the master would do now, or if a server died. Writes nothing."""
+    store = _store()
+    snap = store.snapshot()
+    actual = actual_from(snap, {})
+    now = time.time()
+    if what_if:
+        kind, _, server = what_if.partition("=")
+        if kind != "down" or not server:
+            fail(f"--what-if {what_if!r}: write it as down=SERVER")
+        if server not in snap.desired.servers:
+            fail(f"--what-if: no server {server!r} (servers: {', '.join(sorted(snap.desired.servers))})")
+        actions = what_if_down(snap.desired, actual, snap.assignments, now, server)
+        click.echo(f"if {server} died now:")
+    else:
+        actions = plan(snap.desired, actual, snap.assignments, now)
+    lines = [line for line in map(_describe, actions) if line]
+    click.echo("\n".join(lines) if lines else "  nothing would change")
+    sys.stdout.flush()
+
+
+COMMANDS = [switchover, pause, resume, plan_cmd]

@@ -1,0 +1,123 @@
+"""Failover end to end: real agents, real supervised children, real etcd."""
+import os
+import signal
+import sys
+import textwrap
+import time
+
+import psutil
+import pytest
+
+from tests.support.cluster import cluster_yaml
+
+SERVERS = ["pbx1", "pbx2", "web1"]
+SLEEPER = f"[{sys.executable}, -c, 'import time; time.sleep(100000)']"
+
+
+def service(name="pbx", standby="warm", candidates=("pbx1", "pbx2"), extra_actuator="", mode="active-standby"):
+    return textwrap.dedent(f"""\
+        apiVersion: overseer/v1
+        kind: Service
+        metadata: {{name: {name}}}
+        spec:
+          mode: {mode}
+          standby: {standby}
+          candidates: [{", ".join(candidates)}]
+          actuator: {{type: process, command: {SLEEPER}, timeout: 2s{extra_actuator}}}
+          checks:
+            - {{name: alive, type: process}}
+        """)
+
+
+def active_of(snap, svc="pbx"):
+    a = snap.assignments.get(svc)
+    return a.active if a else ()
+
+
+def running_pid(snap, server, svc="pbx"):
+    report = snap.reports.get((server, svc))
+    if report and report.role == "active" and report.outcome == "ok" and report.pid:
+        return report.pid
+    return None
+
+
+def start(cluster, svc_yaml, ttl="2s", servers=SERVERS):
+    cluster.apply(cluster_yaml(cluster.name, servers, ttl=ttl, extra=svc_yaml))
+    for server in servers:
+        cluster.start_agent(server)
+    return cluster.wait_for(lambda s: running_pid(s, "pbx1") is not None, what="pbx active on pbx1")
+
+
+@pytest.mark.parametrize("standby", ["warm", "cold"])
+def test_killed_child_moves_the_service(cluster, standby):
+    snap = start(cluster, service(standby=standby))
+    pid = running_pid(snap, "pbx1")
+    t0 = time.monotonic()
+    os.kill(pid, signal.SIGKILL)
+    snap = cluster.wait_for(lambda s: running_pid(s, "pbx2") is not None, timeout=10, what="pbx active on pbx2")
+    print(f"{standby}: child kill -9 -> new active running: {time.monotonic() - t0:.3f}s")
+    assert active_of(snap) == ("pbx2",)
+    assert psutil.pid_exists(running_pid(snap, "pbx2"))
+    reasons = [h.message for h in snap.history.get("pbx", ())]
+    assert any("pbx1" in r and "pbx2" in r for r in reasons), reasons
+    # the old server comes back as standby, never as a second active
+    snap = cluster.wait_for(lambda s: s.reports.get(("pbx1", "pbx")) and
+                            s.reports[("pbx1", "pbx")].role == "standby", timeout=10, what="pbx1 standby")
+    assert active_of(snap) == ("pbx2",)
+
+
+def test_killed_agent_moves_the_service_after_its_lease(cluster):
+    snap = start(cluster, service())
+    child = running_pid(snap, "pbx1")
+    t0 = time.monotonic()
+    cluster.kill("pbx1")
+    # the supervised child dies with its agent (parent-death signal)
+    deadline = time.monotonic() + 2
+    while psutil.pid_exists(child) and psutil.Process(child).status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not psutil.pid_exists(child) or psutil.Process(child).status() == psutil.STATUS_ZOMBIE
+    cluster.wait_for(lambda s: running_pid(s, "pbx2") is not None, timeout=10, what="pbx active on pbx2")
+    took = time.monotonic() - t0
+    print(f"agent kill -9 -> active on another server: {took:.2f}s (leaseTTL 2s)")
+    assert took < 2 + 2.0
+
+
+def test_master_kill_during_failover_still_converges(cluster):
+    snap = start(cluster, service(candidates=("pbx1", "pbx2", "web1")))
+    assert snap.master.server == "pbx1"
+    # pbx1 is both master and active: kill it; pbx2 must become master and active
+    cluster.kill("pbx1")
+    snap = cluster.wait_for(lambda s: running_pid(s, "pbx2") is not None, timeout=10, what="pbx on pbx2")
+    assert snap.master.server == "pbx2"
+    os.kill(running_pid(snap, "pbx2"), signal.SIGKILL)
+    cluster.kill("pbx2")  # master dies in the middle of moving the service
+    snap = cluster.wait_for(lambda s: running_pid(s, "web1") is not None, timeout=15, what="pbx on web1")
+    assert snap.master.server == "web1" and active_of(snap) == ("web1",)
+
+
+def test_hung_promote_command_moves_to_next_candidate(cluster, tmp_path):
+    flag = tmp_path / "hang-on-pbx1"
+    flag.write_text("x")
+    hang = (f", promote: [{sys.executable}, -c, 'import os,time; "
+            f"os.environ[\"OVERSEER_SERVER\"] == \"pbx1\" and time.sleep(60)']")
+    cluster.apply(cluster_yaml(cluster.name, SERVERS, extra=service(extra_actuator=hang)))
+    for server in SERVERS:
+        cluster.start_agent(server)
+    snap = cluster.wait_for(lambda s: running_pid(s, "pbx2") is not None, timeout=20, what="pbx on pbx2")
+    report = snap.reports[("pbx1", "pbx")]
+    assert report.role != "active"
+    assert any("promote" in h.message for h in snap.history.get("pbx", ())), snap.history.get("pbx")
+
+
+def test_switchover_and_pause(cluster):
+    snap = start(cluster, service())
+    cluster.cli("switchover", "pbx", "--to", "pbx2")
+    snap = cluster.wait_for(lambda s: running_pid(s, "pbx2") is not None, timeout=10, what="switchover")
+    assert active_of(snap) == ("pbx2",)
+    assert cluster.snapshot().reports[("pbx1", "pbx")].role != "active"
+    cluster.cli("pause", "pbx")
+    os.kill(running_pid(snap, "pbx2"), signal.SIGKILL)
+    time.sleep(2)
+    assert active_of(cluster.snapshot()) == ("pbx2",)  # paused: no automatic failover
+    cluster.cli("resume", "pbx")
+    cluster.wait_for(lambda s: running_pid(s, "pbx1") is not None, timeout=10, what="failover after resume")
