@@ -75,9 +75,10 @@ def _hierarchy(cluster: Source, servers: set[str], sources: list[Source],
             errors.append(cluster.error(loc, f"server {name!r} has no Server document"))
     for source in sources:
         if source.kind == "Server" and source.name and source.name not in seen:
-            errors.append(source.error(("metadata", "name"), (
-                f"server {source.name!r} is missing from the Cluster's spec.hierarchy"
-                f" ({cluster.file}:{cluster.line}); list every server once")))
+            # the rule names `hierarchy`, and that list is what the operator edits
+            errors.append(cluster.error(("spec", "hierarchy"), (
+                f"server {source.name!r} ({source.file}:{source.line}) is missing;"
+                " list every Server once")))
     return errors
 
 

@@ -83,7 +83,7 @@ def test_several_errors_in_several_files_are_all_reported(tmp_path):
     assert ("a.yaml", 28, "spec.checks[0].failAfer") in got
     assert ("b.yml", 4, "spec.adress") in got
     assert ("b.yml", 4, "spec.address") in got
-    assert ("b.yml", 3, "metadata.name") in got      # c is not in the hierarchy
+    assert ("a.yaml", 5, "spec.hierarchy") in got   # c is not in the hierarchy
     assert len(got) == 4  # replicas 3 is not checked: that Service failed its own model
 
 
