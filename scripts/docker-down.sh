@@ -19,14 +19,21 @@ for lease in "$DIR"/leases/*; do
     kill -0 "$(basename "$lease")" 2>/dev/null && exit 0   # someone still uses it
     rm -f "$lease"
 done
-[ -e "$DIR/started" ] || exit 0
-pid=$(cat "$DIR/dockerd.pid" 2>/dev/null || cat "$DIR/started")
-rm -f "$DIR/started" "$DIR/env"
-if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-    kill "$pid"
-    # dockerd stops its containers and containerd first; bounded wait, then force
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
-    echo "docker-down: stopped dockerd $pid"
+if [ -e "$DIR/started" ]; then
+    pid=$(cat "$DIR/dockerd.pid" 2>/dev/null || cat "$DIR/started")
+    rm -f "$DIR/started" "$DIR/env"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        kill "$pid"
+        # dockerd stops its containers and containerd first; bounded wait, then force
+        for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+        kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+        echo "docker-down: stopped dockerd $pid"
+    fi
+fi
+# dockerd leaves its default network namespace mounted; once no dockerd of
+# ours runs, drop it so the directory can be removed.
+pid=$(cat "$DIR/dockerd.pid" 2>/dev/null || true)
+if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+    umount "$DIR/exec/netns/default" 2>/dev/null || true
 fi
 exit 0
