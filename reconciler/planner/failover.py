@@ -57,7 +57,11 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
         if not demoting:
             return None
         pending, active = new, [s for s in cur if s in keep or s in frozen]
-    standby = standby_order(view, svc, active, first=pending, last=demoting)
+    # Servers being waited for go to the tail in their current order, so
+    # re-planning the same snapshot gives the same list.
+    was = {s: i for i, s in enumerate(cur_standby + cur)}
+    last = sorted(demoting, key=lambda s: was.get(s, len(was)))
+    standby = standby_order(view, svc, active, first=pending, last=last)
     added = tuple(s for s in active if s not in cur)
     return Decision(
         active=tuple(active), standby=standby, added=added,
