@@ -22,6 +22,7 @@ from .store.client import EtcdConfig, StoreError, connect
 from .validate import validate_paths
 
 RETRY_SECONDS = 2.0
+CHANGES = frozenset({"created", "modified", "deleted", "moved", "closed"})
 
 
 class _Changed(FileSystemEventHandler):
@@ -29,6 +30,9 @@ class _Changed(FileSystemEventHandler):
         self.wake = wake
 
     def on_any_event(self, event) -> None:
+        # inotify also reports opens and reads; our own reading must not wake us
+        if event.event_type not in CHANGES:
+            return
         paths = [getattr(event, "src_path", ""), getattr(event, "dest_path", "")]
         if event.is_directory or any(str(p).endswith(YAML_SUFFIXES) for p in paths):
             self.wake.set()

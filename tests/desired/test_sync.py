@@ -57,6 +57,10 @@ def test_sync_applies_changes_and_keeps_last_good_on_errors(running, etcd_url, c
     assert wait_for(lambda: generation() == 2)
     assert "service.overseer/asterisk configured" in caplog.text
     assert documents.load_desired(client, cluster_name).services["asterisk"].spec.checks[1].failAfter == 20
+    # reading the folder must not wake the watcher again (inotify reports opens too)
+    passes = syncer.applies
+    time.sleep(1.0)
+    assert syncer.applies == passes
     client.close()
 
 
