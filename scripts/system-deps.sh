@@ -50,12 +50,28 @@ fi
 cleanup() { [ "$made_policy" = 1 ] && rm -f "$policy"; true; }
 trap cleanup EXIT
 
+# `apt-get update` at most every 6 hours: a package that is unavailable here
+# must not make every warm `make test` wait for an update.
+update_stamp=${TMPDIR:-/tmp}/overseer-apt-updated
+updated=0
+apt_update() {
+    "${APT[@]}" update >/dev/null || warn "apt-get update failed; trying the package lists we have"
+    touch "$update_stamp"; updated=1
+}
+install_all() {  # one transaction (fast), else one by one so one broken package blocks nothing
+    [ $# -gt 0 ] || return 0
+    "${APT[@]}" install --no-install-recommends "$@" >/dev/null && return 0
+    [ "$updated" = 1 ] || { apt_update; "${APT[@]}" install --no-install-recommends "$@" >/dev/null && return 0; }
+    for pkg in "$@"; do
+        "${APT[@]}" install --no-install-recommends "$pkg" >/dev/null \
+            || warn "apt-get install $pkg failed; tests that need it will say so"
+    done
+}
+
 start=$SECONDS
 echo "system-deps: installing ${missing[*]}"
-"${APT[@]}" update >/dev/null || warn "apt-get update failed; trying the package lists we have"
+if [ -z "$(find "$update_stamp" -mmin -360 2>/dev/null)" ]; then apt_update; fi
 
-# Install all available packages in one transaction (fast); if that fails,
-# one by one so a single broken package does not block the others.
 available=()
 for pkg in "${missing[@]}"; do
     cand=$(apt-cache policy "$pkg" 2>/dev/null | awk '/Candidate:/ {print $2}')
@@ -65,14 +81,9 @@ for pkg in "${missing[@]}"; do
         available+=("$pkg")
     fi
 done
-if [ ${#available[@]} -gt 0 ] && ! "${APT[@]}" install --no-install-recommends "${available[@]}" >/dev/null; then
-    for pkg in "${available[@]}"; do
-        "${APT[@]}" install --no-install-recommends "$pkg" >/dev/null \
-            || warn "apt-get install $pkg failed; tests that need it will say so"
-    done
-fi
-for pkg in "${missing[@]}"; do
-    installed "$pkg" || warn "$pkg is still missing"
+install_all "${available[@]}"
+for pkg in "${available[@]}"; do
+    installed "$pkg" || warn "$pkg is still missing after apt-get install"
 done
 echo "system-deps: done in $((SECONDS - start))s"
 exit 0
