@@ -113,3 +113,34 @@ def test_killed_child_moves_the_tile_to_the_other_server_live(cluster, etcd_url)
         assert "active: pbx2" in page.inner_text("section.detail-head")
         screenshot(page, "live-service.png")
         assert page.console_errors == [], page.console_errors
+
+
+def test_paused_service_shows_red_then_green_on_the_other_server(cluster, etcd_url):
+    """Pausing holds the failover, so the red phase lasts until `resume`: the
+    green -> red -> green-on-pbx2 sequence is seen for certain, live."""
+    cluster.apply(cluster_yaml(cluster.name, SERVERS, ttl="2s", extra=PBX))
+    for server in SERVERS:
+        cluster.start_agent(server)
+    snap = cluster.wait_for(lambda s: running_pid(s, "pbx1"), what="pbx active on pbx1")
+    with live_board(etcd_url, cluster.name) as board, chromium_page() as page:
+        page.goto(board.url + "/")
+        wait_tile(page, "pbx", ("ok",), timeout=15)
+        page.evaluate("window.__sameDocument = true")  # survives only if nothing reloads
+        cluster.cli("pause", "pbx")
+        wait_tile(page, "pbx", ("ok",), timeout=5)
+        page.wait_for_selector(f"{TILE} .badge.paused", timeout=5_000)
+
+        os.kill(running_pid(snap, "pbx1"), signal.SIGKILL)
+        status = wait_tile(page, "pbx", ("fail", "warn"), timeout=15)
+        assert "active: pbx1" in tile_text(page), tile_text(page)
+        assert page.inner_text(f"{TILE} .label") in ("FAIL", "WARN"), status
+        screenshot(page, "live-board-red.png")
+
+        cluster.cli("resume", "pbx")
+        page.wait_for_function(
+            "() => { const li = document.querySelector('li.tile[data-service=\"pbx\"]');"
+            " return li && li.innerText.includes('active: pbx2') && li.dataset.status === 'ok'; }",
+            timeout=20_000)
+        assert page.locator(f"{TILE} .badge.paused").count() == 0
+        assert page.evaluate("window.__sameDocument") is True
+        assert page.console_errors == [], page.console_errors
