@@ -21,7 +21,7 @@ from overseer.desired.store.store import Store
 
 from .. import __version__
 from ..master import MasterLoop
-from . import election
+from . import election, sdnotify
 from .failsafe import Peer, everyone_lost_etcd
 from .healthz import HealthzServer
 from .local import LocalServices
@@ -50,6 +50,7 @@ class Agent:
         self._stop = asyncio.Event()
         self._timer: Optional[asyncio.TimerHandle] = None
         self._etcd_failing = False
+        self._failsafe_said: Optional[tuple] = None
         self._tasks: list[asyncio.Task] = []
 
     # --- start-up -------------------------------------------------------------
@@ -83,7 +84,9 @@ class Agent:
         log.info("agent %s up in cluster %s (rank %d, lease %x, ttl %gs)", self.me, self.store.cluster,
                  snapshot.desired.rank(self.me), self.presence.state.lease, spec.leaseTTL)
         await self._start_healthz(snapshot)
+        sdnotify.ready(f"registered in cluster {self.store.cluster}")
         self._tasks += [asyncio.create_task(self.presence.run(), name="presence"),
+                        asyncio.create_task(sdnotify.watchdog_loop(), name="sd watchdog"),
                         asyncio.create_task(self._health_loop(spec), name="server health")]
         self._tasks += self.local.start_sinks()
         self._loop = asyncio.get_running_loop()
@@ -240,15 +243,19 @@ class Agent:
         peers = [Peer(name, doc.spec.address, doc.spec.agentPort)
                  for name, doc in desired.servers.items() if name != self.me]
         keep, why = await everyone_lost_etcd(peers)
-        level = logging.WARNING if keep else logging.ERROR
-        log.log(level, "etcd unreachable: %s → %s", why,
-                "failsafe: actives stay, nothing is promoted" if keep else "fencing local actives")
+        if (keep, why) != self._failsafe_said:
+            # once per state change, not once per keep-alive tick
+            self._failsafe_said = (keep, why)
+            level = logging.WARNING if keep else logging.ERROR
+            log.log(level, "etcd unreachable: %s → %s", why,
+                    "failsafe: actives stay, nothing is promoted" if keep else "fencing local actives")
         return keep
 
     # --- shutdown -------------------------------------------------------------
 
     async def _shutdown(self) -> None:
         """Planned stop: hand over at once instead of letting the lease run out."""
+        sdnotify.stopping()
         if self.master is not None:
             await self._resign("agent stopping")
         await self.local.shutdown()
@@ -272,3 +279,4 @@ class Agent:
         if self._etcd_failing:
             log.info("etcd reachable again")
             self._etcd_failing = False
+            self._failsafe_said = None
