@@ -79,10 +79,20 @@ class MasterLoop:
         started = time.perf_counter()
         now = self.clock()
         actions = self.actions_for(snapshot, now)
+        actions += self._adoptions(snapshot, actions)
         if actions:
             await self._apply(snapshot, actions, now)
         RECONCILE_DURATION.observe(time.perf_counter() - started)
         return self.wakeup_after(snapshot, now)
+
+    def _adoptions(self, snapshot: ClusterSnapshot, actions: list) -> list:
+        """Re-issue under our epoch every assignment a previous master wrote and
+        the plan keeps: agents act only on the current master's epoch."""
+        planned = {a.service for a in actions if isinstance(a, Assign)}
+        return [Assign(name, a.active, a.standby, f"adopted by epoch {self.epoch}: {_original(a.reason)}")
+                for name, a in sorted(snapshot.assignments.items())
+                if a.epoch != self.epoch and name not in planned and name in snapshot.desired.services
+                and not snapshot.is_paused(name)]
 
     async def _apply(self, snapshot: ClusterSnapshot, actions: list, now: float) -> None:
         generation = snapshot.desired.generation
@@ -110,6 +120,10 @@ class MasterLoop:
         for service in {h.service for h in history}:
             await asyncio.to_thread(self.store.trim_history, service,
                                     _history_limit(snapshot))
+
+
+def _original(reason: str) -> str:
+    return reason.split(": ", 1)[1] if reason.startswith("adopted by epoch ") else reason
 
 
 def _history_limit(snapshot: ClusterSnapshot) -> int:

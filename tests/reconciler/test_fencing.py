@@ -1,0 +1,104 @@
+"""Self-fencing, failsafe and etcd restarts, with real agents and real etcd.
+
+An agent cut off from etcd alone must stop its active before anyone else may
+promote; when etcd is gone for everybody (failsafe) actives stay put; when
+etcd restarts, agents ride it out and converge.
+"""
+import os
+import signal
+import threading
+import time
+from urllib.parse import urlparse
+
+import psutil
+import pytest
+
+from overseer.desired.store.local_etcd import LocalEtcd
+from tests.support.cluster import Cluster, cluster_yaml
+from tests.reconciler.test_failover import SERVERS, running_pid, service
+from tests.support.tcp_proxy import TcpProxy
+
+
+def _alive(pid):
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def _watch_death(pid, out):
+    def run():
+        while _alive(pid):
+            time.sleep(0.005)
+        out["died"] = time.monotonic()
+    threading.Thread(target=run, daemon=True).start()
+
+
+def test_agent_cut_off_alone_stops_its_active_before_the_other_promotes(cluster):
+    url = urlparse(cluster.etcd_url)
+    proxy = TcpProxy(url.hostname, url.port)
+    try:
+        cluster.apply(cluster_yaml(cluster.name, SERVERS, ttl="3s", extra=service()))
+        env = dict(cluster.env)
+        cluster.env = dict(env, OVERSEER_ETCD=proxy.url)
+        cluster.start_agent("pbx1")
+        cluster.env = env
+        cluster.start_agent("pbx2")
+        cluster.start_agent("web1")
+        snap = cluster.wait_for(lambda s: running_pid(s, "pbx1") and len(s.servers) == 3, what="pbx on pbx1")
+        child, seen = running_pid(snap, "pbx1"), {}
+        _watch_death(child, seen)
+        cut = time.monotonic()
+        proxy.cut()
+        snap = cluster.wait_for(lambda s: running_pid(s, "pbx2") is not None, timeout=15, what="pbx on pbx2")
+        promoted = time.monotonic()
+        assert "died" in seen, "pbx1's child still runs while pbx2 is active: two actives"
+        print(f"cut at 0; pbx1 child stopped after {seen['died'] - cut:.2f}s; "
+              f"pbx2 active after {promoted - cut:.2f}s (leaseTTL 3s)")
+        assert seen["died"] < promoted
+        assert seen["died"] - cut < 3.0  # before the lease could expire for the others
+        assert "fencing" in (cluster.workdir / "pbx1.log").read_text()
+        # the link comes back: pbx1 rejoins as a standby, pbx2 stays active
+        proxy.restore()
+        snap = cluster.wait_for(lambda s: "pbx1" in s.servers and s.reports.get(("pbx1", "pbx")) is not None
+                                and s.reports[("pbx1", "pbx")].role == "standby", timeout=15, what="pbx1 back")
+        assert snap.assignments["pbx"].active == ("pbx2",)
+    finally:
+        proxy.close()
+
+
+@pytest.fixture
+def own_etcd(tmp_path):
+    etcd = LocalEtcd(data_dir=str(tmp_path / "etcd")).start()
+    yield etcd
+    etcd.stop()
+
+
+def test_etcd_gone_for_everyone_keeps_actives_and_recovers(own_etcd, tmp_path, cluster_name):
+    cluster = Cluster(own_etcd.url, cluster_name, tmp_path)
+    try:
+        cluster.apply(cluster_yaml(cluster.name, SERVERS, ttl="2s", extra=service()))
+        for server in SERVERS:
+            cluster.start_agent(server)
+        snap = cluster.wait_for(lambda s: running_pid(s, "pbx1") and len(s.servers) == 3, what="pbx on pbx1")
+        child = running_pid(snap, "pbx1")
+        cluster.store.close()
+        cluster._store = None
+        own_etcd.kill()
+        time.sleep(5)  # well past leaseTTL: a lone agent would have fenced by now
+        assert _alive(child), "failsafe: the active must keep running while etcd is gone for everyone"
+        assert all(p.poll() is None for p in cluster.agents.values()), "agents must keep running"
+        own_etcd.start()
+        snap = cluster.wait_for(lambda s: s.master is not None and len(s.servers) == 3, timeout=20,
+                                what="cluster back")
+        time.sleep(1)
+        snap = cluster.snapshot()
+        assert snap.assignments["pbx"].active == ("pbx1",)
+        assert _alive(child), "etcd's return must not bounce the active"
+        for server in SERVERS:
+            log = (cluster.workdir / f"{server}.log").read_text()
+            assert "failsafe" in log, f"{server} did not say it went failsafe:\n{log}"
+            # one line per state change, not one per retry
+            assert log.count("etcd unreachable") <= 6, log
+    finally:
+        cluster.stop()
