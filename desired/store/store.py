@@ -154,6 +154,16 @@ class Store:
                            compare=[self._tx.create(key) == epoch], success=[], failure=[])
         return ok
 
+    def assignment_current(self, assignment: Assignment) -> bool:
+        """The agent's fence before acting: `master` still has the assignment's
+        epoch AND `assign/<service>` still holds exactly this assignment."""
+        key = self.keys.assign(assignment.service)
+        ok, _ = self._call(self.client.transaction,
+                           compare=[self._tx.create(self.keys.master()) == assignment.epoch,
+                                    self._tx.value(key) == assignment.to_json()],
+                           success=[], failure=[])
+        return ok
+
     # --- the master's fenced writes ---------------------------------------
 
     def _fenced(self, epoch: int, ops: list, what: str) -> None:

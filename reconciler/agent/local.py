@@ -52,11 +52,12 @@ class LocalServices:
                               defaults=self._defaults, results_kept=self._kept, publish=publish,
                               child_pid=worker.actuator.child_pid, epoch=worker.epoch)
 
-    async def _epoch_is(self, epoch: int) -> bool:
+    async def _still_current(self, assignment) -> bool:
         try:
-            return await asyncio.to_thread(self.store.epoch_is, epoch)
+            return await asyncio.to_thread(self.store.assignment_current, assignment)
         except StoreError as exc:
-            log.warning("cannot confirm epoch %d with etcd: %s", epoch, exc)
+            log.warning("%s: cannot confirm assignment (epoch %d) with etcd: %s",
+                        assignment.service, assignment.epoch, exc)
             return False
 
     async def _report(self, report: ServiceReport) -> None:
@@ -70,7 +71,7 @@ class LocalServices:
 
     def _new_worker(self, doc: ServiceDoc) -> ServiceWorker:
         worker = ServiceWorker(cluster=self.store.cluster, server=self.server, doc=doc,
-                               epoch_is=self._epoch_is, report=self._report, history=self._history,
+                               still_current=self._still_current, report=self._report, history=self._history,
                                monitor_factory=self._monitor, log_dir=self.log_dir)
         worker.start()
         return worker

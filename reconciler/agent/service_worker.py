@@ -22,24 +22,28 @@ from . import roles
 log = logging.getLogger(__name__)
 
 RETRY_MIN, RETRY_MAX = 1.0, 30.0
+# After failing as active, how long to leave the master to move the service
+# before retrying in place (only happens when it had nowhere else to go).
+BLOCK_SECONDS = 5.0
 
 
 class ServiceWorker:
     def __init__(self, *, cluster: str, server: str, doc: ServiceDoc,
-                 epoch_is: Callable[[int], Awaitable[bool]],
+                 still_current: Callable[[Assignment], Awaitable[bool]],
                  report: Callable[[ServiceReport], Awaitable[None]],
                  history: Callable[[HistoryEntry], Awaitable[None]],
                  monitor_factory: Callable[["ServiceWorker"], object],
                  log_dir: Optional[str] = None):
         self.cluster, self.server, self.doc = cluster, server, doc
         self.name = doc.metadata.name
-        self.epoch_is, self.report, self.history = epoch_is, report, history
+        self.still_current, self.report, self.history = still_current, report, history
         self.actuator = build_actuator(self.name, doc.spec.actuator, log_dir=log_dir)
         self.actuator.on_exit = self._child_exited
         self.monitor = monitor_factory(self)
         self.role = "stopped"
         self.assignment: Optional[Assignment] = None
         self.blocked: Optional[Assignment] = None   # an assignment we failed as active on
+        self.blocked_until = 0.0
         self.fenced = False
         self.retry_delay = RETRY_MIN
         self._wake = asyncio.Event()
@@ -81,11 +85,17 @@ class ServiceWorker:
                 asyncio.get_running_loop().call_later(self.retry_delay, self._wake.set)
                 self.retry_delay = min(self.retry_delay * 2, RETRY_MAX)
 
+    def _block(self) -> None:
+        self.blocked = self.assignment
+        self.blocked_until = time.monotonic() + BLOCK_SECONDS
+        asyncio.get_running_loop().call_later(BLOCK_SECONDS + 0.01, self._wake.set)
+
     def _blocked(self) -> bool:
-        # We failed as active under this very assignment: wait for the master
-        # to decide again rather than restarting in place behind its back.
+        # We failed as active under this very assignment: give the master time
+        # to move the service rather than restarting in place behind its back.
+        # If it keeps us (no other candidate), retry once the block expires.
         return (self.assignment is not None and self.assignment == self.blocked
-                and self.server in self.assignment.active)
+                and self.server in self.assignment.active and time.monotonic() < self.blocked_until)
 
     def _target(self) -> str:
         target = roles.target_role(self.assignment, self.server)
@@ -104,8 +114,8 @@ class ServiceWorker:
                 await self._report(*self._outcome(f"{target} (nothing to run)"))
             return False
         epoch = self.epoch()
-        if target == "active" and not await self.epoch_is(epoch):
-            log.warning("%s: assignment epoch %d is not the master's any more; not promoting",
+        if target == "active" and not await self.still_current(self.assignment):
+            log.warning("%s: assignment (epoch %d) is no longer current in etcd; not promoting",
                         self.name, epoch)
             return False
         ctx = ActionContext(self.cluster, self.name, self.server,
@@ -142,7 +152,7 @@ class ServiceWorker:
     async def _failed(self, step: str, target: str, ctx: ActionContext, exc: ActuatorError) -> None:
         log.error("%s: %s failed (epoch %d): %s", self.name, step, ctx.epoch, exc)
         if target == "active":
-            self.blocked = self.assignment
+            self._block()
             await self._retreat(ctx)
         await self._report("failed", str(exc))
         await self.history(HistoryEntry(self.name, time.time(), "action",
@@ -180,7 +190,7 @@ class ServiceWorker:
         was = self.role
         self.role = "stopped"
         if was == "active":
-            self.blocked = self.assignment
+            self._block()
         if hasattr(self.monitor, "child_died"):
             self.monitor.child_died(message)
         self._set_monitor_role()

@@ -121,3 +121,14 @@ def test_switchover_and_pause(cluster):
     assert active_of(cluster.snapshot()) == ("pbx2",)  # paused: no automatic failover
     cluster.cli("resume", "pbx")
     cluster.wait_for(lambda s: running_pid(s, "pbx1") is not None, timeout=10, what="failover after resume")
+
+
+def test_single_candidate_restarts_in_place_after_the_block(cluster):
+    snap = start(cluster, service(candidates=("pbx1",)))
+    old = running_pid(snap, "pbx1")
+    os.kill(old, signal.SIGKILL)
+    snap = cluster.wait_for(lambda s: s.reports[("pbx1", "pbx")].outcome == "failed", timeout=5,
+                            what="failure reported")
+    snap = cluster.wait_for(lambda s: running_pid(s, "pbx1") not in (None, old), timeout=15,
+                            what="pbx restarted on pbx1")
+    assert snap.assignments["pbx"].active == ("pbx1",)
