@@ -1,0 +1,111 @@
+"""Shared plumbing for the election and failover benches: a throw-away etcd,
+real `overseer agent` clusters (tests.support.cluster), a watch-driven wait
+and percentile printing.
+
+`watch_until` snapshots the cluster after every etcd change (Store.watch), with
+a short poll as a fallback, so a measured duration is "kill -> first snapshot
+showing the outcome", accurate to a few milliseconds.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import statistics
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator, Optional
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
+
+from overseer.desired.state import ClusterSnapshot  # noqa: E402
+from overseer.desired.store.local_etcd import LocalEtcd  # noqa: E402
+from tests.support.cluster import Cluster, cluster_yaml  # noqa: E402,F401  (re-exported)
+
+FALLBACK_POLL = 0.005
+
+
+class BenchTimeout(Exception):
+    """The cluster never reached the awaited state: the bench prints the agents' logs."""
+
+
+@contextlib.contextmanager
+def local_etcd() -> Iterator[LocalEtcd]:
+    with tempfile.TemporaryDirectory(prefix="overseer-bench-") as tmp:
+        etcd = LocalEtcd(data_dir=str(Path(tmp) / "etcd")).start()
+        try:
+            yield etcd
+        finally:
+            etcd.stop()
+
+
+@contextlib.contextmanager
+def running_cluster(etcd_url: str, name: str) -> Iterator[Cluster]:
+    with tempfile.TemporaryDirectory(prefix=f"overseer-{name}-") as tmp:
+        cluster = Cluster(etcd_url, name, Path(tmp))
+        try:
+            yield cluster
+        finally:
+            cluster.stop()
+
+
+class Watch:
+    """Wakes on every change under the cluster's prefix; `until` returns the
+    first snapshot (and its monotonic time) that satisfies a predicate."""
+
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
+        self._changed = threading.Event()
+        self._cancel = cluster.store.watch(self._changed.set)
+
+    def until(self, predicate: Callable[[ClusterSnapshot], object], timeout: float,
+              what: str) -> tuple[ClusterSnapshot, float]:
+        deadline = time.monotonic() + timeout
+        while True:
+            self._changed.clear()
+            snap = self.cluster.snapshot()
+            seen = time.monotonic()
+            if predicate(snap):
+                return snap, seen
+            if seen > deadline:
+                raise BenchTimeout(f"timed out after {timeout:g}s waiting for {what}; "
+                                   f"master={snap.master}, assign={dict(snap.assignments)}\n"
+                                   f"{self.cluster.logs()}")
+            self._changed.wait(FALLBACK_POLL)
+
+    def close(self) -> None:
+        self._cancel()
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """Nearest-rank percentile: p99 of 20 runs is the maximum, as it should be."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def summary(label: str, values: list[float], extra: str = "") -> str:
+    if not values:
+        return f"{label}: no runs"
+    return (f"{label}: n={len(values)} p50={statistics.median(values):.3f}s "
+            f"p99={percentile(values, 99):.3f}s max={max(values):.3f}s "
+            f"min={min(values):.3f}s{(' ' + extra) if extra else ''}")
+
+
+def seconds(duration: str) -> float:
+    """'2s' / '500ms' -> seconds, for the printed comparison with leaseTTL."""
+    duration = duration.strip()
+    if duration.endswith("ms"):
+        return float(duration[:-2]) / 1000
+    if duration.endswith("s"):
+        return float(duration[:-1])
+    return float(duration)
+
+
+def active_pid(snap: ClusterSnapshot, server: str, service: str = "pbx") -> Optional[int]:
+    report = snap.reports.get((server, service))
+    if report and report.role == "active" and report.outcome == "ok" and report.pid:
+        return report.pid
+    return None
