@@ -1,0 +1,46 @@
+"""`overseer demo [--listen 127.0.0.1:8080] [--dir .demo]`: the whole product on one machine.
+
+A local etcd, the example cluster of reconciler/demo/cluster.py applied, three
+agents, and the board; prints what to kill to watch a failover. Ctrl-C or
+SIGTERM stops everything it started.
+"""
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+
+import click
+
+from .common import fail
+
+
+@click.command("demo")
+@click.option("--listen", default="127.0.0.1:8080", show_default=True, metavar="HOST:PORT",
+              help="where the board is served")
+@click.option("--dir", "folder", default=".demo", show_default=True, type=click.Path(file_okay=False),
+              help="etcd data, agent state dirs, logs and the applied documents")
+def demo(listen: str, folder: str) -> None:
+    """Run a local three-server cluster with a fake PBX, a web app and a recorder."""
+    from overseer.desired.store.local_etcd import LocalEtcdError
+    from overseer.reconciler.demo.processes import DemoError
+    from overseer.reconciler.demo.session import Demo
+    from overseer.ui.server import ListenError, parse_listen
+
+    try:
+        host, port = parse_listen(listen)
+    except ListenError as exc:
+        fail(str(exc))
+    session = Demo(Path(folder), host, port, say=lambda line: click.echo(line))
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: session.stop_requested.set())
+    try:
+        session.up()
+        session.watch()
+    except (DemoError, LocalEtcdError) as exc:
+        click.echo(f"overseer demo: {exc}", err=True)
+        session.down()
+        raise SystemExit(1)
+    session.down()
+
+
+COMMANDS = [demo]

@@ -1,0 +1,7 @@
+"""`overseer demo`: a whole cluster on one machine, and the small fake services it runs.
+
+fake_pbx.py (enough AMI for the asterisk checks), web_app.py (a threaded web
+server), recorder.py (a heartbeat writer with its own check), cluster.py (the
+documents), processes.py (starting and stopping everything), docref.py (the
+generated document reference in docs/reference.md).
+"""

@@ -1,0 +1,159 @@
+"""One `overseer demo` run: bring the cluster up, say what to try, report changes.
+
+Up: fresh etcd under the demo folder, the documents applied with the real
+`overseer apply`, three agents, the board. Then one line per change of the
+master, of where the PBX runs (with the pid to kill), or of an agent exiting,
+until SIGINT/SIGTERM; then everything is stopped in order.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from overseer.desired.state import ClusterSnapshot
+from overseer.desired.store.client import EtcdConfig, StoreError
+from overseer.desired.store.local_etcd import LocalEtcd, free_port
+from overseer.desired.store.store import Store
+
+from .cluster import CLUSTER, SERVERS, Ports, documents
+from .processes import DemoError, Processes, become_subreaper, fresh_folder
+
+Say = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Where:
+    """What the demo reports on: who is master and where the PBX runs."""
+    master: Optional[str]
+    pbx: Optional[str]
+    pid: Optional[int]
+
+
+def where(snap: ClusterSnapshot) -> Where:
+    assignment = snap.assignments.get("pbx")
+    server = assignment.active[0] if assignment and assignment.active else None
+    report = snap.reports.get((server, "pbx")) if server else None
+    pid = report.pid if report and report.role == "active" and report.outcome == "ok" else None
+    return Where(snap.master.server if snap.master else None, server, pid)
+
+
+class Demo:
+    def __init__(self, folder: Path, host: str, port: int, say: Say):
+        self.folder, self.host, self.port, self.say = folder.resolve(), host, port, say
+        self.etcd = LocalEtcd(data_dir=str(self.folder / "etcd"))
+        self.procs: Optional[Processes] = None
+        self.store: Optional[Store] = None
+        self.stop_requested = threading.Event()
+
+    @property
+    def board(self) -> str:
+        return f"http://{self.host}:{self.port}/"
+
+    def up(self) -> None:
+        started = time.monotonic()
+        fresh_folder(self.folder)
+        become_subreaper()
+        self.etcd.start(log_path=str(self.folder / "etcd.log"))
+        env = dict(os.environ, OVERSEER_ETCD=self.etcd.url, OVERSEER_CLUSTER=CLUSTER,
+                   PYTHONUNBUFFERED="1")
+        self.procs = Processes(self.folder, self.etcd, env)
+        self._apply()
+        for server in SERVERS:
+            self.procs.spawn(server, ["agent", "--server", server,
+                                      "--state-dir", str(self.folder / server)])
+        self.procs.spawn("ui", ["ui", "--listen", f"{self.host}:{self.port}"])
+        self.store = Store(EtcdConfig(endpoints=(self.etcd.url,)), CLUSTER)
+        self.procs.wait_http("ui", f"http://{self.host}:{self.port}/healthz")
+        first = self._wait_for_pbx(timeout=40)
+        self.procs.remember_descendants()
+        if first is not None:  # None: stopped while starting
+            self._banner(first, time.monotonic() - started)
+
+    def _apply(self) -> None:
+        secret = self.folder / "ami.secret"
+        secret.write_text(secrets.token_hex(12) + "\n")
+        secret.chmod(0o600)
+        ports = Ports({s: free_port() for s in SERVERS}, ami=free_port(), web=free_port())
+        path = self.folder / "cluster.yaml"
+        path.write_text(documents(self.folder, ports, secret))
+        self.procs.run_cli("apply", "-f", str(path))
+
+    def _wait_for_pbx(self, timeout: float) -> Optional[Where]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.stop_requested.is_set():
+            for name, proc in self.procs.children.items():
+                if proc.poll() is not None:
+                    raise DemoError(f"{name} exited with status {proc.returncode} while starting:\n"
+                                    f"{self.procs.log_tail(name)}")
+            now = self._where()
+            if now and now.master and now.pid:
+                return now
+            time.sleep(0.1)
+        if self.stop_requested.is_set():
+            return None
+        raise DemoError(f"the PBX did not start within {timeout:g}s; agent logs in {self.folder}")
+
+    def _where(self) -> Optional[Where]:
+        try:
+            return where(self.store.snapshot())
+        except StoreError:
+            return None
+
+    def _banner(self, now: Where, took: float) -> None:
+        agents = self.procs.children
+        self.say(f"Overseer demo is up in {took:.1f}s (cluster '{CLUSTER}', files in {self.folder})\n"
+                 f"  board:   {self.board}\n"
+                 f"  etcd:    {self.etcd.url}   (OVERSEER_ETCD={self.etcd.url} overseer status)\n"
+                 f"  master:  {now.master}\n"
+                 f"  agents:  " + ", ".join(f"{s} pid {agents[s].pid}" for s in SERVERS) + "\n"
+                 f"  pbx:     active on {now.pbx}, fake PBX pid {now.pid}\n"
+                 f"Try a failover:\n"
+                 f"  kill -9 {now.pid}    # the active PBX: it moves to the other server at once\n"
+                 f"  kill -9 {agents[now.pbx].pid}    # {now.pbx}'s agent: pbx moves once its lease "
+                 f"(3s) runs out\n"
+                 f"  OVERSEER_ETCD={self.etcd.url} overseer switchover pbx   # a planned move\n"
+                 f"Ctrl-C stops everything.")
+
+    def watch(self, last: Optional[Where] = None) -> None:
+        """One line per change, until stop_requested."""
+        last = last or self._where()
+        exited: set = set()
+        while not self.stop_requested.wait(0.2):
+            now = self._where()
+            if now is not None and last is not None:
+                self._report(last, now)
+            last = now or last
+            for name, proc in self.procs.children.items():
+                if proc.poll() is not None and name not in exited:
+                    exited.add(name)
+                    self.say(f"{_clock()} {name} (pid {proc.pid}) exited with status {proc.returncode}")
+
+    def _report(self, last: Where, now: Where) -> None:
+        if now.master != last.master:
+            self.say(f"{_clock()} master: {last.master or 'none'} -> {now.master or 'none'}")
+        if (now.pbx, now.pid) != (last.pbx, last.pid) and now.pid:
+            self.say(f"{_clock()} pbx: active on {now.pbx}, fake PBX pid {now.pid}"
+                     f"   (kill -9 {now.pid} to move it again)")
+        elif now.pbx is None and last.pbx is not None:
+            self.say(f"{_clock()} pbx: no active server")
+
+    def down(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        if self.procs is None:
+            self.etcd.kill()
+            return
+        self.say("stopping the agents, the board and etcd ...")
+        left = self.procs.stop()
+        for line in left:
+            self.say(f"  had to kill {line}")
+        self.say("demo stopped; nothing left running.")
+
+
+def _clock() -> str:
+    return time.strftime("%H:%M:%S")
