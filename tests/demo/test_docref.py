@@ -1,0 +1,23 @@
+"""docs/reference.md is the generator's output for the current models, so it cannot drift."""
+from pathlib import Path
+
+from overseer.desired import checks, models
+from overseer.reconciler.demo import docref
+
+REFERENCE = Path(__file__).resolve().parents[2] / "docs" / "reference.md"
+
+
+def test_committed_reference_matches_the_models():
+    assert REFERENCE.read_text() == docref.generate(), (
+        "docs/reference.md is out of date: run "
+        "`.venv/bin/python -m overseer.reconciler.demo.docref > docs/reference.md`")
+
+
+def test_every_check_type_and_field_is_documented():
+    text = docref.generate()
+    for check in checks.CHECK_TYPES:
+        assert f"| `type` | `{check}` |" in text, check
+    for name in models.ClusterSpec.model_fields:
+        assert f"| `{name}` |" in text, name
+    assert "| `leaseTTL` | duration | `5s` |" in text
+    assert "| `historyLimit` | positive integer | `200` | history entries kept per service |" in text
