@@ -72,6 +72,7 @@ class Watch:
             if seen > deadline:
                 raise BenchTimeout(f"timed out after {timeout:g}s waiting for {what}; "
                                    f"master={snap.master}, assign={dict(snap.assignments)}\n"
+                                   f"reports={dict(snap.reports)}\nobservations={dict(snap.observations)}\n"
                                    f"{self.cluster.logs()}")
             self._changed.wait(FALLBACK_POLL)
 
