@@ -94,7 +94,13 @@ def _endpoint(url: str, cfg: EtcdConfig) -> "_Endpoint":
     # Retry a failed endpoint soon: a restarted etcd must be used again quickly.
     return _Endpoint(parsed.hostname, parsed.port or 2379, secure=secure,
                                  creds=creds, time_retry=1.0,
-                                 opts=[("grpc.enable_http_proxy", 0)])
+                                 opts=[("grpc.enable_http_proxy", 0),
+                                       # reconnect fast after an etcd restart: our lease
+                                       # must be renewed within its TTL, and gRPC's default
+                                       # backoff grows to minutes
+                                       ("grpc.initial_reconnect_backoff_ms", 100),
+                                       ("grpc.min_reconnect_backoff_ms", 100),
+                                       ("grpc.max_reconnect_backoff_ms", 500)])
 
 
 def connect(cfg: EtcdConfig) -> etcd3.MultiEndpointEtcd3Client:

@@ -102,8 +102,12 @@ class Agent:
         self.healthz = HealthzServer(host, doc.spec.agentPort, self._healthz_status)
         await self.healthz.start()
 
-    def _healthz_status(self) -> dict:
-        reaching = bool(self.presence and self.presence.renewed_recently())
+    async def _healthz_status(self) -> dict:
+        try:
+            await asyncio.wait_for(asyncio.to_thread(self.store.get_master), 0.4)
+            reaching = True
+        except (StoreError, asyncio.TimeoutError):
+            reaching = False
         return {"server": self.me, "etcd": reaching, "master": self.master is not None,
                 "fenced": bool(self.presence and self.presence.state.fenced)}
 
@@ -238,18 +242,21 @@ class Agent:
         self.local.unfence()
         self._changed.set()
 
-    async def _failsafe(self) -> bool:
+    async def _failsafe(self) -> tuple[bool, bool]:
         desired = self.snapshot.desired
         peers = [Peer(name, doc.spec.address, doc.spec.agentPort)
                  for name, doc in desired.servers.items() if name != self.me]
-        keep, why = await everyone_lost_etcd(peers)
-        if (keep, why) != self._failsafe_said:
+        verdict = await everyone_lost_etcd(peers)
+        said = (verdict.keep, verdict.definitive)
+        if said != self._failsafe_said:
             # once per state change, not once per keep-alive tick
-            self._failsafe_said = (keep, why)
-            level = logging.WARNING if keep else logging.ERROR
-            log.log(level, "etcd unreachable: %s → %s", why,
-                    "failsafe: actives stay, nothing is promoted" if keep else "fencing local actives")
-        return keep
+            self._failsafe_said = said
+            outcome = ("failsafe: actives stay, nothing is promoted" if verdict.keep else
+                       "we are cut off: fencing local actives" if verdict.definitive else
+                       "asking again; fencing at 80% of the lease if this lasts")
+            log.log(logging.WARNING if verdict.keep else logging.ERROR,
+                    "etcd unreachable: %s → %s", verdict.why, outcome)
+        return verdict.keep, verdict.definitive
 
     # --- shutdown -------------------------------------------------------------
 

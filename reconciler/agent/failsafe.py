@@ -41,16 +41,23 @@ async def ask_peer(peer: Peer, timeout: float) -> dict | None:
         writer.close()
 
 
-async def everyone_lost_etcd(peers: Iterable[Peer], timeout: float = 0.5) -> tuple[bool, str]:
-    """(True, why) when all peers answer and none reaches etcd."""
+@dataclass(frozen=True)
+class Verdict:
+    keep: bool          # everyone lost etcd: actives stay
+    definitive: bool    # a peer still reaches etcd: we are the one cut off
+    why: str
+
+
+async def everyone_lost_etcd(peers: Iterable[Peer], timeout: float = 1.0) -> Verdict:
+    """Keep actives only when all peers answer and none reaches etcd."""
     peers = list(peers)
     if not peers:
-        return False, "no peers to ask"
+        return Verdict(False, False, "no peers to ask")
     answers = await asyncio.gather(*(ask_peer(p, timeout) for p in peers))
+    reaching = [p.name for p, a in zip(peers, answers) if a is not None and a.get("etcd")]
+    if reaching:
+        return Verdict(False, True, f"{', '.join(reaching)} still reach etcd")
     silent = [p.name for p, a in zip(peers, answers) if a is None]
     if silent:
-        return False, f"no answer from {', '.join(silent)}"
-    reaching = [p.name for p, a in zip(peers, answers) if a.get("etcd")]
-    if reaching:
-        return False, f"{', '.join(reaching)} still reach etcd"
-    return True, f"all {len(peers)} peers answer and none reaches etcd"
+        return Verdict(False, False, f"no answer from {', '.join(silent)}")
+    return Verdict(True, False, f"all {len(peers)} peers answer and none reaches etcd")

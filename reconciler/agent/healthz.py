@@ -1,20 +1,21 @@
 """The agent's own tiny HTTP endpoint: `GET /healthz` for peers in failsafe.
 
 Plain asyncio, no framework: it must answer while the agent is busy and use
-no thread. It reports whether this agent currently reaches etcd.
+no thread. It reports whether this agent reaches etcd right now (a live probe, not a
+cached flag: a peer asking is deciding whether to fence).
 """
 from __future__ import annotations
 
 import asyncio
 import json
 import logging
-from typing import Callable
+from typing import Awaitable, Callable
 
 log = logging.getLogger(__name__)
 
 
 class HealthzServer:
-    def __init__(self, host: str, port: int, status: Callable[[], dict]):
+    def __init__(self, host: str, port: int, status: Callable[[], Awaitable[dict]]):
         self.host, self.port, self.status = host, port, status
         self._server: asyncio.AbstractServer | None = None
 
@@ -32,7 +33,7 @@ class HealthzServer:
             request = await asyncio.wait_for(reader.readline(), 2)
             parts = request.decode("latin-1").split()
             if len(parts) >= 2 and parts[0] in ("GET", "HEAD") and parts[1].split("?")[0] == "/healthz":
-                code, body = "200 OK", json.dumps(self.status()).encode()
+                code, body = "200 OK", json.dumps(await self.status()).encode()
             elif len(parts) >= 2 and parts[0] not in ("GET", "HEAD"):
                 code, body = "405 Method Not Allowed", b'{"error":"read-only"}'
             else:

@@ -1,11 +1,13 @@
 """Keeping this server's presence lease, and knowing when to fence ourselves.
 
 The lease carries `servers/<name>` and, on the master, `master`. Keep-alives
-go every TTL/4. If none succeeds for `fence_after` (half the TTL) the agent
-must assume the others will soon see it gone and demote its actives before
-the lease can expire for them (`on_fence`); `failsafe` may veto that when
-every peer has lost etcd too. A gap longer than the TTL between two ticks
-(SIGSTOP, a frozen VM) means the lease is certainly gone: fence at once.
+go every TTL/4. From half the TTL without a successful keep-alive the agent
+asks `failsafe` (the peers) on every tick: if all of them lost etcd too,
+actives stay; if one still reaches etcd, we are the one cut off and fence at
+once (`on_fence`); if peers do not answer, we keep asking until 80% of the
+TTL and then fence, still before the lease can expire for the others. A lease
+found expired (after a freeze or a long cut) fences too: the master may
+already have moved our actives.
 """
 from __future__ import annotations
 
@@ -35,7 +37,7 @@ class PresenceState:
 class Presence:
     def __init__(self, store: Store, record: Callable[[], ServerRecord], ttl: float,
                  on_fence: Callable[[str], Awaitable[None]],
-                 failsafe: Callable[[], Awaitable[bool]],
+                 failsafe: Callable[[], Awaitable[tuple[bool, bool]]],
                  on_lease_change: Callable[[], Awaitable[None]],
                  clock: Callable[[], float] = time.monotonic):
         self.store = store
@@ -47,7 +49,6 @@ class Presence:
         self.clock = clock
         self.state = PresenceState()
         self._published: Optional[str] = None
-        self._last_tick = clock()
 
     @property
     def fence_after(self) -> float:
@@ -79,12 +80,6 @@ class Presence:
             await self.tick()
 
     async def tick(self) -> None:
-        now = self.clock()
-        gap, self._last_tick = now - self._last_tick, now
-        if gap > self.ttl and self.state.lease is not None:
-            # We were frozen longer than the lease: others may already have moved our actives.
-            log.error("agent was suspended for %.1fs (> leaseTTL %.1fs): fencing local actives", gap, self.ttl)
-            await self._fence(f"suspended for {gap:.1f}s")
         try:
             if self.state.lease is None:
                 await self.register()
@@ -105,8 +100,8 @@ class Presence:
         except LeaseLost:
             log.warning("lease %x expired in etcd: our master lock and presence are gone; re-registering",
                         self.state.lease)
+            self.state.lease = None  # nothing may be written on the dead lease meanwhile
             await self._fence("lease expired")
-            self.state.lease = None
             await self._reregister()
         except StoreError as exc:
             await self._etcd_down(exc)
@@ -124,9 +119,13 @@ class Presence:
                         self.clock() - self.state.last_renewed)
         self.state.etcd_ok = False
         silent_for = self.clock() - self.state.last_renewed
-        if silent_for >= self.fence_after and not self.state.fenced:
-            if await self.failsafe():
-                return
+        if silent_for < self.fence_after or self.state.fenced:
+            return
+        keep, definitive = await self.failsafe()
+        if keep:
+            return
+        silent_for = self.clock() - self.state.last_renewed
+        if definitive or silent_for >= self.ttl * 0.8:
             await self._fence(f"no lease renewal for {silent_for:.1f}s")
 
     async def _fence(self, why: str) -> None:

@@ -86,7 +86,7 @@ def test_etcd_gone_for_everyone_keeps_actives_and_recovers(own_etcd, tmp_path, c
         cluster._store = None
         own_etcd.kill()
         time.sleep(5)  # well past leaseTTL: a lone agent would have fenced by now
-        assert _alive(child), "failsafe: the active must keep running while etcd is gone for everyone"
+        assert _alive(child), "failsafe: the active must keep running while etcd is gone for everyone\n" + cluster.logs()
         assert all(p.poll() is None for p in cluster.agents.values()), "agents must keep running"
         own_etcd.start()
         snap = cluster.wait_for(lambda s: s.master is not None and len(s.servers) == 3, timeout=20,
@@ -94,7 +94,7 @@ def test_etcd_gone_for_everyone_keeps_actives_and_recovers(own_etcd, tmp_path, c
         time.sleep(1)
         snap = cluster.snapshot()
         assert snap.assignments["pbx"].active == ("pbx1",)
-        assert _alive(child), "etcd's return must not bounce the active"
+        assert _alive(child), "etcd's return must not bounce the active\n" + cluster.logs()
         for server in SERVERS:
             log = (cluster.workdir / f"{server}.log").read_text()
             assert "failsafe" in log, f"{server} did not say it went failsafe:\n{log}"
