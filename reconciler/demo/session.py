@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -56,6 +57,7 @@ class Demo:
 
     def up(self) -> None:
         started = time.monotonic()
+        _check_free(self.host, self.port)
         fresh_folder(self.folder)
         become_subreaper()
         self.etcd.start(log_path=str(self.folder / "etcd.log"))
@@ -153,6 +155,16 @@ class Demo:
         for line in left:
             self.say(f"  had to kill {line}")
         self.say("demo stopped; nothing left running.")
+
+
+def _check_free(host: str, port: int) -> None:
+    """Refuse early: otherwise another board on the port would answer our health check."""
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.bind((host, port))
+    except OSError as exc:
+        raise DemoError(f"--listen {host}:{port}: cannot listen: {exc.strerror or exc} "
+                        f"(another demo or board running? try --listen 127.0.0.1:8090)") from None
 
 
 def _clock() -> str:
