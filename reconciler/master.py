@@ -67,6 +67,9 @@ class MasterLoop:
     def wakeup_after(self, snapshot: ClusterSnapshot, now: float) -> Optional[float]:
         """Seconds until the planner wants another look (a margin expiring)."""
         at = next_wakeup(snapshot.desired, actual_from(snapshot, self.down_since), snapshot.assignments, now)
+        settle = self._settle_until(snapshot)
+        if settle > now and (at is None or settle < at):
+            at = settle
         return None if at is None else max(0.0, at - now)
 
     async def reconcile(self, snapshot: ClusterSnapshot) -> Optional[float]:
@@ -78,12 +81,28 @@ class MasterLoop:
             return None
         started = time.perf_counter()
         now = self.clock()
-        actions = self.actions_for(snapshot, now)
+        actions = self._settled(snapshot, self.actions_for(snapshot, now), now)
         actions += self._adoptions(snapshot, actions)
         if actions:
             await self._apply(snapshot, actions, now)
         RECONCILE_DURATION.observe(time.perf_counter() - started)
         return self.wakeup_after(snapshot, now)
+
+    def _settle_until(self, snapshot: ClusterSnapshot) -> float:
+        spec = snapshot.desired.cluster.spec if snapshot.desired.cluster else None
+        return self.started + (spec.campaignDelay * len(spec.hierarchy) if spec else 0.0)
+
+    def _settled(self, snapshot: ClusterSnapshot, actions: list, now: float) -> list:
+        """Right after the cluster starts, servers register one by one: hold the
+        first placement of a service until its candidates are all up or the
+        settle time (campaignDelay x servers) is over, so the preferred server
+        gets it instead of whichever agent came up first."""
+        if now >= self._settle_until(snapshot):
+            return actions
+        waiting = {name for name, doc in snapshot.desired.services.items()
+                   if name not in snapshot.assignments
+                   and not set(doc.spec.candidates) <= set(snapshot.servers)}
+        return [a for a in actions if a.service not in waiting]
 
     def _adoptions(self, snapshot: ClusterSnapshot, actions: list) -> list:
         """Re-issue under our epoch every assignment a previous master wrote and

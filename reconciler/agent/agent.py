@@ -10,6 +10,7 @@ hands the same immutable snapshot to each part.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import time
@@ -67,6 +68,10 @@ class Agent:
         self._note_etcd_ok()
 
     async def run(self) -> None:
+        # etcd calls run in threads and can hang on a dropped link: give them
+        # room so a few stuck calls never starve the keep-alive.
+        asyncio.get_running_loop().set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="etcd"))
         await self._connect()
         snapshot = await self._read()
         while snapshot is None or snapshot.desired.cluster is None or self.me not in snapshot.desired.servers:
@@ -104,7 +109,7 @@ class Agent:
 
     async def _healthz_status(self) -> dict:
         try:
-            await asyncio.wait_for(asyncio.to_thread(self.store.get_master), 0.4)
+            await asyncio.wait_for(asyncio.to_thread(self.store.get_master), 0.3)
             reaching = True
         except (StoreError, asyncio.TimeoutError):
             reaching = False
@@ -246,7 +251,8 @@ class Agent:
         desired = self.snapshot.desired
         peers = [Peer(name, doc.spec.address, doc.spec.agentPort)
                  for name, doc in desired.servers.items() if name != self.me]
-        verdict = await everyone_lost_etcd(peers)
+        # longer than a peer's own etcd probe (0.3 s), short enough to decide in time
+        verdict = await everyone_lost_etcd(peers, timeout=max(0.5, min(1.0, self.presence.ttl / 4)))
         said = (verdict.keep, verdict.definitive)
         if said != self._failsafe_said:
             # once per state change, not once per keep-alive tick

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Optional
 
 from overseer.desired.state import ServerRecord
-from overseer.desired.store.client import StoreError
+from overseer.desired.store.client import EtcdUnavailable, StoreError
 from overseer.desired.store.store import LeaseLost, Store
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ class PresenceState:
     etcd_ok: bool = False
     fenced: bool = False
     lease_generation: int = 0          # bumps each time we had to take a new lease
+    kept_at: float = float("-inf")     # last time failsafe said "everyone lost etcd"
+    asking: bool = False               # a failsafe query of the peers is under way
     errors: list = field(default_factory=list)
 
 
@@ -73,11 +75,37 @@ class Presence:
         await asyncio.to_thread(self.store.put_server, record, self.state.lease)
         self._published = record.to_json()
 
+    @property
+    def call_timeout(self) -> float:
+        # A dropped link makes calls hang, not fail: never wait longer than a
+        # keep-alive period, or the fence deadline passes while we wait.
+        return max(0.2, self.ttl / 4)
+
     async def run(self) -> None:
         interval = max(0.1, self.ttl / 4)
+        guard = asyncio.create_task(self._deadline_guard())
+        try:
+            while True:
+                await asyncio.sleep(interval)
+                await self.tick()
+        finally:
+            guard.cancel()
+
+    async def _deadline_guard(self) -> None:
+        """Fence at 80% of the lease even while a keep-alive or a peer query
+        still hangs, unless failsafe said "everyone lost etcd" recently."""
         while True:
-            await asyncio.sleep(interval)
-            await self.tick()
+            await asyncio.sleep(0.05)
+            if self.state.lease is None or self.state.fenced:
+                continue
+            now = self.clock()
+            silent_for = now - self.state.last_renewed
+            # failsafe is asked again every tick (sleep + keep-alive + query < TTL)
+            kept_recently = now - self.state.kept_at < self.ttl
+            # a peer query still running gets until 95% of the lease, never more
+            asking = self.state.asking and silent_for < self.ttl * 0.95
+            if silent_for >= self.ttl * 0.8 and not kept_recently and not asking:
+                await self._fence(f"no lease renewal for {silent_for:.1f}s")
 
     async def tick(self) -> None:
         try:
@@ -87,7 +115,11 @@ class Presence:
                 await self.on_lease_change()
                 return
             sent = self.clock()
-            await asyncio.to_thread(self.store.keepalive, self.state.lease)
+            try:
+                await asyncio.wait_for(asyncio.to_thread(self.store.keepalive, self.state.lease),
+                                       self.call_timeout)
+            except asyncio.TimeoutError:
+                raise EtcdUnavailable(f"keep-alive got no answer within {self.call_timeout:.1f}s") from None
             self.state.last_renewed = sent
             if not self.state.etcd_ok:
                 log.info("etcd reachable again; lease %x still valid", self.state.lease)
@@ -121,8 +153,13 @@ class Presence:
         silent_for = self.clock() - self.state.last_renewed
         if silent_for < self.fence_after or self.state.fenced:
             return
-        keep, definitive = await self.failsafe()
+        self.state.asking = True
+        try:
+            keep, definitive = await self.failsafe()
+        finally:
+            self.state.asking = False
         if keep:
+            self.state.kept_at = self.clock()
             return
         silent_for = self.clock() - self.state.last_renewed
         if definitive or silent_for >= self.ttl * 0.8:

@@ -21,6 +21,10 @@ from . import roles
 
 log = logging.getLogger(__name__)
 
+
+def epoch_of(assignment: Optional[Assignment]) -> tuple:
+    return (assignment.epoch, assignment.time) if assignment else ()
+
 RETRY_MIN, RETRY_MAX = 1.0, 30.0
 # After failing as active, how long to leave the master to move the service
 # before retrying in place (only happens when it had nowhere else to go).
@@ -44,6 +48,7 @@ class ServiceWorker:
         self.assignment: Optional[Assignment] = None
         self.blocked: Optional[Assignment] = None   # an assignment we failed as active on
         self.blocked_until = 0.0
+        self._reported: tuple = ()             # (role, outcome, assignment) last reported
         self.fenced = False
         self.retry_delay = RETRY_MIN
         self._wake = asyncio.Event()
@@ -108,10 +113,12 @@ class ServiceWorker:
         target = self._target()
         plan = roles.steps(self.role, target, self.standby_mode)
         if not plan:
-            if self.role != target:
-                # e.g. stopped -> cold standby: nothing to run, but say we are ready
-                self.role = target
-                await self._report(*self._outcome(f"{target} (nothing to run)"))
+            # e.g. stopped -> cold standby: nothing to run, but say we are ready;
+            # and a block that ended or a new assignment changes what we report
+            self.role = target
+            outcome = self._outcome(f"{target}")
+            if (self.role, outcome[0], epoch_of(self.assignment)) != self._reported:
+                await self._report(*outcome)
             return False
         epoch = self.epoch()
         if target == "active" and not await self.still_current(self.assignment):
@@ -181,6 +188,7 @@ class ServiceWorker:
             self.monitor.set_role(self.role if runs else "stopped")
 
     async def _report(self, outcome: str, message: str) -> None:
+        self._reported = (self.role, outcome, epoch_of(self.assignment))
         pid = self.actuator.child_pid()
         await self.report(ServiceReport(self.server, self.name, self.role, self.epoch(),
                                         outcome, message, time.time(), pid))
@@ -192,8 +200,8 @@ class ServiceWorker:
         if was == "active":
             self._block()
         if hasattr(self.monitor, "child_died"):
+            # the checks keep running (and failing) until we converge again
             self.monitor.child_died(message)
-        self._set_monitor_role()
         log.error("%s: child exited (%s) while %s", self.name, message, was)
         asyncio.create_task(self._after_exit(was, message))
 

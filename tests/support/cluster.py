@@ -35,7 +35,7 @@ def cluster_yaml(name: str, servers: list[str], ttl: str = "2s", preempt: bool =
           hierarchy: [{", ".join(servers)}]
           leaseTTL: {ttl}
           preempt: {str(preempt).lower()}
-          campaignDelay: 300ms
+          campaignDelay: 1s
           failoverMargin: 200ms
           defaults: {{interval: 200ms, timeout: 1s, failAfter: 2, recoverAfter: 1}}
           serverHealth: {{load1PerCPU: {{warn: 50, fail: 100}}, memoryPercent: {{warn: 99, fail: 100}}, disk: {{path: /, warn: 99%, fail: 100%}}}}
