@@ -58,14 +58,18 @@ class Agent:
 
     async def _connect(self) -> None:
         backoff = 0.2
-        while self.store is None:
+        while self.store is None and not self._stop.is_set():
             try:
                 self.store = await asyncio.to_thread(Store, self.cfg, self.cluster_name)
             except StoreError as exc:
                 self._note_etcd_error(exc)
-                await asyncio.sleep(backoff)
+                try:
+                    await asyncio.wait_for(self._stop.wait(), backoff)
+                except asyncio.TimeoutError:
+                    pass
                 backoff = min(backoff * 2, 5.0)
-        self._note_etcd_ok()
+        if self.store is not None:
+            self._note_etcd_ok()
 
     async def run(self) -> None:
         # etcd calls run in threads and can hang on a dropped link: give them
@@ -73,12 +77,18 @@ class Agent:
         asyncio.get_running_loop().set_default_executor(
             concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="etcd"))
         await self._connect()
+        if self.store is None:
+            return  # stopped while etcd was still unreachable
         snapshot = await self._read()
         while snapshot is None or snapshot.desired.cluster is None or self.me not in snapshot.desired.servers:
             if snapshot is not None:
                 log.error("server %s is not in the applied documents of cluster %s; waiting for an apply",
                           self.me, self.store.cluster)
-            await asyncio.sleep(2)
+            try:
+                await asyncio.wait_for(self._stop.wait(), 2)
+                return  # stopped before we ever joined: nothing to hand over
+            except asyncio.TimeoutError:
+                pass
             snapshot = await self._read()
         self.snapshot = snapshot
         spec = snapshot.desired.cluster.spec

@@ -32,7 +32,9 @@ def _failing(svc: dict) -> str:
     found = []
     for server, checks in svc["checks"].items():
         for check, row in checks.items():
-            if row["status"] != "ok" and server in svc["active"] + svc["standby"]:
+            # unknown on a (cold) standby is normal; on an active it is worth a look
+            bad = row["status"] in ("warn", "fail") or (row["status"] == "unknown" and server in svc["active"])
+            if bad and server in svc["active"] + svc["standby"]:
                 text = f"{server}/{check}: {LABELS.get(row['status'], row['status'])}"
                 found.append(text + (f" ({row['message']})" if row.get("message") else ""))
     return "; ".join(found) or "-"
