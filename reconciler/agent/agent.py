@@ -24,6 +24,7 @@ from .. import __version__
 from ..master import MasterLoop
 from . import election, sdnotify
 from .failsafe import Peer, everyone_lost_etcd
+from .fencer import Fencer
 from .healthz import HealthzServer
 from .local import LocalServices
 from .presence import Presence
@@ -93,8 +94,10 @@ class Agent:
         self.snapshot = snapshot
         spec = snapshot.desired.cluster.spec
         self.local = LocalServices(self.store, self.me, self.state_dir)
+        self.fencer = Fencer()
+        self.local.on_role_change = self._vouch_now
         self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
-                                 self._failsafe, self._lease_changed)
+                                 self._failsafe, self._lease_changed, vouch=self._vouch)
         await self.presence.register()
         log.info("agent %s up in cluster %s (rank %d, lease %x, ttl %gs)", self.me, self.store.cluster,
                  snapshot.desired.rank(self.me), self.presence.state.lease, spec.leaseTTL)
@@ -253,6 +256,15 @@ class Agent:
             self.master = None
         await self.local.fence(why)
 
+    def _vouch_now(self) -> None:
+        # a new active between two keep-alives: vouch for it until the same deadline
+        state = self.presence.state
+        if state.etcd_ok and not state.fenced:
+            self._vouch(self.presence.ttl * 0.95 - (time.monotonic() - state.last_renewed))
+
+    def _vouch(self, seconds: float) -> None:
+        self.fencer.vouch(max(0.0, seconds), self.local.active_groups())
+
     async def _lease_changed(self) -> None:
         self.local.unfence()
         self._changed.set()
@@ -282,6 +294,7 @@ class Agent:
         if self.master is not None:
             await self._resign("agent stopping")
         await self.local.shutdown()
+        self.fencer.close()
         for task in self._tasks:
             task.cancel()
         if self.presence and self.presence.state.lease is not None:

@@ -35,6 +35,7 @@ class LocalServices:
         self.reports = LatestSink(store.put_report, "role reports")
         self._defaults = None
         self._kept = 30
+        self.on_role_change = lambda: None  # set by the agent: re-vouch to the fencer
 
     def start_sinks(self) -> list[asyncio.Task]:
         return [asyncio.create_task(self.observations.run(), name="observation sink"),
@@ -73,6 +74,7 @@ class LocalServices:
         worker = ServiceWorker(cluster=self.store.cluster, server=self.server, doc=doc,
                                still_current=self._still_current, report=self._report, history=self._history,
                                monitor_factory=self._monitor, log_dir=self.log_dir)
+        worker.on_role_change = self.on_role_change
         worker.start()
         return worker
 
@@ -110,6 +112,18 @@ class LocalServices:
         asyncio.create_task(retire())
 
     # --- fencing and shutdown ------------------------------------------------------
+
+    def active_groups(self) -> list[int]:
+        """Process groups of the supervised children now serving as active."""
+        groups = []
+        for worker in self.workers.values():
+            pid = worker.actuator.child_pid()
+            if worker.role == "active" and pid:
+                try:
+                    groups.append(os.getpgid(pid))
+                except ProcessLookupError:
+                    pass
+        return groups
 
     async def fence(self, why: str) -> None:
         await asyncio.gather(*(w.fence(why) for w in self.workers.values()))

@@ -41,6 +41,7 @@ class Presence:
                  on_fence: Callable[[str], Awaitable[None]],
                  failsafe: Callable[[], Awaitable[tuple[bool, bool]]],
                  on_lease_change: Callable[[], Awaitable[None]],
+                 vouch: Callable[[float], None] = lambda seconds: None,
                  clock: Callable[[], float] = time.monotonic):
         self.store = store
         self.record = record
@@ -48,6 +49,7 @@ class Presence:
         self.on_fence = on_fence
         self.failsafe = failsafe
         self.on_lease_change = on_lease_change
+        self.vouch = vouch  # tells the fencer process how long our actives stay legitimate
         self.clock = clock
         self.state = PresenceState()
         self._published: Optional[str] = None
@@ -63,6 +65,7 @@ class Presence:
         record = self.record()
         await asyncio.to_thread(self.store.put_server, record, lease)
         self.state.lease, self.state.last_renewed = lease, sent
+        self.vouch(self.ttl * 0.95 - (self.clock() - sent))
         self.state.etcd_ok, self.state.fenced = True, False
         self.state.lease_generation += 1
         self._published = record.to_json()
@@ -121,6 +124,7 @@ class Presence:
             except asyncio.TimeoutError:
                 raise EtcdUnavailable(f"keep-alive got no answer within {self.call_timeout:.1f}s") from None
             self.state.last_renewed = sent
+            self.vouch(self.ttl * 0.95 - (self.clock() - sent))
             if not self.state.etcd_ok:
                 log.info("etcd reachable again; lease %x still valid", self.state.lease)
             self.state.etcd_ok = True
@@ -160,6 +164,7 @@ class Presence:
             self.state.asking = False
         if keep:
             self.state.kept_at = self.clock()
+            self.vouch(self.ttl * 0.95)
             return
         silent_for = self.clock() - self.state.last_renewed
         if definitive or silent_for >= self.ttl * 0.8:

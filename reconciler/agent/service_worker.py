@@ -49,6 +49,7 @@ class ServiceWorker:
         self.blocked: Optional[Assignment] = None   # an assignment we failed as active on
         self.blocked_until = 0.0
         self._reported: tuple = ()             # (role, outcome, assignment) last reported
+        self.on_role_change: Callable[[], None] = lambda: None   # the fencer must learn of new actives at once
         self.fenced = False
         self.retry_delay = RETRY_MIN
         self._wake = asyncio.Event()
@@ -136,6 +137,7 @@ class ServiceWorker:
             self.role = self._role_after(step, target)
         self.retry_delay = RETRY_MIN
         self._set_monitor_role()
+        self.on_role_change()
         log.info("%s: now %s (epoch %d)", self.name, self.role, epoch)
         await self._report(*self._outcome(f"{' + '.join(plan)} done"))
         return False

@@ -102,3 +102,29 @@ def test_etcd_gone_for_everyone_keeps_actives_and_recovers(own_etcd, tmp_path, c
             assert log.count("etcd unreachable") <= 6, log
     finally:
         cluster.stop()
+
+
+def test_stopped_agent_cannot_leave_a_second_active(cluster):
+    """SIGSTOP freezes the agent, not its child: the fencer process kills the
+    child before the lease can expire for the others."""
+    cluster.apply(cluster_yaml(cluster.name, SERVERS, ttl="2s", extra=service()))
+    for server in SERVERS:
+        cluster.start_agent(server)
+    snap = cluster.wait_for(lambda s: running_pid(s, "pbx1") and len(s.servers) == 3, what="pbx on pbx1")
+    child, seen = running_pid(snap, "pbx1"), {}
+    _watch_death(child, seen)
+    stopped = time.monotonic()
+    cluster.signal("pbx1", signal.SIGSTOP)
+    try:
+        cluster.wait_for(lambda s: running_pid(s, "pbx2") is not None, timeout=15, what="pbx on pbx2")
+        promoted = time.monotonic()
+        assert "died" in seen, "the frozen agent's child still runs while pbx2 is active"
+        print(f"SIGSTOP agent: its child killed after {seen['died'] - stopped:.2f}s, "
+              f"pbx2 active after {promoted - stopped:.2f}s (leaseTTL 2s)")
+        assert seen["died"] < promoted
+    finally:
+        cluster.signal("pbx1", signal.SIGCONT)
+    # woken, it rejoins as a standby and never claims active again
+    snap = cluster.wait_for(lambda s: "pbx1" in s.servers and s.reports[("pbx1", "pbx")].role != "active",
+                            timeout=10, what="pbx1 back, not active")
+    assert snap.assignments["pbx"].active == ("pbx2",)

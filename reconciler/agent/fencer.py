@@ -1,0 +1,107 @@
+"""A small watchdog process beside the agent: the last line of fencing.
+
+A stopped or hung agent (SIGSTOP, a frozen event loop) cannot demote its
+actives, yet its lease runs out and the master moves them: two actives. So
+the agent spawns this process and, on every keep-alive that succeeded (or
+failsafe verdict "everyone lost etcd"), vouches for its active supervised
+children by writing one line: `<seconds> <pgid> <pgid>...`. If no new line
+arrives within those seconds (95% of the lease), the fencer SIGKILLs the
+process groups it was last told about, before the lease can expire for the
+others. On end of input (the agent exited or closed it) it leaves. It dies
+with the agent (parent-death signal), and never reads etcd.
+
+Run as `python -m overseer.reconciler.agent.fencer`.
+"""
+from __future__ import annotations
+
+import ctypes
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from typing import Iterable, Optional
+
+PR_SET_PDEATHSIG = 1
+DEBUG = bool(os.environ.get("OVERSEER_FENCER_DEBUG"))
+
+
+def _die_with_parent() -> None:
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass  # not Linux: the agent closing our stdin still ends us
+
+
+def _kill(groups: Iterable[int]) -> list[int]:
+    killed = []
+    for pgid in groups:
+        try:
+            os.killpg(pgid, signal.SIGKILL)
+            killed.append(pgid)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return killed
+
+
+def serve(stream=None, clock=time.monotonic) -> None:
+    stream = stream if stream is not None else sys.stdin.buffer
+    fd = stream.fileno()
+    groups: list[int] = []
+    deadline: Optional[float] = None
+    buffer = b""
+    while True:
+        wait = None if deadline is None else max(0.0, deadline - clock())
+        ready, _, _ = select.select([fd], [], [], wait)
+        if not ready:
+            killed = _kill(groups)
+            if killed:
+                print(f"overseer fencer: agent {os.getppid()} silent past its lease; killed process "
+                      f"groups {', '.join(map(str, killed))}", file=sys.stderr, flush=True)
+            groups, deadline = [], None
+            continue
+        chunk = os.read(fd, 4096)
+        if not chunk:
+            return
+        buffer += chunk
+        while b"\n" in buffer:
+            line, buffer = buffer.split(b"\n", 1)
+            parts = line.split()
+            if parts:
+                deadline = clock() + float(parts[0])
+                groups = [int(p) for p in parts[1:]]
+                if DEBUG:
+                    print(f"overseer fencer: vouched {line.decode()}", file=sys.stderr, flush=True)
+
+
+class Fencer:
+    """The agent's end: spawn the watchdog and vouch for the actives."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "overseer.reconciler.agent.fencer"],
+            stdin=subprocess.PIPE, preexec_fn=_die_with_parent, start_new_session=True)
+
+    def vouch(self, seconds: float, groups: Iterable[int]) -> None:
+        line = " ".join([f"{seconds:.3f}", *map(str, groups)]) + "\n"
+        try:
+            self.proc.stdin.write(line.encode())
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            pass  # the fencer is gone; the parent-death signal still covers a crash
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(2)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+if __name__ == "__main__":
+    _die_with_parent()
+    serve()
