@@ -9,6 +9,8 @@ from typing import Annotated, ClassVar, Literal, Optional, Union
 
 from pydantic import Field, model_validator
 
+from . import units
+
 from .fields import (
     Command, Count, Lag, Name, Percent, PositiveDuration, PositiveInt, Size, Strict,
 )
@@ -53,8 +55,19 @@ class _Limited(CheckBase):
     def _warn_below_fail(self):
         warn, fail = self.limits()
         if warn is not None and fail is not None and warn >= fail:
-            raise ValueError(f"warn ({getattr(self, 'warn')}) must be below fail ({getattr(self, 'fail')})")
+            raise ValueError(f"warn ({self.show(warn)}) must be below fail ({self.show(fail)})")
         return self
+
+    def show(self, value: float) -> str:
+        """A limit as the operator would write it: 3.0 GiB, 200ms, 85%."""
+        unit = getattr(self, "lag_unit", None) or self.unit
+        if unit == "bytes":
+            return units.format_size(value)
+        if unit == "seconds":
+            return units.format_duration(value)
+        if unit == "percent":
+            return f"{value:g}%"
+        return f"{value:g}"
 
     def limits(self) -> tuple[Optional[float], Optional[float]]:
         return getattr(self, "warn", None), getattr(self, "fail", None)
