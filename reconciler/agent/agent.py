@@ -53,6 +53,7 @@ class Agent:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._etcd_failing = False
         self._failsafe_said: Optional[tuple] = None
+        self._ttl_noted: Optional[float] = None
         self._tasks: list[asyncio.Task] = []
 
     # --- start-up -------------------------------------------------------------
@@ -181,6 +182,7 @@ class Agent:
 
     async def _handle(self, snapshot: ClusterSnapshot) -> None:
         self.snapshot = snapshot
+        self._note_ttl(snapshot)
         self.local.sync(snapshot)
         try:
             await self.presence.publish_if_changed()
@@ -194,6 +196,16 @@ class Agent:
                     self._wake_in(wake)
         except StoreError as exc:
             self._note_etcd_error(exc)
+
+    def _note_ttl(self, snapshot: ClusterSnapshot) -> None:
+        # The lease (and the master lock on it) was granted with the old TTL;
+        # changing it live would drop the lock. Say so once, apply on restart.
+        cluster = snapshot.desired.cluster
+        if cluster and cluster.spec.leaseTTL != self.presence.ttl and cluster.spec.leaseTTL != self._ttl_noted:
+            self._ttl_noted = cluster.spec.leaseTTL
+            log.warning("leaseTTL changed from %gs to %gs: restart this agent to apply it "
+                        "(services, checks and the hierarchy follow changes live)",
+                        self.presence.ttl, cluster.spec.leaseTTL)
 
     def _wake_in(self, seconds: float) -> None:
         if self._timer is not None:

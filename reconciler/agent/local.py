@@ -87,7 +87,11 @@ class LocalServices:
             self._kept = desired.cluster.spec.resultsKept
         mine = {name: doc for name, doc in desired.services.items() if self.server in doc.spec.candidates}
         for name in list(self.workers):
-            if name not in mine or mine[name] != self.docs.get(name):
+            if name in mine and mine[name] != self.docs.get(name) and self.workers[name].can_update(mine[name]):
+                log.info("%s: document changed; taken live without restarting the service", name)
+                self.workers[name].update(mine[name], self._monitor)
+                self.docs[name] = mine[name]
+            elif name not in mine or mine[name] != self.docs.get(name):
                 self._retire(name, replaced=name in mine)
         for name, doc in mine.items():
             if name not in self.workers:
@@ -99,7 +103,7 @@ class LocalServices:
         worker = self.workers.pop(name)
         self.docs.pop(name, None)
         log.info("%s: %s; stopping the local instance", name,
-                 "document changed" if replaced else "no longer assigned to this server")
+                 "actuator changed, restarting it" if replaced else "no longer assigned to this server")
 
         async def retire() -> None:
             await worker.close(stop=True)

@@ -61,8 +61,30 @@ class ServiceWorker:
 
     def start(self) -> None:
         self._tasks.append(asyncio.create_task(self._loop(), name=f"converge {self.name}"))
+        self._start_monitor()
+
+    def _start_monitor(self) -> None:
+        self._monitor_task = None
         if hasattr(self.monitor, "run"):
-            self._tasks.append(asyncio.create_task(self.monitor.run(), name=f"observe {self.name}"))
+            self._monitor_task = asyncio.create_task(self.monitor.run(), name=f"observe {self.name}")
+            self._tasks.append(self._monitor_task)
+
+    def can_update(self, doc: ServiceDoc) -> bool:
+        """A new document that runs the service the same way needs no restart."""
+        return (doc.spec.actuator == self.doc.spec.actuator and doc.spec.standby == self.doc.spec.standby)
+
+    def update(self, doc: ServiceDoc, monitor_factory: Callable[["ServiceWorker"], object]) -> None:
+        """Take a changed document live: candidates, replicas and mode matter only
+        to the master; changed checks get fresh observers; the process stays up."""
+        checks_changed = doc.spec.checks != self.doc.spec.checks
+        self.doc = doc
+        if checks_changed:
+            if self._monitor_task is not None:
+                self._monitor_task.cancel()
+                self._tasks.remove(self._monitor_task)
+            self.monitor = monitor_factory(self)
+            self._start_monitor()
+            self._set_monitor_role()
 
     def assign(self, assignment: Optional[Assignment]) -> None:
         if assignment != self.assignment:

@@ -132,3 +132,18 @@ def test_single_candidate_restarts_in_place_after_the_block(cluster):
     snap = cluster.wait_for(lambda s: running_pid(s, "pbx1") not in (None, old), timeout=15,
                             what="pbx restarted on pbx1")
     assert snap.assignments["pbx"].active == ("pbx1",)
+
+
+def test_agents_follow_a_new_apply_without_restart(cluster):
+    start(cluster, service())
+    pids = {s: p.pid for s, p in cluster.agents.items()}
+    child = running_pid(cluster.snapshot(), "pbx1")
+    cluster.apply(service(candidates=("pbx1", "pbx2", "web1")))
+    snap = cluster.wait_for(lambda s: "web1" in s.assignments["pbx"].standby
+                            and s.reports.get(("web1", "pbx")) is not None
+                            and s.reports[("web1", "pbx")].role == "standby", timeout=10,
+                            what="web1 standby after apply")
+    assert snap.assignments["pbx"].active == ("pbx1",)
+    assert {s: p.pid for s, p in cluster.agents.items()} == pids
+    assert all(p.poll() is None for p in cluster.agents.values())
+    assert running_pid(snap, "pbx1") == child, "a new candidate must not restart the active"
