@@ -7,38 +7,24 @@ decide.
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 from overseer.desired.models import ExecActuator as ExecSpec
 
 from .base import ActionContext, Actuator
-from .commands import run_command
+from .hooks import CommandHooks
 
 
-class CommandActuator(Actuator):
+class CommandActuator(CommandHooks, Actuator):
     def __init__(self, service: str, spec: ExecSpec) -> None:
         self.service = service
         self.spec = spec
         self.on_exit = None
-
-    async def _run(self, action: str, argv: Sequence[str], ctx: ActionContext,
-                   check: bool = True):
-        return await run_command(argv, env=ctx.env(), timeout=self.spec.timeout,
-                                 service=self.service, action=action, check=check)
 
     async def start(self, ctx: ActionContext) -> None:
         await self._run("start", self.spec.start, ctx)
 
     async def stop(self, ctx: ActionContext) -> None:
         await self._run("stop", self.spec.stop, ctx)
-
-    async def promote(self, ctx: ActionContext) -> None:
-        if self.spec.promote:
-            await self._run("promote", self.spec.promote, ctx)
-
-    async def demote(self, ctx: ActionContext) -> None:
-        if self.spec.demote:
-            await self._run("demote", self.spec.demote, ctx)
 
     async def running(self, ctx: ActionContext) -> bool | None:
         if not self.spec.status:

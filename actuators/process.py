@@ -17,13 +17,14 @@ from typing import IO
 from overseer.desired.models import ProcessActuator as ProcessSpec
 
 from .base import ActionContext, Actuator, ActuatorError
+from .hooks import CommandHooks
 from .child import spawn_supervised
-from .commands import describe_status, kill_group, run_command
+from .commands import describe_status, kill_group
 
 log = logging.getLogger(__name__)
 
 
-class SupervisedProcessActuator(Actuator):
+class SupervisedProcessActuator(CommandHooks, Actuator):
     def __init__(self, service: str, spec: ProcessSpec, log_dir: str | None = None) -> None:
         self.service = service
         self.spec = spec
@@ -113,17 +114,11 @@ class SupervisedProcessActuator(Actuator):
         if self._watcher is not None:
             await self._watcher
 
-    async def _run(self, action: str, argv, ctx: ActionContext) -> None:
-        await run_command(argv, env=ctx.env(self.spec.env), timeout=self.spec.timeout,
-                          service=self.service, action=action, cwd=self.spec.workingDir)
+    def _command_env(self, ctx: ActionContext) -> dict[str, str]:
+        return ctx.env(self.spec.env)
 
-    async def promote(self, ctx: ActionContext) -> None:
-        if self.spec.promote:
-            await self._run("promote", self.spec.promote, ctx)
-
-    async def demote(self, ctx: ActionContext) -> None:
-        if self.spec.demote:
-            await self._run("demote", self.spec.demote, ctx)
+    def _command_cwd(self) -> str | None:
+        return self.spec.workingDir
 
     async def close(self) -> None:
         async with self._lock:

@@ -6,39 +6,25 @@ environment. Optional promote/demote commands run like `exec` ones.
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 from overseer.desired.models import SystemdActuator as SystemdSpec
 
 from .base import ActionContext, Actuator
-from .commands import run_command
+from .hooks import CommandHooks
 
 
-class SystemdUnitActuator(Actuator):
+class SystemdUnitActuator(CommandHooks, Actuator):
     def __init__(self, service: str, spec: SystemdSpec, systemctl: str = "systemctl") -> None:
         self.service = service
         self.spec = spec
         self.systemctl = systemctl
         self.on_exit = None
 
-    async def _run(self, action: str, argv: Sequence[str], ctx: ActionContext,
-                   check: bool = True):
-        return await run_command(argv, env=ctx.env(), timeout=self.spec.timeout,
-                                 service=self.service, action=action, check=check)
-
     async def start(self, ctx: ActionContext) -> None:
         await self._run("start", (self.systemctl, "start", self.spec.unit), ctx)
 
     async def stop(self, ctx: ActionContext) -> None:
         await self._run("stop", (self.systemctl, "stop", self.spec.unit), ctx)
-
-    async def promote(self, ctx: ActionContext) -> None:
-        if self.spec.promote:
-            await self._run("promote", self.spec.promote, ctx)
-
-    async def demote(self, ctx: ActionContext) -> None:
-        if self.spec.demote:
-            await self._run("demote", self.spec.demote, ctx)
 
     async def running(self, ctx: ActionContext) -> bool:
         # is-active exits 0 only for "active"; inactive, failed, activating

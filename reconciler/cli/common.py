@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import sys
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import NoReturn, Optional
 
 import click
 
@@ -62,7 +62,7 @@ def settings() -> Settings:
     return click.get_current_context().ensure_object(Settings)
 
 
-def fail(message: str, code: int = 1) -> "NoReturn":  # noqa: F821
+def fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"overseer: {message}", err=True)
     sys.exit(code)
 

@@ -27,7 +27,9 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 def _register() -> None:
     # Imported here so each module can import `cli` helpers without cycles.
-    from . import commands  # noqa: F401
+    import importlib
+
+    importlib.import_module(f"{__package__}.commands")
 
 
 def main(argv=None) -> None:

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from overseer.desired.state import Assignment, HistoryEntry, Observation, ServerRecord, ServiceReport
-from overseer.desired.store.client import EtcdConfig, StaleEpoch, connect
+from overseer.desired.store.client import EtcdConfig, StaleEpoch
 from overseer.desired.store.store import LeaseLost, Store
 
 

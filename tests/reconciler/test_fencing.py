@@ -4,7 +4,6 @@ An agent cut off from etcd alone must stop its active before anyone else may
 promote; when etcd is gone for everybody (failsafe) actives stay put; when
 etcd restarts, agents ride it out and converge.
 """
-import os
 import signal
 import threading
 import time
