@@ -1,0 +1,65 @@
+"""The layers go one way (ui -> reconciler -> observers/actuators -> desired)
+and only desired/store/ talks to etcd. Checked on the source's imports,
+including those inside functions."""
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+FORBIDDEN = {
+    "desired": ("overseer.observers", "overseer.reconciler", "overseer.actuators", "overseer.ui"),
+    "observers": ("overseer.reconciler", "overseer.actuators", "overseer.ui", "overseer.desired.store"),
+    "actuators": ("overseer.reconciler", "overseer.observers", "overseer.ui", "overseer.desired.store"),
+    "reconciler": ("overseer.ui",),
+    "ui": (),
+}
+# `overseer ui` and `overseer demo` are CLI commands that start the board: their
+# imports are lazy, inside the command, so nothing else in reconciler loads Flask.
+ALLOWED = {("reconciler/cli/serve.py", "overseer.ui"), ("reconciler/cli/demo.py", "overseer.ui")}
+
+
+def _imports(path: Path):
+    tree = ast.parse(path.read_text(), str(path))
+    package = "overseer." + ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield node.lineno, alias.name
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                yield node.lineno, ".".join(base + ([node.module] if node.module else []))
+            else:
+                yield node.lineno, node.module or ""
+
+
+def _sources(layer):
+    return sorted((ROOT / layer).rglob("*.py"))
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_layers_import_one_way(layer):
+    bad = []
+    for path in _sources(layer):
+        rel = str(path.relative_to(ROOT))
+        for line, name in _imports(path):
+            for banned in FORBIDDEN[layer]:
+                if (name == banned or name.startswith(banned + ".")) and (rel, banned) not in ALLOWED:
+                    bad.append(f"{rel}:{line}: imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_only_the_store_touches_etcd():
+    bad = []
+    for layer in FORBIDDEN:
+        for path in _sources(layer):
+            rel = str(path.relative_to(ROOT))
+            if rel.startswith("desired/store/"):
+                continue
+            bad += [f"{rel}:{line}: imports {name}" for line, name in _imports(path)
+                    if name == "etcd3" or name.startswith("etcd3.")]
+    assert not bad, "\n".join(bad)
+    assert any(name == "etcd3" for p in _sources("desired/store") for _, name in _imports(p))
