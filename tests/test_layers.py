@@ -15,9 +15,10 @@ FORBIDDEN = {
     "reconciler": ("overseer.ui",),
     "ui": (),
 }
-# `overseer ui` and `overseer demo` are CLI commands that start the board: their
+# `overseer ui`, `overseer demo` and `overseer agent --ui` start the board: their
 # imports are lazy, inside the command, so nothing else in reconciler loads Flask.
-ALLOWED = {("reconciler/cli/serve.py", "overseer.ui"), ("reconciler/cli/demo.py", "overseer.ui")}
+ALLOWED = {("reconciler/cli/serve.py", "overseer.ui"), ("reconciler/cli/demo.py", "overseer.ui"),
+           ("reconciler/cli/agent.py", "overseer.ui")}
 
 
 def _imports(path: Path):

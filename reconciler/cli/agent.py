@@ -23,17 +23,48 @@ log = logging.getLogger("overseer.agent")
 @click.option("--server", "server", required=True, envvar="OVERSEER_SERVER", help="this server's name")
 @click.option("--state-dir", type=click.Path(file_okay=False), default=None,
               help="where logs of supervised children go")
+@click.option("--ui", "ui_listen", default=None, metavar="HOST:PORT",
+              help="also serve the read-only board here, so any surviving server shows it")
 @global_options
-def agent(server: str, state_dir: str | None) -> None:
+def agent(server: str, state_dir: str | None, ui_listen: str | None) -> None:
     """Run this server's agent (until SIGTERM)."""
     cfg = settings().etcd_config(timeout=2.0)
     if state_dir:
         import os
         os.makedirs(state_dir, exist_ok=True)
+    stop_board = _start_board(ui_listen, cfg, settings().cluster) if ui_listen else None
     try:
         asyncio.run(_main(cfg, server, settings().cluster, state_dir))
     except StoreError as exc:
         fail(str(exc), exc.exit_code)
+    finally:
+        if stop_board:
+            stop_board()
+
+
+def _start_board(listen: str, cfg, cluster):
+    """The board in a background thread of the agent (Flask loaded only here)."""
+    from overseer.desired.store.store import Store
+    from overseer.ui.app import create_app
+    from overseer.ui.live import SnapshotCache
+    from overseer.ui.server import BackgroundServer, ListenError, parse_listen
+
+    try:
+        host, port = parse_listen(listen)
+    except ListenError as exc:
+        fail(str(exc))
+    cache = SnapshotCache(lambda: Store(cfg, cluster)).start()
+    try:
+        server = BackgroundServer(create_app(cache), host, port).start()
+    except OSError as exc:
+        cache.stop()
+        fail(f"--ui {listen}: cannot listen: {exc.strerror or exc}")
+    log.info("board at %s/", server.url)
+
+    def stop() -> None:
+        server.stop()
+        cache.stop()
+    return stop
 
 
 async def _main(cfg, server, cluster, state_dir) -> None:

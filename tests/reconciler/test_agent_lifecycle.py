@@ -32,3 +32,30 @@ def test_agent_waiting_for_etcd_stops_on_sigterm():
     dead = f"http://127.0.0.1:{free_port()}"
     out = _stops_on_sigterm(dict(os.environ, OVERSEER_ETCD=dead, OVERSEER_CLUSTER="x"))
     assert "etcd unreachable" in out and out.count("etcd unreachable") == 1, out
+
+
+def test_agent_can_serve_the_board_itself(cluster):
+    import json
+    import urllib.request
+
+    from tests.support.cluster import cluster_yaml
+
+    cluster.apply(cluster_yaml(cluster.name, ["pbx1", "pbx2"]))
+    port = free_port()
+    cluster.start_agent("pbx1", "--ui", f"127.0.0.1:{port}")
+    cluster.start_agent("pbx2")
+    cluster.wait_for(lambda s: s.master is not None and len(s.servers) == 2, what="a master")
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=2) as resp:
+                status = json.load(resp)
+            if status["master"]:
+                break
+        except OSError:
+            pass
+        assert time.monotonic() < deadline, "the agent's board never answered with a master"
+        time.sleep(0.1)
+    assert status["master"]["server"] == "pbx1" and set(status["servers"]) == {"pbx1", "pbx2"}
+    cluster.signal("pbx1", signal.SIGTERM)
+    assert cluster.agents["pbx1"].wait(10) == 0

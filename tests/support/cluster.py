@@ -74,11 +74,11 @@ class Cluster:
         path.write_text(text)
         self.cli("apply", "-f", str(path))
 
-    def start_agent(self, server: str) -> subprocess.Popen:
+    def start_agent(self, server: str, *extra: str) -> subprocess.Popen:
         state = self.workdir / server
         state.mkdir(exist_ok=True)
         log = open(self.workdir / f"{server}.log", "ab")
-        proc = subprocess.Popen([OVERSEER, "agent", "--server", server, "--state-dir", str(state)],
+        proc = subprocess.Popen([OVERSEER, "agent", "--server", server, "--state-dir", str(state), *extra],
                                 env=self.env, stdout=log, stderr=log, start_new_session=True)
         self.agents[server] = proc
         return proc
