@@ -13,9 +13,15 @@ from urllib.parse import urlparse
 
 import importlib
 
-import etcd3
-import etcd3.exceptions
-import grpc
+# Agents fork supervised children from a process with gRPC threads. grpcio's
+# core fork handlers (on by default in its build, half-off in Python) can then
+# abort the child between fork and exec; we always exec at once, so turn them
+# off before grpc is imported (grpc/grpc#41455, #13873).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+import etcd3  # noqa: E402
+import etcd3.exceptions  # noqa: E402
+import grpc  # noqa: E402
 
 # `etcd3.client` is shadowed by the factory function of the same name.
 _Endpoint = importlib.import_module("etcd3.client").Endpoint

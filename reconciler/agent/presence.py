@@ -1,13 +1,17 @@
 """Keeping this server's presence lease, and knowing when to fence ourselves.
 
 The lease carries `servers/<name>` and, on the master, `master`. Keep-alives
-go every TTL/4. From half the TTL without a successful keep-alive the agent
-asks `failsafe` (the peers) on every tick: if all of them lost etcd too,
-actives stay; if one still reaches etcd, we are the one cut off and fence at
-once (`on_fence`); if peers do not answer, we keep asking until 80% of the
-TTL and then fence, still before the lease can expire for the others. A lease
-found expired (after a freeze or a long cut) fences too: the master may
-already have moved our actives.
+go every TTL/4. Our actives are legitimate until 80% of a lease after the last
+renewal we sent (`vouched_until`); a deadline guard fences them (`on_fence`)
+when that passes, even while a call still hangs on a dropped link, so they are
+down before the lease can expire for the others. From half the TTL without a
+renewal the agent asks its peers (`failsafe`) every tick: if all answer and
+none reaches etcd, the outage is etcd's and the legitimacy is extended from
+that moment (a returning etcd extends every lease). A peer that reaches etcd
+extends nothing: we may be the one cut off, or just the last to reconnect,
+and a keep-alive that gets through in time settles it. A lease found expired
+fences too: the master may already have moved our actives. The fencer
+process (fencer.py) enforces the same deadline if this agent itself hangs.
 """
 from __future__ import annotations
 
@@ -32,6 +36,7 @@ class PresenceState:
     fenced: bool = False
     lease_generation: int = 0          # bumps each time we had to take a new lease
     kept_at: float = float("-inf")     # last time failsafe said "everyone lost etcd"
+    vouched_until: float = 0.0         # monotonic time our actives stop being legitimate
     asking: bool = False               # a failsafe query of the peers is under way
     errors: list = field(default_factory=list)
 
@@ -65,7 +70,8 @@ class Presence:
         record = self.record()
         await asyncio.to_thread(self.store.put_server, record, lease)
         self.state.lease, self.state.last_renewed = lease, sent
-        self.vouch(self.ttl * 0.95 - (self.clock() - sent))
+        self.state.vouched_until = 0.0  # a new lease: nothing carried over from the old one
+        self._legitimate_until(sent)
         self.state.etcd_ok, self.state.fenced = True, False
         self.state.lease_generation += 1
         self._published = record.to_json()
@@ -95,20 +101,23 @@ class Presence:
             guard.cancel()
 
     async def _deadline_guard(self) -> None:
-        """Fence at 80% of the lease even while a keep-alive or a peer query
-        still hangs, unless failsafe said "everyone lost etcd" recently."""
+        """Fence when the actives' legitimacy runs out (`vouched_until`), even
+        while a keep-alive or a peer query still hangs."""
         while True:
             await asyncio.sleep(0.05)
             if self.state.lease is None or self.state.fenced:
                 continue
             now = self.clock()
-            silent_for = now - self.state.last_renewed
-            # failsafe is asked again every tick (sleep + keep-alive + query < TTL)
-            kept_recently = now - self.state.kept_at < self.ttl
-            # a peer query still running gets until 95% of the lease, never more
-            asking = self.state.asking and silent_for < self.ttl * 0.95
-            if silent_for >= self.ttl * 0.8 and not kept_recently and not asking:
-                await self._fence(f"no lease renewal for {silent_for:.1f}s")
+            # a peer query still running gets a little longer, never past 95% of a lease
+            grace = self.ttl * 0.15 if self.state.asking else 0.0
+            if now >= self.state.vouched_until + grace:
+                await self._fence(f"no lease renewal for {now - self.state.last_renewed:.1f}s")
+
+    def _legitimate_until(self, moment: float) -> None:
+        # Our lease lives at least a TTL after `moment` (a renewal we sent, or a
+        # moment when nobody reached etcd: a returning etcd extends every lease).
+        self.state.vouched_until = max(self.state.vouched_until, moment + self.ttl * 0.8)
+        self.vouch(moment + self.ttl * 0.95 - self.clock())
 
     async def tick(self) -> None:
         try:
@@ -124,7 +133,7 @@ class Presence:
             except asyncio.TimeoutError:
                 raise EtcdUnavailable(f"keep-alive got no answer within {self.call_timeout:.1f}s") from None
             self.state.last_renewed = sent
-            self.vouch(self.ttl * 0.95 - (self.clock() - sent))
+            self._legitimate_until(sent)
             if not self.state.etcd_ok:
                 log.info("etcd reachable again; lease %x still valid", self.state.lease)
             self.state.etcd_ok = True
@@ -159,16 +168,15 @@ class Presence:
             return
         self.state.asking = True
         try:
-            keep, definitive = await self.failsafe()
+            keep, _definitive = await self.failsafe()
         finally:
             self.state.asking = False
         if keep:
             self.state.kept_at = self.clock()
-            self.vouch(self.ttl * 0.95)
-            return
-        silent_for = self.clock() - self.state.last_renewed
-        if definitive or silent_for >= self.ttl * 0.8:
-            await self._fence(f"no lease renewal for {silent_for:.1f}s")
+            self._legitimate_until(self.state.kept_at)
+        # Otherwise nothing more to do here: the deadline guard fences when the
+        # legitimacy runs out, unless a keep-alive gets through first (a peer
+        # reaching etcd may just have reconnected sooner than we did).
 
     async def _fence(self, why: str) -> None:
         if self.state.fenced:
