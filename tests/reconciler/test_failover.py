@@ -147,3 +147,17 @@ def test_agents_follow_a_new_apply_without_restart(cluster):
     assert {s: p.pid for s, p in cluster.agents.items()} == pids
     assert all(p.poll() is None for p in cluster.agents.values())
     assert running_pid(snap, "pbx1") == child, "a new candidate must not restart the active"
+
+
+def test_what_if_and_refused_switchover_write_nothing(cluster):
+    snap = start(cluster, service())
+    before = snap.assignments["pbx"]
+    out = cluster.cli("plan", "--what-if", "down=pbx1").stdout
+    assert "if pbx1 died now" in out and "active=pbx2" in out, out
+    assert "nothing would change" in cluster.cli("plan").stdout
+    refused = cluster.cli("switchover", "pbx", "--to", "web1", check=False)
+    assert refused.returncode == 1
+    assert refused.stderr.strip().count("\n") == 0 and "not a candidate" in refused.stderr, refused.stderr
+    bad = cluster.cli("plan", "--what-if", "down=nosuch", check=False)
+    assert bad.returncode == 1 and "no server 'nosuch'" in bad.stderr, bad.stderr
+    assert cluster.snapshot().assignments["pbx"] == before
