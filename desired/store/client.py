@@ -18,6 +18,10 @@ import importlib
 # abort the child between fork and exec; we always exec at once, so turn them
 # off before grpc is imported (grpc/grpc#41455, #13873).
 os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+# gRPC core otherwise prints an INFO line ("Handshake failed ...") to stderr on a
+# TLS failure, before our own one-line error; failures reach operators through
+# StoreError, so keep core quiet unless asked.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
 import etcd3  # noqa: E402
 import etcd3.exceptions  # noqa: E402
@@ -92,7 +96,9 @@ def _endpoint(url: str, cfg: EtcdConfig) -> "_Endpoint":
         if not cfg.cacert:
             raise StoreError(f"--etcd {url}: https needs --cacert (or OVERSEER_ETCD_CACERT)")
         if bool(cfg.cert) != bool(cfg.key):
-            raise StoreError("--cert and --key go together: give both or neither")
+            have, missing = ("--cert", "--key (OVERSEER_ETCD_KEY)") if cfg.cert \
+                else ("--key", "--cert (OVERSEER_ETCD_CERT)")
+            raise StoreError(f"{have} needs {missing}: give both or neither")
         try:
             creds = etcd3.MultiEndpointEtcd3Client.get_secure_creds(cfg.cacert, cfg.key, cfg.cert)
         except OSError as exc:
@@ -118,6 +124,13 @@ def connect(cfg: EtcdConfig) -> etcd3.MultiEndpointEtcd3Client:
         client = etcd3.MultiEndpointEtcd3Client(
             endpoints=endpoints, timeout=cfg.timeout, user=cfg.user,
             password=cfg.password, failover=True)
+        if not all(ep.secure for ep in endpoints):
+            # gRPC refuses call credentials on a plaintext channel ("does not have a
+            # sufficient security level"); etcd3 also sends the token as plain
+            # metadata on every call, which is what etcd reads.
+            client.call_credentials = None
+        # documents.py names the endpoint in its errors from `client.cfg`
+        client.cfg = cfg
         call(client.status, cfg)
     except StoreError:
         raise
@@ -132,23 +145,52 @@ def _translate(exc: BaseException, cfg: EtcdConfig) -> StoreError:
     where = cfg.describe()
     if isinstance(exc, grpc.RpcError):
         code = exc.code()
-        if code == grpc.StatusCode.UNAUTHENTICATED or code == grpc.StatusCode.PERMISSION_DENIED:
-            return StoreError(f"etcd at {where} refused the credentials: {exc.details()}"
-                              " (check --user and OVERSEER_ETCD_PASSWORD)")
+        details = exc.details() or code.name
+        if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED) \
+                or any(m in details for m in _AUTH_MESSAGES):
+            return StoreError(f"etcd at {where} refused the credentials: {details}"
+                              " (check --user / OVERSEER_ETCD_USER and OVERSEER_ETCD_PASSWORD)")
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                     grpc.StatusCode.CANCELLED):
-            return EtcdUnavailable(f"etcd unreachable at {where}: {exc.details() or code.name}"
-                                   " (is etcd running? check --etcd / OVERSEER_ETCD)")
+            return _tls_failure(details, where) or EtcdUnavailable(
+                f"etcd unreachable at {where}: {details}"
+                " (is etcd running? check --etcd / OVERSEER_ETCD)")
         return StoreError(f"etcd at {where} rejected the request: {exc.details() or code.name}")
     if isinstance(exc, etcd3.exceptions.ConnectionTimeoutError):
         return EtcdUnavailable(f"etcd at {where} did not answer within {cfg.timeout:g}s")
     if isinstance(exc, (etcd3.exceptions.ConnectionFailedError,
                         etcd3.exceptions.NoServerAvailableError)):
+        # etcd3 raises ConnectionFailedError inside its `except RpcError`, so the
+        # gRPC details (e.g. a TLS handshake failure) survive as __context__.
+        cause = exc.__context__
+        if isinstance(cause, grpc.RpcError):
+            tls = _tls_failure(cause.details() or "", where)
+            if tls is not None:
+                return tls
         return EtcdUnavailable(f"etcd unreachable at {where}"
                                " (is etcd running? check --etcd / OVERSEER_ETCD)")
     if isinstance(exc, etcd3.exceptions.PreconditionFailedError):
         return Conflict(f"etcd at {where} rejected a conditional write: {exc}")
     return EtcdUnavailable(f"etcd at {where}: {type(exc).__name__}: {exc}")
+
+
+# etcd answers a bad or missing user/password with INVALID_ARGUMENT, not UNAUTHENTICATED
+_AUTH_MESSAGES = ("etcdserver: authentication failed", "etcdserver: user name is empty",
+                  "etcdserver: invalid auth token", "etcdserver: user name not found")
+
+
+def _tls_failure(details: str, where: str) -> Optional[EtcdUnavailable]:
+    """A clear error when the connection died in the TLS handshake, else None."""
+    if "handshake" not in details.lower():
+        return None
+    if "CERTIFICATE_VERIFY_FAILED" in details:
+        why = "etcd's certificate is not signed by the CA given with --cacert / OVERSEER_ETCD_CACERT"
+    elif "BAD_CERTIFICATE" in details or "CERTIFICATE_REQUIRED" in details:
+        why = ("etcd rejected our client certificate: give one signed by etcd's"
+               " trusted CA with --cert and --key (OVERSEER_ETCD_CERT / _KEY)")
+    else:
+        why = "check --cacert, --cert and --key, and that the URL scheme matches etcd (http/https)"
+    return EtcdUnavailable(f"etcd at {where}: TLS handshake failed: {why}")
 
 
 def call(fn: Callable[..., T], cfg: EtcdConfig, *args, **kwargs) -> T:
