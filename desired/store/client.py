@@ -29,6 +29,7 @@ import grpc  # noqa: E402
 
 # `etcd3.client` is shadowed by the factory function of the same name.
 _Endpoint = importlib.import_module("etcd3.client").Endpoint
+_EtcdTokenCallCredentials = importlib.import_module("etcd3.client").EtcdTokenCallCredentials
 
 T = TypeVar("T")
 
@@ -146,6 +147,8 @@ def _translate(exc: BaseException, cfg: EtcdConfig) -> StoreError:
     if isinstance(exc, grpc.RpcError):
         code = exc.code()
         details = exc.details() or code.name
+        if "invalid auth token" in details:
+            return AuthTokenExpired(f"etcd at {where}: our auth token expired ({details})")
         if code in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.PERMISSION_DENIED) \
                 or any(m in details for m in _AUTH_MESSAGES):
             return StoreError(f"etcd at {where} refused the credentials: {details}"
@@ -193,8 +196,40 @@ def _tls_failure(details: str, where: str) -> Optional[EtcdUnavailable]:
     return EtcdUnavailable(f"etcd at {where}: TLS handshake failed: {why}")
 
 
-def call(fn: Callable[..., T], cfg: EtcdConfig, *args, **kwargs) -> T:
-    """Run one client call, translating transport errors into StoreError."""
+class AuthTokenExpired(StoreError):
+    """etcd dropped our auth token (idle past --auth-token-ttl, or a JWT expired)."""
+
+
+def reauthenticate(client, cfg: EtcdConfig) -> None:
+    """Get a fresh token for the same user and use it from now on."""
+    from etcd3 import etcdrpc  # noqa: PLC0415
+
+    response = client.authstub.Authenticate(
+        etcdrpc.AuthenticateRequest(name=cfg.user, password=cfg.password), cfg.timeout)
+    client.metadata = (("token", response.token),)
+    if client.call_credentials is not None:
+        client.call_credentials = grpc.metadata_call_credentials(
+            _EtcdTokenCallCredentials(response.token))
+    client._clear_old_stubs()  # the watcher carries the old token: rebuild it
+
+
+def call(fn: Callable[..., T], cfg: EtcdConfig, *args, _client=None, **kwargs) -> T:
+    """Run one client call, translating transport errors into StoreError. An
+    expired auth token is renewed once and the call retried."""
+    try:
+        return _call_once(fn, cfg, *args, **kwargs)
+    except AuthTokenExpired:
+        client = _client or getattr(fn, "__self__", None)
+        if client is None or not cfg.user:
+            raise
+        try:
+            reauthenticate(client, cfg)
+        except (grpc.RpcError, etcd3.exceptions.Etcd3Exception) as exc:
+            raise _translate(exc, cfg) from None
+        return _call_once(fn, cfg, *args, **kwargs)
+
+
+def _call_once(fn: Callable[..., T], cfg: EtcdConfig, *args, **kwargs) -> T:
     try:
         return fn(*args, **kwargs)
     except (grpc.RpcError, etcd3.exceptions.Etcd3Exception) as exc:

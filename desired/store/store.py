@@ -59,7 +59,7 @@ class Store:
         self._watchers: list[PrefixWatcher] = []
 
     def _call(self, fn, *args, **kwargs):
-        return call(fn, self.cfg, *args, **kwargs)
+        return call(fn, self.cfg, *args, _client=self.client, **kwargs)
 
     @property
     def _tx(self):

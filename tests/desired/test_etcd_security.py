@@ -184,3 +184,26 @@ def test_user_without_password_says_to_set_it(auth_etcd):
                             codes=(1, 3))
     assert "OVERSEER_ETCD_PASSWORD" in line and "root" in line
 
+
+
+def test_an_expired_auth_token_is_renewed(cluster_name):
+    """etcd drops a simple token after --auth-token-ttl idle seconds; the store
+    authenticates again instead of failing every call from then on."""
+    import time
+
+    from overseer.desired.state import ServerRecord
+    from overseer.desired.store.client import EtcdConfig
+
+    server = SecuredEtcd(extra_args=("--auth-token-ttl", "1")).start()
+    try:
+        server.etcdctl("user", "add", f"root:{PASSWORD}")
+        server.etcdctl("user", "grant-role", "root", "root")
+        server.etcdctl("auth", "enable")
+        store = Store(EtcdConfig(endpoints=(server.url,), user="root", password=PASSWORD), cluster_name)
+        lease = store.grant_lease(5)
+        time.sleep(3)  # idle past the token's TTL
+        store.put_server(ServerRecord("pbx1", address="10.0.0.1"), lease)
+        assert store.snapshot().servers["pbx1"].address == "10.0.0.1"
+        store.close()
+    finally:
+        server.stop()

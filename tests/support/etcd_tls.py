@@ -100,6 +100,7 @@ def _wait_tls(port: int, pki: Pki, proc: subprocess.Popen, timeout: float = 15.0
 class SecuredEtcd:
     """One etcd member: https with client-cert auth when `pki` is given, else http."""
     pki: Optional[Pki] = None
+    extra_args: tuple = ()
     client_port: int = 0
     proc: Optional[subprocess.Popen] = field(default=None, repr=False)
     _tmp: Optional[tempfile.TemporaryDirectory] = field(default=None, repr=False)
@@ -116,6 +117,7 @@ class SecuredEtcd:
                 "--initial-cluster", f"sec={peer}",
                 "--heartbeat-interval", "10", "--election-timeout", "100",
                 "--logger", "zap", "--log-level", "error"]
+        args += list(self.extra_args)
         if self.pki:
             args += ["--cert-file", str(self.pki.server_cert), "--key-file", str(self.pki.server_key),
                      "--trusted-ca-file", str(self.pki.ca), "--client-cert-auth"]
