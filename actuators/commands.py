@@ -74,6 +74,8 @@ async def _spawn(argv: Sequence[str], env: dict[str, str], cwd: str | None,
     except PermissionError:
         raise ActuatorError(service, action, "permission denied (is it executable?)",
                             argv) from None
+    except OSError as exc:  # ENOEXEC (no #!), ENOTDIR (bad cwd), EAGAIN/ENOMEM on fork...
+        raise ActuatorError(service, action, f"cannot start: {exc.strerror or exc}", argv) from None
 
 
 async def run_command(argv: Sequence[str], *, env: dict[str, str], timeout: float,

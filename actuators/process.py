@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import signal
+import subprocess
 from typing import IO
 
 from overseer.desired.models import ProcessActuator as ProcessSpec
@@ -69,6 +70,8 @@ class SupervisedProcessActuator(CommandHooks, Actuator):
                                 "(check command and workingDir)", argv) from None
         except PermissionError as exc:
             raise ActuatorError(self.service, "start", f"permission denied: {exc}", argv) from None
+        except (OSError, subprocess.SubprocessError) as exc:  # ENOEXEC, EAGAIN, a failed preexec...
+            raise ActuatorError(self.service, "start", f"cannot start: {exc}", argv) from None
         finally:
             if output is not None:
                 output.close()  # the child holds its own copy of the descriptor

@@ -74,6 +74,7 @@ class ServiceReport(Record):
     message: str = ""
     time: float = 0.0
     pid: Optional[int] = None
+    assigned: float = 0.0            # time of the assignment this report reflects
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,7 @@ class MasterLoop:
         self.started = clock()
         self.down_since: dict[str, float] = {}
         self.deposed = False
+        self.retired = False   # set when the agent stepped down: write nothing more
         self._known: Optional[set[str]] = None
 
     @property
@@ -127,6 +128,8 @@ class MasterLoop:
                 cleared.append(action.service)
                 history.append(HistoryEntry(action.service, now, "switchover",
                                             f"switchover {action.outcome}", "", self.epoch))
+        if self.retired:
+            return
         try:
             await asyncio.to_thread(self.store.write_decisions, self.epoch, assigns, history, cleared)
         except StaleEpoch as exc:

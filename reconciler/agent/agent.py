@@ -104,13 +104,15 @@ class Agent:
                  snapshot.desired.rank(self.me), self.presence.state.lease, spec.leaseTTL)
         await self._start_healthz(snapshot)
         sdnotify.ready(f"registered in cluster {self.store.cluster}")
-        self._tasks += [asyncio.create_task(self.presence.run(), name="presence"),
-                        asyncio.create_task(sdnotify.watchdog_loop(), name="sd watchdog"),
-                        asyncio.create_task(self._health_loop(spec), name="server health")]
-        self._tasks += self.local.start_sinks()
+        vital = [asyncio.create_task(self.presence.run(), name="presence"),
+                 asyncio.create_task(self._health_loop(spec), name="server health"),
+                 *self.local.start_sinks()]
+        self._tasks += [*vital, asyncio.create_task(sdnotify.watchdog_loop(), name="sd watchdog")]
         self._loop = asyncio.get_running_loop()
         self.store.watch(self._on_watch)
         loop_task = asyncio.create_task(self._snapshot_loop(), name="snapshots")
+        for task in [*vital, loop_task]:
+            task.add_done_callback(self._task_ended)
         await self._stop.wait()
         loop_task.cancel()
         await self._shutdown()
@@ -159,6 +161,16 @@ class Agent:
     def request_stop(self) -> None:
         self._stop.set()
 
+    def _task_ended(self, task: asyncio.Task) -> None:
+        # These tasks run for the agent's life: one ending means a bug. Stop
+        # (demoting, handing over) so systemd restarts us clean, rather than
+        # half-run while still renewing the lease.
+        if task.cancelled() or self._stop.is_set():
+            return
+        log.critical("agent task %r ended unexpectedly: %r; stopping the agent", task.get_name(),
+                     task.exception())
+        self.request_stop()
+
     async def _read(self) -> Optional[ClusterSnapshot]:
         try:
             snapshot = await asyncio.to_thread(self.store.snapshot)
@@ -177,8 +189,14 @@ class Agent:
             await asyncio.sleep(DEBOUNCE)
             self._changed.clear()
             snapshot = await self._read()
-            if snapshot is not None:
+            if snapshot is None:
+                continue
+            try:
                 await self._handle(snapshot)
+            except Exception:  # a bug on one snapshot must not stop the agent following the next
+                log.exception("could not handle snapshot at revision %d", snapshot.revision)
+                if self.master is not None:
+                    await self._resign("reconcile failed unexpectedly")
 
     async def _handle(self, snapshot: ClusterSnapshot) -> None:
         self.snapshot = snapshot
@@ -187,10 +205,13 @@ class Agent:
         try:
             await self.presence.publish_if_changed()
             await self._elect(snapshot)
-            if self.master is not None:
-                wake = await self.master.reconcile(snapshot)
-                if self.master.deposed:
-                    log.warning("no longer master (epoch %d)", self.master.epoch)
+            master = self.master
+            if master is not None:
+                wake = await master.reconcile(snapshot)
+                if self.master is not master:
+                    return  # fenced or resigned while reconciling
+                if master.deposed:
+                    log.warning("no longer master (epoch %d)", master.epoch)
                     self.master = None
                 elif wake is not None:
                     self._wake_in(wake)
@@ -215,6 +236,10 @@ class Agent:
     # --- election -------------------------------------------------------------
 
     async def _elect(self, snapshot: ClusterSnapshot) -> None:
+        if snapshot.desired.cluster is None:
+            if self.master is not None:
+                await self._resign("the Cluster document is missing or does not parse")
+            return
         spec = snapshot.desired.cluster.spec
         view = election.ElectionView(self.me, tuple(spec.hierarchy), frozenset(snapshot.servers),
                                      snapshot.master, spec.campaignDelay, spec.preempt)
@@ -230,6 +255,7 @@ class Agent:
         if self.master and election.should_resign(view):
             await self._resign("a higher-ranked server is back and preempt is true")
             return
+        self._reclaim(snapshot)
         if snapshot.master is not None or self.presence.state.fenced or not self.presence.state.etcd_ok:
             return
         if election.should_campaign(view, now - self.started, now - (self.masterless_since or now)):
@@ -242,10 +268,22 @@ class Agent:
         else:
             self._wake_in(0.2)
 
+    def _reclaim(self, snapshot: ClusterSnapshot) -> None:
+        """After self-fencing we stop reconciling; if our lease (and with it the
+        master lock) survived the outage, we are still the master: take it up
+        again, or nobody would ever reconcile while we keep renewing."""
+        held = snapshot.master
+        state = self.presence.state
+        if (self.master is None and held is not None and held.server == self.me
+                and held.lease == state.lease and not state.fenced and state.etcd_ok):
+            log.info("still master after the outage (epoch %d): reconciling again", held.epoch)
+            self.master = MasterLoop(self.store, held)
+
     async def _resign(self, why: str) -> None:
         master, self.master = self.master, None
         if master is None:
             return
+        master.retired = True
         try:
             if await asyncio.to_thread(self.store.resign, master.master):
                 log.info("resigned as master (epoch %d): %s", master.epoch, why)
@@ -265,13 +303,16 @@ class Agent:
     async def _fence(self, why: str) -> None:
         if self.master is not None:
             log.error("stepping down as master: %s", why)
+            self.master.retired = True  # a reconcile in flight must not write any more
             self.master = None
         await self.local.fence(why)
 
     def _vouch_now(self) -> None:
         # a new active between two keep-alives: vouch for it until the same deadline
         state = self.presence.state
-        if state.etcd_ok and not state.fenced:
+        if state.fenced:
+            self._vouch(0.0)  # an active while fenced: the fencer kills it at once
+        elif state.etcd_ok:
             self._vouch(self.presence.ttl * 0.95 - (time.monotonic() - state.last_renewed))
 
     def _vouch(self, seconds: float) -> None:

@@ -36,6 +36,7 @@ class LocalServices:
         self._defaults = None
         self._kept = 30
         self.on_role_change = lambda: None  # set by the agent: re-vouch to the fencer
+        self._retiring: set[asyncio.Task] = set()
 
     def start_sinks(self) -> list[asyncio.Task]:
         return [asyncio.create_task(self.observations.run(), name="observation sink"),
@@ -53,13 +54,14 @@ class LocalServices:
                               defaults=self._defaults, results_kept=self._kept, publish=publish,
                               child_pid=worker.actuator.child_pid, epoch=worker.epoch)
 
-    async def _still_current(self, assignment) -> bool:
+    async def _still_current(self, assignment) -> Optional[bool]:
+        """True/False from etcd; None when etcd cannot tell us now."""
         try:
             return await asyncio.to_thread(self.store.assignment_current, assignment)
         except StoreError as exc:
-            log.warning("%s: cannot confirm assignment (epoch %d) with etcd: %s",
+            log.warning("%s: cannot confirm assignment (epoch %d) with etcd: %s; will retry",
                         assignment.service, assignment.epoch, exc)
-            return False
+            return None
 
     async def _report(self, report: ServiceReport) -> None:
         self.reports.put((report.service,), report)
@@ -113,7 +115,9 @@ class LocalServices:
                 except StoreError as exc:
                     log.warning("%s: could not remove old observations: %s", name, exc)
 
-        asyncio.create_task(retire())
+        task = asyncio.create_task(retire())
+        self._retiring.add(task)  # held until done: an unreferenced task may be collected
+        task.add_done_callback(self._retiring.discard)
 
     # --- fencing and shutdown ------------------------------------------------------
 

@@ -96,7 +96,12 @@ class Presence:
         try:
             while True:
                 await asyncio.sleep(interval)
-                await self.tick()
+                if guard.done():
+                    raise RuntimeError("the fencing deadline guard stopped")  # never run without it
+                try:
+                    await self.tick()
+                except Exception:  # keep renewing: one bad tick must not end our presence
+                    log.exception("keep-alive tick failed unexpectedly")
         finally:
             guard.cancel()
 
@@ -111,7 +116,10 @@ class Presence:
             # a peer query still running gets a little longer, never past 95% of a lease
             grace = self.ttl * 0.15 if self.state.asking else 0.0
             if now >= self.state.vouched_until + grace:
-                await self._fence(f"no lease renewal for {now - self.state.last_renewed:.1f}s")
+                try:
+                    await self._fence(f"no lease renewal for {now - self.state.last_renewed:.1f}s")
+                except Exception:  # the fencer process still enforces the deadline
+                    log.exception("self-fencing failed unexpectedly")
 
     def _legitimate_until(self, moment: float) -> None:
         # Our lease lives at least a TTL after `moment` (a renewal we sent, or a

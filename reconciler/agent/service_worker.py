@@ -54,6 +54,7 @@ class ServiceWorker:
         self.retry_delay = RETRY_MIN
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._side_tasks: set[asyncio.Task] = set()
 
     @property
     def standby_mode(self) -> str:
@@ -114,15 +115,17 @@ class ServiceWorker:
                 self.retry_delay = min(self.retry_delay * 2, RETRY_MAX)
 
     def _block(self) -> None:
-        self.blocked = self.assignment
+        # Remember the decision (who is active), not the record: a new master
+        # re-issuing the same decision under its epoch must not lift the block.
+        self.blocked = tuple(self.assignment.active) if self.assignment else None
         self.blocked_until = time.monotonic() + BLOCK_SECONDS
         asyncio.get_running_loop().call_later(BLOCK_SECONDS + 0.01, self._wake.set)
 
     def _blocked(self) -> bool:
-        # We failed as active under this very assignment: give the master time
-        # to move the service rather than restarting in place behind its back.
-        # If it keeps us (no other candidate), retry once the block expires.
-        return (self.assignment is not None and self.assignment == self.blocked
+        # We failed as active under this decision: give the master time to move
+        # the service rather than restarting in place behind its back. If it
+        # keeps us (no other candidate), retry once the block expires.
+        return (self.assignment is not None and tuple(self.assignment.active) == self.blocked
                 and self.server in self.assignment.active and time.monotonic() < self.blocked_until)
 
     def _target(self) -> str:
@@ -144,19 +147,30 @@ class ServiceWorker:
                 await self._report(*outcome)
             return False
         epoch = self.epoch()
-        if target == "active" and not await self.still_current(self.assignment):
-            log.warning("%s: assignment (epoch %d) is no longer current in etcd; not promoting",
-                        self.name, epoch)
-            return False
+        if target == "active":
+            current = await self.still_current(self.assignment)
+            if current is None:  # etcd did not answer: ask again later, never act blind
+                return True
+            if not current:
+                # a newer assignment is on its way through the watch
+                log.warning("%s: assignment (epoch %d) is no longer current in etcd; not promoting",
+                            self.name, epoch)
+                return False
         ctx = ActionContext(self.cluster, self.name, self.server,
                             "active" if target == "active" else "standby", epoch)
         for step in plan:
+            if self.fenced and target == "active":
+                break  # fenced while on the way: go no further towards active
             try:
                 await getattr(self.actuator, step)(ctx)
             except ActuatorError as exc:
                 await self._failed(step, target, ctx, exc)
                 return True
             self.role = self._role_after(step, target)
+        if self.fenced and target == "active":
+            # the fence came while a step was running: undo whatever made us active
+            await self.fence("fenced while becoming active")
+            return True
         self.retry_delay = RETRY_MIN
         self._set_monitor_role()
         self.on_role_change()
@@ -194,7 +208,7 @@ class ServiceWorker:
         for step in roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode):
             try:
                 await getattr(self.actuator, step)(ctx)
-            except ActuatorError as exc:
+            except Exception as exc:  # whatever demote did, still try to stop
                 log.error("%s: %s while retreating failed: %s", self.name, step, exc)
         running = await self._running(ctx)
         self.role = "standby" if running and self.standby_mode == "warm" else "stopped"
@@ -203,7 +217,7 @@ class ServiceWorker:
     async def _running(self, ctx: ActionContext) -> bool:
         try:
             return bool(await self.actuator.running(ctx))
-        except ActuatorError:
+        except Exception:  # cannot tell: assume the safer "stopped" bookkeeping
             return False
 
     def _set_monitor_role(self) -> None:
@@ -215,7 +229,8 @@ class ServiceWorker:
         self._reported = (self.role, outcome, epoch_of(self.assignment))
         pid = self.actuator.child_pid()
         await self.report(ServiceReport(self.server, self.name, self.role, self.epoch(),
-                                        outcome, message, time.time(), pid))
+                                        outcome, message, time.time(), pid,
+                                        self.assignment.time if self.assignment else 0.0))
 
     def _child_exited(self, service: str, code: Optional[int], message: str) -> None:
         # Seen the moment the child dies: report at once, do not wait for a probe.
@@ -227,7 +242,13 @@ class ServiceWorker:
             # the checks keep running (and failing) until we converge again
             self.monitor.child_died(message)
         log.error("%s: child exited (%s) while %s", self.name, message, was)
-        asyncio.create_task(self._after_exit(was, message))
+        self._spawn(self._after_exit(was, message))
+
+    def _spawn(self, coro) -> None:
+        # keep a reference: a task nobody holds may be collected mid-flight
+        task = asyncio.create_task(coro)
+        self._side_tasks.add(task)
+        task.add_done_callback(self._side_tasks.discard)
 
     async def _after_exit(self, was: str, message: str) -> None:
         await self._report("failed", f"process exited while {was}: {message}")
@@ -247,10 +268,13 @@ class ServiceWorker:
         for step in roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode):
             try:
                 await getattr(self.actuator, step)(ctx)
-            except ActuatorError as exc:
+            except Exception as exc:  # a failed demote must not skip the stop
                 log.error("%s: %s during self-fencing failed: %s", self.name, step, exc)
             self.role = self._role_after(step, "stopped")
         self._set_monitor_role()
+        self.on_role_change()
+        # queued: reaches etcd when it answers again, so the master never trusts a stale "active"
+        await self._report("ok", f"self-fenced: {why}")
 
     def unfence(self) -> None:
         self.fenced = False

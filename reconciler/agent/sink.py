@@ -41,6 +41,8 @@ class LatestSink:
                         self._failing = True
                     await asyncio.sleep(0.5)
                     continue
+                except Exception:  # a value we cannot write must not end reporting for good
+                    log.exception("%s: dropping a value that cannot be written", self.name)
                 if self._failing:
                     log.info("%s: writing to etcd again", self.name)
                     self._failing = False

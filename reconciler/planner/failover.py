@@ -33,7 +33,7 @@ class Decision:
 
 def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
            cur_standby: tuple[str, ...], grades: dict[str, int],
-           intent: Optional[SwitchIntent]) -> Optional[Decision]:
+           intent: Optional[SwitchIntent], assigned_at: float = 0.0) -> Optional[Decision]:
     """The next assignment, or None while a dead active's margin runs."""
     replicas, live = svc.spec.replicas, view.live
     victim = intent.victim if intent else None
@@ -49,11 +49,13 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
     retained = [s for s in cur if s in live and s not in healthy and s != victim][:max(shortfall, 0)]
     keep = set(healthy) | set(retained) | (set() if new else set(frozen))
     active = [s for s in cur if s in keep] + new
-    blockers = _blockers(view, name, svc, cur, cur_standby, active) if new else []
+    blockers = _blockers(view, name, svc, cur, cur_standby, active, assigned_at) if new else []
     pending: list[str] = []
     demoting: list[str] = []
     if blockers:
-        demoting = [s for s in blockers if s in live]
+        # live servers that may act as active are demoted now; standbys that
+        # have not yet acknowledged the current assignment are only waited for
+        demoting = [s for s in blockers if s in live and (s in cur or view.reports_active(s, name))]
         if not demoting:
             return None
         pending, active = new, [s for s in cur if s in keep or s in frozen]
@@ -72,15 +74,19 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
 
 
 def _blockers(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
-              cur_standby: tuple[str, ...], active: list[str]) -> list[str]:
+              cur_standby: tuple[str, ...], active: list[str], assigned_at: float = 0.0) -> list[str]:
     """Servers that may still act as active, are leaving, and are not fenced.
 
     Besides the assigned actives and servers reporting role active, while the
-    assignment is short of actives (a handover in progress) a live standby
-    that has not reported yet may be the one just demoted: it must report first.
+    assignment is short of actives (a handover in progress) every live standby
+    must have acknowledged the current assignment: it may be the one just
+    demoted, or one whose promote was under way.
     """
     maybe = list(cur) + [s for s in svc.spec.candidates
                          if s not in cur and view.reports_active(s, name)]
     if len(cur) < svc.spec.replicas:
-        maybe += [s for s in cur_standby if s in view.live and (s, name) not in view.reports]
-    return [s for s in maybe if s not in active and not view.fenced(s, name)]
+        maybe += [s for s in cur_standby if s in view.live]
+    # Only a report written for the current assignment (or a later one) proves
+    # a server stepped down: an older one may predate a promote still under way.
+    unique = list(dict.fromkeys(maybe))
+    return [s for s in unique if s not in active and not view.fenced(s, name, assigned_at)]

@@ -94,12 +94,16 @@ class View:
         report = self.reports.get((server, name))
         return report is not None and report.role == "active"
 
-    def fenced(self, server: str, name: str) -> bool:
-        """Can no longer be acting as active for `name` (demoted, or dead long enough)."""
+    def fenced(self, server: str, name: str, assigned_at: float = 0.0) -> bool:
+        """Can no longer be acting as active for `name` (demoted, or dead long enough).
+
+        `assigned_at`: for a server the current assignment names active, only a
+        report written for that assignment (or a later one) counts: an older
+        "standby" may predate a promote that is still under way."""
         if server not in self.live:
             return self.margin_passed(server)
         report = self.reports.get((server, name))
-        return report is not None and report.role != "active"
+        return report is not None and report.role != "active" and report.assigned >= assigned_at
 
     # --- words (only when an action is emitted) --------------------------------
 

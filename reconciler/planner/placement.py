@@ -20,14 +20,16 @@ def ranked_pool(view: View, name: str, svc: ServiceDoc, grades: dict[str, int],
                 exclude: Iterable[str], hints: Sequence[str] = ()) -> list[str]:
     """Eligible candidates not in `exclude`, best first."""
     skip = set(exclude)
-    hinted = set(hints)
+    # hinted servers (successors named in phase 1) keep the order they were named
+    # in, so planning phase 2 again gives the same list
+    hint_rank = {server: i for i, server in enumerate(hints)}
     pool = []
     for index, server in enumerate(svc.spec.candidates):
         if server in skip:
             continue
         grade = grades[server]
         if grade <= WARN:
-            pool.append((grade, server not in hinted, index, server))
+            pool.append((grade, hint_rank.get(server, len(hint_rank)), index, server))
     pool.sort()
     return [entry[3] for entry in pool]
 

@@ -34,7 +34,8 @@ def plan_service(view: View, name: str, svc: ServiceDoc, current: Optional[Assig
             actions.append(ClearSwitchover(name, switchover_intent(view, name, svc, current, request, grades)))
     else:
         actions, intent = _switch(view, name, svc, current, request, grades)
-        decision = decide(view, name, svc, cur, cur_standby, grades, intent)
+        decision = decide(view, name, svc, cur, cur_standby, grades, intent,
+                          current.time if current else 0.0)
     if decision is None or (current is not None and (decision.active, decision.standby) == (cur, cur_standby)):
         return actions
     actions[:0] = _assign(view, name, svc, current, decision, intent)

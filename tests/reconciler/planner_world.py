@@ -63,7 +63,17 @@ class World:
         self.checks[(server, svc, check)] = (status, message, critical)
 
     def report(self, server: str, svc: str, role: str, outcome: str = "ok", message: str = "") -> None:
-        self.reports[(server, svc)] = ServiceReport(server, svc, role=role, outcome=outcome, message=message)
+        """The agent reports after acting on the service's current assignment."""
+        current = self.assignments.get(svc)
+        self.reports[(server, svc)] = ServiceReport(server, svc, role=role, outcome=outcome, message=message,
+                                                    assigned=current.time if current else 0.0)
+
+    def ack(self, svc: str, *servers: str) -> None:
+        """Agents that saw the current assignment and had nothing to do report
+        their unchanged role for it (the real agent reports on every change)."""
+        for server in servers:
+            old = self.reports.get((server, svc))
+            self.report(server, svc, old.role if old else "standby", old.outcome if old else "ok")
 
     def kill(self, name: str, at: float) -> None:
         self.live.pop(name, None)
@@ -83,18 +93,19 @@ class World:
     def plan(self, state: DesiredState, now: float) -> list:
         return plan(state, self.actual(), self.assignments, now)
 
-    def apply(self, actions: list) -> None:
+    def apply(self, actions: list, now: float = 0.0) -> None:
         """What the reconcile loop does with Assign and ClearSwitchover."""
         for action in actions:
             if isinstance(action, Assign):
                 self.assignments[action.service] = Assignment(
-                    action.service, active=action.active, standby=action.standby, reason=action.reason)
+                    action.service, active=action.active, standby=action.standby, reason=action.reason,
+                    time=now)
             elif type(action).__name__ == "ClearSwitchover":
                 self.switchovers.pop(action.service, None)
 
     def step(self, state: DesiredState, now: float) -> list:
         actions = self.plan(state, now)
-        self.apply(actions)
+        self.apply(actions, now)
         return actions
 
 

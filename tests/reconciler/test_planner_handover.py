@@ -34,6 +34,8 @@ def test_two_phase_failover_waits_for_demoted_report():
     assert Record("asterisk", "demote", a.reason, "pbx1") in phase1
     assert w.plan(state, 2) == []                  # still reported active: nothing new
     w.report("pbx1", "asterisk", "standby")
+    assert w.plan(state, 2) == []                  # the standbys have not seen phase 1 yet
+    w.ack("asterisk", "pbx2", "pbx3")
     phase2 = w.step(state, 3)
     a = only_assign(phase2)
     assert a.active == ("pbx2",)
@@ -49,6 +51,7 @@ def test_cold_standby_handover_does_not_return_to_failed_server():
     w.step(state, 1)
     w.check("pbx1", "asterisk", "alive", "unknown")
     w.report("pbx1", "asterisk", "standby")
+    w.ack("asterisk", "pbx2", "pbx3")
     assert only_assign(w.step(state, 2)).active == ("pbx2",)
 
 
@@ -79,6 +82,7 @@ def test_switchover_to_target_overrides_stickiness():
     assert "asterisk" in w.switchovers
     assert w.plan(state, 2) == []
     w.report("pbx1", "asterisk", "standby")
+    w.ack("asterisk", "pbx2", "pbx3")
     actions = w.step(state, 3)
     assert only_assign(actions).active == ("pbx3",)
     assert ClearSwitchover("asterisk", "done") in actions
@@ -92,6 +96,7 @@ def test_switchover_without_target_picks_best_non_active():
     w.switchovers["asterisk"] = SwitchoverRequest("asterisk")
     assert only_assign(w.step(state, 1)).standby[0] == "pbx2"
     w.report("pbx1", "asterisk", "standby")
+    w.ack("asterisk", "pbx2", "pbx3")
     actions = w.step(state, 2)
     assert only_assign(actions).active == ("pbx2",)
     assert ClearSwitchover("asterisk", "done") in actions
@@ -135,9 +140,9 @@ def test_stray_active_report_blocks_promotion_until_it_demotes():
     a = only_assign(w.step(state, 0))
     assert a.active == () and a.standby[0] == "pbx1" and a.standby[-1] == "pbx3"
     w.report("pbx3", "asterisk", "standby")
-    # during a handover every live standby must have reported before anyone is promoted
-    assert only_assign(w.step(state, 1)).active == ()
-    assert w.plan(state, 1) == []
+    # during a handover every live standby must have reported before anyone is
+    # promoted; waiting for them changes nothing in the assignment
+    assert w.step(state, 1) == []
     w.report("pbx1", "asterisk", "standby")
     w.report("pbx2", "asterisk", "standby")
     assert only_assign(w.step(state, 1)).active == ("pbx1",)
@@ -155,4 +160,27 @@ def test_replicas_two_replaces_only_the_failed_one():
     w.check("pbx2", "asterisk", "alive", "fail", "x")
     assert only_assign(w.step(state, 1)).active == ("pbx1",)
     w.report("pbx2", "asterisk", "standby")
+    w.ack("asterisk", "pbx1", "pbx3", "pbx4")
     assert only_assign(w.step(state, 2)).active == ("pbx1", "pbx3")
+
+
+def test_a_report_older_than_the_assignment_does_not_fence():
+    """pbx2 was just made active; its "standby" report predates that assignment
+    (a promote may be under way). A second switchover must demote pbx2 first,
+    not promote pbx3 next to a pbx2 that may still come up as active."""
+    state = asterisk()
+    w = settled(state)
+    w.switchovers["asterisk"] = SwitchoverRequest("asterisk", "pbx2", 1.0)
+    only_assign(w.step(state, 1))                 # phase 1: pbx1 demoted
+    w.report("pbx1", "asterisk", "standby")
+    w.ack("asterisk", "pbx2", "pbx3")
+    a = only_assign(w.step(state, 2))             # phase 2: pbx2 named active at t=2
+    assert a.active == ("pbx2",)
+    assert w.reports[("pbx2", "asterisk")].assigned < w.assignments["asterisk"].time
+    w.switchovers["asterisk"] = SwitchoverRequest("asterisk", "pbx3", 3.0)
+    a = only_assign(w.step(state, 3))
+    assert a.active == () and "pbx3" not in a.active, a   # demote pbx2 first
+    w.report("pbx2", "asterisk", "standby")      # now a report for the current assignment
+    w.ack("asterisk", "pbx1", "pbx3")
+    a = only_assign(w.step(state, 4))
+    assert a.active == ("pbx3",)
