@@ -4,6 +4,7 @@ An agent cut off from etcd alone must stop its active before anyone else may
 promote; when etcd is gone for everybody (failsafe) actives stay put; when
 etcd restarts, agents ride it out and converge.
 """
+import os
 import signal
 import threading
 import time
@@ -127,3 +128,34 @@ def test_stopped_agent_cannot_leave_a_second_active(cluster):
     snap = cluster.wait_for(lambda s: "pbx1" in s.servers and s.reports[("pbx1", "pbx")].role != "active",
                             timeout=10, what="pbx1 back, not active")
     assert snap.assignments["pbx"].active == ("pbx2",)
+
+
+def test_master_that_fenced_but_kept_its_lease_reconciles_again(own_etcd, tmp_path, cluster_name):
+    """etcd freezes long enough for the master to fence itself (its only peer is
+    silent), but not long enough for its lease to expire. Afterwards it is still
+    the master: it must take up reconciling again, and its service come back."""
+    cluster = Cluster(own_etcd.url, cluster_name, tmp_path)
+    try:
+        cluster.apply(cluster_yaml(cluster.name, ["a", "b"], ttl="10s",
+                                   extra=service(name="pbx", candidates=("a",))))
+        cluster.start_agent("a")  # b never starts: failsafe cannot vouch for "everyone"
+        snap = cluster.wait_for(lambda s: running_pid(s, "a"), what="pbx on a")
+        epoch = snap.master.epoch
+        cluster.store.close()
+        cluster._store = None
+        log = tmp_path / "a.log"
+        os.kill(own_etcd.proc.pid, signal.SIGSTOP)
+        try:
+            deadline = time.monotonic() + 15
+            while "stepping down as master" not in log.read_text():
+                assert time.monotonic() < deadline, log.read_text()
+                time.sleep(0.05)
+        finally:
+            os.kill(own_etcd.proc.pid, signal.SIGCONT)
+        snap = cluster.wait_for(lambda s: running_pid(s, "a") and _alive(running_pid(s, "a")), timeout=20,
+                                what="pbx running on a again")
+        assert snap.master.server == "a" and snap.master.epoch == epoch
+        cluster.apply(service(name="two", candidates=("a",)))
+        cluster.wait_for(lambda s: running_pid(s, "a", "two"), timeout=15, what="a new service placed")
+    finally:
+        cluster.stop()
