@@ -16,13 +16,14 @@ import tempfile
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # for tests.support
 
 from overseer.desired.state import ClusterSnapshot  # noqa: E402
 from overseer.desired.store.local_etcd import LocalEtcd  # noqa: E402
-from tests.support.cluster import Cluster, cluster_yaml  # noqa: E402,F401  (re-exported)
+from tests.support.cluster import Cluster, cluster_yaml, sleeper_service  # noqa: E402,F401  (re-exported)
+from tests.support.cluster import running_pid as active_pid  # noqa: E402,F401  (re-exported)
 
 FALLBACK_POLL = 0.005
 
@@ -105,8 +106,3 @@ def seconds(duration: str) -> float:
     return float(duration)
 
 
-def active_pid(snap: ClusterSnapshot, server: str, service: str = "pbx") -> Optional[int]:
-    report = snap.reports.get((server, service))
-    if report and report.role == "active" and report.outcome == "ok" and report.pid:
-        return report.pid
-    return None

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-import textwrap
 import time
 
 import psutil
@@ -27,24 +26,13 @@ import psutil
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _cluster import (  # noqa: E402
-    BenchTimeout, Watch, active_pid, cluster_yaml, local_etcd, running_cluster, seconds, summary,
+    BenchTimeout, Watch, active_pid, cluster_yaml, local_etcd, running_cluster, seconds, sleeper_service,
+    summary,
 )
 
 CANDIDATES = ("pbx1", "pbx2")
 STANDBY_WAIT = 3.0  # the old active is normally a standby again within ~0.2 s
-SLEEPER = f"[{sys.executable}, -c, 'import time; time.sleep(100000)']"
-PBX = textwrap.dedent(f"""\
-    apiVersion: overseer/v1
-    kind: Service
-    metadata: {{name: pbx}}
-    spec:
-      mode: active-standby
-      standby: warm
-      candidates: [pbx1, pbx2]
-      actuator: {{type: process, command: {SLEEPER}, timeout: 2s}}
-      checks:
-        - {{name: alive, type: process}}
-    """)
+PBX = sleeper_service()
 
 
 def other(server: str) -> str:

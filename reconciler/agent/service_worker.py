@@ -89,6 +89,8 @@ class ServiceWorker:
 
     def assign(self, assignment: Optional[Assignment]) -> None:
         if assignment != self.assignment:
+            if assignment is None or tuple(assignment.active) != self.blocked:
+                self.blocked = None  # the master decided anew: the block has done its job
             self.assignment = assignment
             self.retry_delay = RETRY_MIN
             self._wake.set()

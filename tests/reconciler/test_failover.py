@@ -2,43 +2,20 @@
 import os
 import signal
 import sys
-import textwrap
 import time
 
 import psutil
 import pytest
 
-from tests.support.cluster import cluster_yaml
+from tests.support.cluster import cluster_yaml, running_pid
+from tests.support.cluster import sleeper_service as service
 
 SERVERS = ["pbx1", "pbx2", "web1"]
-SLEEPER = f"[{sys.executable}, -c, 'import time; time.sleep(100000)']"
-
-
-def service(name="pbx", standby="warm", candidates=("pbx1", "pbx2"), extra_actuator="", mode="active-standby"):
-    return textwrap.dedent(f"""\
-        apiVersion: overseer/v1
-        kind: Service
-        metadata: {{name: {name}}}
-        spec:
-          mode: {mode}
-          standby: {standby}
-          candidates: [{", ".join(candidates)}]
-          actuator: {{type: process, command: {SLEEPER}, timeout: 2s{extra_actuator}}}
-          checks:
-            - {{name: alive, type: process}}
-        """)
 
 
 def active_of(snap, svc="pbx"):
     a = snap.assignments.get(svc)
     return a.active if a else ()
-
-
-def running_pid(snap, server, svc="pbx"):
-    report = snap.reports.get((server, svc))
-    if report and report.role == "active" and report.outcome == "ok" and report.pid:
-        return report.pid
-    return None
 
 
 def start(cluster, svc_yaml, ttl="2s", servers=SERVERS):
@@ -161,3 +138,19 @@ def test_what_if_and_refused_switchover_write_nothing(cluster):
     bad = cluster.cli("plan", "--what-if", "down=nosuch", check=False)
     assert bad.returncode == 1 and "no server 'nosuch'" in bad.stderr, bad.stderr
     assert cluster.snapshot().assignments["pbx"] == before
+
+
+def test_back_and_forth_failover_is_not_held_by_the_earlier_failure(cluster):
+    """pbx1 failed as active a moment ago; when pbx2 fails too, the master moves
+    the service back to pbx1, a new decision that pbx1 must follow at once."""
+    snap = start(cluster, service())
+    os.kill(running_pid(snap, "pbx1"), signal.SIGKILL)
+    snap = cluster.wait_for(lambda s: running_pid(s, "pbx2") is not None, timeout=10, what="pbx on pbx2")
+    cluster.wait_for(lambda s: s.reports[("pbx1", "pbx")].role == "standby"
+                     and s.reports[("pbx1", "pbx")].outcome == "ok", timeout=10, what="pbx1 standby again")
+    t0 = time.monotonic()
+    os.kill(running_pid(cluster.snapshot(), "pbx2"), signal.SIGKILL)
+    cluster.wait_for(lambda s: running_pid(s, "pbx1") is not None, timeout=10, what="pbx back on pbx1")
+    took = time.monotonic() - t0
+    print(f"second failover back to pbx1: {took:.3f}s")
+    assert took < 2.5  # well under the 5 s a stale block would hold it

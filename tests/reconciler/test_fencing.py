@@ -14,9 +14,11 @@ import psutil
 import pytest
 
 from overseer.desired.store.local_etcd import LocalEtcd
-from tests.support.cluster import Cluster, cluster_yaml
-from tests.reconciler.test_failover import SERVERS, running_pid, service
+from tests.support.cluster import Cluster, cluster_yaml, running_pid
+from tests.support.cluster import sleeper_service as service
 from tests.support.tcp_proxy import TcpProxy
+
+SERVERS = ["pbx1", "pbx2", "web1"]
 
 
 def _alive(pid):

@@ -50,6 +50,35 @@ def cluster_yaml(name: str, servers: list[str], ttl: str = "2s", preempt: bool =
     return "---\n".join(docs) + (("---\n" + textwrap.dedent(extra)) if extra else "")
 
 
+SLEEPER = f"[{sys.executable}, -c, 'import time; time.sleep(100000)']"
+
+
+def sleeper_service(name: str = "pbx", standby: str = "warm", candidates=("pbx1", "pbx2"),
+                    extra_actuator: str = "", mode: str = "active-standby") -> str:
+    """A Service whose `process` actuator supervises a sleeping child, with an
+    `alive` check on that child: the smallest real thing to fail over."""
+    return textwrap.dedent(f"""\
+        apiVersion: overseer/v1
+        kind: Service
+        metadata: {{name: {name}}}
+        spec:
+          mode: {mode}
+          standby: {standby}
+          candidates: [{", ".join(candidates)}]
+          actuator: {{type: process, command: {SLEEPER}, timeout: 2s{extra_actuator}}}
+          checks:
+            - {{name: alive, type: process}}
+        """)
+
+
+def running_pid(snap: ClusterSnapshot, server: str, svc: str = "pbx") -> Optional[int]:
+    """The pid of `svc`'s child if `server` reports it running as active, else None."""
+    report = snap.reports.get((server, svc))
+    if report and report.role == "active" and report.outcome == "ok" and report.pid:
+        return report.pid
+    return None
+
+
 class Cluster:
     def __init__(self, etcd_url: str, name: str, workdir: Path):
         self.etcd_url, self.name, self.workdir = etcd_url, name, Path(workdir)

@@ -13,30 +13,16 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
-import textwrap
 
 import pytest
 
-from tests.support.cluster import Cluster, cluster_yaml
+from tests.support.cluster import Cluster, cluster_yaml, sleeper_service
 from tests.ui.browser import chromium_missing, chromium_page, live_board, screenshot, tile_status, wait_tile
 
 pytestmark = pytest.mark.slow
 
 SERVERS = ["pbx1", "pbx2", "web1"]
-SLEEPER = f"[{sys.executable}, -c, 'import time; time.sleep(100000)']"
-PBX = textwrap.dedent(f"""\
-    apiVersion: overseer/v1
-    kind: Service
-    metadata: {{name: pbx}}
-    spec:
-      mode: active-standby
-      standby: warm
-      candidates: [pbx1, pbx2]
-      actuator: {{type: process, command: {SLEEPER}, timeout: 2s}}
-      checks:
-        - {{name: alive, type: process}}
-    """)
+PBX = sleeper_service()
 TILE = 'li.tile[data-service="pbx"]'
 
 # Appends (status, tile text) to window.__tileLog whenever the live fragment
