@@ -155,9 +155,11 @@ def _translate(exc: BaseException, cfg: EtcdConfig) -> StoreError:
                               " (check --user / OVERSEER_ETCD_USER and OVERSEER_ETCD_PASSWORD)")
         if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED,
                     grpc.StatusCode.CANCELLED):
-            return _tls_failure(details, where) or EtcdUnavailable(
+            tls = cfg.cacert is not None or any(u.startswith("https://") for u in cfg.endpoints)
+            # over plain http a "handshake" is HTTP/2's, e.g. a link that just came back
+            return (_tls_failure(details, where) if tls else None) or EtcdUnavailable(
                 f"etcd unreachable at {where}: {details}"
-                " (is etcd running? check --etcd / OVERSEER_ETCD)")
+                " (is etcd running? check --etcd / OVERSEER_ETCD; an https etcd needs an https:// URL)")
         return StoreError(f"etcd at {where} rejected the request: {exc.details() or code.name}")
     if isinstance(exc, etcd3.exceptions.ConnectionTimeoutError):
         return EtcdUnavailable(f"etcd at {where} did not answer within {cfg.timeout:g}s")

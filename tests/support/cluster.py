@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from overseer.desired.state import ClusterSnapshot
-from overseer.desired.store.client import EtcdConfig
+from overseer.desired.store.client import EtcdConfig, StoreError
 from overseer.desired.store.local_etcd import free_port
 from overseer.desired.store.store import Store
 
@@ -128,13 +128,24 @@ class Cluster:
         deadline = time.monotonic() + timeout
         snap = None
         while time.monotonic() < deadline:
-            snap = self.snapshot()
+            try:
+                snap = self.snapshot()
+            except StoreError:
+                # etcd not reachable from the test yet (a link just restored): ask again
+                self._drop_store()
+                time.sleep(0.1)
+                continue
             if predicate(snap):
                 return snap
             time.sleep(0.02)
         raise AssertionError(f"timed out after {timeout}s waiting for {what}; master={snap and snap.master}, "
                              f"servers={sorted(snap.servers) if snap else None}, "
                              f"assign={dict(snap.assignments) if snap else None}\n{self.logs()}")
+
+    def _drop_store(self) -> None:
+        if self._store is not None:
+            self._store.close()
+            self._store = None
 
     def master(self) -> Optional[str]:
         snap = self.snapshot()
