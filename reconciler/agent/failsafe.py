@@ -3,7 +3,8 @@
 As Patroni's failsafe_mode: if every other server of the hierarchy answers our
 HTTP `/healthz` and none of them reaches etcd either, the outage is etcd's, not
 ours, and actives stay where they are (nobody can promote without etcd anyway).
-If any peer is silent or still reaches etcd, we are the one cut off: fence.
+If any peer is silent or still reaches etcd, the verdict extends nothing and
+presence.py's deadline fences unless our own keep-alive gets through first.
 This is the one exception to "servers talk only through etcd".
 """
 from __future__ import annotations
