@@ -1,4 +1,5 @@
-"""The agent's own tiny HTTP endpoint: `GET /healthz` for peers in failsafe.
+"""The agent's own tiny HTTP endpoint: `GET /healthz` for peers in failsafe,
+and `GET /metrics` with this process's Prometheus instruments.
 
 Plain asyncio, no framework: it must answer while the agent is busy and use
 no thread. It reports whether this agent reaches etcd right now (a live probe, not a
@@ -10,6 +11,8 @@ import asyncio
 import json
 import logging
 from typing import Awaitable, Callable
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +35,18 @@ class HealthzServer:
         try:
             request = await asyncio.wait_for(reader.readline(), 2)
             parts = request.decode("latin-1").split()
-            if len(parts) >= 2 and parts[0] in ("GET", "HEAD") and parts[1].split("?")[0] == "/healthz":
-                code, body = "200 OK", json.dumps(await self.status()).encode()
-            elif len(parts) >= 2 and parts[0] not in ("GET", "HEAD"):
+            path = parts[1].split("?")[0] if len(parts) >= 2 else ""
+            kind = "application/json"
+            if len(parts) >= 2 and parts[0] not in ("GET", "HEAD"):
                 code, body = "405 Method Not Allowed", b'{"error":"read-only"}'
+            elif path == "/healthz":
+                code, body = "200 OK", json.dumps(await self.status()).encode()
+            elif path == "/metrics":
+                # this process's own instruments, e.g. the master's reconcile durations
+                code, body, kind = "200 OK", generate_latest(REGISTRY), CONTENT_TYPE_LATEST
             else:
                 code, body = "404 Not Found", b'{"error":"not found"}'
-            writer.write(f"HTTP/1.0 {code}\r\nContent-Type: application/json\r\n"
+            writer.write(f"HTTP/1.0 {code}\r\nContent-Type: {kind}\r\n"
                          f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
             await writer.drain()
         except (OSError, asyncio.TimeoutError, UnicodeDecodeError):

@@ -59,3 +59,27 @@ def test_agent_can_serve_the_board_itself(cluster):
     assert status["master"]["server"] == "pbx1" and set(status["servers"]) == {"pbx1", "pbx2"}
     cluster.signal("pbx1", signal.SIGTERM)
     assert cluster.agents["pbx1"].wait(10) == 0
+
+
+def test_master_agent_exposes_its_reconcile_durations(cluster):
+    import urllib.error
+    import urllib.request
+
+    from tests.support.cluster import cluster_yaml, sleeper_service
+
+    ports = {"pbx1": free_port(), "pbx2": free_port()}
+    cluster.apply(cluster_yaml(cluster.name, ["pbx1", "pbx2"], ports=ports, extra=sleeper_service()))
+    cluster.start_agent("pbx1")
+    cluster.start_agent("pbx2")
+    cluster.wait_for(lambda s: s.master is not None and "pbx" in s.assignments, what="a placement")
+    with urllib.request.urlopen(f"http://127.0.0.1:{ports['pbx1']}/metrics", timeout=3) as resp:
+        text = resp.read().decode()
+        assert resp.headers["Content-Type"].startswith("text/plain")
+    count = [line for line in text.splitlines() if line.startswith("overseer_reconcile_duration_seconds_count")]
+    assert count and float(count[0].split()[-1]) >= 1, text
+    request = urllib.request.Request(f"http://127.0.0.1:{ports['pbx1']}/metrics", data=b"x", method="POST")
+    try:
+        urllib.request.urlopen(request, timeout=3)
+        raise AssertionError("POST must be refused")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 405
