@@ -100,8 +100,14 @@ def test_etcd_gone_for_everyone_keeps_actives_and_recovers(own_etcd, tmp_path, c
         for server in SERVERS:
             log = (cluster.workdir / f"{server}.log").read_text()
             assert "failsafe" in log, f"{server} did not say it went failsafe:\n{log}"
-            # one line per state change, not one per retry
-            assert log.count("etcd unreachable") <= 6, log
+            # one line per state change and component, not one per retry
+            # (a retry flood over these 5 s would be dozens of lines per logger)
+            per_logger: dict[str, int] = {}
+            for line in log.splitlines():
+                if "etcd unreachable" in line and len(line.split()) > 3:
+                    logger = line.split()[3]
+                    per_logger[logger] = per_logger.get(logger, 0) + 1
+            assert per_logger and max(per_logger.values()) <= 2, (per_logger, log)
     finally:
         cluster.stop()
 
