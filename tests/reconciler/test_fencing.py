@@ -107,7 +107,7 @@ def test_etcd_gone_for_everyone_keeps_actives_and_recovers(own_etcd, tmp_path, c
                 if "etcd unreachable" in line and len(line.split()) > 3:
                     logger = line.split()[3]
                     per_logger[logger] = per_logger.get(logger, 0) + 1
-            assert per_logger and max(per_logger.values()) <= 2, (per_logger, log)
+            assert per_logger and max(per_logger.values()) <= 3, (per_logger, log)
     finally:
         cluster.stop()
 
