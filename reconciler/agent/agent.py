@@ -333,7 +333,7 @@ class Agent:
             # once per state change, not once per keep-alive tick
             self._failsafe_said = said
             outcome = ("failsafe: actives stay, nothing is promoted" if verdict.keep else
-                       "we are cut off: fencing at the lease deadline unless etcd answers" if verdict.definitive else
+                       "we may be cut off: fencing at the lease deadline unless our keep-alive gets through" if verdict.definitive else
                        "asking again; fencing at 80% of the lease if this lasts")
             log.log(logging.WARNING if verdict.keep else logging.ERROR,
                     "etcd unreachable: %s → %s", verdict.why, outcome)
