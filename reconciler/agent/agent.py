@@ -2,8 +2,8 @@
 
 Four jobs, each in its own module: presence (presence.py), observers
 (overseer.observers, via sink.py), local convergence (service_worker.py) and
-the election (election.py); the elected agent also runs the reconcile loop
-(reconciler/master.py). This file only wires them to one stream of
+the election and, while master, the reconcile loop (mastership.py,
+election.py, reconciler/master.py). This file only wires them to one stream of
 snapshots: every etcd change (debounced) re-reads the whole cluster and
 hands the same immutable snapshot to each part.
 """
@@ -16,17 +16,17 @@ import os
 import time
 from typing import Optional
 
-from overseer.desired.state import ClusterSnapshot, HistoryEntry, ServerRecord
-from overseer.desired.store.client import EtcdConfig, StaleEpoch, StoreError
+from overseer.desired.state import ClusterSnapshot, ServerRecord
+from overseer.desired.store.client import EtcdConfig, StoreError
 from overseer.desired.store.store import Store
 
 from .. import __version__
-from ..master import MasterLoop
-from . import election, sdnotify
+from . import sdnotify
 from .failsafe import Peer, everyone_lost_etcd
 from .fencer import Fencer
 from .healthz import HealthzServer
 from .local import LocalServices
+from .mastership import Mastership
 from .presence import Presence
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,9 @@ class Agent:
         self.snapshot: Optional[ClusterSnapshot] = None
         self.presence: Optional[Presence] = None
         self.local: Optional[LocalServices] = None
-        self.master: Optional[MasterLoop] = None
+        self.mastership: Optional[Mastership] = None
         self.health = ("unknown", "", {})
         self.started = time.monotonic()
-        self.masterless_since: Optional[float] = None
         self._changed = asyncio.Event()
         self._stop = asyncio.Event()
         self._timer: Optional[asyncio.TimerHandle] = None
@@ -99,6 +98,8 @@ class Agent:
         self.local.on_role_change = self._vouch_now
         self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
                                  self._failsafe, self._lease_changed, vouch=self._vouch)
+        self.mastership = Mastership(self.store, self.me, self.presence, self.started,
+                                     self._wake_in, self._changed.set)
         await self.presence.register()
         log.info("agent %s up in cluster %s (rank %d, lease %x, ttl %gs)", self.me, self.store.cluster,
                  snapshot.desired.rank(self.me), self.presence.state.lease, spec.leaseTTL)
@@ -129,7 +130,7 @@ class Agent:
             reaching = True
         except (StoreError, asyncio.TimeoutError):
             reaching = False
-        return {"server": self.me, "etcd": reaching, "master": self.master is not None,
+        return {"server": self.me, "etcd": reaching, "master": self.mastership.is_master,
                 "fenced": bool(self.presence and self.presence.state.fenced)}
 
     async def _health_loop(self, spec) -> None:
@@ -195,8 +196,7 @@ class Agent:
                 await self._handle(snapshot)
             except Exception:  # a bug on one snapshot must not stop the agent following the next
                 log.exception("could not handle snapshot at revision %d", snapshot.revision)
-                if self.master is not None:
-                    await self._resign("reconcile failed unexpectedly")
+                await self.mastership.resign("reconcile failed unexpectedly")
 
     async def _handle(self, snapshot: ClusterSnapshot) -> None:
         self.snapshot = snapshot
@@ -204,17 +204,7 @@ class Agent:
         self.local.sync(snapshot)
         try:
             await self.presence.publish_if_changed()
-            await self._elect(snapshot)
-            master = self.master
-            if master is not None:
-                wake = await master.reconcile(snapshot)
-                if self.master is not master:
-                    return  # fenced or resigned while reconciling
-                if master.deposed:
-                    log.warning("no longer master (epoch %d)", master.epoch)
-                    self.master = None
-                elif wake is not None:
-                    self._wake_in(wake)
+            await self.mastership.step(snapshot)
         except StoreError as exc:
             self._note_etcd_error(exc)
 
@@ -233,78 +223,10 @@ class Agent:
             self._timer.cancel()
         self._timer = asyncio.get_running_loop().call_later(seconds + 0.005, self._changed.set)
 
-    # --- election -------------------------------------------------------------
-
-    async def _elect(self, snapshot: ClusterSnapshot) -> None:
-        if snapshot.desired.cluster is None:
-            if self.master is not None:
-                await self._resign("the Cluster document is missing or does not parse")
-            return
-        spec = snapshot.desired.cluster.spec
-        view = election.ElectionView(self.me, tuple(spec.hierarchy), frozenset(snapshot.servers),
-                                     snapshot.master, spec.campaignDelay, spec.preempt)
-        now = time.monotonic()
-        if snapshot.master is None:
-            self.masterless_since = self.masterless_since or now
-        else:
-            self.masterless_since = None
-        if self.master and snapshot.revision >= self.master.epoch and (
-                snapshot.master is None or snapshot.master.epoch != self.master.epoch):
-            log.warning("lost the master lock (epoch %d)", self.master.epoch)
-            self.master = None
-        if self.master and election.should_resign(view):
-            await self._resign("a higher-ranked server is back and preempt is true")
-            return
-        self._reclaim(snapshot)
-        if snapshot.master is not None or self.presence.state.fenced or not self.presence.state.etcd_ok:
-            return
-        if election.should_campaign(view, now - self.started, now - (self.masterless_since or now)):
-            won = await asyncio.to_thread(self.store.campaign, self.me, self.presence.state.lease)
-            if won:
-                log.info("became master (epoch %d)", won.epoch)
-                self.master = MasterLoop(self.store, won)
-                await self._history_all(snapshot, f"{self.me} became master (epoch {won.epoch})", won.epoch)
-                self._changed.set()
-        else:
-            self._wake_in(0.2)
-
-    def _reclaim(self, snapshot: ClusterSnapshot) -> None:
-        """After self-fencing we stop reconciling; if our lease (and with it the
-        master lock) survived the outage, we are still the master: take it up
-        again, or nobody would ever reconcile while we keep renewing."""
-        held = snapshot.master
-        state = self.presence.state
-        if (self.master is None and held is not None and held.server == self.me
-                and held.lease == state.lease and not state.fenced and state.etcd_ok):
-            log.info("still master after the outage (epoch %d): reconciling again", held.epoch)
-            self.master = MasterLoop(self.store, held)
-
-    async def _resign(self, why: str) -> None:
-        master, self.master = self.master, None
-        if master is None:
-            return
-        master.retired = True
-        try:
-            if await asyncio.to_thread(self.store.resign, master.master):
-                log.info("resigned as master (epoch %d): %s", master.epoch, why)
-        except StoreError as exc:
-            log.error("could not resign as master (epoch %d): %s", master.epoch, exc)
-
-    async def _history_all(self, snapshot: ClusterSnapshot, message: str, epoch: int) -> None:
-        entries = [HistoryEntry(s, time.time(), "master", message, self.me, epoch)
-                   for s in snapshot.desired.services]
-        try:
-            await asyncio.to_thread(self.store.write_decisions, epoch, (), entries)
-        except (StoreError, StaleEpoch) as exc:
-            log.warning("could not record the new master in history: %s", exc)
-
     # --- fencing and failsafe -------------------------------------------------
 
     async def _fence(self, why: str) -> None:
-        if self.master is not None:
-            log.error("stepping down as master: %s", why)
-            self.master.retired = True  # a reconcile in flight must not write any more
-            self.master = None
+        self.mastership.step_down(why)
         await self.local.fence(why)
 
     def _vouch_now(self) -> None:
@@ -344,8 +266,7 @@ class Agent:
     async def _shutdown(self) -> None:
         """Planned stop: hand over at once instead of letting the lease run out."""
         sdnotify.stopping()
-        if self.master is not None:
-            await self._resign("agent stopping")
+        await self.mastership.resign("agent stopping")
         await self.local.shutdown()
         self.fencer.close()
         for task in self._tasks:
