@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 import psutil
 
@@ -114,3 +114,16 @@ def plural(found: Found) -> str:
     """' (3 processes)' when a match summed several, else ''."""
     n = len(found.processes)
     return f" ({n} processes)" if n > 1 else ""
+
+
+def sum_over(processes, measure: Callable[[psutil.Process], float]) -> tuple[float, int]:
+    """Sum `measure` over the matched processes: (total, how many answered).
+    A process that exits between matching and measuring is simply skipped."""
+    total, seen = 0.0, 0
+    for proc in processes:
+        try:
+            total += measure(proc)
+            seen += 1
+        except psutil.Error:
+            continue
+    return total, seen
