@@ -22,6 +22,7 @@ from overseer.desired.store.store import Store
 from overseer.observers.probes import asterisk_ami, asterisk_channels
 from overseer.observers.probes._common import ProbeContext
 from overseer.reconciler.demo.session import where
+from tests.support.waiting import poll_until as wait_for
 
 OVERSEER = os.path.join(os.path.dirname(sys.executable), "overseer")
 
@@ -43,16 +44,6 @@ def read_until(proc: subprocess.Popen, pattern: str, timeout: float, seen: list)
         if found:
             return found
     raise AssertionError(f"no line matching {pattern!r} within {timeout}s:\n{''.join(seen)}")
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 @pytest.mark.slow

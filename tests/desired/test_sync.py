@@ -11,17 +11,9 @@ import pytest
 from overseer.desired.store import documents
 from overseer.desired.store.client import EtcdConfig, connect
 from overseer.desired.sync import DirectorySync
+from tests.support.waiting import poll_until
 
 EXAMPLE = Path(__file__).parent.parent.parent / "examples" / "qsuite.yaml"
-
-
-def wait_for(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 @pytest.fixture
@@ -44,17 +36,17 @@ def test_sync_applies_changes_and_keeps_last_good_on_errors(running, etcd_url, c
     folder, syncer = running
     client = connect(EtcdConfig(endpoints=(etcd_url,)))
     generation = lambda: documents.read(client, cluster_name).generation  # noqa: E731
-    assert wait_for(lambda: generation() == 1)
+    poll_until(lambda: generation() == 1, 10, "generation 1")
 
     path = folder / "all.yaml"
     good = path.read_text()
     path.write_text(good.replace("failAfter: 10", "failAfer: 10"))
-    assert wait_for(lambda: "failAfer" in caplog.text)
+    poll_until(lambda: "failAfer" in caplog.text, 10, "the typo to be logged")
     assert f"{path}:" in caplog.text and "spec.checks[1].failAfer: unknown field" in caplog.text
     assert generation() == 1
 
     path.write_text(good.replace("failAfter: 10", "failAfter: 20"))
-    assert wait_for(lambda: generation() == 2)
+    poll_until(lambda: generation() == 2, 10, "generation 2")
     assert "service.overseer/asterisk configured" in caplog.text
     assert documents.load_desired(client, cluster_name).services["asterisk"].spec.checks[1].failAfter == 20
     # reading the folder must not wake the watcher again (inotify reports opens too)

@@ -10,16 +10,7 @@ from overseer.desired.store.store import Store
 from overseer.ui.app import create_app
 from overseer.ui.live import SnapshotCache
 from tests.ui.seed import seed_cluster
-
-
-def wait_for(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.02)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+from tests.support.waiting import poll_until as wait_for
 
 
 def cache_for(url: str, cluster: str, resync: float = 5.0) -> SnapshotCache:
