@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -57,14 +58,16 @@ def etcd_args(name: str, data_dir: str, client_port: int, peer_port: int,
     ]
 
 
-def wait_healthy(url: str, timeout: float = 15.0, proc: Optional[subprocess.Popen] = None) -> None:
+def wait_healthy(url: str, timeout: float = 15.0, proc: Optional[subprocess.Popen] = None,
+                 context: Optional[ssl.SSLContext] = None) -> None:
+    """Until GET /health says healthy; `context` for an https etcd (CA, client cert)."""
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:
             raise LocalEtcdError(f"etcd exited with status {proc.returncode} before it was healthy")
         try:
-            with urllib.request.urlopen(f"{url}/health", timeout=1) as resp:
+            with urllib.request.urlopen(f"{url}/health", timeout=1, context=context) as resp:
                 body = resp.read().decode()
                 if '"health":"true"' in body.replace(" ", ""):
                     return

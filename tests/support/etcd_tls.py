@@ -12,16 +12,14 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from overseer.desired.store.local_etcd import LocalEtcdError, etcd_binary, free_port, wait_healthy
+from overseer.desired.store.local_etcd import etcd_binary, free_port, wait_healthy
 
 HOST = "127.0.0.1"
 
@@ -75,25 +73,10 @@ def make_pki(directory: Path) -> Pki:
 
 
 def _wait_tls(port: int, pki: Pki, proc: subprocess.Popen, timeout: float = 15.0) -> None:
-    """Healthy once a mutual-TLS GET /health says so (no curl needed)."""
+    """Healthy once a mutual-TLS GET /health says so."""
     ctx = ssl.create_default_context(cafile=str(pki.ca))
     ctx.load_cert_chain(str(pki.client_cert), str(pki.client_key))
-    deadline, last = time.monotonic() + timeout, ""
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise LocalEtcdError(f"TLS etcd exited with status {proc.returncode}")
-        try:
-            with socket.create_connection((HOST, port), timeout=1) as raw, \
-                    ctx.wrap_socket(raw, server_hostname=HOST) as sock:
-                sock.sendall(f"GET /health HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode())
-                body = b"".join(iter(lambda: sock.recv(4096), b"")).decode(errors="replace")
-                if '"health":"true"' in body.replace(" ", ""):
-                    return
-                last = body[-200:]
-        except OSError as exc:
-            last = str(exc)
-        time.sleep(0.05)
-    raise LocalEtcdError(f"TLS etcd on port {port} not healthy after {timeout:g}s: {last}")
+    wait_healthy(f"https://{HOST}:{port}", timeout, proc, context=ctx)
 
 
 @dataclass
