@@ -73,25 +73,24 @@ def test_sigstop_master_is_deposed_and_cannot_write_when_it_wakes(cluster):
     assert snap.master.server == "pbx2"
 
 
-def test_preempt_false_keeps_the_working_master(cluster):
-    _up(cluster, ttl="2s", preempt=False)
+def _first_master_dies_and_returns(cluster, preempt: bool) -> None:
+    """pbx1 leads, is killed, pbx2 takes over, then pbx1 comes back."""
+    _up(cluster, ttl="2s", preempt=preempt)
     for server in SERVERS:
         cluster.start_agent(server)
     cluster.wait_for(lambda s: s.master and s.master.server == "pbx1" and len(s.servers) == 3, what="pbx1")
     cluster.kill("pbx1")
     cluster.wait_for(lambda s: s.master and s.master.server == "pbx2", timeout=10, what="pbx2")
     cluster.start_agent("pbx1")
+
+
+def test_preempt_false_keeps_the_working_master(cluster):
+    _first_master_dies_and_returns(cluster, preempt=False)
     cluster.wait_for(lambda s: "pbx1" in s.servers, timeout=10, what="pbx1 back")
     time.sleep(1.5)
     assert cluster.master() == "pbx2"
 
 
 def test_preempt_true_hands_back_to_the_higher_server(cluster):
-    _up(cluster, ttl="2s", preempt=True)
-    for server in SERVERS:
-        cluster.start_agent(server)
-    cluster.wait_for(lambda s: s.master and s.master.server == "pbx1" and len(s.servers) == 3, what="pbx1")
-    cluster.kill("pbx1")
-    cluster.wait_for(lambda s: s.master and s.master.server == "pbx2", timeout=10, what="pbx2")
-    cluster.start_agent("pbx1")
+    _first_master_dies_and_returns(cluster, preempt=True)
     cluster.wait_for(lambda s: s.master and s.master.server == "pbx1", timeout=10, what="pbx1 again")
