@@ -139,22 +139,29 @@ def test_lab_isolates_cuts_and_cleans_up():
     assert not set(names) & set(listed), f"namespaces left behind: {set(names) & set(listed)}"
 
 
+def cut_active_until_moved(lab, cluster, snap, victim: str, successor: str):
+    """Cut the active's link and wait until the successor runs the service.
+    Returns (snapshot, {"died": t} of the victim's child, cut time,
+    {"at": t} when the victim's lease was seen gone, successor's report time)."""
+    seen = watch_death(running_pid(snap, victim))
+    cut = time.time()
+    lab.cut(victim)
+    gone = {}
+
+    def moved(s):
+        if victim not in s.servers:
+            gone.setdefault("at", time.time())
+        return running_pid(s, successor) is not None
+    snap = cluster.wait_for(moved, timeout=15, what=f"pbx on {successor}")
+    return snap, seen, cut, gone, snap.reports[(successor, "pbx")].time
+
+
 def test_cut_off_master_fences_before_the_standby_promotes(netc):
     lab, cluster = netc
     snap = start_all(lab, cluster, ttl="3s")
     assert snap.master.server == "pbx1"
     child = running_pid(snap, "pbx1")
-    seen = watch_death(child)
-    cut = time.time()
-    lab.cut("pbx1")
-    gone = {}
-
-    def moved(s):
-        if "pbx1" not in s.servers:
-            gone.setdefault("at", time.time())
-        return running_pid(s, "pbx2") is not None
-    snap = cluster.wait_for(moved, timeout=15, what="pbx on pbx2")
-    promoted = snap.reports[("pbx2", "pbx")].time
+    snap, seen, cut, gone, promoted = cut_active_until_moved(lab, cluster, snap, "pbx1", "pbx2")
     assert "died" in seen, "pbx1's child still runs while pbx2 reports active: two actives"
     print(f"\ncut pbx1 at 0; its child stopped after {seen['died'] - cut:.2f}s; its lease seen gone after "
           f"{gone.get('at', promoted) - cut:.2f}s; pbx2 reported active after {promoted - cut:.2f}s (leaseTTL 3s)")
@@ -248,18 +255,7 @@ def test_cut_off_active_that_is_not_master_fences_before_the_lease_ends(netc):
     lab, cluster = netc
     snap = start_all(lab, cluster, ttl="3s", candidates=("pbx2", "web1"))
     assert snap.master.server == "pbx1"
-    child = running_pid(snap, "pbx2")
-    seen = watch_death(child)
-    cut = time.time()
-    lab.cut("pbx2")
-    gone = {}
-
-    def moved(s):
-        if "pbx2" not in s.servers:
-            gone.setdefault("at", time.time())
-        return running_pid(s, "web1") is not None
-    snap = cluster.wait_for(moved, timeout=15, what="pbx on web1")
-    promoted = snap.reports[("web1", "pbx")].time
+    snap, seen, cut, gone, promoted = cut_active_until_moved(lab, cluster, snap, "pbx2", "web1")
     print(f"\ncut pbx2 (active, not master) at 0; its child stopped after "
           f"{seen.get('died', float('nan')) - cut:.2f}s; its lease seen gone after "
           f"{gone.get('at', promoted) - cut:.2f}s; web1 reported active after {promoted - cut:.2f}s (leaseTTL 3s)")
