@@ -34,6 +34,9 @@ _EtcdTokenCallCredentials = importlib.import_module("etcd3.client").EtcdTokenCal
 T = TypeVar("T")
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:2379"
+# Largest etcd answer we accept. A 1,000-service cluster's snapshot (without
+# history) is a few MB; this leaves a wide margin (docs/etcd-production.md).
+MAX_RECEIVE_BYTES = 256 * 1024 * 1024
 
 
 class StoreError(Exception):
@@ -113,7 +116,10 @@ def _endpoint(url: str, cfg: EtcdConfig) -> "_Endpoint":
                                        # backoff grows to minutes
                                        ("grpc.initial_reconnect_backoff_ms", 100),
                                        ("grpc.min_reconnect_backoff_ms", 100),
-                                       ("grpc.max_reconnect_backoff_ms", 500)])
+                                       ("grpc.max_reconnect_backoff_ms", 500),
+                                       # gRPC's 4 MiB default fails whole-cluster reads
+                                       # of a large cluster; etcd itself sends up to 2 GiB
+                                       ("grpc.max_receive_message_length", MAX_RECEIVE_BYTES)])
 
 
 def connect(cfg: EtcdConfig) -> etcd3.MultiEndpointEtcd3Client:

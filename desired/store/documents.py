@@ -1,11 +1,12 @@
-"""Desired-state documents in etcd: apply (one transaction), get, list, diff.
+"""Desired-state documents in etcd: apply, get, list, diff.
 
 Each document is stored at `desired/<Kind>/<name>` as canonical JSON of what
 the user wrote (sorted keys), so an unchanged file is byte-for-byte unchanged
 in etcd and a second apply writes nothing. `desired/generation` counts the
-applies that changed something; every apply is one transaction guarded by
-the generation key's mod_revision, so two concurrent applies cannot
-interleave.
+applies that changed something; every apply is guarded by the generation
+key's mod_revision, so two concurrent applies cannot interleave. An apply
+that fits etcd's transaction limits is one transaction; a larger one is
+written in chunks that readers see all at once (staged.py).
 """
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from ..loader import Source
 from ..models import KINDS, MODELS
 from ..state import DesiredState
 from ..validate import build_state
+from . import staged
+from .chunks import MAX_OPS, chunked
 from .client import Conflict, EtcdConfig, StoreError, call
 from .keys import ROOT, Keys
 
@@ -54,35 +57,48 @@ def canonical(data: Any) -> str:
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The desired prefix of one cluster at one moment."""
+    """The desired prefix of one cluster at one moment: the last whole apply."""
     docs: dict            # (kind, name) -> canonical JSON text
     generation: int
     gen_mod_revision: int  # 0: the generation key does not exist yet
     revision: int
+    pending: Optional[staged.Pending] = None  # a large apply under way or abandoned (staged.py)
 
 
-def read(client_or_store: Any, cluster: str, cfg: Optional[EtcdConfig] = None) -> Snapshot:
-    client, cfg = _raw(client_or_store), _cfg(client_or_store, cfg)
-    keys = Keys(cluster)
+def _parse(kvs, keys: Keys) -> tuple[dict, int, int]:
     prefix = keys.desired_prefix()
-    response = call(client.get_prefix_response, cfg, prefix)
     docs, generation, gen_rev = {}, 0, 0
-    for kv in response.kvs:
-        rel = kv.key.decode()[len(prefix):]
+    for kv in kvs:
         if kv.key.decode() == keys.generation():
             generation, gen_rev = int(kv.value.decode() or 0), kv.mod_revision
             continue
-        kind, _, name = rel.partition("/")
+        kind, _, name = kv.key.decode()[len(prefix):].partition("/")
         if kind in MODELS and name:
             docs[(kind, name)] = kv.value.decode()
-    return Snapshot(docs, generation, gen_rev, response.header.revision)
+    return docs, generation, gen_rev
+
+
+def read(client_or_store: Any, cluster: str, cfg: Optional[EtcdConfig] = None) -> Snapshot:
+    """The committed documents: while a large apply is written, those before it."""
+    client, cfg = _raw(client_or_store), _cfg(client_or_store, cfg)
+    keys = Keys(cluster)
+    response = call(client.get_prefix_response, cfg, keys.desired_prefix())
+    docs, generation, gen_rev = _parse(response.kvs, keys)
+    base = staged.base_revision(response.kvs, keys)
+    if base is None:
+        return Snapshot(docs, generation, gen_rev, response.header.revision)
+    marker = next(kv for kv in response.kvs if kv.key.decode() == keys.applying())
+    pending = staged.Pending(marker.value.decode(), marker.mod_revision, base, docs)
+    committed = staged.read_base(client, cfg, keys, base)
+    if committed is not None:
+        docs, generation, gen_rev = _parse(committed.kvs, keys)
+    return Snapshot(docs, generation, gen_rev, response.header.revision, pending)
 
 
 def get(client_or_store: Any, cluster: str, kind: str, name: str,
         cfg: Optional[EtcdConfig] = None) -> Optional[dict]:
-    client, cfg = _raw(client_or_store), _cfg(client_or_store, cfg)
-    value, _ = call(client.get, cfg, Keys(cluster).desired(kind, name))
-    return json.loads(value) if value is not None else None
+    text = read(client_or_store, cluster, cfg).docs.get((kind, name))
+    return json.loads(text) if text is not None else None
 
 
 def list_docs(client_or_store: Any, cluster: str, kind: Optional[str] = None,
@@ -167,9 +183,11 @@ def plan(snap: Snapshot, sources: Iterable[Source], prune: bool = False) -> list
 
 def apply(client_or_store: Any, cluster: str, sources: Iterable[Source], dry_run: bool = False,
           prune: bool = False, cfg: Optional[EtcdConfig] = None, attempts: int = 5) -> ApplyResult:
-    """Write every document in one transaction; nothing when nothing changed.
+    """Write the changed documents; nothing when nothing changed.
 
-    The caller validated `sources`; this only compares and writes.
+    One transaction when it fits etcd's limits; otherwise chunks behind a
+    marker that keeps readers on the old documents until the last chunk
+    (staged.py). The caller validated `sources`; this only compares and writes.
     """
     client, cfg = _raw(client_or_store), _cfg(client_or_store, cfg)
     keys, sources = Keys(cluster), list(sources)
@@ -177,27 +195,58 @@ def apply(client_or_store: Any, cluster: str, sources: Iterable[Source], dry_run
         snap = read(client, cluster, cfg)
         changes = plan(snap, sources, prune)
         changed = any(state != UNCHANGED for _, _, state in changes)
-        if dry_run or not changed:
+        if dry_run or not (changed or snap.pending):
             return ApplyResult(tuple(changes), snap.generation + (1 if changed else 0), changed, dry_run)
-        ops = _ops(client, keys, sources, changes, snap.generation + 1)
+        if snap.pending:
+            staged.wait_for_other(client, cfg, keys, snap.pending)
+            snap = read(client, cluster, cfg)
+            if snap.pending and staged.lease_alive(client, cfg, snap.pending.lease):
+                continue  # another apply started meanwhile: look again
+            changes = plan(snap, sources, prune)
+            changed = any(state != UNCHANGED for _, _, state in changes)
+        groups = _ops(client, keys, snap, _target(snap, sources, changes))
+        generation = snap.generation + 1 if changed else None
         guard = (client.transactions.mod(keys.generation()) == snap.gen_mod_revision
                  if snap.gen_mod_revision else client.transactions.version(keys.generation()) == 0)
-        ok, _ = call(client.transaction, cfg, compare=[guard], success=ops, failure=[])
+        if snap.pending is None and _fits(groups):
+            ops = [op for group in groups for op in group]
+            ops.append(client.transactions.put(keys.generation(), str(generation)))
+            # no large apply may be half-way either: its chunks do not move the generation
+            ok, _ = call(client.transaction, cfg, success=ops, failure=[],
+                         compare=[guard, client.transactions.version(keys.applying()) == 0])
+        else:
+            ok = staged.write(client, cfg, keys, guard, snap.pending, groups, generation)
         if ok:
-            return ApplyResult(tuple(changes), snap.generation + 1, True)
+            return ApplyResult(tuple(changes), snap.generation + (1 if changed else 0), changed)
     raise Conflict(f"apply to cluster {cluster!r} lost {attempts} races with other applies; retry")
 
 
-def _ops(client, keys: Keys, sources: list[Source], changes, generation: int) -> list:
+def _target(snap: Snapshot, sources: list[Source], changes) -> dict:
+    """(kind, name) -> text of every document once this apply is done."""
+    target = dict(snap.docs)
     by_key = {(s.kind, s.name): s for s in sources}
-    ops = []
     for kind, name, state in changes:
         if state in (CREATED, CONFIGURED):
-            ops.append(client.transactions.put(keys.desired(kind, name), canonical(by_key[(kind, name)].data)))
+            target[(kind, name)] = canonical(by_key[(kind, name)].data)
         elif state == PRUNED:
-            ops.append(client.transactions.delete(keys.desired(kind, name)))
-    ops.append(client.transactions.put(keys.generation(), str(generation)))
-    return ops
+            del target[(kind, name)]
+    return target
+
+
+def _ops(client, keys: Keys, snap: Snapshot, target: dict) -> list[list]:
+    """One group per document that differs between etcd now and `target`;
+    against a dead large apply's partial writes this also undoes them."""
+    live = snap.pending.live if snap.pending else snap.docs
+    tx = client.transactions
+    groups = [[tx.put(keys.desired(kind, name), text)]
+              for (kind, name), text in sorted(target.items()) if live.get((kind, name)) != text]
+    groups += [[tx.delete(keys.desired(kind, name))] for kind, name in sorted(live) if (kind, name) not in target]
+    return groups
+
+
+def _fits(groups: list[list]) -> bool:
+    # the generation put and the two compares ride along
+    return len(list(chunked(groups, max_ops=MAX_OPS - 1))) <= 1
 
 
 # --- showing -------------------------------------------------------------------

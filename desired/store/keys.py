@@ -24,6 +24,10 @@ class Keys:
     def generation(self) -> str:
         return self.root + "desired/generation"
 
+    def applying(self) -> str:
+        # present only while an apply too large for one transaction is written (staged.py)
+        return self.root + "desired/applying"
+
     # presence and election
     def servers_prefix(self) -> str:
         return self.root + "servers/"

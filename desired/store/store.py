@@ -18,6 +18,8 @@ from ..state import (
     Assignment, ClusterSnapshot, HistoryEntry, MasterRecord, Observation, ServerRecord,
     ServiceReport, SwitchoverRequest,
 )
+from . import staged
+from .chunks import chunked
 from .client import ClusterNotFound, EtcdConfig, StaleEpoch, StoreError, call, connect
 from .keys import ROOT, Keys
 from .snapshot import build_snapshot
@@ -75,11 +77,30 @@ class Store:
 
     # --- reading ----------------------------------------------------------
 
-    def snapshot(self) -> ClusterSnapshot:
-        response = self._call(self.client.get_prefix_response, self.keys.root)
+    def snapshot(self, history: bool = True) -> ClusterSnapshot:
+        """The whole cluster at one revision. Without `history` the history
+        keys are not read at all (agents never need them, and with many
+        services they are most of the bytes). While a large apply is written,
+        the desired documents are those before it (staged.py)."""
+        root = self.keys.root
+        if history:
+            response = self._call(self.client.get_prefix_response, root)
+            kvs, revision = list(response.kvs), response.header.revision
+        else:
+            hist = self.keys.history_prefix()
+            before = self._call(self.client.get_range_response, root, hist)
+            revision = before.header.revision
+            after = self._call(self.client.get_range_response, hist[:-1] + chr(ord("/") + 1),
+                               root[:-1] + chr(ord("/") + 1), revision=revision)
+            kvs = [*before.kvs, *after.kvs]
+        base = staged.base_revision(kvs, self.keys)
+        if base is not None:
+            committed = staged.read_base(self.client, self.cfg, self.keys, base)
+            if committed is not None:
+                desired = self.keys.desired_prefix().encode()
+                kvs = [kv for kv in kvs if not kv.key.startswith(desired)] + list(committed.kvs)
         from etcd3.client import KVMetadata  # noqa: PLC0415  (etcd3.client is the module here)
-        kvs = [(kv.value, KVMetadata(kv, response.header)) for kv in response.kvs]
-        return build_snapshot(self.keys, kvs, response.header.revision)
+        return build_snapshot(self.keys, [(kv.value, KVMetadata(kv, None)) for kv in kvs], revision)
 
     def watch(self, on_change: Callable[[], None]) -> Callable[[], None]:
         """Call `on_change` after every change under the cluster (and after a
@@ -177,30 +198,44 @@ class Store:
                         history: Iterable[HistoryEntry] = (),
                         cleared_switchovers: Iterable[str] = ()) -> None:
         """Assignments, their history entries and finished switchover requests,
-        in one transaction guarded by `epoch`."""
-        ops = [self._tx.put(self.keys.assign(a.service), a.to_json()) for a in assignments]
+        each transaction guarded by `epoch`.
+
+        Each service's writes go together in one transaction, and as many
+        services as fit in etcd's per-transaction limits (chunks.py) share one.
+        A large pass is thus several transactions: each is refused once the
+        epoch is gone (StaleEpoch, nothing more written), and the ones already
+        written are whole per-service decisions of a then-current master, which
+        the next pass plans from like any other assignment."""
+        groups: dict[str, list] = {}
+        for a in assignments:
+            groups.setdefault(a.service, []).append(self._tx.put(self.keys.assign(a.service), a.to_json()))
         used: set[str] = set()
         for h in history:
             ns = _ns(h.time)
             while self.keys.history(h.service, ns) in used:
                 ns += 1  # two entries in one instant keep both, in order
             used.add(self.keys.history(h.service, ns))
-            ops.append(self._tx.put(self.keys.history(h.service, ns), h.to_json()))
-        ops += [self._tx.delete(self.keys.switchover(s)) for s in cleared_switchovers]
-        if ops:
+            groups.setdefault(h.service, []).append(self._tx.put(self.keys.history(h.service, ns), h.to_json()))
+        for s in cleared_switchovers:
+            groups.setdefault(s, []).append(self._tx.delete(self.keys.switchover(s)))
+        for ops in chunked(groups.values()):
             self._fenced(epoch, ops, "write assignments")
 
     def delete_assignment(self, epoch: int, service: str) -> None:
         self._fenced(epoch, [self._tx.delete(self.keys.assign(service))], f"{service}: delete assignment")
 
     def trim_history(self, service: str, keep: int) -> int:
-        keys = [m.key for _, m in self._call(self.client.get_prefix, self.keys.history_prefix(service),
-                                             keys_only=True, sort_order="ascend", sort_target="key")]
-        doomed = keys[:-keep] if len(keys) > keep else []
-        if doomed:
-            ops = [self._tx.delete(k) for k in doomed]
-            self._call(self.client.transaction, compare=[], success=ops, failure=[])
-        return len(doomed)
+        """Keep the newest `keep` entries: one read of keep+1 keys, one range delete."""
+        newest = self._call(self.client.get_prefix_response, self.keys.history_prefix(service),
+                            keys_only=True, sort_order="descend", sort_target="key", limit=keep + 1)
+        if len(newest.kvs) <= keep:
+            return 0
+        # everything from the prefix up to and including the (keep+1)-th newest key
+        last_doomed = newest.kvs[-1].key
+        _, responses = self._call(
+            self.client.transaction, compare=[],
+            success=[self._tx.delete(self.keys.history_prefix(service), last_doomed + b"\0")], failure=[])
+        return responses[0].response_delete_range.deleted
 
     # --- agents' reports ----------------------------------------------------
 

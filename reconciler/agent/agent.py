@@ -174,7 +174,8 @@ class Agent:
 
     async def _read(self) -> Optional[ClusterSnapshot]:
         try:
-            snapshot = await asyncio.to_thread(self.store.snapshot)
+            # history is for people (status, board), not agents: never read it here
+            snapshot = await asyncio.to_thread(self.store.snapshot, history=False)
         except StoreError as exc:
             self._note_etcd_error(exc)
             return None
