@@ -11,7 +11,11 @@ services run under the `process` actuator:
   non-critical `disk` check (it paints the board, never moves anything).
 
 Timings are quicker than production defaults so a failover is visible at
-once; docs/call-centre.md explains how to choose them for real.
+once; docs/call-centre.md explains how to choose them for real. The checks
+that connect (`ami`, `http`) start probing the instant the service starts,
+before it listens, so they get `failAfter` STARTUP_FAILS (3 s at 300 ms): with
+2, pbx and web failed over right after every start of the demo. A kill -9 still
+moves the service at once: the `process` check sees the child die.
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ CLUSTER = "demo"
 SERVERS = ("pbx1", "pbx2", "web1")
 DOMAINS = {"pbx1": "switch-a", "pbx2": "switch-b", "web1": "switch-a"}
 AMI_USER = "overseer"
+LEASE_TTL = "3s"
+STARTUP_FAILS = 10   # see the module docstring
 
 
 @dataclass(frozen=True)
@@ -46,7 +52,7 @@ kind: Cluster
 metadata: {{name: {CLUSTER}}}
 spec:
   hierarchy: [{", ".join(SERVERS)}]
-  leaseTTL: 3s
+  leaseTTL: {LEASE_TTL}
   campaignDelay: 500ms
   defaults: {{interval: 300ms, timeout: 1s, failAfter: 2, recoverAfter: 2}}
   serverHealth:
@@ -78,7 +84,7 @@ spec:
   actuator: {{type: process, command: {command}, timeout: 5s}}
   checks:
     - {{name: alive, type: process}}
-    - {{name: ami, type: asterisk-ami, {ami}, warn: 200ms, fail: 900ms}}
+    - {{name: ami, type: asterisk-ami, {ami}, warn: 200ms, fail: 900ms, failAfter: {STARTUP_FAILS}}}
     - {{name: channels, type: asterisk-channels, {ami}, warn: 40, fail: 60, critical: false}}
 """
 
@@ -96,7 +102,8 @@ spec:
   actuator: {{type: process, command: {command}, timeout: 5s}}
   checks:
     - {{name: alive, type: process}}
-    - {{name: http, type: http, url: "http://127.0.0.1:{ports.web}/health", warn: 200ms, fail: 900ms}}
+    - {{name: http, type: http, url: "http://127.0.0.1:{ports.web}/health", warn: 200ms, fail: 900ms,
+        failAfter: {STARTUP_FAILS}}}
     - {{name: threads, type: threads, match: {{cmdline: {match}}}, warn: 50, fail: 200}}
 """
 

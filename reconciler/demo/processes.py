@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from overseer.desired.store.local_etcd import LocalEtcd
+from overseer.desired.store.local_etcd import LocalEtcd, etcd_args, etcd_binary, free_port, wait_healthy
 
 _PR_SET_PDEATHSIG, _PR_SET_CHILD_SUBREAPER = 1, 36
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -41,6 +41,21 @@ def overseer_argv() -> list[str]:
 def _die_with_parent() -> None:
     # SIGTERM, not SIGKILL: an orphaned agent still stops its own children
     _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+
+
+def start_etcd(folder: Path) -> LocalEtcd:
+    """The demo's etcd, data and log in `folder`, dying with the demo like every other child.
+
+    Not `LocalEtcd.start()`: that etcd outlives its parent (tests share one),
+    and a demo killed or crashed must leave nothing behind."""
+    etcd = LocalEtcd(data_dir=str(folder / "etcd"), client_port=free_port(), peer_port=free_port())
+    args = [etcd_binary()] + etcd_args("overseer", etcd.data_dir, etcd.client_port, etcd.peer_port,
+                                      etcd.host)
+    with open(folder / "etcd.log", "ab") as log:
+        etcd.proc = subprocess.Popen(args, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                     start_new_session=True, preexec_fn=_die_with_parent)
+    wait_healthy(etcd.url, proc=etcd.proc)
+    return etcd
 
 
 def become_subreaper() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -21,18 +22,28 @@ from overseer.desired.store.client import EtcdConfig, StoreError
 from overseer.desired.store.local_etcd import LocalEtcd, free_port
 from overseer.desired.store.store import Store
 
-from .cluster import CLUSTER, SERVERS, Ports, documents
-from .processes import DemoError, Processes, become_subreaper, fresh_folder
+from overseer.reconciler.planner.health import View, is_eligible
+from overseer.reconciler.planner.inputs import ActualState
+
+from . import hints
+from .cluster import CLUSTER, LEASE_TTL, SERVERS, Ports, documents
+from .processes import DemoError, Processes, become_subreaper, fresh_folder, start_etcd
 
 Say = Callable[[str], None]
 
 
 @dataclass(frozen=True)
 class Where:
-    """What the demo reports on: who is master and where the PBX runs."""
+    """What the demo reports on: who is master and where the PBX runs.
+
+    `ready`: every critical check of the PBX has judged it ok (or warn) where
+    it runs, so it stays there unless something fails. `next`: the standby
+    the planner would promote now if it failed (None: nobody is eligible)."""
     master: Optional[str]
     pbx: Optional[str]
     pid: Optional[int]
+    ready: bool = False
+    next: Optional[str] = None
 
 
 def where(snap: ClusterSnapshot) -> Where:
@@ -40,13 +51,25 @@ def where(snap: ClusterSnapshot) -> Where:
     server = assignment.active[0] if assignment and assignment.active else None
     report = snap.reports.get((server, "pbx")) if server else None
     pid = report.pid if report and report.role == "active" and report.outcome == "ok" else None
-    return Where(snap.master.server if snap.master else None, server, pid)
+    svc = snap.desired.services.get("pbx")
+    ready, successor = False, None
+    if svc is not None:
+        critical = [c.name for c in svc.spec.checks if c.critical]
+        ready = pid is not None and all(
+            (obs := snap.observations.get((server, "pbx", name))) is not None
+            and obs.status in ("ok", "warn") for name in critical)
+        # the planner's own grading, so the hint names whom it would really pick
+        view = View(snap.desired, ActualState(snap.servers, {}, snap.observations, snap.reports), 0.0)
+        standby = assignment.standby if assignment else ()
+        successor = next((s for s in standby if is_eligible(view.grade(s, "pbx", svc))), None)
+    return Where(snap.master.server if snap.master else None, server, pid, ready, successor)
 
 
 class Demo:
     def __init__(self, folder: Path, host: str, port: int, say: Say):
-        self.folder, self.host, self.port, self.say = folder.resolve(), host, port, say
-        self.etcd = LocalEtcd(data_dir=str(self.folder / "etcd"))
+        self.folder, self.host, self.port = folder.resolve(), host, port
+        self.say = _unless_broken_pipe(say)
+        self.etcd: Optional[LocalEtcd] = None
         self.procs: Optional[Processes] = None
         self.store: Optional[Store] = None
         self.stop_requested = threading.Event()
@@ -60,7 +83,7 @@ class Demo:
         _check_free(self.host, self.port)
         fresh_folder(self.folder)
         become_subreaper()
-        self.etcd.start(log_path=str(self.folder / "etcd.log"))
+        self.etcd = start_etcd(self.folder)
         env = dict(os.environ, OVERSEER_ETCD=self.etcd.url, OVERSEER_CLUSTER=CLUSTER,
                    PYTHONUNBUFFERED="1")
         self.procs = Processes(self.folder, self.etcd, env)
@@ -93,7 +116,7 @@ class Demo:
                     raise DemoError(f"{name} exited with status {proc.returncode} while starting:\n"
                                     f"{self.procs.log_tail(name)}")
             now = self._where()
-            if now and now.master and now.pid:
+            if now and now.master and now.ready:
                 return now
             time.sleep(0.1)
         if self.stop_requested.is_set():
@@ -107,19 +130,10 @@ class Demo:
             return None
 
     def _banner(self, now: Where, took: float) -> None:
-        agents = self.procs.children
-        self.say(f"Overseer demo is up in {took:.1f}s (cluster '{CLUSTER}', files in {self.folder})\n"
-                 f"  board:   {self.board}\n"
-                 f"  etcd:    {self.etcd.url}   (OVERSEER_ETCD={self.etcd.url} overseer status)\n"
-                 f"  master:  {now.master}\n"
-                 f"  agents:  " + ", ".join(f"{s} pid {agents[s].pid}" for s in SERVERS) + "\n"
-                 f"  pbx:     active on {now.pbx}, fake PBX pid {now.pid}\n"
-                 f"Try a failover:\n"
-                 f"  kill -9 {now.pid}    # the active PBX: it moves to the other server at once\n"
-                 f"  kill -9 {agents[now.pbx].pid}    # {now.pbx}'s agent: pbx moves once its lease "
-                 f"(3s) runs out\n"
-                 f"  OVERSEER_ETCD={self.etcd.url} overseer switchover pbx   # a planned move\n"
-                 f"Ctrl-C stops everything.")
+        agents = {s: self.procs.children[s].pid for s in SERVERS}
+        self.say(hints.banner(took=took, cluster=CLUSTER, folder=str(self.folder), board=self.board,
+                              etcd_url=self.etcd.url, master=now.master, agents=agents, pbx=now.pbx,
+                              pid=now.pid, next_server=now.next, lease=LEASE_TTL))
 
     def watch(self, last: Optional[Where] = None) -> None:
         """One line per change, until stop_requested."""
@@ -139,8 +153,9 @@ class Demo:
         if now.master != last.master:
             self.say(f"{_clock()} master: {last.master or 'none'} -> {now.master or 'none'}")
         if (now.pbx, now.pid) != (last.pbx, last.pid) and now.pid:
-            self.say(f"{_clock()} pbx: active on {now.pbx}, fake PBX pid {now.pid}"
-                     f"   (kill -9 {now.pid} to move it again)")
+            self.say(f"{_clock()} {hints.moved(now.pbx, now.pid, now.next)}")
+        elif now.pid and now.next and not last.next:
+            self.say(f"{_clock()} {hints.eligible_again(now.pid, now.next)}")
         elif now.pbx is None and last.pbx is not None:
             self.say(f"{_clock()} pbx: no active server")
 
@@ -148,7 +163,8 @@ class Demo:
         if self.store is not None:
             self.store.close()
         if self.procs is None:
-            self.etcd.kill()
+            if self.etcd is not None:
+                self.etcd.kill()
             return
         self.say("stopping the agents, the board and etcd ...")
         left = self.procs.stop()
@@ -165,6 +181,24 @@ def _check_free(host: str, port: int) -> None:
     except OSError as exc:
         raise DemoError(f"--listen {host}:{port}: cannot listen: {exc.strerror or exc} "
                         f"(another demo or board running? try --listen 127.0.0.1:8090)") from None
+
+
+def _unless_broken_pipe(say: Say) -> Say:
+    """`say`, but once the reader is gone (`make demo | tee log` and Ctrl-C
+    ends tee first) it says nothing more instead of raising: the demo must
+    still stop everything it started."""
+    def quiet(line: str) -> None:
+        if not broken:
+            try:
+                say(line)
+            except BrokenPipeError:
+                broken.append(True)
+                # and no second BrokenPipeError when Python flushes stdout at exit
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+                os.close(devnull)
+    broken: list = []
+    return quiet
 
 
 def _clock() -> str:

@@ -5,10 +5,13 @@ Also the fake PBX against the real `asterisk-ami`/`asterisk-channels` probes.
 """
 import asyncio
 import os
+import queue
 import re
+import shlex
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 
@@ -21,7 +24,7 @@ from overseer.desired.store.local_etcd import free_port
 from overseer.desired.store.store import Store
 from overseer.observers.probes import asterisk_ami, asterisk_channels
 from overseer.observers.probes._common import ProbeContext
-from overseer.reconciler.demo.session import where
+from overseer.reconciler.demo.session import Where, where
 from tests.support.waiting import poll_until as wait_for
 
 OVERSEER = os.path.join(os.path.dirname(sys.executable), "overseer")
@@ -32,58 +35,175 @@ def get(url: str) -> int:
         return resp.status
 
 
-def read_until(proc: subprocess.Popen, pattern: str, timeout: float, seen: list) -> re.Match:
-    """Read the demo's stdout line by line until `pattern` matches (the pipe blocks: bounded by pytest-timeout)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            raise AssertionError(f"demo exited {proc.wait()}:\n{''.join(seen)}")
-        seen.append(line)
-        found = re.search(pattern, line)
-        if found:
-            return found
-    raise AssertionError(f"no line matching {pattern!r} within {timeout}s:\n{''.join(seen)}")
+class Output:
+    """The demo's stdout, read by a thread so a wait for a line can time out
+    even when the demo prints nothing (a blocked readline cannot)."""
+
+    def __init__(self, proc: subprocess.Popen):
+        self.proc, self.seen, self._lines = proc, [], queue.Queue()
+        threading.Thread(target=self._pump, daemon=True).start()
+
+    def _pump(self) -> None:
+        for line in self.proc.stdout:
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def text(self) -> str:
+        return "".join(self.seen)
+
+    def until(self, pattern: str, timeout: float) -> re.Match:
+        """The first further line matching `pattern`, within `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self._lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if line is None:
+                raise AssertionError(f"demo exited {self.proc.wait()}:\n{self.text()}")
+            self.seen.append(line)
+            found = re.search(pattern, line)
+            if found:
+                return found
+        raise AssertionError(f"no line matching {pattern!r} within {timeout}s:\n{self.text()}")
+
+
+def start_demo(tmp_path, port: int) -> subprocess.Popen:
+    return subprocess.Popen([OVERSEER, "demo", "--listen", f"127.0.0.1:{port}", "--dir", str(tmp_path / "d")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
+
+
+def without_venv() -> dict:
+    """The environment of a new shell: no venv on PATH, no OVERSEER_* settings."""
+    venv_bin = os.path.dirname(sys.executable)
+    path = os.pathsep.join(p for p in os.environ.get("PATH", os.defpath).split(os.pathsep)
+                           if p and os.path.realpath(p) != os.path.realpath(venv_bin))
+    return {k: v for k, v in os.environ.items() if not k.startswith("OVERSEER_")} | {"PATH": path}
+
+
+def moves_to(store: Store, server: str) -> Where:
+    return wait_for(lambda: (w := where(store.snapshot())).pbx == server and w.pid and w,
+                    timeout=20, what=f"pbx active on {server}")
+
+
+class Banner:
+    """What the demo printed on coming up, read from its stdout."""
+
+    def __init__(self, out: Output):
+        self.etcd = out.until(r"etcd: +(http://\S+)", 60).group(1)
+        self.pid = int(out.until(r"fake PBX pid (\d+)", 10).group(1))
+        self.status = out.until(r"^  (\S.* --etcd \S+ status)$", 10).group(1)
+        self.next = out.until(rf"kill -9 {self.pid} +# the active PBX: it moves to (\w+) at once", 10).group(1)
+        out.until(r"Ctrl-C stops everything", 10)
+
+
+def first_failover(out: Output, banner: Banner, store: Store) -> tuple[Where, Where, str]:
+    """Kill the active PBX the banner named; (before, after, the hint printed after the move)."""
+    # the banner comes once every critical check judged the PBX where it runs
+    first = where(store.snapshot())
+    assert first.ready and first.pid == banner.pid and first.pbx in ("pbx1", "pbx2"), first
+    other = {"pbx1": "pbx2", "pbx2": "pbx1"}[first.pbx]
+    assert banner.next == other
+    os.kill(banner.pid, signal.SIGKILL)
+    moved = moves_to(store, other)
+    assert psutil.pid_exists(moved.pid)
+    hint = out.until(rf"pbx: active on {other}, fake PBX pid {moved.pid}   \((.*)\)$", 10).group(1)
+    return first, moved, hint
+
+
+def stop_leaves_nothing(out: Output) -> None:
+    demo = out.proc
+    started = psutil.Process(demo.pid).children(recursive=True)
+    assert len(started) >= 6, started  # etcd, 3 agents, ui, their children
+    demo.send_signal(signal.SIGINT)
+    out.until(r"demo stopped; nothing left running", 60)
+    assert demo.wait(60) == 0, out.text()
+    alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert alive == [], [(p.pid, p.cmdline()) for p in alive]
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 def test_demo_fails_over_and_leaves_nothing_behind(tmp_path):
     port = free_port()
-    demo = subprocess.Popen([OVERSEER, "demo", "--listen", f"127.0.0.1:{port}", "--dir", str(tmp_path / "d")],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=dict(os.environ, PYTHONUNBUFFERED="1"))
-    seen: list = []
+    demo = start_demo(tmp_path, port)
+    out = Output(demo)
     try:
-        etcd = read_until(demo, r"etcd: +(http://\S+)", 60, seen).group(1)
-        pid = int(read_until(demo, r"fake PBX pid (\d+)", 10, seen).group(1))
-        read_until(demo, r"Ctrl-C stops everything", 10, seen)
+        banner = Banner(out)
         assert get(f"http://127.0.0.1:{port}/healthz") == 200
         assert get(f"http://127.0.0.1:{port}/") == 200
-
-        store = Store(EtcdConfig(endpoints=(etcd,)), "demo")
+        # the hint runs as printed in a shell that has neither the venv nor OVERSEER_ETCD
+        shown = subprocess.run(banner.status, shell=True, env=without_venv(), capture_output=True,
+                               text=True, timeout=30)
+        assert shown.returncode == 0 and "pbx" in shown.stdout, (banner.status, shown.stdout, shown.stderr)
+        store = Store(EtcdConfig(endpoints=(banner.etcd,)), "demo")
         try:
-            first = where(store.snapshot())
-            assert first.pid == pid and first.pbx in ("pbx1", "pbx2")
-            other = {"pbx1": "pbx2", "pbx2": "pbx1"}[first.pbx]
-            os.kill(pid, signal.SIGKILL)
-            moved = wait_for(lambda: (w := where(store.snapshot())).pbx == other and w.pid and w,
-                             timeout=20, what=f"pbx active on {other}")
+            first, moved, hint = first_failover(out, banner, store)
         finally:
             store.close()
-        assert psutil.pid_exists(moved.pid)
-        read_until(demo, rf"pbx: active on {other}, fake PBX pid {moved.pid}", 10, seen)
-
-        started = psutil.Process(demo.pid).children(recursive=True)
-        assert len(started) >= 6, started  # etcd, 3 agents, ui, their children
-        demo.send_signal(signal.SIGINT)
-        assert demo.wait(60) == 0, "".join(seen) + demo.stdout.read()
-        alive = [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-        assert alive == [], [(p.pid, p.cmdline()) for p in alive]
+        # names the way back only if the planner would take it now
+        assert hint in (f"kill -9 {moved.pid} to move it to {first.pbx}",
+                        f"no other server is eligible yet; kill -9 {moved.pid} moves it once one is"), hint
+        stop_leaves_nothing(out)
     finally:
         if demo.poll() is None:
             demo.kill()
             demo.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+@pytest.mark.xfail(strict=True, reason="the server a PBX was killed on stays ineligible (its 'actuator "
+                   "failed' report is never cleared): the lead's failure-memory fix; remove this mark then")
+def test_demo_moves_back_when_told_it_can(tmp_path):
+    demo = start_demo(tmp_path, free_port())
+    out = Output(demo)
+    try:
+        banner = Banner(out)
+        store = Store(EtcdConfig(endpoints=(banner.etcd,)), "demo")
+        try:
+            first, moved, _ = first_failover(out, banner, store)
+            # "kill -9 N to move it to X" (on the move, or once X is eligible again) must come true
+            out.until(rf"\(kill -9 {moved.pid} to move it to {first.pbx}\)$", 20)
+            os.kill(moved.pid, signal.SIGKILL)
+            back = moves_to(store, first.pbx)
+        finally:
+            store.close()
+        out.until(rf"pbx: active on {first.pbx}, fake PBX pid {back.pid} ", 10)
+        stop_leaves_nothing(out)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+def test_ctrl_c_on_a_piped_demo_leaves_nothing_behind(tmp_path):
+    """`make demo | tee log`, Ctrl-C: the terminal signals the whole pipeline, so
+    tee is gone before the demo says "stopping ...", and its etcd was left running."""
+    log = tmp_path / "log"
+    line = (f"{shlex.quote(OVERSEER)} demo --listen 127.0.0.1:{free_port()} --dir {shlex.quote(str(tmp_path / 'd'))}"
+            f" | tee {shlex.quote(str(log))} >/dev/null")
+    shell = subprocess.Popen(["sh", "-c", line], start_new_session=True, env=dict(os.environ, PYTHONUNBUFFERED="1"))
+    started: list = []
+    try:
+        wait_for(lambda: log.exists() and "Ctrl-C stops everything" in log.read_text(), 60, "the demo's banner")
+        started[:] = psutil.Process(shell.pid).children(recursive=True)
+        assert any(p.name() == "etcd" for p in started), started
+        assert len(started) >= 8, started  # sh's tee and demo; etcd, 3 agents, ui, their children
+        os.killpg(shell.pid, signal.SIGINT)  # what Ctrl-C does: one signal to the foreground group
+        shell.wait(60)
+        wait_for(lambda: not [p for p in started if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
+                 60, "every process of the demo to end")
+    finally:
+        for proc in started:
+            if proc.is_running():
+                proc.kill()
+        if shell.poll() is None:
+            shell.kill()
+            shell.wait(10)
 
 
 def probe(module, check):
