@@ -28,10 +28,17 @@ class Metadata(Strict):
 # --- Cluster ---------------------------------------------------------------
 
 class CheckDefaults(Strict):
+    """Defaults of every check, and of every service's failure memory."""
     interval: PositiveDuration = 1.0
     timeout: PositiveDuration = 2.0
     failAfter: PositiveInt = 3
     recoverAfter: PositiveInt = 2
+    # Failure memory (Pacemaker's migration-threshold / failure-timeout): this
+    # many failures of a service while active on a server mark that server for
+    # the service; a marked server ranks below every unmarked eligible one until
+    # `failureTimeout` after its latest failure, or `overseer cleanup`.
+    migrationThreshold: PositiveInt = 1
+    failureTimeout: PositiveDuration = 600.0
 
 
 class FloatLimits(Strict):
@@ -153,6 +160,9 @@ class ServiceSpec(Strict):
     candidates: list[Name]
     actuator: Actuator
     checks: list[Check] = Field(default_factory=list)
+    # failure memory of this service; unset: the Cluster's defaults
+    migrationThreshold: Optional[PositiveInt] = None
+    failureTimeout: Optional[PositiveDuration] = None
 
     @field_validator("candidates")
     @classmethod

@@ -78,6 +78,19 @@ class ServiceReport(Record):
 
 
 @dataclass(frozen=True)
+class FailCount(Record):
+    """`actual/<server>/<service>/.failures`: failures of the service while it
+    was active on that server (Pacemaker's fail count). Written by that
+    server's agent; expires `failureTimeout` after `last`; `overseer cleanup`
+    deletes it."""
+    server: str
+    service: str
+    count: int = 0
+    last: float = 0.0                # wall time of the latest failure
+    message: str = ""                # what the latest failure was
+
+
+@dataclass(frozen=True)
 class ServerRecord(Record):
     """`servers/<name>`: presence on the agent's lease."""
     name: str
@@ -161,6 +174,7 @@ class ClusterSnapshot:
     paused: frozenset = frozenset()                     # service names; "*" = all
     switchovers: Mapping[str, SwitchoverRequest] = field(default_factory=dict)
     history: Mapping[str, tuple] = field(default_factory=dict)  # service -> recent HistoryEntry, oldest first
+    failures: Mapping[tuple, FailCount] = field(default_factory=dict)  # (server, service)
 
     def is_paused(self, service: str) -> bool:
         return "*" in self.paused or service in self.paused

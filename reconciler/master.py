@@ -25,6 +25,13 @@ from .planner.inputs import ActualState
 log = logging.getLogger(__name__)
 
 
+def assignment_time(previous: Optional[Assignment], now: float) -> float:
+    """A new record's time, strictly after the one it replaces: agents' reports
+    name the assignment they answer by its time, so a re-issued decision must
+    never look like the record it replaces (even with a clock step back)."""
+    return now if previous is None or now > previous.time else previous.time + 1e-6
+
+
 def actual_from(snapshot: ClusterSnapshot, down_since: dict[str, float]) -> ActualState:
     return ActualState(
         servers=snapshot.servers,
@@ -33,6 +40,7 @@ def actual_from(snapshot: ClusterSnapshot, down_since: dict[str, float]) -> Actu
         reports=snapshot.reports,
         paused=snapshot.paused,
         switchovers=snapshot.switchovers,
+        failures=snapshot.failures,
     )
 
 
@@ -65,6 +73,13 @@ class MasterLoop:
         self._track_down(snapshot, now)
         return plan(snapshot.desired, actual_from(snapshot, self.down_since), snapshot.assignments, now)
 
+    def decisions(self, snapshot: ClusterSnapshot, now: float) -> list:
+        """Everything this master would write now: the plan (down tracking and
+        failure memory included), held back while settling, plus adoptions.
+        `overseer plan` calls exactly this, so it cannot disagree with us."""
+        actions = self._settled(snapshot, self.actions_for(snapshot, now), now)
+        return actions + self._adoptions(snapshot, actions)
+
     def wakeup_after(self, snapshot: ClusterSnapshot, now: float) -> Optional[float]:
         """Seconds until the planner wants another look (a margin expiring)."""
         at = next_wakeup(snapshot.desired, actual_from(snapshot, self.down_since), snapshot.assignments, now)
@@ -82,8 +97,7 @@ class MasterLoop:
             return None
         started = time.perf_counter()
         now = self.clock()
-        actions = self._settled(snapshot, self.actions_for(snapshot, now), now)
-        actions += self._adoptions(snapshot, actions)
+        actions = self.decisions(snapshot, now)
         if actions:
             await self._apply(snapshot, actions, now)
         RECONCILE_DURATION.observe(time.perf_counter() - started)
@@ -119,8 +133,9 @@ class MasterLoop:
         assigns, history, cleared = [], [], []
         for action in actions:
             if isinstance(action, Assign):
+                at = assignment_time(snapshot.assignments.get(action.service), now)
                 assigns.append(Assignment(action.service, tuple(action.active), tuple(action.standby),
-                                          self.epoch, action.reason, now, generation))
+                                          self.epoch, action.reason, at, generation))
             elif isinstance(action, Record):
                 history.append(HistoryEntry(action.service, now, action.kind, action.message,
                                             action.server, self.epoch))

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 ROOT = "/overseer/"
 REPORT = ".role"  # actual/<server>/<service>/.role: the agent's role report
+FAILURES = ".failures"  # actual/<server>/<service>/.failures: its fail count there
 
 
 class Keys:
@@ -47,6 +48,9 @@ class Keys:
 
     def report(self, server: str, service: str) -> str:
         return f"{self.root}actual/{server}/{service}/{REPORT}"
+
+    def failures(self, server: str, service: str) -> str:
+        return f"{self.root}actual/{server}/{service}/{FAILURES}"
 
     # the master's decisions
     def assign_prefix(self) -> str:

@@ -14,10 +14,10 @@ from pydantic import ValidationError
 
 from ..models import MODELS
 from ..state import (
-    Assignment, ClusterSnapshot, DesiredState, HistoryEntry, MasterRecord, Observation,
+    Assignment, ClusterSnapshot, DesiredState, FailCount, HistoryEntry, MasterRecord, Observation,
     ServerRecord, ServiceReport, SwitchoverRequest,
 )
-from .keys import REPORT, Keys
+from .keys import FAILURES, REPORT, Keys
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class _Builder:
         self.master: Optional[MasterRecord] = None
         self.observations: dict[tuple, Observation] = {}
         self.reports: dict[tuple, ServiceReport] = {}
+        self.failures: dict[tuple, FailCount] = {}
         self.assignments: dict[str, Assignment] = {}
         self.history: dict[str, list] = {}
         self.paused: set[str] = set()
@@ -76,6 +77,8 @@ class _Builder:
             server, service, check = parts[1:]
             if check == REPORT:
                 self.reports[(server, service)] = ServiceReport.from_json(value)
+            elif check == FAILURES:
+                self.failures[(server, service)] = FailCount.from_json(value)
             else:
                 self.observations[(server, service, check)] = Observation.from_json(value)
         elif head == "assign" and len(parts) == 2:
@@ -102,6 +105,7 @@ class _Builder:
             switchovers=self.switchovers,
             # keys sort by time, so the tail is the most recent
             history={s: tuple(h[-HISTORY_IN_SNAPSHOT:]) for s, h in self.history.items()},
+            failures=self.failures,
         )
 
 

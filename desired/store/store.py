@@ -15,7 +15,7 @@ import time
 from typing import Callable, Iterable, Optional
 
 from ..state import (
-    Assignment, ClusterSnapshot, HistoryEntry, MasterRecord, Observation, ServerRecord,
+    Assignment, ClusterSnapshot, FailCount, HistoryEntry, MasterRecord, Observation, ServerRecord,
     ServiceReport, SwitchoverRequest,
 )
 from . import staged
@@ -244,6 +244,18 @@ class Store:
 
     def put_report(self, report: ServiceReport) -> None:
         self._call(self.client.put, self.keys.report(report.server, report.service), report.to_json())
+
+    def put_failcount(self, record: FailCount) -> None:
+        self._call(self.client.put, self.keys.failures(record.server, record.service), record.to_json())
+
+    def delete_failures(self, service: str, servers: Iterable[str]) -> list[str]:
+        """`overseer cleanup`: forget the service's fail counts on these servers;
+        returns the servers that had one."""
+        found = []
+        for server in servers:
+            if self._call(self.client.delete, self.keys.failures(server, service)):
+                found.append(server)
+        return found
 
     def delete_actual(self, server: str, service: Optional[str] = None) -> None:
         prefix = self.keys.actual_prefix(server) + (f"{service}/" if service else "")

@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import time
 from typing import Optional
 
 from overseer.desired.models import ServiceDoc
-from overseer.desired.state import ClusterSnapshot, HistoryEntry, Observation, ServiceReport
+from overseer.desired.state import ClusterSnapshot, FailCount, HistoryEntry, Observation, ServiceReport
 from overseer.desired.store.client import StoreError
 from overseer.desired.store.store import Store
 
@@ -33,6 +34,8 @@ class LocalServices:
         self.docs: dict[str, ServiceDoc] = {}
         self.observations = LatestSink(store.put_observation, "observations")
         self.reports = LatestSink(store.put_report, "role reports")
+        self.failcounts = LatestSink(store.put_failcount, "fail counts")
+        self.failures: dict[str, FailCount] = {}   # ours, per service: etcd's, or newer ones on their way
         self._defaults = None
         self._kept = 30
         self.on_role_change = lambda: None  # set by the agent: re-vouch to the fencer
@@ -40,7 +43,8 @@ class LocalServices:
 
     def start_sinks(self) -> list[asyncio.Task]:
         return [asyncio.create_task(self.observations.run(), name="observation sink"),
-                asyncio.create_task(self.reports.run(), name="report sink")]
+                asyncio.create_task(self.reports.run(), name="report sink"),
+                asyncio.create_task(self.failcounts.run(), name="fail count sink")]
 
     # --- wiring for one worker -------------------------------------------------
 
@@ -48,6 +52,8 @@ class LocalServices:
         from overseer.observers.monitor import ServiceMonitor
 
         def publish(obs: Observation) -> None:
+            if obs.status == "fail" and obs.critical and obs.since == obs.time:
+                worker.check_failed(obs.check, obs.message)   # a new fail, not a refresh of one
             self.observations.put((obs.service, obs.check), obs)
 
         return ServiceMonitor(cluster=self.store.cluster, server=self.server, service=worker.doc,
@@ -63,6 +69,32 @@ class LocalServices:
                         assignment.service, assignment.epoch, exc)
             return None
 
+    def _count_failure(self, service: str, why: str) -> None:
+        """One more failure of `service` while active here (failure memory)."""
+        doc = self.docs.get(service)
+        if doc is None:
+            return
+        timeout = doc.spec.failureTimeout or (self._defaults.failureTimeout if self._defaults else 600.0)
+        now = time.time()
+        prev = self.failures.get(service)
+        count = prev.count + 1 if prev is not None and now < prev.last + timeout else 1
+        record = FailCount(self.server, service, count, now, why)
+        self.failures[service] = record
+        self.failcounts.put((service,), record)
+        log.warning("%s: failure %d here within failureTimeout %gs: %s", service, count, timeout, why)
+
+    def _sync_failures(self, snapshot: ClusterSnapshot) -> None:
+        # etcd is the truth (`overseer cleanup` deletes there); a count still on
+        # its way out stays until etcd has it
+        stored = {svc: fc for (srv, svc), fc in snapshot.failures.items() if srv == self.server}
+        for service in set(self.failures) | set(stored):
+            if (service,) in self.failcounts.pending:
+                continue
+            if service in stored:
+                self.failures[service] = stored[service]
+            else:
+                self.failures.pop(service, None)
+
     async def _report(self, report: ServiceReport) -> None:
         self.reports.put((report.service,), report)
 
@@ -77,6 +109,7 @@ class LocalServices:
                                still_current=self._still_current, report=self._report, history=self._history,
                                monitor_factory=self._monitor, log_dir=self.log_dir)
         worker.on_role_change = self.on_role_change
+        worker.on_failure = self._count_failure
         worker.start()
         return worker
 
@@ -87,6 +120,7 @@ class LocalServices:
         if desired.cluster is not None:
             self._defaults = desired.cluster.spec.defaults
             self._kept = desired.cluster.spec.resultsKept
+        self._sync_failures(snapshot)
         mine = {name: doc for name, doc in desired.services.items() if self.server in doc.spec.candidates}
         for name in list(self.workers):
             if name in mine and mine[name] != self.docs.get(name) and self.workers[name].can_update(mine[name]):

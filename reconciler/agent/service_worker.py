@@ -25,6 +25,20 @@ log = logging.getLogger(__name__)
 def epoch_of(assignment: Optional[Assignment]) -> tuple:
     return (assignment.epoch, assignment.time) if assignment else ()
 
+def _decided_anew(assignment: Optional[Assignment], failed_under: Optional[Assignment]) -> bool:
+    """Whether a new assignment answers the failure we are blocked on.
+
+    Another active set does; so does a new record from the same master (it
+    re-issued us after seeing the failure: restart in place now). A new
+    master re-issuing the same decision under its own epoch (adoption) does
+    not: it may not have seen the failure yet."""
+    if assignment is None or failed_under is None:
+        return True
+    if tuple(assignment.active) != tuple(failed_under.active):
+        return True
+    return assignment.epoch == failed_under.epoch and assignment.time != failed_under.time
+
+
 RETRY_MIN, RETRY_MAX = 1.0, 30.0
 # After failing as active, how long to leave the master to move the service
 # before retrying in place (only happens when it had nowhere else to go).
@@ -50,7 +64,19 @@ class ServiceWorker:
         self.blocked_until = 0.0
         self._reported: tuple = ()             # (role, outcome, assignment) last reported
         self.on_role_change: Callable[[], None] = lambda: None   # the fencer must learn of new actives at once
+        self.on_failure: Callable[[str, str], None] = lambda service, why: None  # counts a fail count
+        self._counted = True          # this active period's failure is counted (none yet: nothing to count)
+        self._restarts = 0            # restarts in place in a row under one decision
+        self._active_since = 0.0
         self.fenced = False
+        # The assignment (epoch_of) we fenced ourselves under: our "standby"
+        # report for it may already have let the master promote someone else,
+        # so we never become active under it again; a new assignment lifts it.
+        self.stood_down: tuple = ()
+        # One actuator sequence at a time: a self-fence waits for a step in
+        # flight (bounded by the actuator's timeout) instead of interleaving
+        # its demote with a promote, so `role` always says what really ran.
+        self._acting = asyncio.Lock()
         self.retry_delay = RETRY_MIN
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -89,11 +115,38 @@ class ServiceWorker:
 
     def assign(self, assignment: Optional[Assignment]) -> None:
         if assignment != self.assignment:
-            if assignment is None or tuple(assignment.active) != self.blocked:
+            delay = 0.0
+            if _decided_anew(assignment, self.blocked):
+                if self.blocked is not None and assignment is not None \
+                        and tuple(assignment.active) == tuple(self.blocked.active):
+                    delay = self._restart_delay()   # restart in place, backing off if it keeps failing
+                else:
+                    self._restarts = 0
                 self.blocked = None  # the master decided anew: the block has done its job
             self.assignment = assignment
             self.retry_delay = RETRY_MIN
-            self._wake.set()
+            if delay:
+                asyncio.get_running_loop().call_later(delay, self._wake.set)
+            else:
+                self._wake.set()
+
+    def _restart_delay(self) -> float:
+        # the first restart in place is immediate; a service that keeps failing
+        # right after each one backs off as converge retries do
+        self._restarts += 1
+        return 0.0 if self._restarts == 1 else min(RETRY_MIN * 2 ** (self._restarts - 2), RETRY_MAX)
+
+    def _failure(self, why: str) -> None:
+        """Count one failure as active here (failure memory), once per time we became active."""
+        if self._counted:
+            return
+        self._counted = True
+        self.on_failure(self.name, why)
+
+    def check_failed(self, check: str, message: str) -> None:
+        """A critical check went to `fail` (after failAfter); a failure only while active."""
+        if self.role == "active":
+            self._failure(f"{check} failed" + (f": {message}" if message else ""))
 
     def poke(self) -> None:
         self._wake.set()
@@ -117,9 +170,11 @@ class ServiceWorker:
                 self.retry_delay = min(self.retry_delay * 2, RETRY_MAX)
 
     def _block(self) -> None:
-        # Remember the decision (who is active), not the record: a new master
-        # re-issuing the same decision under its epoch must not lift the block.
-        self.blocked = tuple(self.assignment.active) if self.assignment else None
+        # Remember the assignment we failed under; `_decided_anew` says which
+        # later assignments lift the block.
+        self.blocked = self.assignment
+        if time.monotonic() - self._active_since > RETRY_MAX:
+            self._restarts = 0   # it ran a good while: the next restart in place is immediate again
         self.blocked_until = time.monotonic() + BLOCK_SECONDS
         asyncio.get_running_loop().call_later(BLOCK_SECONDS + 0.01, self._wake.set)
 
@@ -127,23 +182,36 @@ class ServiceWorker:
         # We failed as active under this decision: give the master time to move
         # the service rather than restarting in place behind its back. If it
         # keeps us (no other candidate), retry once the block expires.
-        return (self.assignment is not None and tuple(self.assignment.active) == self.blocked
+        return (self.assignment is not None and self.blocked is not None
+                and tuple(self.assignment.active) == tuple(self.blocked.active)
                 and self.server in self.assignment.active and time.monotonic() < self.blocked_until)
 
     def _target(self) -> str:
         target = roles.target_role(self.assignment, self.server)
-        if target == "active" and (self.fenced or self._blocked()):
+        if target == "active" and (self.fenced or self._blocked()
+                                   or (self.stood_down and self.stood_down == epoch_of(self.assignment))):
             return "standby"
         return target
 
     async def converge(self) -> bool:
         """One pass toward the target role. Returns True if it should be retried."""
+        async with self._acting:
+            return await self._converge()
+
+    async def _converge(self) -> bool:
         target = self._target()
         plan = roles.steps(self.role, target, self.standby_mode)
         if not plan:
             # e.g. stopped -> cold standby: nothing to run, but say we are ready;
-            # and a block that ended or a new assignment changes what we report
+            # and a block that ended or a new assignment changes what we report.
+            # The monitor must follow too: after a child exit it would otherwise
+            # keep probing a dead child as active and its `fail` never clears.
             self.role = target
+            self._set_monitor_role()
+            if self.fenced and roles.target_role(self.assignment, self.server) == "active":
+                # Not a step-down the master should act on: we are cut off and
+                # converge again when the lease is renewed (unfence wakes us).
+                return False
             outcome = self._outcome(f"{target}")
             if (self.role, outcome[0], epoch_of(self.assignment)) != self._reported:
                 await self._report(*outcome)
@@ -170,10 +238,13 @@ class ServiceWorker:
                 return True
             self.role = self._role_after(step, target)
         if self.fenced and target == "active":
-            # the fence came while a step was running: undo whatever made us active
-            await self.fence("fenced while becoming active")
+            # The fence came while a step was running; fence() is waiting for
+            # this sequence to end and then undoes whatever made us active.
+            self._set_monitor_role()
             return True
         self.retry_delay = RETRY_MIN
+        if self.role == "active":
+            self._counted, self._active_since = False, time.monotonic()
         self._set_monitor_role()
         self.on_role_change()
         log.info("%s: now %s (epoch %d)", self.name, self.role, epoch)
@@ -199,6 +270,8 @@ class ServiceWorker:
     async def _failed(self, step: str, target: str, ctx: ActionContext, exc: ActuatorError) -> None:
         log.error("%s: %s failed (epoch %d): %s", self.name, step, ctx.epoch, exc)
         if target == "active":
+            self._counted = False
+            self._failure(f"{step} failed: {exc}")
             self._block()
             await self._retreat(ctx)
         await self._report("failed", str(exc))
@@ -237,6 +310,8 @@ class ServiceWorker:
     def _child_exited(self, service: str, code: Optional[int], message: str) -> None:
         # Seen the moment the child dies: report at once, do not wait for a probe.
         was = self.role
+        if was == "active":
+            self._failure(f"process exited: {message}")
         self.role = "stopped"
         if was == "active":
             self._block()
@@ -263,10 +338,16 @@ class ServiceWorker:
     async def fence(self, why: str) -> None:
         """Self-fencing: stop acting as active without asking etcd."""
         self.fenced = True
+        if roles.target_role(self.assignment, self.server) == "active":
+            self.stood_down = epoch_of(self.assignment)
+        async with self._acting:
+            await self._fence(why)
+
+    async def _fence(self, why: str) -> None:
         if self.role != "active":
             return
         ctx = ActionContext(self.cluster, self.name, self.server, "standby", self.epoch())
-        log.error("%s: self-fencing (%s): demoting local active", self.name, why)
+        log.error("%s: self-fencing (%s, epoch %d): demoting local active", self.name, why, ctx.epoch)
         for step in roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode):
             try:
                 await getattr(self.actuator, step)(ctx)

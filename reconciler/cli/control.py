@@ -15,8 +15,8 @@ import click
 from overseer.desired.state import SwitchoverRequest
 from overseer.desired.store.store import Store
 
-from ..master import actual_from
-from ..planner import Assign, ClearSwitchover, Record, plan, what_if_down
+from ..planner import Assign, ClearSwitchover, Record
+from ..what_if import what_master_would_do, without_server
 from .common import fail, global_options, settings, store_errors
 
 
@@ -126,7 +126,6 @@ def plan_cmd(what_if: Optional[str]) -> None:
     """Print what the master would do now, or if a server died. Writes nothing."""
     store = _store()
     snap = store.snapshot()
-    actual = actual_from(snap, {})
     now = time.time()
     if what_if:
         kind, _, server = what_if.partition("=")
@@ -134,10 +133,9 @@ def plan_cmd(what_if: Optional[str]) -> None:
             fail(f"--what-if {what_if!r}: write it as down=SERVER")
         if server not in snap.desired.servers:
             fail(f"--what-if: no server {server!r} (servers: {', '.join(sorted(snap.desired.servers))})")
-        actions = what_if_down(snap.desired, actual, snap.assignments, now, server)
-        click.echo(f"if {server} died now:")
-    else:
-        actions = plan(snap.desired, actual, snap.assignments, now)
+        snap = without_server(snap, server)
+        click.echo(f"if {server} died now (and its lease and the failover margin had run out):")
+    actions = what_master_would_do(snap, now)
     lines = [line for line in map(_describe, actions) if line]
     click.echo("\n".join(lines) if lines else "  nothing would change")
     sys.stdout.flush()

@@ -14,7 +14,7 @@ from typing import Optional
 
 from overseer.desired.models import ServiceDoc
 
-from .health import View, WARN
+from .health import View, is_eligible
 from .placement import ranked_pool, standby_order
 from .switchover import SwitchIntent
 
@@ -38,7 +38,7 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
     replicas, live = svc.spec.replicas, view.live
     victim = intent.victim if intent else None
     frozen = [s for s in cur if s not in live and not view.margin_passed(s)]
-    healthy = [s for s in cur if grades[s] <= WARN and s != victim][:replicas]
+    healthy = [s for s in cur if is_eligible(grades[s]) and s != victim][:replicas]
     hints = cur_standby[:replicas - len(cur)] if len(cur) < replicas else ()
     pool = ranked_pool(view, name, svc, grades, exclude=cur, hints=hints)
     if intent:

@@ -3,8 +3,11 @@
 `View` is built once per plan: it indexes the observations into per
 (server, service) lists of critical failing/warning checks, so judging one
 candidate is a few dict lookups instead of a scan of every observation.
-Grades order the candidates: OK < WARN < FAIL < DOWN; only OK and WARN are
-eligible to be active.
+Grades order the candidates: OK < WARN < MARKED < FAIL < DOWN; OK, WARN and
+MARKED are eligible to be active. MARKED is failure memory (memory.py): a
+server where the service failed recently, chosen only when no server without
+that mark is eligible. Only what is failing now (server in fail, an actuator
+failure, checks failing where the service runs) makes a server FAIL.
 """
 from __future__ import annotations
 
@@ -14,8 +17,9 @@ from overseer.desired.models import ServiceDoc
 from overseer.desired.state import DesiredState, Observation
 
 from .inputs import ActualState
+from .memory import Memory
 
-OK, WARN, FAIL, DOWN = 0, 1, 2, 3
+OK, WARN, MARKED, FAIL, DOWN = 0, 1, 2, 3, 4
 DEFAULT_MARGIN = 0.5
 
 
@@ -49,6 +53,7 @@ class View:
         self.default_fail_after = spec.defaults.failAfter if spec else 3
         self.domains = {name: doc.spec.failureDomain for name, doc in desired.servers.items()}
         self.bad = _index_bad_checks(actual.observations)
+        self.memory = Memory(desired, actual.failures, now)
 
     # --- grading (hot path) ------------------------------------------------
 
@@ -63,13 +68,21 @@ class View:
         if report is not None and report.outcome == "failed":
             return FAIL
         grade = WARN if health == "warn" else OK
-        # A cold standby's agent reports its checks "unknown", which never
-        # disqualifies; a "fail" left from when it was active still does, so a
-        # server's grade does not change by being made active (no flapping).
         bad = self.bad.get((server, name))
-        if bad:
+        if bad and self._runs_here(server, name, svc):
             grade = max(grade, self._checks_grade(bad, svc))
+        if grade < MARKED and self.memory.marked(server, name, svc):
+            grade = MARKED
         return grade
+
+    def _runs_here(self, server: str, name: str, svc: ServiceDoc) -> bool:
+        """Whether the service's checks on `server` judge it now. A cold
+        standby does not run the service: a `fail` it kept from when it was
+        active is failure memory (a fail count), not current health."""
+        if svc.spec.standby == "warm" or svc.spec.mode == "all-active":
+            return True
+        report = self.reports.get((server, name))
+        return report is not None and report.role == "active"
 
     @staticmethod
     def _checks_grade(bad: list[Observation], svc: ServiceDoc) -> int:
@@ -117,11 +130,17 @@ class View:
         report = self.reports.get((server, name))
         if report is not None and report.outcome == "failed":
             return "actuator failed" + (f" ({report.message})" if report.message else "")
-        checks = self._check_words(server, name, svc)
+        checks = self._check_words(server, name, svc) if self._runs_here(server, name, svc) else ""
         if checks:
             return checks
+        words = []
         if rec.health == "warn":
-            return "server in warn" + (f" ({rec.message})" if rec.message else "")
+            words.append("server in warn" + (f" ({rec.message})" if rec.message else ""))
+        remembered = self.memory.words(server, name, svc)
+        if remembered:
+            words.append(remembered)
+        if words:
+            return ", ".join(words)
         return "healthy" if rec.health == "ok" else "health unknown"
 
     def _down_words(self, server: str) -> str:
@@ -150,4 +169,15 @@ class View:
 
 
 def is_eligible(grade: int) -> bool:
-    return grade <= WARN
+    return grade <= MARKED
+
+
+def stepped_down(view: "View", server: str, name: str, assigned_at: float) -> bool:
+    """An assigned active that reported, for this very assignment, a role other
+    than active with no failure: it fenced itself (lost etcd) and will not take
+    the assignment up again by itself, so the master must decide anew."""
+    if server not in view.live:
+        return False
+    report = view.reports.get((server, name))
+    return (report is not None and report.role != "active" and report.outcome == "ok"
+            and report.assigned >= assigned_at)

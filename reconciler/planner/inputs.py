@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from overseer.desired.state import Observation, ServerRecord, ServiceReport, SwitchoverRequest
+from overseer.desired.state import FailCount, Observation, ServerRecord, ServiceReport, SwitchoverRequest
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,8 @@ class ActualState:
     reports: Mapping[tuple[str, str], ServiceReport]
     paused: frozenset[str] = frozenset()                       # service names; "*" = all
     switchovers: Mapping[str, SwitchoverRequest] = field(default_factory=dict)
+    # (server, service) -> failures of the service while active there (failure memory)
+    failures: Mapping[tuple[str, str], FailCount] = field(default_factory=dict)
 
     def is_paused(self, service: str) -> bool:
         return "*" in self.paused or service in self.paused

@@ -1,6 +1,7 @@
 """Choosing servers: who may become active, in what order, and the standby list.
 
-Preference among eligible servers: no warn before warn, then servers the
+Preference among eligible servers: healthy before warn before marked (a
+remembered failure, memory.py), then servers the
 current assignment designated as successors (`hints`: the head of the standby
 list while a handover is in progress), then `candidates` order. Standbys:
 every other live candidate, servers outside the actives' failure domains
@@ -13,7 +14,7 @@ from typing import Iterable, Sequence
 
 from overseer.desired.models import ServiceDoc
 
-from .health import View, WARN
+from .health import View, is_eligible
 
 
 def ranked_pool(view: View, name: str, svc: ServiceDoc, grades: dict[str, int],
@@ -28,7 +29,7 @@ def ranked_pool(view: View, name: str, svc: ServiceDoc, grades: dict[str, int],
         if server in skip:
             continue
         grade = grades[server]
-        if grade <= WARN:
+        if is_eligible(grade):
             pool.append((grade, hint_rank.get(server, len(hint_rank)), index, server))
     pool.sort()
     return [entry[3] for entry in pool]
@@ -56,7 +57,7 @@ def standby_order(view: View, svc: ServiceDoc, actives: Sequence[str],
 def all_active_set(view: View, svc: ServiceDoc, grades: dict[str, int],
                    current: Sequence[str]) -> tuple[str, ...]:
     """all-active: every eligible candidate; never empty the service while a live active remains."""
-    chosen = tuple(s for s in svc.spec.candidates if grades[s] <= WARN)
+    chosen = tuple(s for s in svc.spec.candidates if is_eligible(grades[s]))
     if chosen:
         return chosen
     return tuple(s for s in current if s in view.live)

@@ -3,6 +3,11 @@
 Emits nothing when the computed (active, standby) equals the assignment
 (idempotence), one Assign otherwise, plus a Record when the active set
 changes and a ClearSwitchover when an operator request finishes.
+
+An active the assignment keeps although it cannot serve under it now (it
+fenced itself, or failed as active and nobody else is eligible) gets the
+same decision re-issued: a new record is what tells its agent to take it up
+again (restart in place) instead of waiting for a move that will not come.
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from overseer.desired.state import Assignment, SwitchoverRequest
 from . import reasons
 from .actions import Action, Assign, ClearSwitchover, Record
 from .failover import Decision, decide
-from .health import FAIL, View, WARN
+from .health import FAIL, View, is_eligible, stepped_down
 from .placement import all_active_set, standby_order
 from .switchover import SwitchIntent, switchover_intent
 
@@ -23,9 +28,12 @@ def plan_service(view: View, name: str, svc: ServiceDoc, current: Optional[Assig
                  request: Optional[SwitchoverRequest]) -> list[Action]:
     cur = tuple(current.active) if current else ()
     cur_standby = tuple(current.standby) if current else ()
-    if current is not None and request is None and _steady(view, name, svc, cur, cur_standby):
+    stepped = tuple(s for s in cur if stepped_down(view, s, name, current.time)) if current else ()
+    if current is not None and request is None and not stepped and _steady(view, name, svc, cur, cur_standby):
         return []
     grades = _grades(view, name, svc, cur)
+    for server in stepped:
+        grades[server] = FAIL   # it will not serve under this assignment again
     if svc.spec.mode == "all-active":
         decision = _all_active(view, svc, cur, grades)
         intent = None
@@ -36,8 +44,10 @@ def plan_service(view: View, name: str, svc: ServiceDoc, current: Optional[Assig
         actions, intent = _switch(view, name, svc, current, request, grades)
         decision = decide(view, name, svc, cur, cur_standby, grades, intent,
                           current.time if current else 0.0)
-    if decision is None or (current is not None and (decision.active, decision.standby) == (cur, cur_standby)):
+    if decision is None:
         return actions
+    if current is not None and (decision.active, decision.standby) == (cur, cur_standby):
+        return _reissue(view, name, svc, current, stepped) + actions
     actions[:0] = _assign(view, name, svc, current, decision, intent)
     if intent is not None and intent.target in decision.active:
         actions.append(ClearSwitchover(name, "done"))
@@ -49,9 +59,28 @@ def _steady(view: View, name: str, svc: ServiceDoc, cur: tuple, cur_standby: tup
     if svc.spec.mode == "all-active" or len(cur) != svc.spec.replicas:
         return False
     for server in cur:
-        if view.grade(server, name, svc) > WARN or server not in svc.spec.candidates:
+        if not is_eligible(view.grade(server, name, svc)) or server not in svc.spec.candidates:
             return False
     return standby_order(view, svc, cur) == cur_standby
+
+
+def _reissue(view: View, name: str, svc: ServiceDoc, current: Assignment,
+             stepped: tuple[str, ...]) -> list[Action]:
+    """The same decision, as a new record, for actives kept that cannot serve
+    under the current one: stepped down, or failed as active under it."""
+    stuck = [s for s in current.active if s in stepped or _failed_under(view, s, name, current.time)]
+    if not stuck:
+        return []
+    why = "; ".join(f"{s}: {'stepped down (self-fenced)' if s in stepped else view.why(s, name, svc)}"
+                    for s in stuck)
+    return [Assign(name, tuple(current.active), tuple(current.standby),
+                   f"{why}; kept active: no eligible candidate to take over; re-assigned to take it up again")]
+
+
+def _failed_under(view: View, server: str, name: str, assigned_at: float) -> bool:
+    report = view.reports.get((server, name))
+    return (server in view.live and report is not None and report.outcome == "failed"
+            and report.assigned >= assigned_at)
 
 
 def _grades(view: View, name: str, svc: ServiceDoc, cur: tuple) -> dict[str, int]:

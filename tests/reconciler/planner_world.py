@@ -10,8 +10,9 @@ from typing import Optional
 
 from overseer.desired.models import ClusterDoc, ServerDoc, ServiceDoc
 from overseer.desired.state import (
-    Assignment, DesiredState, Observation, ServerRecord, ServiceReport, SwitchoverRequest,
+    Assignment, DesiredState, FailCount, Observation, ServerRecord, ServiceReport, SwitchoverRequest,
 )
+from overseer.reconciler.master import assignment_time
 from overseer.reconciler.planner import ActualState, Assign, plan
 
 
@@ -57,6 +58,11 @@ class World:
     paused: set[str] = field(default_factory=set)
     switchovers: dict[str, SwitchoverRequest] = field(default_factory=dict)
     assignments: dict[str, Assignment] = field(default_factory=dict)
+    failures: dict[tuple[str, str], FailCount] = field(default_factory=dict)
+
+    def failed(self, server: str, svc: str, at: float, count: int = 1, message: str = "alive failed") -> None:
+        """Failure memory: the service failed `count` times as active on `server`, last at `at`."""
+        self.failures[(server, svc)] = FailCount(server, svc, count, at, message)
 
     def check(self, server: str, svc: str, check: str, status: str, message: str = "",
               critical: bool = True) -> None:
@@ -88,6 +94,7 @@ class World:
             reports=dict(self.reports),
             paused=frozenset(self.paused),
             switchovers=dict(self.switchovers),
+            failures=dict(self.failures),
         )
 
     def plan(self, state: DesiredState, now: float) -> list:
@@ -97,9 +104,10 @@ class World:
         """What the reconcile loop does with Assign and ClearSwitchover."""
         for action in actions:
             if isinstance(action, Assign):
+                old = self.assignments.get(action.service)
                 self.assignments[action.service] = Assignment(
                     action.service, active=action.active, standby=action.standby, reason=action.reason,
-                    time=now)
+                    time=assignment_time(old, now))
             elif type(action).__name__ == "ClearSwitchover":
                 self.switchovers.pop(action.service, None)
 

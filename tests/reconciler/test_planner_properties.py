@@ -6,8 +6,10 @@ converging, time passing); after every event the master plans and applies.
 Asserted at every step: never two actives for an active-standby service with
 replicas 1 (counting a dead server as possibly active until its lease expiry
 + margin), a `fail` or dead server is never newly made active, and planning
-again right after applying yields no Assign. At the end, with agents
-converged, the replicas are honoured when enough eligible candidates exist.
+again right after applying yields no Assign. Agents count a failure of a
+check while active (failure memory) and a cold standby's checks go unknown.
+At the end, with agents converged, the replicas are honoured when enough
+eligible candidates exist.
 """
 from __future__ import annotations
 
@@ -42,6 +44,7 @@ class Sim:
     def __init__(self, state, world: World):
         self.state, self.w, self.now = state, world, 0.0
         self.running: set[tuple[str, str]] = set()   # (server, service) actually acting as active
+        self.counted: set[tuple[str, str]] = set()   # failures of the current active period, counted
 
     def possibly_active(self, svc: str) -> list[str]:
         out = []
@@ -64,8 +67,20 @@ class Sim:
                 self.running.discard((server, name))
                 outcome = "failed" if name in failing else "ok"
                 self.w.report(server, name, "standby", outcome=outcome)
+                if self.state.services[name].spec.standby == "cold" and (server, name, "alive") in self.w.checks:
+                    self.w.check(server, name, "alive", "unknown")   # a cold standby runs no checks
+
+    def count_failures(self) -> None:
+        """What agents do: a check in fail while running as active is one more failure there."""
+        for server, name in sorted(self.running):
+            if self.w.checks.get((server, name, "alive"), ("ok",))[0] == "fail" and (server, name) not in self.counted:
+                self.counted.add((server, name))
+                old = self.w.failures.get((server, name))
+                self.w.failed(server, name, self.now, (old.count if old else 0) + 1)
 
     def master(self) -> None:
+        self.count_failures()
+        self.counted &= self.running
         before = {n: set(a.active) for n, a in self.w.assignments.items()}
         actual = self.w.actual()
         actions = self.w.step(self.state, self.now)
@@ -118,6 +133,8 @@ def eligible(sim: Sim, server: str, name: str, svc, active: tuple) -> bool:
     report = w.reports.get((server, name))
     if report is not None and report.outcome == "failed":
         return False
+    if svc.spec.standby == "cold" and server not in active:
+        return True   # a cold standby's checks do not run; failure memory only ranks it
     return w.checks.get((server, name, "alive"), ("unknown",))[0] != "fail"
 
 
