@@ -8,6 +8,7 @@ deposed master learns it on its first write. Reads come back as frozen records
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -59,6 +60,26 @@ class Store:
         self.cluster = resolve_cluster(self.client, cfg, cluster)
         self.keys = Keys(self.cluster)
         self._watchers: list[PrefixWatcher] = []
+        self._lease_client = None  # see dedicate_lease_channel
+
+    def dedicate_lease_channel(self, timeout: float) -> None:
+        """Grant, refresh and revoke leases on a connection of their own, whose
+        calls give up after `timeout`: a keep-alive then never waits behind a
+        large snapshot read on the shared channel, and a hung one ends before
+        the next is due. If it cannot connect, leases stay on the shared one."""
+        if self._lease_client is not None:
+            return
+        try:
+            self._lease_client = connect(dataclasses.replace(self.cfg, timeout=timeout))
+        except StoreError as exc:
+            log.warning("lease calls share the main etcd connection: %s", exc)
+
+    def _lease_call(self, fn, *args, **kwargs):
+        return call(fn, self.cfg, *args, _client=self._lease_client or self.client, **kwargs)
+
+    @property
+    def _leases(self):
+        return self._lease_client or self.client
 
     def _call(self, fn, *args, **kwargs):
         return call(fn, self.cfg, *args, _client=self.client, **kwargs)
@@ -70,10 +91,12 @@ class Store:
     def close(self) -> None:
         for watcher in self._watchers:
             watcher.cancel()
-        try:
-            self.client.close()
-        except Exception:  # closing a dead channel must not mask the real error
-            pass
+        for client in (self._lease_client, self.client):
+            try:
+                if client is not None:
+                    client.close()
+            except Exception:  # closing a dead channel must not mask the real error
+                pass
 
     # --- reading ----------------------------------------------------------
 
@@ -125,18 +148,19 @@ class Store:
 
     def grant_lease(self, ttl: float) -> int:
         # etcd leases are whole seconds; round up so we never promise less
-        return self._call(self.client.lease, max(1, math.ceil(ttl))).id
+        return self._lease_call(self._leases.lease, max(1, math.ceil(ttl))).id
 
     def keepalive(self, lease_id: int) -> int:
         """Refresh the lease; returns the TTL etcd granted. Raises LeaseLost."""
-        responses = self._call(lambda: list(self.client.refresh_lease(lease_id)))
+        client = self._leases
+        responses = self._lease_call(lambda: list(client.refresh_lease(lease_id)))
         ttl = responses[0].TTL if responses else 0
         if ttl <= 0:
             raise LeaseLost(f"lease {lease_id:x} expired in etcd")
         return ttl
 
     def revoke_lease(self, lease_id: int) -> None:
-        self._call(self.client.revoke_lease, lease_id)
+        self._lease_call(self._leases.revoke_lease, lease_id)
 
     def put_server(self, record: ServerRecord, lease_id: int) -> None:
         self._call(self.client.put, self.keys.server(record.name), record.to_json(), lease=lease_id)

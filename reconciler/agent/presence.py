@@ -1,7 +1,7 @@
 """Keeping this server's presence lease, and knowing when to fence ourselves.
 
 The lease carries `servers/<name>` and, on the master, `master`. Keep-alives
-go every TTL/4. Our actives are legitimate until 80% of a lease after the last
+go every TTL/4, on a thread and an etcd connection of their own. Our actives are legitimate until 80% of a lease after the last
 renewal we sent (`vouched_until`); a deadline guard fences them (`on_fence`)
 when that passes, even while a call still hangs on a dropped link, so they are
 down before the lease can expire for the others. From half the TTL without a
@@ -16,6 +16,7 @@ process (fencer.py) enforces the same deadline if this agent itself hangs.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import time
 from dataclasses import dataclass, field
@@ -58,6 +59,13 @@ class Presence:
         self.clock = clock
         self.state = PresenceState()
         self._published: Optional[str] = None
+        # The lease's own thread (and, once registered, its own etcd connection):
+        # hundreds of per-service etcd calls queue on the default executor, and
+        # a keep-alive waiting behind them lost the lease under load.
+        self._lane = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="keepalive")
+
+    async def _on_lane(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._lane, fn, *args)
 
     @property
     def fence_after(self) -> float:
@@ -65,8 +73,9 @@ class Presence:
 
     async def register(self) -> int:
         """Take a fresh lease and publish `servers/<me>` on it."""
+        await self._on_lane(self.store.dedicate_lease_channel, self.call_timeout)
         sent = self.clock()
-        lease = await asyncio.to_thread(self.store.grant_lease, self.ttl)
+        lease = await self._on_lane(self.store.grant_lease, self.ttl)
         record = self.record()
         await asyncio.to_thread(self.store.put_server, record, lease)
         self.state.lease, self.state.last_renewed = lease, sent
@@ -136,7 +145,7 @@ class Presence:
                 return
             sent = self.clock()
             try:
-                await asyncio.wait_for(asyncio.to_thread(self.store.keepalive, self.state.lease),
+                await asyncio.wait_for(self._on_lane(self.store.keepalive, self.state.lease),
                                        self.call_timeout)
             except asyncio.TimeoutError:
                 raise EtcdUnavailable(f"keep-alive got no answer within {self.call_timeout:.1f}s") from None
