@@ -9,9 +9,11 @@ failover: they only say what they see.
   With role `stopped` (cold standby, not assigned) every check is `unknown`,
   "not running here (cold standby)", published once.
 - A result is fed to the check's Hysteresis; `publish` is called when the
-  effective status changes, and otherwise at most every `refresh` seconds
-  (10) to refresh value, message and the last N results. Steady state
-  therefore writes one key per check per 10 s at most.
+  effective status changes, and only then: the value, message and last N
+  results it carries are those of that moment. Steady state writes nothing
+  (every write to etcd makes every agent and the board re-read the cluster).
+  `refresh` (seconds) brings back a periodic rewrite of changed values for
+  callers that want one; the agent does not.
 """
 from __future__ import annotations
 
@@ -31,7 +33,7 @@ from .server_health import ServerHealthMonitor
 log = logging.getLogger(__name__)
 
 COLD_MESSAGE = "not running here (cold standby)"
-REFRESH = 10.0
+REFRESH: Optional[float] = None  # never rewrite while the status holds
 
 
 @dataclass
@@ -60,7 +62,7 @@ class ServiceMonitor:
                  results_kept: int, publish: Callable[[Observation], None],
                  child_pid: Callable[[], Optional[int]] = lambda: None,
                  epoch: Callable[[], int] = lambda: 0,
-                 clock: Callable[[], float] = time.time, refresh: float = REFRESH) -> None:
+                 clock: Callable[[], float] = time.time, refresh: Optional[float] = REFRESH) -> None:
         self.cluster, self.server, self.service = cluster, server, service.metadata.name
         self._publish, self._child_pid, self._epoch = publish, child_pid, epoch
         self._clock, self._refresh = clock, refresh
@@ -165,7 +167,7 @@ class ServiceMonitor:
         last = state.published
         if changed or last is None:
             self._emit(state, now)
-        elif now - state.published_at >= self._refresh and (
+        elif self._refresh is not None and now - state.published_at >= self._refresh and (
                 last.value != state.value or last.message != state.message
                 or last.results != tuple(state.hyst.results)):
             self._emit(state, now)

@@ -5,7 +5,8 @@ we only sample psutil every `interval`, classify each part against its
 limits, take the worst, pass it through the same Hysteresis as checks
 (failAfter/recoverAfter of the Cluster defaults) and call
 `publish(status, message, load_summary)` when the effective status changes,
-or at most every `refresh` seconds (10) to refresh the numbers.
+or at most every `refresh` seconds (60) to refresh the numbers: each
+rewrite of the server record makes every agent re-read the cluster.
 """
 from __future__ import annotations
 
@@ -64,7 +65,7 @@ class ServerHealthMonitor:
     def __init__(self, *, spec: ServerHealth, publish: Callable[[str, str, dict], None],
                  interval: float = 2.0, fail_after: int = 3, recover_after: int = 2,
                  kept: int = 30, clock: Callable[[], float] = time.time,
-                 refresh: float = 10.0) -> None:
+                 refresh: float = 60.0) -> None:
         self.spec, self._publish, self.interval = spec, publish, interval
         self.hyst = Hysteresis(fail_after, recover_after, kept)
         self._clock, self._refresh = clock, refresh

@@ -47,6 +47,9 @@ class Agent:
         self.mastership: Optional[Mastership] = None
         self.health = ("unknown", "", {})
         self.started = time.monotonic()
+        # wall-clock start, computed once: recomputing it from the monotonic
+        # clock jittered and made every presence check rewrite `servers/<me>`
+        self.started_at = time.time()
         self._changed = asyncio.Event()
         self._stop = asyncio.Event()
         self._timer: Optional[asyncio.TimerHandle] = None
@@ -151,7 +154,7 @@ class Agent:
         status, message, load = self.health
         return ServerRecord(name=self.me, address=doc.spec.address if doc else "",
                             rank=desired.rank(self.me), version=__version__, health=status,
-                            message=message, load=load, started=time.time() - (time.monotonic() - self.started),
+                            message=message, load=load, started=self.started_at,
                             agentPort=doc.spec.agentPort if doc else 0)
 
     # --- the snapshot stream --------------------------------------------------

@@ -48,12 +48,26 @@ async def test_steady_state_publishes_almost_nothing(tmp_path):
         await mon.tick()
         clock.t += 0.05                      # 100 ticks within 5 s
     assert [o.status for o in published] == ["ok"]
+    clock.t += 60
+    await mon.tick()
+    assert len(published) == 1                   # nothing changed: nothing rewritten, ever
+    json.loads(published[0].to_json())
+
+
+async def test_a_refresh_can_be_asked_for(tmp_path):
+    flag = tmp_path / "flag"
+    flag.write_text("0")
+    published, clock = [], Clock()
+    mon = monitor(service(switch_check(flag)), published, clock, refresh=10.0)
+    mon.set_role("active")
+    for _ in range(5):
+        await mon.tick()
+        clock.t += 0.05
     clock.t += 10
     await mon.tick()
     assert len(published) == 2 and published[-1].status == "ok"       # the value refresh
     obs = published[-1]
     assert len(obs.results) == 5 and all(r[1] == "ok" and r[2] == 0.0 for r in obs.results)
-    json.loads(obs.to_json())
 
 
 async def test_failure_published_only_after_fail_after_and_blip_never(tmp_path):
