@@ -5,6 +5,7 @@ a silently ignored setting.
 """
 from __future__ import annotations
 
+import re
 import shlex
 from typing import Annotated
 
@@ -19,9 +20,12 @@ class Strict(BaseModel):
 
 
 # Names end up in etcd keys (`/` separates) and on the board; keep them plain.
+# The CLI checks `--cluster` against the same pattern.
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+NAME_RULE = "letters, digits, '.', '_' and '-', starting with a letter or digit, at most 63 characters"
 Name = Annotated[
     str,
-    StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$"),
+    StringConstraints(pattern=NAME_PATTERN.pattern),
 ]
 
 

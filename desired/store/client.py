@@ -90,11 +90,50 @@ class EtcdConfig:
         return ",".join(self.endpoints)
 
 
-def _endpoint(url: str, cfg: EtcdConfig) -> "_Endpoint":
-    parsed = urlparse(url if "://" in url else f"http://{url}")
+class BadEndpoint(StoreError):
+    """An --etcd value that is no URL: a usage error, not an unreachable etcd."""
+    exit_code = 2
+
+
+def parse_endpoint(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of one endpoint; BadEndpoint says what is wrong.
+
+    urlparse raises ValueError for `http://[::1` and only on reading `.port`
+    for `:99999` or `:notaport`; all of them must be one clear line."""
+    hint = "write it as http://HOST:PORT"
+    try:
+        parsed = urlparse(url if "://" in url else f"http://{url}")
+        port = parsed.port
+    except ValueError as exc:
+        raise BadEndpoint(f"{exc}; {hint}") from None
+    if parsed.scheme not in ("http", "https"):
+        raise BadEndpoint(f"scheme must be http or https; {hint}")
     if not parsed.hostname:
-        raise StoreError(f"--etcd: cannot read endpoint {url!r}; write it as http://HOST:PORT")
-    secure = parsed.scheme == "https" or cfg.cacert is not None
+        raise BadEndpoint(f"no host; {hint}")
+    if port == 0:
+        raise BadEndpoint(f"port 0 is not a port; {hint}")
+    return parsed.scheme, parsed.hostname, port or 2379
+
+
+def bad_endpoint(urls: str) -> Optional[str]:
+    """What is wrong with a comma-separated --etcd value, or None."""
+    each = [u.strip() for u in urls.split(",") if u.strip()]
+    if not each:
+        return "no endpoint; write it as http://HOST:PORT[,http://HOST:PORT...]"
+    for url in each:
+        try:
+            parse_endpoint(url)
+        except BadEndpoint as exc:
+            return str(exc) if len(each) == 1 else f"endpoint {url!r}: {exc}"
+    return None
+
+
+def _endpoint(url: str, cfg: EtcdConfig) -> "_Endpoint":
+    try:
+        scheme, host, port = parse_endpoint(url)
+    except BadEndpoint as exc:
+        raise BadEndpoint(f"--etcd: endpoint {url!r}: {exc}") from None
+    secure = scheme == "https" or cfg.cacert is not None
     creds = None
     if secure:
         if not cfg.cacert:
@@ -108,7 +147,7 @@ def _endpoint(url: str, cfg: EtcdConfig) -> "_Endpoint":
         except OSError as exc:
             raise StoreError(f"cannot read TLS file: {exc}") from None
     # Retry a failed endpoint soon: a restarted etcd must be used again quickly.
-    return _Endpoint(parsed.hostname, parsed.port or 2379, secure=secure,
+    return _Endpoint(host, port, secure=secure,
                                  creds=creds, time_retry=1.0,
                                  opts=[("grpc.enable_http_proxy", 0),
                                        # reconnect fast after an etcd restart: our lease

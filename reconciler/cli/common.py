@@ -2,7 +2,11 @@
 
 Global options are accepted before or after the sub-command (`overseer
 --etcd URL status` and `overseer status --etcd URL`), each with its
-environment variable, as `interfaces.md` promises.
+environment variable, as `interfaces.md` promises. Precedence: an option on
+the command line (either position; the later one if both) > environment >
+default. The group and the sub-command each declare the option, so the
+sub-command's copy must not let the environment overwrite what was given
+before the sub-command.
 """
 from __future__ import annotations
 
@@ -12,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import NoReturn, Optional
 
 import click
+from click.core import ParameterSource
 
-from overseer.desired.store.client import EtcdConfig, StoreError
+from overseer.desired.fields import NAME_PATTERN, NAME_RULE
+from overseer.desired.store.client import EtcdConfig, StoreError, bad_endpoint
 
 
 @dataclass
@@ -25,6 +31,8 @@ class Settings:
     key: Optional[str] = None
     user: Optional[str] = None
     extra: dict = field(default_factory=dict)
+    # options given on the command line: the environment never overrides these
+    given: set = field(default_factory=set)
 
     def etcd_config(self, timeout: float = 3.0) -> EtcdConfig:
         return EtcdConfig.from_options(self.etcd, self.cacert, self.cert, self.key,
@@ -42,12 +50,31 @@ _GLOBALS = (
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value):
-    if value is not None:
-        settings = ctx.find_object(Settings)
-        if settings is None:
-            settings = ctx.ensure_object(Settings)
-        setattr(settings, param.name, value)
+    if value is None:
+        return value
+    settings = ctx.find_object(Settings)
+    if settings is None:
+        settings = ctx.ensure_object(Settings)
+    from_env = ctx.get_parameter_source(param.name) is ParameterSource.ENVIRONMENT
+    if from_env and param.name in settings.given:
+        return value  # `--cluster X` before the sub-command beats OVERSEER_CLUSTER
+    _check(param, value, from_env)
+    setattr(settings, param.name, value)
+    if not from_env:
+        settings.given.add(param.name)
     return value
+
+
+def _check(param: click.Parameter, value: str, from_env: bool) -> None:
+    """Refuse a malformed --cluster or --etcd at once, naming where it came from."""
+    where = f"{param.envvar}={value!r}" if from_env else f"{param.opts[0]} {value!r}"
+    if param.name == "cluster" and not NAME_PATTERN.fullmatch(value):
+        # the name becomes part of every etcd key (/overseer/<cluster>/...)
+        fail(f"{where}: not a valid cluster name ({NAME_RULE})")
+    if param.name == "etcd":
+        problem = bad_endpoint(value)
+        if problem:
+            fail(f"{where}: {problem}", 2)
 
 
 def global_options(fn):
@@ -76,3 +103,33 @@ def store_errors(fn):
         except StoreError as exc:
             fail(str(exc), exc.exit_code)
     return wrapper
+
+
+def check_cluster(client, cfg: EtcdConfig, name: Optional[str]) -> Optional[str]:
+    """`name` if etcd holds a Cluster document of that name; else one line
+    naming the clusters that exist, exit 1. None stays None (the store picks
+    the only cluster)."""
+    if name is None:
+        return None
+    from overseer.desired.store import documents
+
+    found = documents.discover_clusters(client, cfg)
+    if name not in found:
+        fail(f"no cluster {name!r} in etcd at {cfg.describe()} "
+             f"(clusters: {', '.join(sorted(found)) or 'none; apply a Cluster document first'})")
+    return name
+
+
+def open_store(timeout: float = 3.0):
+    """A Store on the chosen cluster, which must exist."""
+    from overseer.desired.store.client import connect
+    from overseer.desired.store.store import Store
+
+    s = settings()
+    cfg = s.etcd_config(timeout=timeout)
+    client = connect(cfg)
+    try:
+        return Store(cfg, check_cluster(client, cfg, s.cluster), client=client)
+    except BaseException:
+        client.close()
+        raise

@@ -17,12 +17,11 @@ from overseer.desired.store.store import Store
 
 from ..planner import Assign, ClearSwitchover, Record
 from ..what_if import what_master_would_do, without_server
-from .common import fail, global_options, settings, store_errors
+from .common import fail, global_options, open_store, store_errors
 
 
 def _store() -> Store:
-    s = settings()
-    return Store(s.etcd_config(), s.cluster)
+    return open_store()
 
 
 def _refusal(store: Store, service: str, since: float) -> Optional[str]:

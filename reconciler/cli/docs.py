@@ -18,7 +18,7 @@ from overseer.desired.store import documents
 from overseer.desired.store.client import connect
 from overseer.desired.validate import validate_paths, with_rules
 
-from .common import fail, global_options, settings, store_errors
+from .common import check_cluster, fail, global_options, settings, store_errors
 
 CONNECT_TIMEOUT = 3.0  # connect() proves etcd answers; 3 s keeps exit 3 under 5 s
 
@@ -56,7 +56,7 @@ def _target_cluster(loaded: Loaded, client) -> str:
         if chosen and chosen != named[0]:
             fail(f"the Cluster document is named {named[0]!r} but --cluster says {chosen!r}")
         return named[0]
-    return chosen or _only_cluster(client)
+    return check_cluster(client, client.cfg, chosen) or _only_cluster(client)
 
 
 @click.command()
@@ -152,7 +152,7 @@ def get(kind: str, name: Optional[str], output: Optional[str]) -> None:
     """Show applied documents: KIND (cluster|server|service|all, plural ok) [NAME]."""
     wanted = _kind(kind)
     client = _connect()
-    cluster = settings().cluster or _only_cluster(client)
+    cluster = check_cluster(client, client.cfg, settings().cluster) or _only_cluster(client)
     docs = documents.list_docs(client, cluster, wanted)
     if name is not None:
         docs = [d for d in docs if d.get("metadata", {}).get("name") == name]

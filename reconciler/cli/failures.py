@@ -13,9 +13,8 @@ from typing import Optional
 import click
 
 from overseer.desired.state import HistoryEntry
-from overseer.desired.store.store import Store
 
-from .common import fail, global_options, settings, store_errors
+from .common import fail, global_options, open_store, store_errors
 
 
 @click.command("cleanup")
@@ -25,8 +24,7 @@ from .common import fail, global_options, settings, store_errors
 @store_errors
 def cleanup(service: str, server: Optional[str]) -> None:
     """Forget SERVICE's remembered failures (fail counts), on one server or all."""
-    s = settings()
-    store = Store(s.etcd_config(), s.cluster)
+    store = open_store()
     snap = store.snapshot()
     doc = snap.desired.services.get(service)
     if doc is None:

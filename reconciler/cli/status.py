@@ -17,7 +17,7 @@ import click
 from overseer.desired.store.client import StoreError
 from overseer.reconciler.status_view import build_status
 
-from .common import global_options, settings, store_errors
+from .common import global_options, open_store, store_errors
 
 RESYNC = 5.0  # seconds between re-reads in --watch even without events
 LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN"}
@@ -101,10 +101,7 @@ def _watch(store, as_json: bool) -> None:
 @store_errors
 def status(as_json: bool, watch: bool) -> None:
     """Servers, master, every service with its state and checks."""
-    from overseer.desired.store.store import Store
-
-    opts = settings()
-    store = Store(opts.etcd_config(), opts.cluster)
+    store = open_store()
     try:
         if watch:
             try:

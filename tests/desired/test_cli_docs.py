@@ -131,7 +131,8 @@ def test_dry_run_says_so_and_writes_nothing(etcd_url, example, cluster_name):
     result = run("apply", "-f", str(example), "--dry-run", etcd=etcd_url)
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0] == f"cluster.overseer/{cluster_name} created (dry run)"
-    assert run("get", "all", etcd=etcd_url, cluster=cluster_name).stderr.startswith("No resources found")
+    got = run("get", "all", etcd=etcd_url, cluster=cluster_name)   # not even the Cluster document
+    assert got.exit_code == 1 and got.stderr.startswith(f"overseer: no cluster {cluster_name!r} in etcd")
 
 
 def _closed_port() -> int:
