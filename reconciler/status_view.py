@@ -17,8 +17,9 @@ How a service's `status` is decided (worst wins: fail > warn > unknown > ok):
    * `fail` when the active server holds no live lease (`up: false`): its
      observations can no longer be trusted;
    * `fail` when the agent reported that acting on the assignment failed.
-   Non-critical checks count too: they paint the board, they only never move
-   the service (that is the planner's business).
+   Non-critical checks count too, but at most as `warn`: a failing one makes
+   the tile amber, never red. It never moves the service (the planner ignores
+   it), so it is something to look at, not an outage.
 4. If that is `ok`, the service is `warn` when its standby side is degraded:
    a standby server is down, or its server health is `fail`, or (warm standby
    only, a cold standby runs nothing to check) a critical check there is
@@ -143,12 +144,13 @@ def build_service(snapshot: ClusterSnapshot, name: str,
     observed = service_checks(snapshot, name) if observed is None else observed
     declared = [check.name for check in doc.spec.checks]
     checks = {}
+    critical = {check.name: check.critical for check in doc.spec.checks}
+    # every candidate, reported or not: an operator sees what will be checked where
     for server in _servers_of(doc.spec.candidates, active, standby, observed):
         per_server = observed.get(server, {})
-        if not per_server and server not in active:
-            continue
         names = declared + sorted(set(per_server) - set(declared))
-        checks[server] = {check: _check_json(per_server.get(check)) for check in names}
+        checks[server] = {check: _check_json(per_server.get(check), critical.get(check, True))
+                          for check in names}
     paused = snapshot.is_paused(name)
     return {
         "status": service_status(snapshot, name, active, standby, observed, declared),
@@ -185,9 +187,9 @@ def _servers_of(candidates, active, standby, observed) -> list[str]:
     return order
 
 
-def _check_json(obs: Optional[Observation]) -> dict[str, Any]:
+def _check_json(obs: Optional[Observation], critical: bool = True) -> dict[str, Any]:
     if obs is None:
-        return {"status": "unknown", "value": None, "message": "no result yet"}
+        return {"status": "unknown", "value": None, "message": "no result yet", "critical": critical}
     return {"status": obs.status, "value": obs.value, "message": obs.message,
             "critical": obs.critical, "since": obs.since, "time": obs.time}
 
@@ -205,12 +207,17 @@ def service_status(snapshot: ClusterSnapshot, name: str, active: list[str], stan
         report = snapshot.reports.get((server, name))
         if report is not None and report.outcome == "failed":
             statuses.append("fail")
-        statuses.extend(per_server[c].status if c in per_server else "unknown" for c in declared)
-        statuses.extend(obs.status for c, obs in per_server.items() if c not in declared)
+        statuses.extend(_counted(per_server[c]) if c in per_server else "unknown" for c in declared)
+        statuses.extend(_counted(obs) for c, obs in per_server.items() if c not in declared)
     status = worst(statuses)
     if status == "ok" and standby_degraded(snapshot, name, active, standby, observed):
         return "warn"
     return status
+
+
+def _counted(obs: Observation) -> str:
+    """What a check adds to its service's status: a non-critical one at most `warn`."""
+    return "warn" if obs.status == "fail" and not obs.critical else obs.status
 
 
 def standby_degraded(snapshot: ClusterSnapshot, name: str, active: list[str], standby: list[str],
