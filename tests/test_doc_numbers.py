@@ -60,6 +60,9 @@ class EtcdGone:
     def __init__(self) -> None:
         self.keepalives = 0
 
+    def dedicate_lease_channel(self, timeout: float) -> None:
+        pass
+
     def grant_lease(self, ttl: float) -> int:
         return 1
 
