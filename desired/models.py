@@ -28,17 +28,14 @@ class Metadata(Strict):
 # --- Cluster ---------------------------------------------------------------
 
 class CheckDefaults(Strict):
-    """Defaults of every check, and of every service's failure memory."""
+    """Defaults of every check, and of every Service's failure memory
+    (Pacemaker's migration-threshold / failure-timeout; reconciler/planner/memory.py)."""
     interval: PositiveDuration = 1.0
     timeout: PositiveDuration = 2.0
     failAfter: PositiveInt = 3
     recoverAfter: PositiveInt = 2
-    # Failure memory (Pacemaker's migration-threshold / failure-timeout): this
-    # many failures of a service while active on a server mark that server for
-    # the service; a marked server ranks below every unmarked eligible one until
-    # `failureTimeout` after its latest failure, or `overseer cleanup`.
-    migrationThreshold: PositiveInt = 1
-    failureTimeout: PositiveDuration = 600.0
+    migrationThreshold: PositiveInt = 1   # failures of a service while active on a server that mark the server: it then ranks below every unmarked eligible candidate
+    failureTimeout: PositiveDuration = 600.0   # a server's failures of a service are forgotten this long after the latest one (or by `overseer cleanup`)
 
 
 class FloatLimits(Strict):
@@ -160,9 +157,8 @@ class ServiceSpec(Strict):
     candidates: list[Name]
     actuator: Actuator
     checks: list[Check] = Field(default_factory=list)
-    # failure memory of this service; unset: the Cluster's defaults
-    migrationThreshold: Optional[PositiveInt] = None
-    failureTimeout: Optional[PositiveDuration] = None
+    migrationThreshold: Optional[PositiveInt] = None   # this service's failure memory; unset: the Cluster's `defaults.migrationThreshold`
+    failureTimeout: Optional[PositiveDuration] = None   # unset: the Cluster's `defaults.failureTimeout`
 
     @field_validator("candidates")
     @classmethod

@@ -27,12 +27,18 @@ How a service's `status` is decided (worst wins: fail > warn > unknown > ok):
    candidates than actives.
 
 `unknown` is returned when no check has reported on the actives yet.
+
+`failures` lists the service's remembered failures (fail counts) per server
+with the absolute time each expires (`expires`) and whether the count marks
+the server (`marked`: at or over migrationThreshold, so it ranks below
+unmarked candidates). Given `now`, counts already expired are left out.
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
 from overseer.desired.state import ClusterSnapshot, Observation
+from overseer.reconciler.planner.memory import live_count, policy
 
 SEVERITY = {"ok": 0, "unknown": 1, "warn": 2, "fail": 3}
 
@@ -77,7 +83,7 @@ def _domain(desired, server: str) -> str:
     return doc.spec.failureDomain if doc is not None else ""
 
 
-def build_status(snapshot: ClusterSnapshot) -> dict[str, Any]:
+def build_status(snapshot: ClusterSnapshot, now: Optional[float] = None) -> dict[str, Any]:
     """The whole `overseer status --json` document for one snapshot."""
     desired = snapshot.desired
     master = snapshot.master
@@ -89,7 +95,7 @@ def build_status(snapshot: ClusterSnapshot) -> dict[str, Any]:
         "revision": snapshot.revision,
         "master": {"server": master.server, "epoch": master.epoch} if master else None,
         "servers": build_servers(snapshot),
-        "services": {name: build_service(snapshot, name, by_service.get(name, {}), rule)
+        "services": {name: build_service(snapshot, name, by_service.get(name, {}), rule, now)
                      for name in sorted(desired.services)},
     }
 
@@ -136,7 +142,7 @@ def service_checks(snapshot: ClusterSnapshot, service: str) -> dict[str, dict[st
 
 def build_service(snapshot: ClusterSnapshot, name: str,
                   observed: Optional[dict[str, dict[str, Observation]]] = None,
-                  shared_rule=None) -> dict[str, Any]:
+                  shared_rule=None, now: Optional[float] = None) -> dict[str, Any]:
     doc = snapshot.desired.services[name]
     assignment = snapshot.assignments.get(name)
     active = list(assignment.active) if assignment else []
@@ -165,7 +171,24 @@ def build_service(snapshot: ClusterSnapshot, name: str,
                                 else shared_failure_domain(snapshot.desired, name)),
         "checks": checks,
         "roles": _roles(snapshot, name, candidates=[*active, *standby, *doc.spec.candidates]),
+        "failures": failures_json(snapshot, name, now),
     }
+
+
+def failures_json(snapshot: ClusterSnapshot, name: str, now: Optional[float] = None) -> dict[str, dict]:
+    """server -> its remembered failures of the service (see the module docstring)."""
+    doc = snapshot.desired.services[name]
+    threshold, timeout = policy(snapshot.desired, doc)
+    out = {}
+    for server in dict.fromkeys([*doc.spec.candidates, *snapshot.servers]):
+        record = snapshot.failures.get((server, name))
+        if record is None or record.count <= 0:
+            continue
+        count = record.count if now is None else live_count(record, timeout, now)
+        if count:
+            out[server] = {"count": count, "last": record.last, "expires": record.last + timeout,
+                           "message": record.message, "marked": count >= threshold}
+    return out
 
 
 def _roles(snapshot: ClusterSnapshot, name: str, candidates: list[str]) -> dict[str, dict]:
@@ -237,7 +260,7 @@ def standby_degraded(snapshot: ClusterSnapshot, name: str, active: list[str], st
     return False
 
 
-def service_detail(snapshot: ClusterSnapshot, name: str) -> dict[str, Any]:
+def service_detail(snapshot: ClusterSnapshot, name: str, now: Optional[float] = None) -> dict[str, Any]:
     """`build_service` plus recent results per check and history, newest first.
 
     Raises KeyError naming the service when the desired state has no such service.
@@ -245,7 +268,7 @@ def service_detail(snapshot: ClusterSnapshot, name: str) -> dict[str, Any]:
     if name not in snapshot.desired.services:
         raise KeyError(name)
     observed = service_checks(snapshot, name)
-    detail = build_service(snapshot, name, observed)
+    detail = build_service(snapshot, name, observed, now=now)
     detail["name"] = name
     for server, per_check in detail["checks"].items():
         for check, row in per_check.items():

@@ -6,6 +6,8 @@ from typing import Optional
 
 from flask import Flask
 
+from overseer.reconciler.planner.memory import span
+
 LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN"}
 
 
@@ -41,5 +43,5 @@ def css_status(status: str) -> str:
 
 
 def install(app: Flask) -> None:
-    app.jinja_env.filters.update(clock=clock, stamp=stamp, value=value, label=label,
+    app.jinja_env.filters.update(clock=clock, stamp=stamp, value=value, label=label, span=span,
                                  css_status=css_status)

@@ -11,10 +11,12 @@ import json
 import sys
 import threading
 import time
+from typing import Optional
 
 import click
 
 from overseer.desired.store.client import StoreError
+from overseer.reconciler.planner.memory import span
 from overseer.reconciler.status_view import build_status
 
 from .common import global_options, open_store, store_errors
@@ -40,8 +42,17 @@ def _failing(svc: dict) -> str:
     return "; ".join(found) or "-"
 
 
-def render_text(status: dict) -> str:
+def _remembered(svc: dict, now: float) -> str:
+    parts = []
+    for server, f in svc.get("failures", {}).items():
+        parts.append(f"{server} {f['count']}{' (marked)' if f['marked'] else ''} "
+                     f"expires in {span(f['expires'] - now)}")
+    return "; ".join(parts) or "-"
+
+
+def render_text(status: dict, now: Optional[float] = None) -> str:
     """The human view of one `build_status` document."""
+    now = time.time() if now is None else now
     master = status["master"]
     head = (f"cluster {status['cluster']} · generation {status['generation']} · "
             + (f"master {master['server']} (epoch {master['epoch']})" if master else "NO MASTER"))
@@ -50,11 +61,11 @@ def render_text(status: dict) -> str:
         servers.append([name, "up" if srv["up"] else "DOWN", LABELS.get(srv["health"], srv["health"]),
                         str(srv["rank"]), srv["failureDomain"] or "-",
                         "master" if srv.get("master") else ""])
-    services = [["SERVICE", "STATUS", "ACTIVE", "STANDBY", "PAUSED", "FAILING CHECKS"]]
+    services = [["SERVICE", "STATUS", "ACTIVE", "STANDBY", "PAUSED", "FAILING CHECKS", "FAIL COUNTS"]]
     for name, svc in status["services"].items():
         services.append([name, LABELS.get(svc["status"], svc["status"]),
                          ",".join(svc["active"]) or "-", ",".join(svc["standby"]) or "-",
-                         "paused" if svc["paused"] else "-", _failing(svc)])
+                         "paused" if svc["paused"] else "-", _failing(svc), _remembered(svc, now)])
     lines = [head, "", *_table(servers), ""]
     lines += _table(services) if len(services) > 1 else ["no services applied"]
     warnings = [f"warning: every candidate of {name} is in one failure domain"
@@ -81,7 +92,7 @@ def _watch(store, as_json: bool) -> None:
     try:
         while True:
             try:
-                _show(build_status(store.snapshot()), as_json, watching=True)
+                _show(build_status(store.snapshot(), time.time()), as_json, watching=True)
                 failing = False
             except StoreError as exc:
                 if not failing:  # one line per outage, not one per retry
@@ -109,7 +120,7 @@ def status(as_json: bool, watch: bool) -> None:
             except KeyboardInterrupt:
                 return
         else:
-            _show(build_status(store.snapshot()), as_json, watching=False)
+            _show(build_status(store.snapshot(), time.time()), as_json, watching=False)
     finally:
         store.close()
 

@@ -33,7 +33,8 @@ def live_count(record: Optional[FailCount], timeout: float, now: float) -> int:
     return record.count
 
 
-def _span(seconds: float) -> str:
+def span(seconds: float) -> str:
+    """A duration to come, for people: '9m40s', '1h05m', '12s'."""
     seconds = max(0, int(seconds))
     if seconds >= 3600:
         return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
@@ -70,4 +71,4 @@ class Memory:
         what = f" (last: {record.message})" if record.message else ""
         noun = "failure" if count == 1 else "failures"
         head = "remembered" if count >= threshold else f"below migrationThreshold {threshold}:"
-        return f"{head} {count} {noun}{what}, expires in {_span(record.last + timeout - self.now)}"
+        return f"{head} {count} {noun}{what}, expires in {span(record.last + timeout - self.now)}"

@@ -162,3 +162,14 @@ def test_status_watch_follows_changes_and_ctrl_c_exits_0(etcd_url, cluster_name)
         if proc.poll() is None:
             proc.kill()
         store.close()
+
+
+def test_failures_show_count_mark_and_expiry_and_drop_when_expired():
+    from overseer.desired.state import FailCount
+    s = replace(snap(), failures={("pbx2", "asterisk"): FailCount("pbx2", "asterisk", 2, 1000.0, "alive failed")})
+    f = build_status(s, now=1100.0)["services"]["asterisk"]["failures"]
+    assert f == {"pbx2": {"count": 2, "last": 1000.0, "expires": 1600.0, "message": "alive failed", "marked": True}}
+    assert build_status(s, now=1600.0)["services"]["asterisk"]["failures"] == {}
+    assert build_status(s, now=1100.0)["services"]["web"]["failures"] == {}
+    from overseer.reconciler.cli.status import render_text
+    assert "pbx2 2 (marked) expires in 8m20s" in render_text(build_status(s, now=1100.0), now=1100.0)

@@ -176,3 +176,19 @@ def test_no_snapshot_yet():
     assert client.get("/api/v1/status").status_code == 503
     assert client.get("/healthz").status_code == 503
     assert client.get("/metrics").status_code == 200
+
+
+def test_board_and_detail_show_remembered_failures_until_they_expire():
+    from overseer.desired.state import FailCount
+    now = time.time()
+    s = replace(snapshot(), failures={("pbx2", "asterisk"): FailCount("pbx2", "asterisk", 1, now - 20, EVIL)})
+    app = create_app(FakeSource(s)).test_client()
+    board = app.get("/").get_data(as_text=True)
+    assert "pbx2: 1 remembered failure, expires in 9m" in board, board
+    detail = app.get("/services/asterisk").get_data(as_text=True)
+    assert "Remembered failures" in detail and "MARKED" in detail and "9m" in detail
+    assert EVIL not in detail and "&lt;script&gt;" in detail
+    old = replace(s, failures={("pbx2", "asterisk"): FailCount("pbx2", "asterisk", 1, now - 700, "old")})
+    app = create_app(FakeSource(old)).test_client()
+    assert "remembered failure" not in app.get("/").get_data(as_text=True)
+    assert "Remembered failures" not in app.get("/services/asterisk").get_data(as_text=True)
