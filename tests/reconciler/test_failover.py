@@ -146,8 +146,12 @@ def test_back_and_forth_failover_is_not_held_by_the_earlier_failure(cluster):
     snap = start(cluster, service())
     os.kill(running_pid(snap, "pbx1"), signal.SIGKILL)
     snap = cluster.wait_for(lambda s: running_pid(s, "pbx2") is not None, timeout=10, what="pbx on pbx2")
+    # a warm standby whose checks still fail now is not eligible (pbx2 would be
+    # restarted in place instead): wait until pbx1's child passed its checks again
     cluster.wait_for(lambda s: s.reports[("pbx1", "pbx")].role == "standby"
-                     and s.reports[("pbx1", "pbx")].outcome == "ok", timeout=10, what="pbx1 standby again")
+                     and s.reports[("pbx1", "pbx")].outcome == "ok"
+                     and s.observations[("pbx1", "pbx", "alive")].status == "ok", timeout=10,
+                     what="pbx1 standby again, checks ok")
     t0 = time.monotonic()
     os.kill(running_pid(cluster.snapshot(), "pbx2"), signal.SIGKILL)
     cluster.wait_for(lambda s: running_pid(s, "pbx1") is not None, timeout=10, what="pbx back on pbx1")
