@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import pytest
 
@@ -10,6 +11,7 @@ from overseer.desired.models import CheckDefaults, ServiceDoc
 from overseer.observers.monitor import COLD_MESSAGE, ServiceMonitor
 from tests.support.peers.ami_server import AmiServer
 from tests.support.peers.local import grower
+from tests.support.waiting import async_holds_for, async_poll_until
 
 
 class Clock:
@@ -104,13 +106,12 @@ async def test_cold_standby_is_unknown_published_once_and_never_probed(tmp_path)
     published = []
     mon = monitor(doc, published)
     task = asyncio.create_task(mon.run())
-    await asyncio.sleep(0.3)
+    await async_poll_until(lambda: len(published) >= 2, 10, "the cold checks published")
     assert {(o.check, o.status, o.message) for o in published} == {
         ("touch", "unknown", COLD_MESSAGE), ("alive", "unknown", COLD_MESSAGE)}
-    assert len(published) == 2 and not marker.exists()
+    await async_holds_for(lambda: len(published) == 2 and not marker.exists(), 0.3, "cold: nothing probed")
     mon.set_role("standby")                  # warm standby: checks run
-    await asyncio.sleep(0.3)
-    assert marker.exists()
+    await async_poll_until(marker.exists, 10, "the touch check to run on a warm standby")
     mon.set_role("stopped")
     mon.set_role("stopped")
     cold = [o for o in published[2:] if o.message == COLD_MESSAGE]
@@ -127,13 +128,16 @@ async def test_run_ticks_on_its_interval_and_writes_once(tmp_path):
     published = []
     mon = monitor(doc, published)
     mon.set_role("active")
+    started = time.monotonic()
     task = asyncio.create_task(mon.run())
-    await asyncio.sleep(0.6)
+    await async_poll_until(lambda: log.exists() and len(log.read_text().splitlines()) >= 5, 20,
+                           "five runs of the check")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    runs = len(log.read_text().splitlines())
-    assert 4 <= runs <= 14
+    runs, took = len(log.read_text().splitlines()), time.monotonic() - started
+    # it waits its interval between runs (a slower machine only runs it less often)
+    assert runs <= took / 0.05 + 2, (runs, took)
     assert [o.status for o in published] == ["ok"]
 
 

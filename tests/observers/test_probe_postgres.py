@@ -8,6 +8,7 @@ import pytest
 
 from tests.observers.conftest import make_check, run_probe
 from tests.support.peers.postgres import PASSWORD, start_pair
+from tests.support.waiting import poll_until
 
 pytestmark = pytest.mark.slow
 
@@ -30,6 +31,13 @@ async def _until(check, status: str, timeout: float = 15):
         if res.status == status or time.monotonic() > deadline:
             return res
         await asyncio.sleep(0.2)
+
+
+def _replica_rows(pg):
+    try:
+        return pg.replica.sql("SELECT count(*) FROM t")
+    except RuntimeError:  # psql failed: the table itself is not replayed yet
+        return None
 
 
 async def test_primary_and_standby_healthy(pg):
@@ -56,17 +64,18 @@ async def test_password_file_is_used_and_never_shown(pg, tmp_path):
 async def test_lag_in_bytes_and_seconds_while_replay_is_paused(pg):
     pg.primary.sql("CREATE TABLE IF NOT EXISTS t (x text)")
     pg.primary.sql("INSERT INTO t VALUES ('before')")
-    await asyncio.sleep(0.5)                                   # let it replay
+    rows = pg.primary.sql("SELECT count(*) FROM t")
+    poll_until(lambda: _replica_rows(pg) == rows, 15, "the replica to replay the insert")
     pg.replica.sql("SELECT pg_wal_replay_pause()")
     try:
-        await asyncio.sleep(1.2)
         pg.primary.sql("INSERT INTO t SELECT repeat('x', 1000) FROM generate_series(1, 2000)")
         bytes_primary = await _until(_check(pg.primary, warn="64kB", fail="1GiB"), "warn")
         assert bytes_primary.status == "warn" and bytes_primary.value > 64_000
         assert "≥ warn 62.5 KiB" in bytes_primary.message
         standby_bytes = await _until(_check(pg.replica, warn="64kB", fail="1GiB"), "warn")
         assert standby_bytes.status == "warn" and standby_bytes.value > 64_000
-        standby_secs = await run_probe(_check(pg.replica, warn="1s", fail="1h"))
+        # lag in seconds grows while replay stays paused: poll until it passes 1 s
+        standby_secs = await _until(_check(pg.replica, warn="1s", fail="1h"), "warn")
         assert standby_secs.status == "warn" and standby_secs.value >= 1.0
     finally:
         pg.replica.sql("SELECT pg_wal_replay_resume()")

@@ -26,14 +26,15 @@ def _ami(ami, secret_file, kind="asterisk-ami", **limits):
 
 
 async def test_ping_round_trip(ami, secret_file):
-    res = await run_probe(_ami(ami, secret_file, warn="200ms", fail="2s"))
-    assert res.status == "ok" and res.value < 0.2 and res.message.startswith("Ping ")
+    # limits far above a loopback round trip: a busy machine cannot turn it into warn
+    res = await run_probe(_ami(ami, secret_file, warn="5s", fail="10s"))
+    assert res.status == "ok" and 0 < res.value < 5 and res.message.startswith("Ping ")
     assert ami.logins[-1] == ("overseer", "ok")
 
 
 async def test_slow_ping_warns(ami, secret_file):
     ami.delay = 0.1
-    res = await run_probe(_ami(ami, secret_file, warn="50ms", fail="2s"))
+    res = await run_probe(_ami(ami, secret_file, warn="50ms", fail="10s"))  # the delay is a floor
     assert res.status == "warn" and "≥ warn 50 ms" in res.message
 
 

@@ -23,9 +23,10 @@ def kamailio(tmp_path_factory):
 
 
 async def test_http_ok_and_response_time(nginx):
+    # limits far above any loopback answer, so a busy machine cannot turn it into warn
     res = await run_probe(make_check(type="http", url=f"http://127.0.0.1:{nginx.port}/",
-                                     warn="500ms", fail="1s"))
-    assert res.status == "ok" and res.message.startswith("HTTP 200 in ") and res.value < 0.5
+                                     warn="5s", fail="10s"))
+    assert res.status == "ok" and res.message.startswith("HTTP 200 in ") and 0 < res.value < 5
 
 
 async def test_http_404_is_not_the_expected_status(nginx):
@@ -46,17 +47,17 @@ async def test_http_refused_port_fails():
 
 
 async def test_tcp_against_nginx(nginx):
-    res = await run_probe(make_check(type="tcp", port=nginx.port, warn="500ms", fail="1s"))
+    res = await run_probe(make_check(type="tcp", port=nginx.port, warn="5s", fail="10s"))
     assert res.status == "ok" and res.message.startswith(f"Connect 127.0.0.1:{nginx.port} in")
 
 
 @pytest.mark.parametrize("transport", ["udp", "tcp"])
 async def test_sip_options_answered_by_kamailio(kamailio, transport):
     check = make_check(type="sip-options", port=kamailio.port, transport=transport,
-                       warn="500ms", fail="1s")
+                       warn="5s", fail="10s")
     res = await run_probe(check)
     assert res.status == "ok", res.message
-    assert res.message.startswith("SIP 200 OK in ") and res.value < 0.5
+    assert res.message.startswith("SIP 200 OK in ") and 0 < res.value < 5
 
 
 async def test_sip_options_silent_udp_port_fails():

@@ -6,7 +6,9 @@ import asyncio
 import pytest
 
 from overseer.desired.models import ServerHealth
+from overseer.observers import server_health
 from overseer.observers.server_health import ServerHealthMonitor
+from tests.support.waiting import async_poll_until
 
 
 class Clock:
@@ -62,11 +64,13 @@ def test_missing_disk_path_fails():
     assert published[-1][0] == "fail" and "disk /no/such: cannot stat" in published[-1][1]
 
 
-async def test_run_loop_publishes():
-    published = []
+async def test_run_loop_publishes(monkeypatch):
+    published, samples = [], []
+    real = server_health.sample
+    monkeypatch.setattr(server_health, "sample", lambda spec: samples.append(1) or real(spec))
     mon = ServerHealthMonitor(spec=_spec(), publish=lambda *a: published.append(a), interval=0.05)
     task = asyncio.create_task(mon.run())
-    await asyncio.sleep(0.3)
+    await async_poll_until(lambda: len(samples) >= 5, 20, "five samples")  # published once, not five times
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
