@@ -8,12 +8,48 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
 from typing import Any, Mapping, Optional
 
 from .models import ClusterDoc, ServerDoc, ServiceDoc
 
-STATUSES = ("ok", "warn", "fail", "unknown")
-ROLES = ("active", "standby", "stopped")
+class Status(StrEnum):
+    """A check's, a server's or a service's health."""
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+    UNKNOWN = "unknown"
+
+
+class Role(StrEnum):
+    """What an agent runs a service as."""
+    ACTIVE = "active"
+    STANDBY = "standby"
+    STOPPED = "stopped"
+
+
+class Outcome(StrEnum):
+    """How an agent's last action on its assignment went."""
+    OK = "ok"
+    FAILED = "failed"
+    PENDING = "pending"
+
+
+class HistoryKind(StrEnum):
+    """What a history entry records (the board styles by it)."""
+    PLACEMENT = "placement"
+    FAILOVER = "failover"
+    SWITCHOVER = "switchover"
+    SWITCHOVER_REFUSED = "switchover-refused"
+    DEMOTE = "demote"
+    ROLE = "role"
+    ACTION = "action"
+    CLEANUP = "cleanup"
+
+
+# str-valued: records read back from JSON hold plain strings, equal to these
+STATUSES = tuple(Status)
+ROLES = tuple(Role)
 
 
 def _dump(obj) -> str:

@@ -13,7 +13,7 @@ import logging
 import time
 from typing import Callable, Optional
 
-from overseer.desired.state import Assignment, ClusterSnapshot, HistoryEntry, MasterRecord
+from overseer.desired.state import Assignment, ClusterSnapshot, HistoryEntry, HistoryKind, MasterRecord
 from overseer.desired.store.client import StaleEpoch
 from overseer.desired.store.store import Store
 
@@ -141,7 +141,8 @@ class MasterLoop:
                                             action.server, self.epoch))
             elif isinstance(action, ClearSwitchover):
                 cleared.append(action.service)
-                history.append(HistoryEntry(action.service, now, "switchover",
+                kind = HistoryKind.SWITCHOVER if action.refusal is None else HistoryKind.SWITCHOVER_REFUSED
+                history.append(HistoryEntry(action.service, now, kind,
                                             f"switchover {action.outcome}", "", self.epoch))
         if self.retired:
             return

@@ -12,7 +12,7 @@ from typing import Optional
 
 import click
 
-from overseer.desired.state import SwitchoverRequest
+from overseer.desired.state import HistoryKind, SwitchoverRequest
 from overseer.desired.store.store import Store
 
 from ..planner import Assign, ClearSwitchover, Record
@@ -26,7 +26,7 @@ def _store() -> Store:
 
 def _refusal(store: Store, service: str, since: float) -> Optional[str]:
     for entry in reversed(store.history(service, limit=20)):
-        if entry.time >= since and entry.kind == "switchover" and "refused" in entry.message:
+        if entry.time >= since and entry.kind == HistoryKind.SWITCHOVER_REFUSED:
             return entry.message
     return None
 

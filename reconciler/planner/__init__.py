@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping, Optional
 
-from overseer.desired.state import Assignment, DesiredState
+from overseer.desired.state import Assignment, DesiredState, Role
 
-from .actions import Action, Assign, ClearSwitchover, Record
+from .actions import Action, Assign, ClearSwitchover, Record, Refusal
 from .health import View
 from .inputs import ActualState
 from .service import plan_service
@@ -51,7 +51,7 @@ def next_wakeup(desired: DesiredState, actual: ActualState, assignments: Mapping
         if name in desired.services and not actual.is_paused(name):
             dead_actives.update(s for s in assignment.active if s not in actual.servers)
     for (server, name), report in actual.reports.items():
-        if report.role == "active" and server not in actual.servers and not actual.is_paused(name):
+        if report.role == Role.ACTIVE and server not in actual.servers and not actual.is_paused(name):
             dead_actives.add(server)
     expiries = [actual.down_since[s] + view.margin for s in dead_actives if s in actual.down_since]
     future = [t for t in expiries if t > now]
@@ -73,6 +73,6 @@ def shared_failure_domain(desired: DesiredState, service_name: str) -> Optional[
 
 
 __all__ = [
-    "ActualState", "Action", "Assign", "Record", "ClearSwitchover",
+    "ActualState", "Action", "Assign", "Record", "ClearSwitchover", "Refusal",
     "plan", "what_if_down", "next_wakeup", "shared_failure_domain",
 ]

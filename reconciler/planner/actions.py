@@ -7,7 +7,7 @@ request and reports its outcome.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Union
+from typing import Optional, Union
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,25 @@ class Record:
 
 
 @dataclass(frozen=True)
+class Refusal:
+    """Why a switchover cannot be carried out: a value, never parsed back from text."""
+    why: str
+
+    def __str__(self) -> str:
+        return f"refused: {self.why}"
+
+
+@dataclass(frozen=True)
 class ClearSwitchover:
-    """The switchover request is finished: outcome is "done" or "refused: <why>"."""
+    """The switchover request is finished: done (refusal None) or refused."""
     service: str
-    outcome: str
+    refusal: Optional[Refusal] = None
+
+    @property
+    def outcome(self) -> str:
+        return "done" if self.refusal is None else str(self.refusal)
 
 
 Action = Union[Assign, Record, ClearSwitchover]
 
-__all__ = ["Assign", "Record", "ClearSwitchover", "Action"]
+__all__ = ["Assign", "Record", "ClearSwitchover", "Refusal", "Action"]

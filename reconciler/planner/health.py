@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Mapping
 
 from overseer.desired.models import ServiceDoc
-from overseer.desired.state import DesiredState, Observation
+from overseer.desired.state import DesiredState, Observation, Outcome, Role, Status
 
 from .inputs import ActualState
 from .memory import Memory
@@ -28,7 +28,7 @@ def _index_bad_checks(observations: Mapping) -> dict[tuple[str, str], list[Obser
     bad: dict[tuple[str, str], list[Observation]] = {}
     for obs in observations.values():
         status = obs.status
-        if (status == "fail" or status == "warn") and obs.critical:
+        if (status == Status.FAIL or status == Status.WARN) and obs.critical:
             key = (obs.server, obs.service)
             found = bad.get(key)
             if found is None:
@@ -62,12 +62,12 @@ class View:
         if rec is None:
             return DOWN
         health = rec.health
-        if health == "fail":
+        if health == Status.FAIL:
             return FAIL
         report = self.reports.get((server, name))
-        if report is not None and report.outcome == "failed":
+        if report is not None and report.outcome == Outcome.FAILED:
             return FAIL
-        grade = WARN if health == "warn" else OK
+        grade = WARN if health == Status.WARN else OK
         bad = self.bad.get((server, name))
         if bad and self._runs_here(server, name, svc):
             grade = max(grade, self._checks_grade(bad, svc))
@@ -82,7 +82,7 @@ class View:
         if svc.spec.standby == "warm" or svc.spec.mode == "all-active":
             return True
         report = self.reports.get((server, name))
-        return report is not None and report.role == "active"
+        return report is not None and report.role == Role.ACTIVE
 
     @staticmethod
     def _checks_grade(bad: list[Observation], svc: ServiceDoc) -> int:
@@ -91,7 +91,7 @@ class View:
         grade = OK
         for obs in bad:
             if obs.check in declared:
-                if obs.status == "fail":
+                if obs.status == Status.FAIL:
                     return FAIL
                 grade = WARN
         return grade
@@ -105,7 +105,7 @@ class View:
 
     def reports_active(self, server: str, name: str) -> bool:
         report = self.reports.get((server, name))
-        return report is not None and report.role == "active"
+        return report is not None and report.role == Role.ACTIVE
 
     def fenced(self, server: str, name: str, assigned_at: float = 0.0) -> bool:
         """Can no longer be acting as active for `name` (demoted, or dead long enough).
@@ -116,7 +116,7 @@ class View:
         if server not in self.live:
             return self.margin_passed(server)
         report = self.reports.get((server, name))
-        return report is not None and report.role != "active" and report.assigned >= assigned_at
+        return report is not None and report.role != Role.ACTIVE and report.assigned >= assigned_at
 
     # --- words (only when an action is emitted) --------------------------------
 
@@ -125,23 +125,23 @@ class View:
         rec = self.live.get(server)
         if rec is None:
             return self._down_words(server)
-        if rec.health == "fail":
+        if rec.health == Status.FAIL:
             return "server in fail" + (f" ({rec.message})" if rec.message else "")
         report = self.reports.get((server, name))
-        if report is not None and report.outcome == "failed":
+        if report is not None and report.outcome == Outcome.FAILED:
             return "actuator failed" + (f" ({report.message})" if report.message else "")
         checks = self._check_words(server, name, svc) if self._runs_here(server, name, svc) else ""
         if checks:
             return checks
         words = []
-        if rec.health == "warn":
+        if rec.health == Status.WARN:
             words.append("server in warn" + (f" ({rec.message})" if rec.message else ""))
         remembered = self.memory.words(server, name, svc)
         if remembered:
             words.append(remembered)
         if words:
             return ", ".join(words)
-        return "healthy" if rec.health == "ok" else "health unknown"
+        return "healthy" if rec.health == Status.OK else "health unknown"
 
     def _down_words(self, server: str) -> str:
         since = self.down_since.get(server)
@@ -152,8 +152,8 @@ class View:
     def _check_words(self, server: str, name: str, svc: ServiceDoc) -> str:
         bad = self.bad.get((server, name)) or []
         by_name = {c.name: c for c in svc.spec.checks}
-        fails = [o for o in bad if o.status == "fail" and o.check in by_name]
-        warns = [o for o in bad if o.status == "warn" and o.check in by_name]
+        fails = [o for o in bad if o.status == Status.FAIL and o.check in by_name]
+        warns = [o for o in bad if o.status == Status.WARN and o.check in by_name]
         if fails:
             obs = fails[0]
             n = by_name[obs.check].failAfter or self.default_fail_after
@@ -179,5 +179,5 @@ def stepped_down(view: "View", server: str, name: str, assigned_at: float) -> bo
     if server not in view.live:
         return False
     report = view.reports.get((server, name))
-    return (report is not None and report.role != "active" and report.outcome == "ok"
+    return (report is not None and report.role != Role.ACTIVE and report.outcome == Outcome.OK
             and report.assigned >= assigned_at)

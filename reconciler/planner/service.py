@@ -14,10 +14,10 @@ from __future__ import annotations
 from typing import Optional
 
 from overseer.desired.models import ServiceDoc
-from overseer.desired.state import Assignment, SwitchoverRequest
+from overseer.desired.state import Assignment, HistoryKind, Outcome, SwitchoverRequest
 
 from . import reasons
-from .actions import Action, Assign, ClearSwitchover, Record
+from .actions import Action, Assign, ClearSwitchover, Record, Refusal
 from .failover import Decision, decide
 from .health import FAIL, View, is_eligible, stepped_down
 from .placement import all_active_set, standby_order
@@ -39,7 +39,8 @@ def plan_service(view: View, name: str, svc: ServiceDoc, current: Optional[Assig
         intent = None
         actions: list[Action] = []
         if request is not None:
-            actions.append(ClearSwitchover(name, switchover_intent(view, name, svc, current, request, grades)))
+            refusal = switchover_intent(view, name, svc, current, request, grades)
+            actions.append(ClearSwitchover(name, refusal if isinstance(refusal, Refusal) else None))
     else:
         actions, intent = _switch(view, name, svc, current, request, grades)
         decision = decide(view, name, svc, cur, cur_standby, grades, intent,
@@ -50,7 +51,7 @@ def plan_service(view: View, name: str, svc: ServiceDoc, current: Optional[Assig
         return _reissue(view, name, svc, current, stepped) + actions
     actions[:0] = _assign(view, name, svc, current, decision, intent)
     if intent is not None and intent.target in decision.active:
-        actions.append(ClearSwitchover(name, "done"))
+        actions.append(ClearSwitchover(name))
     return actions
 
 
@@ -79,7 +80,7 @@ def _reissue(view: View, name: str, svc: ServiceDoc, current: Assignment,
 
 def _failed_under(view: View, server: str, name: str, assigned_at: float) -> bool:
     report = view.reports.get((server, name))
-    return (server in view.live and report is not None and report.outcome == "failed"
+    return (server in view.live and report is not None and report.outcome == Outcome.FAILED
             and report.assigned >= assigned_at)
 
 
@@ -94,7 +95,7 @@ def _switch(view, name, svc, current, request, grades) -> tuple[list[Action], Op
     if request is None:
         return [], None
     intent = switchover_intent(view, name, svc, current, request, grades)
-    if isinstance(intent, str):
+    if isinstance(intent, Refusal):
         return [ClearSwitchover(name, intent)], None
     return [], intent
 
@@ -119,7 +120,7 @@ def _reason_and_kind(view, name, svc, current, d: Decision, intent) -> tuple[str
     short = reasons.shortfall(view, name, svc, d.active) \
         if svc.spec.mode == "active-standby" and len(d.active) < svc.spec.replicas and not d.pending else ""
     if current is None:
-        return reasons.join("initial placement", *(reasons.chosen(view, name, svc, s) for s in d.added), short), "placement"
+        return reasons.join("initial placement", *(reasons.chosen(view, name, svc, s) for s in d.added), short), HistoryKind.PLACEMENT
     gone = reasons.gone(view, name, svc, [s for s in d.removed if intent is None or s != intent.victim])
     if intent is not None:
         head = f"switchover requested: {intent.victim or 'demoted active'} → {intent.target}"
@@ -128,12 +129,13 @@ def _reason_and_kind(view, name, svc, current, d: Decision, intent) -> tuple[str
     if d.pending:
         wait = f"{', '.join(d.pending)} will take over once {', '.join(d.demoting)} reports demoted"
         return (f"{head} → demoting; {wait}" if head else f"handover: {wait}"), \
-            "switchover" if intent else "demote"
+            HistoryKind.SWITCHOVER if intent else HistoryKind.DEMOTE
     chosen = [reasons.chosen(view, name, svc, s) for s in d.added]
     kept = [f"{s} kept active: no eligible candidate to take over" for s in d.retained]
     if not d.added and not d.removed:
         return reasons.standby_change(view, name, svc, current.standby, d.standby), ""
-    kind = "switchover" if intent else ("failover" if d.removed or d.hinted else "placement")
+    kind = HistoryKind.SWITCHOVER if intent else (
+        HistoryKind.FAILOVER if d.removed or d.hinted else HistoryKind.PLACEMENT)
     if d.hinted and not d.removed and intent is None:
         head = "handover: previous active demoted"
     return reasons.join(head, *chosen, *kept, short), kind

@@ -13,6 +13,7 @@ from typing import Optional, Union
 from overseer.desired.models import ServiceDoc
 from overseer.desired.state import Assignment, SwitchoverRequest
 
+from .actions import Refusal
 from .health import DOWN, FAIL, View
 from .placement import ranked_pool
 
@@ -24,12 +25,12 @@ class SwitchIntent:
 
 
 def switchover_intent(view: View, name: str, svc: ServiceDoc, current: Optional[Assignment],
-                      request: SwitchoverRequest, grades: dict[str, int]) -> Union[SwitchIntent, str]:
-    """The move to make, or the outcome "refused: <why>" when it cannot be made."""
+                      request: SwitchoverRequest, grades: dict[str, int]) -> Union[SwitchIntent, Refusal]:
+    """The move to make, or the Refusal saying why it cannot be made."""
     if svc.spec.mode == "all-active":
-        return f"refused: {name} is all-active (every eligible candidate already runs it)"
+        return Refusal(f"{name} is all-active (every eligible candidate already runs it)")
     if current is None or not (current.active or current.standby):
-        return f"refused: {name} has no assignment yet"
+        return Refusal(f"{name} has no assignment yet")
     cur = tuple(current.active)
     replicas = svc.spec.replicas
     victim = cur[-1] if len(cur) >= replicas else None
@@ -39,19 +40,19 @@ def switchover_intent(view: View, name: str, svc: ServiceDoc, current: Optional[
     hints = tuple(current.standby)[:replicas - len(cur)] if victim is None else ()
     pool = ranked_pool(view, name, svc, grades, exclude=cur, hints=hints)
     if not pool:
-        return f"refused: no eligible candidate to take over {name}"
+        return Refusal(f"no eligible candidate to take over {name}")
     return SwitchIntent(victim, pool[0])
 
 
 def _refuse_target(view: View, name: str, svc: ServiceDoc, to: str,
-                   cur: tuple[str, ...], grades: dict[str, int]) -> Optional[str]:
+                   cur: tuple[str, ...], grades: dict[str, int]) -> Optional[Refusal]:
     if to not in svc.spec.candidates:
-        return f"refused: {to} is not a candidate of {name}"
+        return Refusal(f"{to} is not a candidate of {name}")
     if to in cur:
-        return f"refused: {to} is already active for {name}"
+        return Refusal(f"{to} is already active for {name}")
     grade = grades[to]
     if grade == DOWN:
-        return f"refused: {to} is down"
+        return Refusal(f"{to} is down")
     if grade == FAIL:
-        return f"refused: {to} is in fail: {view.why(to, name, svc)}"
+        return Refusal(f"{to} is in fail: {view.why(to, name, svc)}")
     return None

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from overseer.desired.state import SwitchoverRequest
-from overseer.reconciler.planner import ClearSwitchover, Record, next_wakeup
+from overseer.reconciler.planner import ClearSwitchover, Record, Refusal, next_wakeup
 from tests.reconciler.planner_world import World, desired, only_assign, service
 
 DOMAINS = {"pbx1": "switch-a", "pbx2": "switch-b", "pbx3": "switch-a"}
@@ -85,7 +85,7 @@ def test_switchover_to_target_overrides_stickiness():
     w.ack("asterisk", "pbx2", "pbx3")
     actions = w.step(state, 3)
     assert only_assign(actions).active == ("pbx3",)
-    assert ClearSwitchover("asterisk", "done") in actions
+    assert ClearSwitchover("asterisk") in actions
     assert [r.kind for r in actions if isinstance(r, Record)] == ["switchover"]
     assert w.plan(state, 4) == []
 
@@ -99,18 +99,18 @@ def test_switchover_without_target_picks_best_non_active():
     w.ack("asterisk", "pbx2", "pbx3")
     actions = w.step(state, 2)
     assert only_assign(actions).active == ("pbx2",)
-    assert ClearSwitchover("asterisk", "done") in actions
+    assert ClearSwitchover("asterisk") in actions
 
 
 def test_switchover_refused():
     state = desired({**DOMAINS, "pbx4": ""}, [service("asterisk", ["pbx1", "pbx2", "pbx3"])])
     w = settled(state)
     w.switchovers["asterisk"] = SwitchoverRequest("asterisk", to="pbx4")
-    assert w.plan(state, 1) == [ClearSwitchover("asterisk", "refused: pbx4 is not a candidate of asterisk")]
+    assert w.plan(state, 1) == [ClearSwitchover("asterisk", Refusal("pbx4 is not a candidate of asterisk"))]
     w.check("pbx3", "asterisk", "alive", "fail", "not running")
     w.switchovers["asterisk"] = SwitchoverRequest("asterisk", to="pbx3")
     assert w.plan(state, 1) == [ClearSwitchover(
-        "asterisk", "refused: pbx3 is in fail: alive failed 3/3 (not running)")]
+        "asterisk", Refusal("pbx3 is in fail: alive failed 3/3 (not running)"))]
     w.switchovers["asterisk"] = SwitchoverRequest("asterisk", to="pbx1")
     assert w.plan(state, 1)[0].outcome.startswith("refused: pbx1 is already active")
 
