@@ -158,3 +158,15 @@ def test_back_and_forth_failover_is_not_held_by_the_earlier_failure(cluster):
     took = time.monotonic() - t0
     print(f"second failover back to pbx1: {took:.3f}s")
     assert took < 2.5  # well under the 5 s a stale block would hold it
+
+
+def test_switchover_refused_by_the_master_reaches_the_cli_as_its_reason(cluster):
+    start(cluster, service())
+    cluster.kill("pbx2")
+    cluster.wait_for(lambda s: "pbx2" not in s.servers, timeout=10, what="pbx2's lease gone")
+    refused = cluster.cli("switchover", "pbx", "--to", "pbx2", check=False)
+    assert refused.returncode == 1, refused
+    assert refused.stderr.strip() == "overseer: pbx: switchover refused: pbx2 is down", refused.stderr
+    snap = cluster.snapshot()
+    assert active_of(snap) == ("pbx1",) and "pbx" not in snap.switchovers
+    assert [h.kind for h in snap.history["pbx"]][-1] == "switchover-refused"
