@@ -3,34 +3,48 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 from overseer.desired.store.local_etcd import free_port
+from tests.support.waiting import holds_for, poll_until
 
 OVERSEER = os.path.join(os.path.dirname(sys.executable), "overseer")
 
 
-def _stops_on_sigterm(env):
+def _stops_on_sigterm(env, waiting: str):
+    """Start an agent, wait until it logs `waiting`, let it wait a while, SIGTERM it."""
     proc = subprocess.Popen([OVERSEER, "agent", "--server", "nosuch"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    time.sleep(1.5)
-    assert proc.poll() is None, proc.stdout.read()
-    proc.send_signal(signal.SIGTERM)
-    out, _ = proc.communicate(timeout=5)
-    assert proc.returncode == 0, out
-    return out
+    lines: list = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)
+    reader.start()
+    try:
+        poll_until(lambda: any(waiting in line for line in list(lines)) or proc.poll() is not None, 30,
+                   f"the agent to log {waiting!r}")
+        # a while in that state (it retries meanwhile), and it is still there
+        holds_for(lambda: proc.poll() is None, 1.5, "the waiting agent running")
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0, "".join(lines)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
+    reader.join(10)
+    return "".join(lines)
 
 
 def test_agent_waiting_for_its_server_document_stops_on_sigterm(etcd_url, cluster_name, tmp_path):
     from tests.support.cluster import Cluster, cluster_yaml
     Cluster(etcd_url, cluster_name, tmp_path).apply(cluster_yaml(cluster_name, ["pbx1"]))
-    out = _stops_on_sigterm(dict(os.environ, OVERSEER_ETCD=etcd_url, OVERSEER_CLUSTER=cluster_name))
+    out = _stops_on_sigterm(dict(os.environ, OVERSEER_ETCD=etcd_url, OVERSEER_CLUSTER=cluster_name),
+                            "server nosuch is not in the applied documents")
     assert "server nosuch is not in the applied documents" in out
 
 
 def test_agent_waiting_for_etcd_stops_on_sigterm():
     dead = f"http://127.0.0.1:{free_port()}"
-    out = _stops_on_sigterm(dict(os.environ, OVERSEER_ETCD=dead, OVERSEER_CLUSTER="x"))
+    out = _stops_on_sigterm(dict(os.environ, OVERSEER_ETCD=dead, OVERSEER_CLUSTER="x"), "etcd unreachable")
     assert "etcd unreachable" in out and out.count("etcd unreachable") == 1, out
 
 
@@ -45,7 +59,7 @@ def test_agent_can_serve_the_board_itself(cluster):
     cluster.start_agent("pbx1", "--ui", f"127.0.0.1:{port}")
     cluster.start_agent("pbx2")
     cluster.wait_for(lambda s: s.master is not None and len(s.servers) == 2, what="a master")
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 30
     while True:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v1/status", timeout=2) as resp:
@@ -71,13 +85,19 @@ def test_master_agent_exposes_its_reconcile_durations(cluster):
     cluster.apply(cluster_yaml(cluster.name, ["pbx1", "pbx2"], ports=ports, extra=sleeper_service()))
     cluster.start_agent("pbx1")
     cluster.start_agent("pbx2")
-    cluster.wait_for(lambda s: s.master is not None and "pbx" in s.assignments, what="a placement")
-    with urllib.request.urlopen(f"http://127.0.0.1:{ports['pbx1']}/metrics", timeout=3) as resp:
-        text = resp.read().decode()
-        assert resp.headers["Content-Type"].startswith("text/plain")
-    count = [line for line in text.splitlines() if line.startswith("overseer_reconcile_duration_seconds_count")]
-    assert count and float(count[0].split()[-1]) >= 1, text
-    request = urllib.request.Request(f"http://127.0.0.1:{ports['pbx1']}/metrics", data=b"x", method="POST")
+    snap = cluster.wait_for(lambda s: s.master is not None and "pbx" in s.assignments, what="a placement")
+    # whichever won (pbx1 unless it started late), the master's own /metrics
+    url = f"http://127.0.0.1:{ports[snap.master.server]}/metrics"
+
+    def reconciles():
+        with urllib.request.urlopen(url, timeout=3) as resp:
+            assert resp.headers["Content-Type"].startswith("text/plain")
+            text = resp.read().decode()
+        count = [line for line in text.splitlines() if line.startswith("overseer_reconcile_duration_seconds_count")]
+        return count and float(count[0].split()[-1]) >= 1
+    # the placement is in etcd a moment before the pass that wrote it is counted
+    poll_until(reconciles, 10, "a counted reconcile pass on the master's /metrics")
+    request = urllib.request.Request(url, data=b"x", method="POST")
     try:
         urllib.request.urlopen(request, timeout=3)
         raise AssertionError("POST must be refused")

@@ -5,6 +5,7 @@ import time
 import pytest
 
 from tests.support.cluster import cluster_yaml
+from tests.support.waiting import holds_for, poll_until
 
 SERVERS = ["pbx1", "pbx2", "web1"]
 
@@ -32,23 +33,22 @@ def test_kill_9_master_hands_over_to_next_in_hierarchy(cluster):
     killed = time.monotonic()
     cluster.kill("pbx1")
     snap = cluster.wait_for(lambda s: s.master and s.master.server == "pbx2", timeout=10, what="pbx2 master")
-    took = time.monotonic() - killed
-    print(f"kill -9 master -> next master: {took:.2f}s (leaseTTL 2s)")
+    # how fast (about leaseTTL) is bench/election.py's business
+    print(f"kill -9 master -> next master: {time.monotonic() - killed:.2f}s (leaseTTL 2s)")
     assert snap.master.epoch > first.master.epoch
-    assert took < 2 + 1.5  # leaseTTL + loose margin for etcd's lease expiry granularity
 
 
 def test_sigterm_on_master_resigns_at_once(cluster):
-    _up(cluster, ttl="5s")
+    # A lease far longer than the wait below: pbx2 can only become master in
+    # time if pbx1 resigned, not by its lease running out.
+    _up(cluster, ttl="60s")
     for server in SERVERS:
         cluster.start_agent(server)
     cluster.wait_for(lambda s: s.master and s.master.server == "pbx1" and len(s.servers) == 3, what="pbx1 master")
     t0 = time.monotonic()
     cluster.signal("pbx1", signal.SIGTERM)
-    cluster.wait_for(lambda s: s.master and s.master.server == "pbx2", timeout=10, what="pbx2 master")
-    took = time.monotonic() - t0
-    print(f"SIGTERM master -> next master: {took:.2f}s (leaseTTL 5s)")
-    assert took < 5  # well inside the TTL: it did not wait for the lease to run out
+    cluster.wait_for(lambda s: s.master and s.master.server == "pbx2", timeout=30, what="pbx2 master")
+    print(f"SIGTERM master -> next master: {time.monotonic() - t0:.2f}s (leaseTTL 60s)")
     assert cluster.agents["pbx1"].wait(10) == 0
 
 
@@ -64,13 +64,12 @@ def test_sigstop_master_is_deposed_and_cannot_write_when_it_wakes(cluster):
     cluster.signal("pbx1", signal.SIGCONT)
     # The woken agent re-registers (new lease) but stays a follower: pbx2 keeps the lock.
     cluster.wait_for(lambda s: "pbx1" in s.servers, timeout=10, what="pbx1 back")
-    time.sleep(1.0)
-    snap = cluster.snapshot()
-    assert snap.master == second and second.epoch > first.epoch
-    log = (cluster.workdir / "pbx1.log").read_text()
-    # it noticed on its first keep-alive after waking, and wrote nothing as master since
-    assert "expired in etcd" in log, log
-    assert snap.master.server == "pbx2"
+    log = cluster.workdir / "pbx1.log"
+    # it noticed on its first keep-alive after waking ...
+    poll_until(lambda: "expired in etcd" in log.read_text(), 10, "pbx1 to log its lease expired")
+    # ... and takes nothing back
+    holds_for(lambda: cluster.snapshot().master == second, 1.0, "pbx2 staying master")
+    assert second.epoch > first.epoch
 
 
 def _first_master_dies_and_returns(cluster, preempt: bool) -> None:
@@ -87,8 +86,7 @@ def _first_master_dies_and_returns(cluster, preempt: bool) -> None:
 def test_preempt_false_keeps_the_working_master(cluster):
     _first_master_dies_and_returns(cluster, preempt=False)
     cluster.wait_for(lambda s: "pbx1" in s.servers, timeout=10, what="pbx1 back")
-    time.sleep(1.5)
-    assert cluster.master() == "pbx2"
+    holds_for(lambda: cluster.master() == "pbx2", 1.5, "pbx2 staying master")
 
 
 def test_preempt_true_hands_back_to_the_higher_server(cluster):
