@@ -7,10 +7,11 @@ the `ActionContext` the agent passes with each call.
 from __future__ import annotations
 
 import abc
-import os
 import shlex
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
+
+from overseer.desired.child_env import child_environment
 
 ROLES = ("active", "standby")
 
@@ -42,15 +43,9 @@ class ActionContext:
         }
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """os.environ, then `extra` (the spec's env), then OVERSEER_* on top.
-
-        OVERSEER_* wins so a service's own env block cannot make it believe it
-        holds a role or epoch it was not given.
-        """
-        merged = dict(os.environ)
-        merged.update(extra or {})
-        merged.update(self.overseer_env())
-        return merged
+        """os.environ minus the agent's etcd credentials, then `extra` (the
+        spec's env), then OVERSEER_* on top (desired/child_env.py)."""
+        return child_environment(self.overseer_env(), extra)
 
 
 class ActuatorError(Exception):

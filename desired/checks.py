@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 from . import units
 
 from .fields import (
-    Command, Count, Lag, Name, Percent, PositiveDuration, PositiveInt, Size, Strict,
+    Command, Count, Dsn, Lag, Name, Percent, PositiveDuration, PositiveInt, Size, Strict,
 )
 
 
@@ -153,7 +153,7 @@ class SipOptionsCheck(_Limited):
 
 class PostgresReplicationCheck(_Limited):
     type: Literal["postgres-replication"]
-    dsn: str
+    dsn: Dsn
     passwordFile: Optional[str] = None
     minReplicas: int = Field(default=1, ge=0)
     warn: Optional[Lag] = None

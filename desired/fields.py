@@ -73,3 +73,29 @@ def _argv(value: object) -> list[str]:
 
 
 Command = Annotated[tuple[str, ...], BeforeValidator(_argv)]
+
+
+_DSN_PASSWORD = re.compile(r"(?:^|\s)password\s*=", re.IGNORECASE)
+
+
+def _no_password(dsn: str) -> str:
+    # Documents live in etcd and on the board: a password in a DSN would be
+    # readable by everyone who can read either. The message never repeats it.
+    from urllib.parse import parse_qs, urlsplit
+
+    if dsn.startswith(("postgresql://", "postgres://")):
+        try:
+            parts = urlsplit(dsn)
+            has = parts.password is not None or "password" in parse_qs(parts.query)
+        except ValueError:
+            raise ValueError("cannot read this dsn as a postgresql:// URI") from None
+    else:
+        has = bool(_DSN_PASSWORD.search(dsn))
+    if has:
+        raise ValueError("a dsn must not hold a password (documents are stored in etcd and"
+                         " shown on the board); put it in a file and name that in passwordFile")
+    return dsn
+
+
+# libpq connection string (key=value or postgresql:// URI), never with a password
+Dsn = Annotated[str, AfterValidator(_no_password)]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -16,6 +17,7 @@ from typing import Any, Iterable, Optional
 from pydantic import ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.reader import ReaderError
 
 from .models import API_VERSION, KINDS, MODELS, Document
 from .yamlnodes import RecursiveDocument, locate, node_line, to_plain
@@ -33,7 +35,15 @@ class DocumentError:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}: "
-        return where + (f"{self.path}: {self.message}" if self.path else self.message)
+        message = one_line(self.message)
+        return where + (f"{one_line(self.path)}: {message}" if self.path else message)
+
+
+def one_line(text: str) -> str:
+    """Every error is one line: parser texts span lines, and a key or value
+    may hold a CR or NUL; those are shown escaped, as Python would."""
+    joined = re.sub(r"[ \t]*\n[ \t]*", " ", text.strip(" \t\n"))
+    return "".join(repr(c)[1:-1] if ord(c) < 0x20 or ord(c) == 0x7f else c for c in joined)
 
 
 @dataclass(frozen=True)
@@ -154,12 +164,27 @@ def load_text(text: str, file: str = "<stdin>") -> Loaded:
     except MarkedYAMLError as exc:
         errors.append(_syntax_error(exc, file))
         complete = False
+    except ReaderError as exc:
+        errors.append(_reader_error(exc, text, file))
+        complete = False
     except (YAMLError, ValueError, TypeError, RecursionError) as exc:
         # ruamel raises several unmarked error types on odd input (bad
         # characters, complex keys); each is still the operator's file to fix
         errors.append(DocumentError(file, 1, "", f"cannot parse YAML: {exc}"))
         complete = False
     return Loaded(tuple(sources), tuple(sorted(errors, key=_order)), complete)
+
+
+def _reader_error(exc: ReaderError, text: str, file: str) -> DocumentError:
+    """A character YAML does not allow (NUL, most control characters): its
+    line and column, from the offset the reader reports."""
+    position = exc.position if isinstance(exc.position, int) else 0
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    char = exc.character  # ruamel passes ord(character)
+    code = f"#x{char:04x}" if isinstance(char, int) else repr(char)
+    return DocumentError(file, line, "", f"YAML: character {code} at column {column} is not allowed"
+                                         f" ({exc.reason}); remove it")
 
 
 def _syntax_error(exc: MarkedYAMLError, file: str) -> DocumentError:

@@ -8,6 +8,8 @@ context so every probe honours the same number the agent computed.
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import dataclasses
 import functools
 import time
 from dataclasses import dataclass
@@ -39,17 +41,28 @@ class SecretFileError(Exception):
     """A secretFile/passwordFile cannot be read; the message names the field, not the secret."""
 
 
+# The secrets the running probe read; `with_timeout` removes each from the
+# message, so a peer that quotes what it was sent (an AMI manager refusing a
+# login) cannot carry a secret into etcd, the board or `status --json`.
+_READ_SECRETS: contextvars.ContextVar[Optional[list]] = contextvars.ContextVar(
+    "probe_secrets", default=None)
+
+
 def read_secret(path: Optional[str], field: str) -> Optional[str]:
     """Read a secret at probe time (rotations apply at the next probe)."""
     if path is None:
         return None
     try:
         with open(path, encoding="utf-8") as fh:
-            return fh.read().strip("\r\n")
+            secret = fh.read().strip("\r\n")
     except OSError as exc:
         raise SecretFileError(
             f"cannot read {field} {path}: {exc.strerror}; make it readable by the agent"
         ) from None
+    held = _READ_SECRETS.get()
+    if held is not None and secret:
+        held.append(secret)
+    return secret
 
 
 def redact(message: str, secret: Optional[str]) -> str:
@@ -105,15 +118,27 @@ def with_timeout(target: Callable[[object], str]) -> Callable[[Probe], Probe]:
     def wrap(inner: Probe) -> Probe:
         @functools.wraps(inner)
         async def probe(check, ctx: ProbeContext) -> ProbeResult:
+            secrets: list[str] = []
+            token = _READ_SECRETS.set(secrets)  # the probe's task inherits the list
             try:
-                return await asyncio.wait_for(inner(check, ctx), ctx.timeout)
+                result = await asyncio.wait_for(inner(check, ctx), ctx.timeout)
             except asyncio.TimeoutError:
-                return failed(f"timed out after {units.format_duration(ctx.timeout)}: "
-                              f"{target(check)}")
+                result = failed(f"timed out after {units.format_duration(ctx.timeout)}: "
+                                f"{target(check)}")
             except SecretFileError as exc:
-                return failed(str(exc))
+                result = failed(str(exc))
+            finally:
+                _READ_SECRETS.reset(token)
+            return _without(result, secrets)
         return probe
     return wrap
+
+
+def _without(result: ProbeResult, secrets: list[str]) -> ProbeResult:
+    message = result.message
+    for secret in sorted(set(secrets), key=len, reverse=True):  # longest first: no half-redactions
+        message = redact(message, secret)
+    return result if message == result.message else dataclasses.replace(result, message=message)
 
 
 class Stopwatch:

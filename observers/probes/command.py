@@ -9,17 +9,19 @@ import asyncio
 import os
 import signal
 
+from overseer.desired.child_env import child_environment
+
 from ._common import ProbeContext, ProbeResult, failed, with_timeout
 
 _STATUS = {0: "ok", 1: "warn"}
 
 
 def _env(ctx: ProbeContext) -> dict:
-    env = dict(os.environ)
-    env.update(OVERSEER_CLUSTER=ctx.cluster, OVERSEER_SERVICE=ctx.service,
-               OVERSEER_SERVER=ctx.server, OVERSEER_ROLE=ctx.role,
-               OVERSEER_EPOCH=str(ctx.epoch))
-    return env
+    # the agent's environment minus its etcd credentials (desired/child_env.py)
+    return child_environment({
+        "OVERSEER_CLUSTER": ctx.cluster, "OVERSEER_SERVICE": ctx.service,
+        "OVERSEER_SERVER": ctx.server, "OVERSEER_ROLE": ctx.role,
+        "OVERSEER_EPOCH": str(ctx.epoch)})
 
 
 def _kill_group(proc: asyncio.subprocess.Process) -> None:

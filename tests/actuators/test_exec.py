@@ -92,3 +92,15 @@ async def test_status_command_and_optional_promote(ctx, tmp_path):
     await act.promote(ctx)  # no promote command: no-op, no error
     await act.demote(ctx)
     assert act.child_pid() is None
+
+
+async def test_commands_never_see_the_agents_etcd_credentials(ctx, tmp_path, monkeypatch):
+    monkeypatch.setenv("OVERSEER_ETCD_PASSWORD", "hunter2")
+    monkeypatch.setenv("OVERSEER_ETCD_USER", "root")
+    monkeypatch.setenv("OVERSEER_ETCD", "http://10.9.9.9:2379")
+    out = tmp_path / "env.json"
+    dump = [PY, "-c", "import json,os,sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))", str(out)]
+    await build_actuator("pbx", exec_spec(start=dump)).start(ctx)
+    seen = json.loads(out.read_text())
+    assert not [k for k in seen if k.startswith("OVERSEER_ETCD")]
+    assert seen["OVERSEER_ROLE"] == "active" and "PATH" in seen

@@ -173,3 +173,32 @@ async def test_start_waits_for_a_stop_in_progress(ctx, tmp_path):
     await stopping
     assert act.child_pid() not in (None, first)
     await act.close()
+
+
+AGENT_CREDENTIALS = {"OVERSEER_ETCD": "http://10.9.9.9:2379", "OVERSEER_ETCD_USER": "root",
+                     "OVERSEER_ETCD_PASSWORD": "hunter2", "OVERSEER_ETCD_CACERT": "/etc/ca.pem",
+                     "OVERSEER_ETCD_CERT": "/etc/c.pem", "OVERSEER_ETCD_KEY": "/etc/k.pem"}
+
+
+def _environ_of(pid: int) -> dict:
+    raw = open(f"/proc/{pid}/environ", "rb").read().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if item)
+
+
+async def test_the_child_never_sees_the_agents_etcd_credentials(ctx, tmp_path, monkeypatch):
+    for name, value in AGENT_CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AGENT_SITE", "paris")          # the rest of the agent's env passes
+    ready = tmp_path / "ready"
+    act = build_actuator("pbx", proc_spec(ready, env={"PBX_TRUNK": "t"}))
+    await started(act, ctx, ready)
+    try:
+        seen = _environ_of(act.child_pid())
+        assert not [k for k in seen if k.startswith("OVERSEER_ETCD")], seen
+        assert "hunter2" not in open(f"/proc/{act.child_pid()}/environ").read()
+        assert {k: v for k, v in seen.items() if k.startswith("OVERSEER_")} == {
+            "OVERSEER_CLUSTER": "lab", "OVERSEER_SERVICE": "pbx", "OVERSEER_SERVER": "pbx1",
+            "OVERSEER_ROLE": "active", "OVERSEER_EPOCH": "7"}
+        assert seen["AGENT_SITE"] == "paris" and seen["PBX_TRUNK"] == "t"
+    finally:
+        await act.close()

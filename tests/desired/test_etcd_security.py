@@ -186,6 +186,68 @@ def test_user_without_password_says_to_set_it(auth_etcd):
 
 
 
+def _json_or_none(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # not written yet, or caught mid-write
+
+
+def _environ(pid: int) -> dict:
+    raw = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    return dict(item.decode().split("=", 1) for item in raw if item)
+
+
+def test_supervised_children_and_checks_never_see_the_etcd_password(auth_etcd, tmp_path):
+    """A real agent with user and password: its supervised child's
+    /proc/PID/environ and a `command` check's environment hold the documented
+    OVERSEER_* variables and the agent's environment, but no OVERSEER_ETCD*."""
+    import sys
+
+    from tests.support.cluster import SLEEPER, running_pid
+
+    env = dict(OVERSEER_ETCD=auth_etcd.url, OVERSEER_ETCD_USER="root", OVERSEER_ETCD_PASSWORD=PASSWORD,
+               OVERSEER_CLUSTER="envsafe", AGENT_SITE="paris")
+    dump = tmp_path / "check-env.json"
+    check = [sys.executable, "-c", "import json, os, sys; json.dump(dict(os.environ), open(sys.argv[1], 'w'))",
+             str(dump)]
+    docs = tmp_path / "envsafe.yaml"
+    docs.write_text(cluster_yaml("envsafe", ["pbx1"]) + "---\n" + f"""\
+apiVersion: overseer/v1
+kind: Service
+metadata: {{name: pbx}}
+spec:
+  candidates: [pbx1]
+  actuator: {{type: process, command: {SLEEPER}, timeout: 2s}}
+  checks:
+    - {{name: alive, type: process}}
+    - {{name: env, type: command, command: {json.dumps(check)}}}
+""")
+    ok(overseer("apply", "-f", str(docs), **env))
+    log = open(tmp_path / "agent.log", "wb")
+    agent = subprocess.Popen([OVERSEER, "agent", "--server", "pbx1", "--state-dir", str(tmp_path / "st")],
+                             env={**_CLEAN_ENV, **env, "PYTHONUNBUFFERED": "1"}, stdout=log, stderr=log,
+                             start_new_session=True)
+    store = Store(EtcdConfig(endpoints=(auth_etcd.url,), user="root", password=PASSWORD), "envsafe")
+    try:
+        snap = _wait(store, lambda s: running_pid(s, "pbx1") is not None and _json_or_none(dump),
+                     timeout=20)
+        pid = running_pid(snap, "pbx1")
+        assert pid is not None, (tmp_path / "agent.log").read_text()[-2000:]
+        documented = {"OVERSEER_CLUSTER": "envsafe", "OVERSEER_SERVICE": "pbx", "OVERSEER_SERVER": "pbx1",
+                      "OVERSEER_ROLE": "active"}
+        for seen in (_environ(pid), _json_or_none(dump)):
+            assert not [k for k in seen if k.startswith("OVERSEER_ETCD")], sorted(seen)
+            assert PASSWORD not in json.dumps(seen)
+            assert {k: seen[k] for k in documented} == documented and seen["OVERSEER_EPOCH"].isdigit()
+            assert seen["AGENT_SITE"] == "paris"
+    finally:
+        os.killpg(agent.pid, signal.SIGKILL)
+        agent.wait(10)
+        log.close()
+        store.close()
+
+
 def test_an_expired_auth_token_is_renewed(cluster_name):
     """etcd drops a simple token after --auth-token-ttl idle seconds; the store
     authenticates again instead of failing every call from then on."""

@@ -121,3 +121,18 @@ def test_nan_and_infinity_are_not_numbers_here():
     text = ("apiVersion: overseer/v1\nkind: Cluster\nmetadata: {name: x}\nspec:\n  hierarchy: [a]\n"
             "  serverHealth:\n    load1PerCPU: {warn: .nan, fail: 4}\n")
     assert errors(text) == [(7, "spec.serverHealth.load1PerCPU.warn")]
+
+
+def test_a_nul_character_is_one_line_at_its_own_line_and_column():
+    text = SERVICE.replace("name: web", "name: w\x00b")
+    [error] = load_text(text, "f.yaml").errors
+    assert str(error) == ("f.yaml:4: YAML: character #x0000 at column 10 is not allowed"
+                          " (special characters are not allowed); remove it")
+
+
+def test_control_characters_in_keys_and_values_never_split_an_error():
+    text = SERVICE.replace("  candidates: [a]\n", '  candidates: [a]\n  replicas: "2\\r\\nx"\n  "x\\ry": 1\n')
+    shown = [str(e) for e in load_text(text, "f.yaml").errors]
+    assert all(len(line.splitlines()) == 1 for line in shown), shown
+    assert any("spec.x\\ry: unknown field" in line for line in shown), shown
+    assert any("'2\\r\\nx'" in line for line in shown), shown

@@ -103,3 +103,27 @@ def test_process_check_without_match_is_fine_with_the_process_actuator(tmp_path)
                                  "  actuator: {type: process, command: [sleep, '1000']}")
                     + "    - {name: alive, type: process}\n")
     assert validate_paths([path]).errors == ()
+
+
+@pytest.mark.parametrize("dsn", [
+    "host=db user=overseer password=hunter2", "password = 'hunter 2' host=db",
+    "host=db PASSWORD=hunter2", "postgresql://overseer:hunter2@db/postgres",
+    "postgres://db/postgres?user=overseer&password=hunter2"])
+def test_a_dsn_with_a_password_is_refused_without_repeating_it(tmp_path, dsn):
+    text = (HERE / "bad" / "dsn_with_password.yaml").read_text().replace(
+        '"host=127.0.0.1 user=overseer password=hunter2 dbname=postgres"', repr(dsn).replace("\\'", "''"))
+    path = tmp_path / "d.yaml"
+    path.write_text(text)
+    [error] = validate_paths([path]).errors
+    assert str(error).startswith(f"{path}:26: spec.checks[0].dsn: a dsn must not hold a password")
+    assert "hunter" not in str(error) and "passwordFile" in str(error)
+
+
+@pytest.mark.parametrize("dsn", ["host=db user=overseer passfile=/etc/pgpass dbname=postgres",
+                                 "postgresql://overseer@db/postgres?sslmode=require"])
+def test_a_dsn_without_a_password_is_fine(tmp_path, dsn):
+    text = (HERE / "bad" / "dsn_with_password.yaml").read_text().replace(
+        '"host=127.0.0.1 user=overseer password=hunter2 dbname=postgres"', f'"{dsn}"')
+    path = tmp_path / "d.yaml"
+    path.write_text(text)
+    assert validate_paths([path]).errors == ()

@@ -18,6 +18,7 @@ def ami():
 @pytest.fixture(autouse=True)
 def _reset(ami):
     ami.channels, ami.delay, ami.hung = 3, 0.0, False
+    ami.echo_secret = ami.refuse_after_login = False
 
 
 def _ami(ami, secret_file, kind="asterisk-ami", **limits):
@@ -45,6 +46,25 @@ async def test_wrong_secret_fails_without_showing_it(ami, tmp_path):
     assert res.status == "fail"
     assert res.message == "AMI login as overseer refused: Authentication failed"
     assert "not-the-secret-123" not in repr(res)
+
+
+@pytest.mark.parametrize("kind", ["asterisk-ami", "asterisk-channels"])
+async def test_a_manager_quoting_the_secret_in_its_refusal_never_shows_it(ami, tmp_path, kind):
+    ami.echo_secret = True
+    bad = tmp_path / "bad"
+    bad.write_text("not-the-secret-123\n")
+    res = await run_probe(_ami(ami, str(bad), kind=kind))
+    assert res.status == "fail"
+    assert res.message == "AMI login as overseer refused: Authentication failed for overseer/***"
+
+
+@pytest.mark.parametrize("kind, what", [("asterisk-ami", "AMI Ping answered Error"),
+                                        ("asterisk-channels", "AMI CoreShowChannels failed")])
+async def test_a_refusal_after_login_quoting_the_secret_never_shows_it(ami, secret_file, kind, what):
+    ami.echo_secret = ami.refuse_after_login = True
+    res = await run_probe(_ami(ami, secret_file, kind=kind))
+    assert res.status == "fail" and res.message.startswith(what), res.message
+    assert "s3cret" not in res.message and "secret ***" in res.message
 
 
 async def test_missing_secret_file_names_the_field(ami, tmp_path):

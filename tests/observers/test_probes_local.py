@@ -115,6 +115,18 @@ async def test_command_nagios_exit_codes_and_environment(tmp_path):
     assert res.message == "sh exited 2"
 
 
+async def test_command_checks_never_see_the_agents_etcd_credentials(monkeypatch):
+    monkeypatch.setenv("OVERSEER_ETCD_PASSWORD", "hunter2")
+    monkeypatch.setenv("OVERSEER_ETCD_USER", "root")
+    monkeypatch.setenv("OVERSEER_ETCD", "http://10.9.9.9:2379")
+    check = make_check(type="command", command=[
+        sys.executable, "-c",
+        "import os; print(sorted(k for k in os.environ if k.startswith('OVERSEER_')), 'PATH' in os.environ)"])
+    res = await run_probe(check, service="pbx")
+    assert res.message == ("['OVERSEER_CLUSTER', 'OVERSEER_EPOCH', 'OVERSEER_ROLE', 'OVERSEER_SERVER',"
+                           " 'OVERSEER_SERVICE'] True")
+
+
 async def test_command_timeout_kills_the_process_group(tmp_path):
     path = nagios_script(str(tmp_path), "slow", 0, sleep=30)
     started, wall = time.monotonic(), time.time() - 0.1

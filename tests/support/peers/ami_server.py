@@ -35,6 +35,9 @@ class AmiServer:
                  channels: int = 0, delay: float = 0.0, hung: bool = False) -> None:
         self.username, self.secret = username, secret
         self.channels, self.delay, self.hung = channels, delay, hung
+        # a careless manager: quotes the secret it was sent in every refusal
+        self.echo_secret = False
+        self.refuse_after_login = False
         self.logins: list[tuple[str, str]] = []      # (username, "ok"|"failed")
         self.port = 0
         self._loop: Optional[asyncio.AbstractEventLoop] = None
@@ -114,6 +117,9 @@ class AmiServer:
             return False
         elif not state["authed"]:
             writer.write(_msg(("Response", "Error"), aid, ("Message", "Permission denied")))
+        elif self.refuse_after_login and action in ("ping", "coreshowchannels"):
+            why = f"not allowed for secret {state['secret']}" if self.echo_secret else "not allowed"
+            writer.write(_msg(("Response", "Error"), aid, ("Message", why)))
         elif action == "ping":
             writer.write(_msg(("Response", "Success"), aid, ("Ping", "Pong"),
                               ("Timestamp", f"{time.time():.6f}")))
@@ -126,6 +132,7 @@ class AmiServer:
 
     def _login(self, message: dict, state: dict, aid) -> bytes:
         user, secret = message.get("username", ""), message.get("secret", "")
+        state["secret"] = secret
         if user == self.username and secret == self.secret:
             state["authed"] = True
             self.logins.append((user, "ok"))
@@ -135,7 +142,8 @@ class AmiServer:
                               ("Uptime", 1234), ("LastReload", 1234), ("Status", "Fully Booted"))
             return reply
         self.logins.append((user, "failed"))
-        return _msg(("Response", "Error"), aid, ("Message", "Authentication failed"))
+        why = f"Authentication failed for {user}/{secret}" if self.echo_secret else "Authentication failed"
+        return _msg(("Response", "Error"), aid, ("Message", why))
 
     def _channels(self, aid) -> bytes:
         out = _msg(("Response", "Success"), aid, ("EventList", "start"),
