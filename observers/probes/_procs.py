@@ -8,11 +8,21 @@
 - `unit`: the unit's MainPID from `systemctl show` (0 means not running);
 - no match: the process actuator's child, pid given by the agent.
 Zombies count as dead. Memory and threads are summed over all matches.
+
+Matching by name or cmdline means reading every process in /proc, which was
+most of an idle agent's CPU at 1 s intervals. So a scan's hits are kept: while
+they are all still alive (same pid *and* start time, so never a reused pid),
+probes reuse them, and a full scan happens only every RESCAN seconds (to pick
+up processes that appeared beside them) or at once when one of them is gone.
+A check that finds nothing scans on every probe, so a restarted process is
+seen at the next probe.
 """
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
+import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
@@ -33,6 +43,29 @@ def _alive(proc: psutil.Process) -> bool:
         return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
     except psutil.Error:
         return False
+
+
+RESCAN = 10.0   # seconds a scan's hits are reused while they all stay alive
+
+_scans: dict[tuple[str, str], tuple[float, tuple]] = {}
+_scans_lock = threading.Lock()
+
+
+def _cached(kind: str, needle: str, scan: Callable[[str], Found], clock=time.monotonic) -> Found:
+    """`scan(needle)`, or the hits of a recent one if they are all still alive."""
+    key = (kind, needle)
+    with _scans_lock:
+        hit = _scans.get(key)
+    now = clock()
+    if hit is not None and now - hit[0] < RESCAN and all(_alive(p) for p in hit[1].processes):
+        return hit[1]
+    found = scan(needle)
+    with _scans_lock:
+        if found.processes:
+            _scans[key] = (now, found)
+        else:
+            _scans.pop(key, None)
+    return found
 
 
 def _by_name(name: str) -> Found:
@@ -102,9 +135,9 @@ async def find(match: Optional[Match], child_pid: Optional[int]) -> Found:
     if match is None:
         return _by_pid(child_pid, "supervised child", "supervised child is not running")
     if match.name is not None:
-        return await asyncio.to_thread(_by_name, match.name)
+        return await asyncio.to_thread(_cached, "name", match.name, _by_name)
     if match.cmdline is not None:
-        return await asyncio.to_thread(_by_cmdline, match.cmdline)
+        return await asyncio.to_thread(_cached, "cmdline", match.cmdline, _by_cmdline)
     if match.pidfile is not None:
         return _by_pidfile(match.pidfile)
     return await _by_unit(match.unit)

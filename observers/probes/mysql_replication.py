@@ -11,8 +11,6 @@ from __future__ import annotations
 import asyncio
 from typing import Optional
 
-import pymysql
-
 from ._common import (
     ProbeContext, ProbeResult, classify, failed, fmt_seconds, read_secret, redact, with_timeout,
 )
@@ -26,6 +24,8 @@ def _pick(row: dict, *names: str):
 
 
 def _status(check, password: Optional[str], timeout: float) -> Optional[dict]:
+    import pymysql  # noqa: PLC0415  (loaded only by agents that have such a check)
+
     conn = pymysql.connect(host=check.host, port=check.port, user=check.user,
                            password=password or "", connect_timeout=timeout,
                            read_timeout=timeout, write_timeout=timeout,
@@ -58,6 +58,8 @@ def _judge(check, row: dict) -> ProbeResult:
 
 @with_timeout(lambda check: f"MySQL at {check.host}:{check.port} did not answer")
 async def probe(check, ctx: ProbeContext) -> ProbeResult:
+    import pymysql  # noqa: PLC0415  (loaded only by agents that have such a check)
+
     password = read_secret(check.passwordFile, "passwordFile")
     try:
         row = await asyncio.to_thread(_status, check, password, ctx.timeout)

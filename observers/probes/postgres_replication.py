@@ -12,8 +12,6 @@ as a parameter, never pasted into the DSN or any message.
 """
 from __future__ import annotations
 
-import psycopg
-
 from ._common import (
     ProbeContext, ProbeResult, classify, failed, fmt_bytes, fmt_seconds, read_secret, redact,
     with_timeout,
@@ -61,6 +59,8 @@ async def _standby(conn, check) -> ProbeResult:
 
 @with_timeout(lambda check: "PostgreSQL did not answer")
 async def probe(check, ctx: ProbeContext) -> ProbeResult:
+    import psycopg  # noqa: PLC0415  (~5 MB: loaded only by agents that have such a check)
+
     password = read_secret(check.passwordFile, "passwordFile")
     extra = {"password": password} if password is not None else {}
     try:

@@ -10,15 +10,15 @@ process groups it was last told about, before the lease can expire for the
 others. On end of input (the agent exited or closed it) it leaves. It dies
 with the agent (parent-death signal), and never reads etcd.
 
-Run as `python -m overseer.reconciler.agent.fencer`.
+The agent runs this file as a script with `python -S -E`: no site, no
+overseer package, only the few stdlib modules below, so the process stays a
+few MB (it is one per server, for the server's whole life).
 """
 from __future__ import annotations
 
-import ctypes
 import os
 import select
 import signal
-import subprocess
 import sys
 import time
 from typing import Iterable, Optional
@@ -28,6 +28,8 @@ DEBUG = bool(os.environ.get("OVERSEER_FENCER_DEBUG"))
 
 
 def _die_with_parent() -> None:
+    # runs in the agent's forked child before exec; the setting survives exec
+    import ctypes  # noqa: PLC0415  (not needed in the fencer process itself)
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except OSError:
@@ -79,8 +81,10 @@ class Fencer:
     """The agent's end: spawn the watchdog and vouch for the actives."""
 
     def __init__(self) -> None:
+        import subprocess  # noqa: PLC0415  (the agent's side only; the fencer never spawns)
+        self._timeout_expired = subprocess.TimeoutExpired
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "overseer.reconciler.agent.fencer"],
+            [sys.executable, "-S", "-E", os.path.abspath(__file__)],
             stdin=subprocess.PIPE, preexec_fn=_die_with_parent, start_new_session=True)
 
     def vouch(self, seconds: float, groups: Iterable[int]) -> None:
@@ -98,10 +102,9 @@ class Fencer:
             pass
         try:
             self.proc.wait(2)
-        except subprocess.TimeoutExpired:
+        except self._timeout_expired:
             self.proc.kill()
 
 
 if __name__ == "__main__":
-    _die_with_parent()
-    serve()
+    serve()  # the parent-death signal was set before exec (Fencer's preexec_fn)

@@ -142,3 +142,34 @@ async def test_command_timeout_kills_the_process_group(tmp_path):
     poll_until(lambda: not running(path), 10, "the timed-out script to be gone")
     poll_until(lambda: not [p for p in running("sleep 30") if p.info["cmdline"] == ["sleep", "30"]], 10,
                "the backgrounded grandchild (sleep 30) to be gone")
+
+
+async def test_name_matches_are_reused_while_alive_and_rescanned_when_one_dies(monkeypatch):
+    from overseer.observers.probes import _procs
+
+    scans = []
+    real = _procs._by_name
+    monkeypatch.setattr(_procs, "_by_name", lambda name: scans.append(name) or real(name))
+    token = f"ovs-cache-{os.getpid()}"   # argv[0] counts as the name
+    first = subprocess.Popen([token, "30"], executable="sleep")
+    try:
+        for _ in range(3):
+            res = await run_probe(make_check(type="process", match={"name": token}))
+            assert (res.status, res.value) == ("ok", 1)
+        assert scans == [token]                       # one /proc scan for three probes
+        second = subprocess.Popen([token, "30"], executable="sleep")
+        try:
+            monkeypatch.setattr(_procs, "RESCAN", 0.0)   # the periodic rescan is due
+            res = await run_probe(make_check(type="process", match={"name": token}))
+            assert res.value == 2 and len(scans) == 2     # the new one is found by the rescan
+        finally:
+            second.kill()
+            second.wait()
+        monkeypatch.setattr(_procs, "RESCAN", 3600.0)
+        res = await run_probe(make_check(type="process", match={"name": token}))
+        assert res.value == 1 and len(scans) == 3         # a hit died: rescanned at once
+    finally:
+        first.kill()
+        first.wait()
+    res = await run_probe(make_check(type="process", match={"name": token}))
+    assert res.status == "fail"
