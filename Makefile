@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -ra --durations=15 --timeout=300
 # extra pytest arguments, e.g. make test ARGS='-k apply -x'
 ARGS ?=
 
-.PHONY: venv system-deps test demo clean
+.PHONY: venv system-deps test demo sim clean
 
 venv: $(STAMP)
 
@@ -45,6 +45,13 @@ test: venv system-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS) $(ARGS); status=$$?; \
 	echo "make test: pytest exit $$status after $$(( $$(date +%s) - start ))s"; \
 	exit $$status
+
+# The deterministic simulator (docs/testing.md): N seeded fault schedules from SEED.
+# A failing seed replays exactly: make sim N=1 SEED=<seed>
+N ?= 200
+SEED ?= 1
+sim: venv
+	PYTHONHASHSEED=0 $(VENV)/bin/python -m overseer.reconciler.sim --n $(N) --seed $(SEED)
 
 demo: venv
 	$(VENV)/bin/overseer demo

@@ -6,6 +6,7 @@ on them and never on raw etcd. Each record knows its JSON form (`to_json` /
 """
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
@@ -68,7 +69,17 @@ class Record:
 
     @classmethod
     def from_json(cls, raw):
+        if isinstance(raw, (str, bytes)):
+            return _load_cached(cls, raw)
         return _load(cls, raw)
+
+
+# Every agent re-reads the whole cluster on each change, and most values have
+# not changed since the last read: parse each distinct value once (records
+# are frozen, so sharing one is safe).
+@functools.lru_cache(maxsize=16384)
+def _load_cached(cls, raw: str | bytes):
+    return _load(cls, raw)
 
 
 @dataclass(frozen=True)

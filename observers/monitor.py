@@ -21,7 +21,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional
+from typing import Awaitable, Callable, Optional
 
 from overseer.desired.models import CheckDefaults, ServiceDoc
 from overseer.desired.state import ROLES, Observation
@@ -62,10 +62,13 @@ class ServiceMonitor:
                  results_kept: int, publish: Callable[[Observation], None],
                  child_pid: Callable[[], Optional[int]] = lambda: None,
                  epoch: Callable[[], int] = lambda: 0,
-                 clock: Callable[[], float] = time.time, refresh: Optional[float] = REFRESH) -> None:
+                 clock: Callable[[], float] = time.time, refresh: Optional[float] = REFRESH,
+                 probe: Optional[Callable[[object, ProbeContext], Awaitable[ProbeResult]]] = None) -> None:
         self.cluster, self.server, self.service = cluster, server, service.metadata.name
         self._publish, self._child_pid, self._epoch = publish, child_pid, epoch
         self._clock, self._refresh = clock, refresh
+        # how a check runs: by its type's probe, or as the caller says (the simulator)
+        self._run_probe = probe or (lambda check, ctx: PROBES[check.type](check, ctx))
         self.role = "stopped"
         self._generation = 0           # bumps on every role change; stale results are dropped
         self._running = asyncio.Event()
@@ -142,7 +145,7 @@ class ServiceMonitor:
 
     async def _probe(self, state: _CheckState) -> ProbeResult:
         try:
-            return await PROBES[state.check.type](state.check, self._context(state))
+            return await self._run_probe(state.check, self._context(state))
         except Exception as exc:
             # A bug in one probe must not stop the others or the agent; it is
             # logged with its traceback and judged neither good nor bad.

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable, Optional
+from typing import Any, Awaitable, Callable, Optional
 
 from overseer.desired.state import Assignment, ClusterSnapshot, HistoryEntry, HistoryKind, MasterRecord
 from overseer.desired.store.client import StaleEpoch
@@ -45,8 +45,10 @@ def actual_from(snapshot: ClusterSnapshot, down_since: dict[str, float]) -> Actu
 
 
 class MasterLoop:
-    def __init__(self, store: Store, master: MasterRecord, clock: Callable[[], float] = time.time):
+    def __init__(self, store: Store, master: MasterRecord, clock: Callable[[], float] = time.time,
+                 etcd: Callable[..., Awaitable[Any]] = asyncio.to_thread):
         self.store = store
+        self.etcd = etcd  # runs one blocking Store call (agent/edges.py)
         self.master = master
         self.clock = clock
         self.started = clock()
@@ -147,7 +149,7 @@ class MasterLoop:
         if self.retired:
             return
         try:
-            await asyncio.to_thread(self.store.write_decisions, self.epoch, assigns, history, cleared)
+            await self.etcd(self.store.write_decisions, self.epoch, assigns, history, cleared)
         except StaleEpoch as exc:
             log.error("deposed while reconciling: %s", exc)
             self.deposed = True
@@ -156,7 +158,7 @@ class MasterLoop:
             log.info("%s: assigned active=%s standby=%s (epoch %d): %s", a.service,
                      ",".join(a.active) or "-", ",".join(a.standby) or "-", self.epoch, a.reason)
         for service in {h.service for h in history}:
-            await asyncio.to_thread(self.store.trim_history, service,
+            await self.etcd(self.store.trim_history, service,
                                     _history_limit(snapshot))
 
 

@@ -54,13 +54,15 @@ def resolve_cluster(client, cfg: EtcdConfig, cluster: Optional[str]) -> str:
 
 
 class Store:
-    def __init__(self, cfg: EtcdConfig, cluster: Optional[str] = None, client=None):
+    def __init__(self, cfg: EtcdConfig, cluster: Optional[str] = None, client=None,
+                 watcher: Callable[..., PrefixWatcher] = PrefixWatcher, lease_client=None):
         self.cfg = cfg
         self.client = client or connect(cfg)
+        self._watcher = watcher  # the simulator passes its own (same constructor)
         self.cluster = resolve_cluster(self.client, cfg, cluster)
         self.keys = Keys(self.cluster)
         self._watchers: list[PrefixWatcher] = []
-        self._lease_client = None  # see dedicate_lease_channel
+        self._lease_client = lease_client  # see dedicate_lease_channel
 
     def dedicate_lease_channel(self, timeout: float) -> None:
         """Grant, refresh and revoke leases on a connection of their own, whose
@@ -128,7 +130,7 @@ class Store:
     def watch(self, on_change: Callable[[], None]) -> Callable[[], None]:
         """Call `on_change` after every change under the cluster (and after a
         reconnect, when events may have been missed). Returns cancel."""
-        watcher = PrefixWatcher(self.client, self.keys.root, on_change, self.cfg)
+        watcher = self._watcher(self.client, self.keys.root, on_change, self.cfg)
         watcher.start()
         self._watchers.append(watcher)
         return watcher.cancel

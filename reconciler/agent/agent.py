@@ -13,7 +13,6 @@ import asyncio
 import concurrent.futures
 import logging
 import os
-import time
 from typing import Optional
 
 from overseer.desired.state import ClusterSnapshot, ServerRecord
@@ -22,9 +21,8 @@ from overseer.desired.store.store import Store
 
 from .. import __version__
 from . import sdnotify
+from .edges import REAL, Edges
 from .failsafe import Peer, everyone_lost_etcd
-from .fencer import Fencer
-from .healthz import HealthzServer
 from .local import LocalServices
 from .mastership import Mastership
 from .presence import Presence
@@ -37,8 +35,9 @@ RESYNC = 2.0
 
 class Agent:
     def __init__(self, cfg: EtcdConfig, server: str, cluster: Optional[str] = None,
-                 state_dir: Optional[str] = None):
+                 state_dir: Optional[str] = None, edges: Edges = REAL):
         self.cfg, self.me, self.cluster_name = cfg, server, cluster
+        self.edges = edges
         self.state_dir = state_dir
         self.store: Optional[Store] = None
         self.snapshot: Optional[ClusterSnapshot] = None
@@ -46,10 +45,10 @@ class Agent:
         self.local: Optional[LocalServices] = None
         self.mastership: Optional[Mastership] = None
         self.health = ("unknown", "", {})
-        self.started = time.monotonic()
+        self.started = edges.monotonic()
         # wall-clock start, computed once: recomputing it from the monotonic
         # clock jittered and made every presence check rewrite `servers/<me>`
-        self.started_at = time.time()
+        self.started_at = edges.wall()
         self._changed = asyncio.Event()
         self._stop = asyncio.Event()
         self._timer: Optional[asyncio.TimerHandle] = None
@@ -64,7 +63,7 @@ class Agent:
         backoff = 0.2
         while self.store is None and not self._stop.is_set():
             try:
-                self.store = await asyncio.to_thread(Store, self.cfg, self.cluster_name)
+                self.store = await self.edges.etcd(self.edges.connect, self.cfg, self.cluster_name)
             except StoreError as exc:
                 self._note_etcd_error(exc)
                 try:
@@ -78,8 +77,9 @@ class Agent:
     async def run(self) -> None:
         # etcd calls run in threads and can hang on a dropped link: give them
         # room so a few stuck calls never starve the keep-alive.
-        asyncio.get_running_loop().set_default_executor(
-            concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="etcd"))
+        if self.edges.etcd is REAL.etcd:
+            asyncio.get_running_loop().set_default_executor(
+                concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="etcd"))
         await self._connect()
         if self.store is None:
             return  # stopped while etcd was still unreachable
@@ -96,13 +96,14 @@ class Agent:
             snapshot = await self._read()
         self.snapshot = snapshot
         spec = snapshot.desired.cluster.spec
-        self.local = LocalServices(self.store, self.me, self.state_dir)
-        self.fencer = Fencer()
+        self.local = LocalServices(self.store, self.me, self.state_dir, self.edges)
+        self.fencer = self.edges.fencer()
         self.local.on_role_change = self._vouch_now
         self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
-                                 self._failsafe, self._lease_changed, vouch=self._vouch)
+                                 self._failsafe, self._lease_changed, vouch=self._vouch,
+                                 clock=self.edges.monotonic, edges=self.edges)
         self.mastership = Mastership(self.store, self.me, self.presence, self.started,
-                                     self._wake_in, self._changed.set)
+                                     self._wake_in, self._changed.set, self.edges)
         await self.presence.register()
         log.info("agent %s up in cluster %s (rank %d, lease %x, ttl %gs)", self.me, self.store.cluster,
                  snapshot.desired.rank(self.me), self.presence.state.lease, spec.leaseTTL)
@@ -124,12 +125,12 @@ class Agent:
     async def _start_healthz(self, snapshot: ClusterSnapshot) -> None:
         doc = snapshot.desired.servers[self.me]
         host = os.environ.get("OVERSEER_AGENT_LISTEN", doc.spec.address)
-        self.healthz = HealthzServer(host, doc.spec.agentPort, self._healthz_status)
+        self.healthz = self.edges.healthz(host, doc.spec.agentPort, self._healthz_status)
         await self.healthz.start()
 
     async def _healthz_status(self) -> dict:
         try:
-            await asyncio.wait_for(asyncio.to_thread(self.store.get_master), 0.3)
+            await asyncio.wait_for(self.edges.etcd(self.store.get_master), 0.3)
             reaching = True
         except (StoreError, asyncio.TimeoutError):
             reaching = False
@@ -137,13 +138,11 @@ class Agent:
                 "fenced": bool(self.presence and self.presence.state.fenced)}
 
     async def _health_loop(self, spec) -> None:
-        from overseer.observers.server_health import ServerHealthMonitor
-
         def publish(status: str, message: str, load: dict) -> None:
             self.health = (status, message, load)
             self._changed.set()  # republish presence on the next pass
 
-        await ServerHealthMonitor(spec=spec.serverHealth, publish=publish,
+        await self.edges.server_health(spec=spec.serverHealth, publish=publish,
                                   fail_after=spec.defaults.failAfter,
                                   recover_after=spec.defaults.recoverAfter,
                                   kept=spec.resultsKept).run()
@@ -178,7 +177,7 @@ class Agent:
     async def _read(self) -> Optional[ClusterSnapshot]:
         try:
             # history is for people (status, board), not agents: never read it here
-            snapshot = await asyncio.to_thread(self.store.snapshot, history=False)
+            snapshot = await self.edges.etcd(self.store.snapshot, history=False)
         except StoreError as exc:
             self._note_etcd_error(exc)
             return None
@@ -239,7 +238,7 @@ class Agent:
         if state.fenced:
             self._vouch(0.0)  # an active while fenced: the fencer kills it at once
         elif state.etcd_ok:
-            self._vouch(self.presence.ttl * 0.95 - (time.monotonic() - state.last_renewed))
+            self._vouch(self.presence.ttl * 0.95 - (self.edges.monotonic() - state.last_renewed))
 
     def _vouch(self, seconds: float) -> None:
         self.fencer.vouch(max(0.0, seconds), self.local.active_groups())
@@ -253,7 +252,8 @@ class Agent:
         peers = [Peer(name, doc.spec.address, doc.spec.agentPort)
                  for name, doc in desired.servers.items() if name != self.me]
         # longer than a peer's own etcd probe (0.3 s), short enough to decide in time
-        verdict = await everyone_lost_etcd(peers, timeout=max(0.5, min(1.0, self.presence.ttl / 4)))
+        verdict = await everyone_lost_etcd(peers, timeout=max(0.5, min(1.0, self.presence.ttl / 4)),
+                                           ask=self.edges.ask_peer)
         said = (verdict.keep, verdict.definitive)
         if said != self._failsafe_said:
             # once per state change, not once per keep-alive tick
@@ -277,7 +277,7 @@ class Agent:
             task.cancel()
         if self.presence and self.presence.state.lease is not None:
             try:
-                await asyncio.to_thread(self.store.revoke_lease, self.presence.state.lease)
+                await self.edges.etcd(self.store.revoke_lease, self.presence.state.lease)
             except StoreError as exc:
                 log.warning("could not revoke lease on shutdown: %s", exc)
         await self.healthz.close()

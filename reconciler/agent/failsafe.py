@@ -13,7 +13,7 @@ import asyncio
 import json
 import logging
 from dataclasses import dataclass
-from typing import Iterable
+from typing import Awaitable, Callable, Iterable, Optional
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +49,14 @@ class Verdict:
     why: str
 
 
-async def everyone_lost_etcd(peers: Iterable[Peer], timeout: float = 1.0) -> Verdict:
+async def everyone_lost_etcd(peers: Iterable[Peer], timeout: float = 1.0,
+                             ask: Optional[Callable[[Peer, float], Awaitable[dict | None]]] = None) -> Verdict:
     """Keep actives only when all peers answer and none reaches etcd."""
     peers = list(peers)
     if not peers:
         return Verdict(False, False, "no peers to ask")
-    answers = await asyncio.gather(*(ask_peer(p, timeout) for p in peers))
+    ask = ask or ask_peer
+    answers = await asyncio.gather(*(ask(p, timeout) for p in peers))
     reaching = [p.name for p, a in zip(peers, answers) if a is not None and a.get("etcd")]
     if reaching:
         return Verdict(False, True, f"{', '.join(reaching)} still reach etcd")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 from typing import Optional
 
 from overseer.desired.models import ServiceDoc
@@ -18,6 +17,7 @@ from overseer.desired.state import ClusterSnapshot, FailCount, HistoryEntry, Obs
 from overseer.desired.store.client import StoreError
 from overseer.desired.store.store import Store
 
+from .edges import REAL, Edges
 from .service_worker import ServiceWorker
 from .sink import LatestSink
 
@@ -25,16 +25,16 @@ log = logging.getLogger(__name__)
 
 
 class LocalServices:
-    def __init__(self, store: Store, server: str, state_dir: Optional[str]):
-        self.store, self.server = store, server
+    def __init__(self, store: Store, server: str, state_dir: Optional[str], edges: Edges = REAL):
+        self.store, self.server, self.edges = store, server, edges
         self.log_dir = os.path.join(state_dir, "logs") if state_dir else None
         if self.log_dir:
             os.makedirs(self.log_dir, exist_ok=True)
         self.workers: dict[str, ServiceWorker] = {}
         self.docs: dict[str, ServiceDoc] = {}
-        self.observations = LatestSink(store.put_observation, "observations")
-        self.reports = LatestSink(store.put_report, "role reports")
-        self.failcounts = LatestSink(store.put_failcount, "fail counts")
+        self.observations = LatestSink(store.put_observation, "observations", edges.etcd)
+        self.reports = LatestSink(store.put_report, "role reports", edges.etcd)
+        self.failcounts = LatestSink(store.put_failcount, "fail counts", edges.etcd)
         self.failures: dict[str, FailCount] = {}   # ours, per service: etcd's, or newer ones on their way
         self._defaults = None
         self._kept = 30
@@ -58,12 +58,13 @@ class LocalServices:
 
         return ServiceMonitor(cluster=self.store.cluster, server=self.server, service=worker.doc,
                               defaults=self._defaults, results_kept=self._kept, publish=publish,
-                              child_pid=worker.actuator.child_pid, epoch=worker.epoch)
+                              child_pid=worker.actuator.child_pid, epoch=worker.epoch,
+                              clock=self.edges.wall, probe=self.edges.probe)
 
     async def _still_current(self, assignment) -> Optional[bool]:
         """True/False from etcd; None when etcd cannot tell us now."""
         try:
-            return await asyncio.to_thread(self.store.assignment_current, assignment)
+            return await self.edges.etcd(self.store.assignment_current, assignment)
         except StoreError as exc:
             log.warning("%s: cannot confirm assignment (epoch %d) with etcd: %s; will retry",
                         assignment.service, assignment.epoch, exc)
@@ -75,7 +76,7 @@ class LocalServices:
         if doc is None:
             return
         timeout = doc.spec.failureTimeout or (self._defaults.failureTimeout if self._defaults else 600.0)
-        now = time.time()
+        now = self.edges.wall()
         prev = self.failures.get(service)
         count = prev.count + 1 if prev is not None and now < prev.last + timeout else 1
         record = FailCount(self.server, service, count, now, why)
@@ -100,14 +101,14 @@ class LocalServices:
 
     async def _history(self, entry: HistoryEntry) -> None:
         try:
-            await asyncio.to_thread(self.store.append_history, entry)
+            await self.edges.etcd(self.store.append_history, entry)
         except StoreError as exc:
             log.warning("%s: history not written: %s", entry.service, exc)
 
     def _new_worker(self, doc: ServiceDoc) -> ServiceWorker:
         worker = ServiceWorker(cluster=self.store.cluster, server=self.server, doc=doc,
                                still_current=self._still_current, report=self._report, history=self._history,
-                               monitor_factory=self._monitor, log_dir=self.log_dir)
+                               monitor_factory=self._monitor, log_dir=self.log_dir, edges=self.edges)
         worker.on_role_change = self.on_role_change
         worker.on_failure = self._count_failure
         worker.start()
@@ -145,7 +146,7 @@ class LocalServices:
             await worker.close(stop=True)
             if not replaced:
                 try:
-                    await asyncio.to_thread(self.store.delete_actual, self.server, name)
+                    await self.edges.etcd(self.store.delete_actual, self.server, name)
                 except StoreError as exc:
                     log.warning("%s: could not remove old observations: %s", name, exc)
 
@@ -162,7 +163,7 @@ class LocalServices:
             pid = worker.actuator.child_pid()
             if worker.role == "active" and pid:
                 try:
-                    groups.append(os.getpgid(pid))
+                    groups.append(self.edges.pgid(pid))
                 except ProcessLookupError:
                     pass
         return groups
@@ -185,6 +186,6 @@ class LocalServices:
         for sink in (self.reports,):
             for value in list(sink.pending.values()):
                 try:
-                    await asyncio.wait_for(asyncio.to_thread(sink.write, value), 2)
+                    await asyncio.wait_for(self.edges.etcd(sink.write, value), 2)
                 except (StoreError, asyncio.TimeoutError):
                     break

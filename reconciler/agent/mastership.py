@@ -7,9 +7,7 @@ reconcile pass per snapshot while it holds the lock.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from typing import Callable, Optional
 
 from overseer.desired.state import ClusterSnapshot, HistoryEntry
@@ -18,6 +16,7 @@ from overseer.desired.store.store import Store
 
 from ..master import MasterLoop
 from . import election
+from .edges import REAL, Edges
 from .presence import Presence
 
 log = logging.getLogger(__name__)
@@ -25,8 +24,9 @@ log = logging.getLogger(__name__)
 
 class Mastership:
     def __init__(self, store: Store, me: str, presence: Presence, started: float,
-                 wake_in: Callable[[float], None], look_again: Callable[[], None]):
+                 wake_in: Callable[[float], None], look_again: Callable[[], None], edges: Edges = REAL):
         self.store, self.me, self.presence, self.started = store, me, presence, started
+        self.edges = edges
         self.wake_in = wake_in          # ask for another snapshot after some seconds
         self.look_again = look_again    # ask for another snapshot now
         self.master: Optional[MasterLoop] = None
@@ -58,7 +58,7 @@ class Mastership:
         spec = snapshot.desired.cluster.spec
         view = election.ElectionView(self.me, tuple(spec.hierarchy), frozenset(snapshot.servers),
                                      snapshot.master, spec.campaignDelay, spec.preempt)
-        now = time.monotonic()
+        now = self.edges.monotonic()
         self.masterless_since = (self.masterless_since or now) if snapshot.master is None else None
         if self.master and snapshot.revision >= self.master.epoch and (
                 snapshot.master is None or snapshot.master.epoch != self.master.epoch):
@@ -77,10 +77,10 @@ class Mastership:
             self.wake_in(0.2)
 
     async def _campaign(self, snapshot: ClusterSnapshot) -> None:
-        won = await asyncio.to_thread(self.store.campaign, self.me, self.presence.state.lease)
+        won = await self.edges.etcd(self.store.campaign, self.me, self.presence.state.lease)
         if won:
             log.info("became master (epoch %d)", won.epoch)
-            self.master = MasterLoop(self.store, won)
+            self.master = MasterLoop(self.store, won, clock=self.edges.wall, etcd=self.edges.etcd)
             await self._history_all(snapshot, f"{self.me} became master (epoch {won.epoch})", won.epoch)
             self.look_again()
 
@@ -93,7 +93,7 @@ class Mastership:
         if (self.master is None and held is not None and held.server == self.me
                 and held.lease == state.lease and not state.fenced and state.etcd_ok):
             log.info("still master after the outage (epoch %d): reconciling again", held.epoch)
-            self.master = MasterLoop(self.store, held)
+            self.master = MasterLoop(self.store, held, clock=self.edges.wall, etcd=self.edges.etcd)
 
     def step_down(self, why: str) -> None:
         """Stop acting as master without etcd (self-fencing): write nothing more."""
@@ -109,15 +109,15 @@ class Mastership:
             return
         master.retired = True
         try:
-            if await asyncio.to_thread(self.store.resign, master.master):
+            if await self.edges.etcd(self.store.resign, master.master):
                 log.info("resigned as master (epoch %d): %s", master.epoch, why)
         except StoreError as exc:
             log.error("could not resign as master (epoch %d): %s", master.epoch, exc)
 
     async def _history_all(self, snapshot: ClusterSnapshot, message: str, epoch: int) -> None:
-        entries = [HistoryEntry(s, time.time(), "master", message, self.me, epoch)
+        entries = [HistoryEntry(s, self.edges.wall(), "master", message, self.me, epoch)
                    for s in snapshot.desired.services]
         try:
-            await asyncio.to_thread(self.store.write_decisions, epoch, (), entries)
+            await self.edges.etcd(self.store.write_decisions, epoch, (), entries)
         except StoreError as exc:
             log.warning("could not record the new master in history: %s", exc)

@@ -26,6 +26,8 @@ from overseer.desired.state import ServerRecord
 from overseer.desired.store.client import EtcdUnavailable, StoreError
 from overseer.desired.store.store import LeaseLost, Store
 
+from .edges import REAL, Edges
+
 log = logging.getLogger(__name__)
 
 
@@ -48,8 +50,9 @@ class Presence:
                  failsafe: Callable[[], Awaitable[tuple[bool, bool]]],
                  on_lease_change: Callable[[], Awaitable[None]],
                  vouch: Callable[[float], None] = lambda seconds: None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, edges: Edges = REAL):
         self.store = store
+        self.etcd, self._given_lane = edges.etcd, edges.keepalive
         self.record = record
         self.ttl = ttl
         self.on_fence = on_fence
@@ -62,9 +65,13 @@ class Presence:
         # The lease's own thread (and, once registered, its own etcd connection):
         # hundreds of per-service etcd calls queue on the default executor, and
         # a keep-alive waiting behind them lost the lease under load.
-        self._lane = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="keepalive")
+        # (The simulator gives its own lane in `edges.keepalive` instead.)
+        self._lane = None if self._given_lane else concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="keepalive")
 
     async def _on_lane(self, fn, *args):
+        if self._given_lane is not None:
+            return await self._given_lane(fn, *args)
         return await asyncio.get_running_loop().run_in_executor(self._lane, fn, *args)
 
     @property
@@ -77,7 +84,7 @@ class Presence:
         sent = self.clock()
         lease = await self._on_lane(self.store.grant_lease, self.ttl)
         record = self.record()
-        await asyncio.to_thread(self.store.put_server, record, lease)
+        await self.etcd(self.store.put_server, record, lease)
         self.state.lease, self.state.last_renewed = lease, sent
         self.state.vouched_until = 0.0  # a new lease: nothing carried over from the old one
         self._legitimate_until(sent)
@@ -90,7 +97,7 @@ class Presence:
         record = self.record()
         if self.state.lease is None or record.to_json() == self._published:
             return
-        await asyncio.to_thread(self.store.put_server, record, self.state.lease)
+        await self.etcd(self.store.put_server, record, self.state.lease)
         self._published = record.to_json()
 
     @property

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from typing import Awaitable, Callable, Optional
 
 from overseer.actuators.base import ActionContext, ActuatorError
-from overseer.actuators.factory import build_actuator
 from overseer.desired.models import ServiceDoc
 from overseer.desired.state import Assignment, HistoryEntry, ServiceReport
 
 from . import roles
+from .edges import REAL, Edges
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +50,12 @@ class ServiceWorker:
                  report: Callable[[ServiceReport], Awaitable[None]],
                  history: Callable[[HistoryEntry], Awaitable[None]],
                  monitor_factory: Callable[["ServiceWorker"], object],
-                 log_dir: Optional[str] = None):
+                 log_dir: Optional[str] = None, edges: Edges = REAL):
         self.cluster, self.server, self.doc = cluster, server, doc
+        self.edges = edges
         self.name = doc.metadata.name
         self.still_current, self.report, self.history = still_current, report, history
-        self.actuator = build_actuator(self.name, doc.spec.actuator, log_dir=log_dir)
+        self.actuator = edges.actuator(self.name, doc.spec.actuator, log_dir=log_dir)
         self.actuator.on_exit = self._child_exited
         self.monitor = monitor_factory(self)
         self.role = "stopped"
@@ -173,9 +173,9 @@ class ServiceWorker:
         # Remember the assignment we failed under; `_decided_anew` says which
         # later assignments lift the block.
         self.blocked = self.assignment
-        if time.monotonic() - self._active_since > RETRY_MAX:
+        if self.edges.monotonic() - self._active_since > RETRY_MAX:
             self._restarts = 0   # it ran a good while: the next restart in place is immediate again
-        self.blocked_until = time.monotonic() + BLOCK_SECONDS
+        self.blocked_until = self.edges.monotonic() + BLOCK_SECONDS
         asyncio.get_running_loop().call_later(BLOCK_SECONDS + 0.01, self._wake.set)
 
     def _blocked(self) -> bool:
@@ -184,7 +184,7 @@ class ServiceWorker:
         # keeps us (no other candidate), retry once the block expires.
         return (self.assignment is not None and self.blocked is not None
                 and tuple(self.assignment.active) == tuple(self.blocked.active)
-                and self.server in self.assignment.active and time.monotonic() < self.blocked_until)
+                and self.server in self.assignment.active and self.edges.monotonic() < self.blocked_until)
 
     def _target(self) -> str:
         target = roles.target_role(self.assignment, self.server)
@@ -244,7 +244,7 @@ class ServiceWorker:
             return True
         self.retry_delay = RETRY_MIN
         if self.role == "active":
-            self._counted, self._active_since = False, time.monotonic()
+            self._counted, self._active_since = False, self.edges.monotonic()
         self._set_monitor_role()
         self.on_role_change()
         log.info("%s: now %s (epoch %d)", self.name, self.role, epoch)
@@ -275,7 +275,7 @@ class ServiceWorker:
             self._block()
             await self._retreat(ctx)
         await self._report("failed", str(exc))
-        await self.history(HistoryEntry(self.name, time.time(), "action",
+        await self.history(HistoryEntry(self.name, self.edges.wall(), "action",
                                         f"{self.server}: {step} failed: {exc}", self.server, ctx.epoch))
 
     async def _retreat(self, ctx: ActionContext) -> None:
@@ -304,7 +304,7 @@ class ServiceWorker:
         self._reported = (self.role, outcome, epoch_of(self.assignment))
         pid = self.actuator.child_pid()
         await self.report(ServiceReport(self.server, self.name, self.role, self.epoch(),
-                                        outcome, message, time.time(), pid,
+                                        outcome, message, self.edges.wall(), pid,
                                         self.assignment.time if self.assignment else 0.0))
 
     def _child_exited(self, service: str, code: Optional[int], message: str) -> None:
@@ -329,7 +329,7 @@ class ServiceWorker:
 
     async def _after_exit(self, was: str, message: str) -> None:
         await self._report("failed", f"process exited while {was}: {message}")
-        await self.history(HistoryEntry(self.name, time.time(), "role",
+        await self.history(HistoryEntry(self.name, self.edges.wall(), "role",
                                         f"{self.server}: process exited while {was}: {message}",
                                         self.server, self.epoch()))
         # A warm standby comes back on its own after a pause; an active waits for the master.

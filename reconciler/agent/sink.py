@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from typing import Any, Awaitable, Callable
 
 from overseer.desired.store.client import StoreError
 
@@ -16,8 +16,10 @@ log = logging.getLogger(__name__)
 
 
 class LatestSink:
-    def __init__(self, write: Callable[[object], None], name: str):
+    def __init__(self, write: Callable[[object], None], name: str,
+                 run: Callable[..., Awaitable[Any]] = asyncio.to_thread):
         self.write = write
+        self.run_call = run  # runs the blocking write (agent/edges.py)
         self.name = name
         self.pending: dict[tuple, object] = {}
         self._event = asyncio.Event()
@@ -34,7 +36,7 @@ class LatestSink:
             while self.pending:
                 key, value = next(iter(self.pending.items()))
                 try:
-                    await asyncio.to_thread(self.write, value)
+                    await self.run_call(self.write, value)
                 except StoreError as exc:
                     if not self._failing:
                         log.warning("%s: cannot write to etcd (%s); keeping the newest values", self.name, exc)

@@ -1,0 +1,76 @@
+"""The agent's edges to the world, handed to it as one object.
+
+Everything the agent does that is not computation on its event loop goes
+through an `Edges`: etcd calls (blocking, so real ones run on threads), the
+clocks, building actuators, running probes, asking a peer's `/healthz`, the
+fencer process, the healthz endpoint and the server-health sampler. `REAL`
+wires the production implementations. The simulator
+(overseer.reconciler.sim) passes its own: single-threaded, on virtual time,
+with faults injected at exactly these seams, while every decision in between
+is the real code.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from dataclasses import dataclass, replace
+from typing import Any, Awaitable, Callable, Optional
+
+from overseer.actuators.factory import build_actuator
+from overseer.observers.probes import PROBES, ProbeContext, ProbeResult
+
+from . import failsafe
+
+
+async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """A blocking etcd call off the loop (it can hang on a dropped link)."""
+    return await asyncio.to_thread(fn, *args, **kwargs)
+
+
+async def run_probe(check, ctx: ProbeContext) -> ProbeResult:
+    return await PROBES[check.type](check, ctx)
+
+
+def _fencer():
+    from .fencer import Fencer  # noqa: PLC0415  (spawns a process: only when asked)
+    return Fencer()
+
+
+def _healthz(host: str, port: int, status):
+    from .healthz import HealthzServer  # noqa: PLC0415
+    return HealthzServer(host, port, status)
+
+
+def _server_health(**kwargs):
+    from overseer.observers.server_health import ServerHealthMonitor  # noqa: PLC0415
+    return ServerHealthMonitor(**kwargs)
+
+
+def _connect(cfg, cluster):
+    from overseer.desired.store.store import Store  # noqa: PLC0415
+    return Store(cfg, cluster)
+
+
+@dataclass(frozen=True)
+class Edges:
+    # `await etcd(store.method, *args)`: every Store call goes through this
+    etcd: Callable[..., Awaitable[Any]] = in_thread
+    # the lease calls' own lane; None: presence.py's own thread (stuck calls never delay it)
+    keepalive: Optional[Callable[..., Awaitable[Any]]] = None
+    monotonic: Callable[[], float] = time.monotonic
+    wall: Callable[[], float] = time.time
+    connect: Callable[[Any, Optional[str]], Any] = _connect
+    actuator: Callable[..., Any] = build_actuator        # (service, spec, log_dir=) -> Actuator
+    probe: Callable[[Any, ProbeContext], Awaitable[ProbeResult]] = run_probe
+    ask_peer: Callable[[failsafe.Peer, float], Awaitable[Optional[dict]]] = failsafe.ask_peer
+    fencer: Callable[[], Any] = _fencer                   # -> .vouch(seconds, groups), .close()
+    healthz: Callable[..., Any] = _healthz                # (host, port, status) -> .start(), .close()
+    server_health: Callable[..., Any] = _server_health    # (**ServerHealthMonitor kwargs) -> .run()
+    pgid: Callable[[int], int] = os.getpgid
+
+    def but(self, **changes: Any) -> "Edges":
+        return replace(self, **changes)
+
+
+REAL = Edges()

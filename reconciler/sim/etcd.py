@@ -1,0 +1,289 @@
+"""A simulated etcd: one keyspace, revisions, leases on virtual time, txns, watches.
+
+Only the subset Overseer uses, kept to etcd's documented semantics:
+- every write that changes something bumps the revision once per request (a
+  txn is one revision); a key remembers create_revision, mod_revision,
+  version and lease; a delete removes all of it.
+- txn compares: VALUE (a missing key never matches), CREATE / MOD / VERSION
+  (0 for a missing key), with == != < >.
+- a put on an unknown lease is rejected ("requested lease not found").
+- leases expire `ttl` seconds after their grant or last refresh, deleting
+  their keys; refreshing an unknown lease answers TTL 0. While etcd is down
+  nothing expires, and a returning etcd extends every lease by a full TTL
+  (as a new leader does).
+- watches call back after each revision touching their prefix. Delivery and
+  reachability are the network's business (network.py).
+
+`SimClient` wraps it in the part of the etcd3 client API that
+desired/store/store.py and documents.py call, so the real Store runs on it.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+from etcd3 import etcdrpc, transactions
+
+from overseer.desired.store.client import StoreError
+
+KVMetadata = importlib.import_module("etcd3.client").KVMetadata
+_EQ, _NE, _LT, _GT = (etcdrpc.Compare.EQUAL, etcdrpc.Compare.NOT_EQUAL,
+                      etcdrpc.Compare.LESS, etcdrpc.Compare.GREATER)
+
+
+def _b(value) -> bytes:
+    return value if isinstance(value, bytes) else str(value).encode()
+
+
+class _KV:
+    __slots__ = ("key", "value", "create_revision", "mod_revision", "version", "lease")
+
+    def __init__(self, key: bytes, value: bytes, create: int, mod: int, version: int, lease: int):
+        self.key, self.value = key, value
+        self.create_revision, self.mod_revision, self.version, self.lease = create, mod, version, lease
+
+
+@dataclass
+class _Header:
+    revision: int
+
+
+@dataclass
+class _Range:
+    kvs: list
+    header: _Header
+
+
+@dataclass
+class Lease:
+    id: int
+    ttl: int
+    expires: float
+    keys: set
+
+
+class Watch:
+    def __init__(self, server: str, prefix: bytes, callback: Callable[[], None]):
+        self.server, self.prefix, self.callback = server, prefix, callback
+        self.context = contextvars.copy_context()  # the watching process's: frozen with it
+        self.cancelled = False
+
+
+class SimEtcd:
+    def __init__(self, loop: asyncio.AbstractEventLoop, context, notify: Callable[[Watch], None]):
+        self.loop, self.context = loop, context  # timers run in the world's context, never frozen
+        self.notify = notify                      # the network delivers watch events
+        self.revision = 1
+        self.data: dict[bytes, _KV] = {}
+        self.leases: dict[int, Lease] = {}
+        self.watches: list[Watch] = []
+        self.down = False
+        self._next_lease = 0x7a00
+        self.on_commit: Callable[[list[bytes]], None] = lambda keys: None  # the checker's eye
+
+    # --- leases -----------------------------------------------------------
+
+    def grant(self, ttl: int) -> Lease:
+        self._next_lease += 1
+        lease = Lease(self._next_lease, int(ttl), self.loop.time() + ttl, set())
+        self.leases[lease.id] = lease
+        self.loop.call_at(lease.expires, self._check_expiry, lease.id, context=self.context)
+        return lease
+
+    def refresh(self, lease_id: int) -> int:
+        lease = self.leases.get(lease_id)
+        if lease is None:
+            return 0
+        lease.expires = self.loop.time() + lease.ttl
+        return lease.ttl
+
+    def revoke(self, lease_id: int) -> None:
+        lease = self.leases.pop(lease_id, None)
+        if lease is not None:
+            self._delete_keys(sorted(lease.keys))
+
+    def _check_expiry(self, lease_id: int) -> None:
+        lease = self.leases.get(lease_id)
+        if lease is None:
+            return
+        if self.down or self.loop.time() < lease.expires:
+            self.loop.call_at(max(lease.expires, self.loop.time() + 0.05), self._check_expiry, lease_id,
+                              context=self.context)
+            return
+        self.revoke(lease_id)
+
+    def come_back(self) -> None:
+        """etcd returns from an outage: every lease gets a full TTL again."""
+        self.down = False
+        now = self.loop.time()
+        for lease in self.leases.values():
+            lease.expires = max(lease.expires, now + lease.ttl)
+
+    # --- the keyspace -------------------------------------------------------
+
+    def range(self, key: bytes, prefix: bool) -> list[_KV]:
+        if not prefix:
+            kv = self.data.get(key)
+            return [kv] if kv else []
+        return [self.data[k] for k in sorted(self.data) if k.startswith(key)]
+
+    def _put(self, key: bytes, value: bytes, lease: int, rev: int) -> None:
+        if lease and lease not in self.leases:
+            raise StoreError("etcd rejected the request: etcdserver: requested lease not found")
+        old = self.data.get(key)
+        if old is not None and old.lease and old.lease in self.leases:
+            self.leases[old.lease].keys.discard(key)
+        create = old.create_revision if old else rev
+        version = old.version + 1 if old else 1
+        self.data[key] = _KV(key, value, create, rev, version, lease or 0)
+        if lease:
+            self.leases[lease].keys.add(key)
+
+    def _delete(self, key: bytes) -> bool:
+        old = self.data.pop(key, None)
+        if old is None:
+            return False
+        if old.lease and old.lease in self.leases:
+            self.leases[old.lease].keys.discard(key)
+        return True
+
+    def _delete_keys(self, keys: list[bytes]) -> None:
+        changed = [k for k in keys if k in self.data]
+        if changed:
+            self.revision += 1
+            for k in changed:
+                self._delete(k)
+            self._changed(changed)
+
+    def _compare(self, cmp) -> bool:
+        kv = self.data.get(_b(cmp.key))
+        if isinstance(cmp, transactions.Value):
+            if kv is None:
+                return False
+            have, want = kv.value, _b(cmp.value)
+        else:
+            attr = {transactions.Create: "create_revision", transactions.Mod: "mod_revision",
+                    transactions.Version: "version"}[type(cmp)]
+            have, want = (getattr(kv, attr) if kv else 0), int(cmp.value)
+        return {_EQ: have == want, _NE: have != want, _LT: have < want, _GT: have > want}[cmp.op]
+
+    def txn(self, compare: list, success: list, failure: list) -> tuple[bool, list]:
+        ok = all(self._compare(c) for c in compare)
+        ops = success if ok else failure
+        rev = self.revision + 1
+        changed, responses = [], []
+        for op in ops:  # lease checks first: a rejected request changes nothing
+            if isinstance(op, transactions.Put) and op.lease and op.lease not in self.leases:
+                raise StoreError("etcd rejected the request: etcdserver: requested lease not found")
+        for op in ops:
+            if isinstance(op, transactions.Put):
+                self._put(_b(op.key), _b(op.value), int(getattr(op.lease, "id", op.lease) or 0), rev)
+                changed.append(_b(op.key))
+                responses.append(None)
+            elif isinstance(op, transactions.Delete):
+                key = _b(op.key)
+                keys = [k for k in sorted(self.data) if k.startswith(key)] if op.range_end else [key]
+                for k in keys:
+                    if self._delete(k):
+                        changed.append(k)
+                responses.append(None)
+            elif isinstance(op, transactions.Get):
+                header = _Header(rev if changed else self.revision)
+                responses.append([(kv.value, KVMetadata(kv, header)) for kv in self.range(_b(op.key), False)])
+            else:
+                raise TypeError(f"simulated etcd: unsupported txn op {op!r}")
+        if changed:
+            self.revision = rev
+            self._changed(changed)
+        return ok, responses
+
+    def _changed(self, keys: list[bytes]) -> None:
+        self.on_commit(keys)
+        for watch in self.watches:
+            if not watch.cancelled and any(k.startswith(watch.prefix) for k in keys):
+                self.notify(watch)
+
+
+class SimClient:
+    """The etcd3 client surface Store and documents.py use, for one server."""
+
+    def __init__(self, etcd: SimEtcd, server: str):
+        self.etcd, self.server = etcd, server
+        self.transactions = importlib.import_module("etcd3.client").Transactions()
+
+    def _header(self) -> _Header:
+        return _Header(self.etcd.revision)
+
+    def get(self, key):
+        kvs = self.etcd.range(_b(key), False)
+        if not kvs:
+            return None, None
+        return kvs[0].value, KVMetadata(kvs[0], self._header())
+
+    def get_response(self, key):
+        return _Range(self.etcd.range(_b(key), False), self._header())
+
+    def get_prefix_response(self, prefix, keys_only=False, limit=None, **_):
+        kvs = self.etcd.range(_b(prefix), True)
+        return _Range(kvs[:limit] if limit else kvs, self._header())
+
+    def get_prefix(self, prefix, sort_order=None, sort_target="key", keys_only=False, limit=None):
+        kvs = self.etcd.range(_b(prefix), True)
+        if sort_order == "descend":
+            kvs = kvs[::-1]
+        if limit:
+            kvs = kvs[:limit]
+        header = self._header()
+        return [(kv.value, KVMetadata(kv, header)) for kv in kvs]
+
+    def put(self, key, value, lease=None):
+        self.etcd.txn([], [transactions.Put(key, value, lease=lease)], [])
+
+    def delete(self, key):
+        ok, _ = self.etcd.txn([transactions.Version(key) > 0], [transactions.Delete(key)], [])
+        return ok
+
+    def delete_prefix(self, prefix):
+        self.etcd.txn([], [transactions.Delete(prefix, range_end=b"\0")], [])
+
+    def transaction(self, compare, success, failure):
+        return self.etcd.txn(compare, success, failure)
+
+    def lease(self, ttl, lease_id=None):
+        return self.etcd.grant(ttl)
+
+    def refresh_lease(self, lease_id):
+        return [_KeepAlive(self.etcd.refresh(lease_id))]
+
+    def revoke_lease(self, lease_id):
+        self.etcd.revoke(lease_id)
+
+    def close(self) -> None:
+        pass
+
+
+@dataclass
+class _KeepAlive:
+    TTL: int
+
+
+class SimWatcher:
+    """Stands in for desired/store/watch.py's PrefixWatcher (same constructor)."""
+
+    def __init__(self, client: SimClient, prefix: str, on_change, cfg, **_):
+        self.watch = Watch(client.server, _b(prefix), on_change)
+        self.etcd = client.etcd
+
+    def start(self) -> None:
+        self.etcd.watches.append(self.watch)
+
+    def cancel(self) -> None:
+        self.watch.cancelled = True
+        if self.watch in self.etcd.watches:
+            self.etcd.watches.remove(self.watch)
+
+
+__all__ = ["SimEtcd", "SimClient", "SimWatcher", "Watch"]

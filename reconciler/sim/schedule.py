@@ -1,0 +1,166 @@
+"""One seed -> one cluster, one workload, one fault schedule (VOPR style).
+
+The fault mix is itself drawn per seed: some seeds are gentle, some hostile,
+some only blips (the calm check's seeds). Faults overlap freely. Everything is
+plain data, so a schedule can be printed, shrunk (shrink.py) and replayed.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field, replace
+from typing import Optional
+
+SERVERS = ("s1", "s2", "s3")
+FAULT_START = 8.0      # virtual seconds after the agents start: the cluster has settled
+WINDOW = 30.0          # faults begin within this window
+
+KINDS = ("proc_crash", "agent_crash", "agent_pause", "etcd_down", "cut", "slow",
+         "act_hang", "act_fail", "flap", "switchover", "pause", "apply")
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: str
+    at: float
+    duration: float = 0.0
+    server: str = ""
+    service: str = ""
+    blip: bool = False          # labelled blip: must move nothing
+    etcd: bool = True           # cut: from etcd
+    peers: bool = False         # cut: from the other agents
+    to: Optional[str] = None    # switchover target
+    latency: float = 0.0        # slow: extra one-way seconds per etcd call
+
+    @property
+    def end(self) -> float:
+        return self.at + self.duration
+
+    def describe(self) -> str:
+        where = "/".join(x for x in (self.server, self.service) if x)
+        extra = ""
+        if self.kind == "cut":
+            extra = " from " + "+".join(n for n, on in (("etcd", self.etcd), ("peers", self.peers)) if on)
+        if self.kind == "switchover":
+            extra = f" to {self.to or 'any'}"
+        if self.kind == "slow":
+            extra = f" +{self.latency:.3f}s per call"
+        span = f" for {self.duration:.2f}s" if self.duration else ""
+        return f"t={self.at:6.2f} {self.kind}{' (blip)' if self.blip else ''} {where}{extra}{span}".rstrip()
+
+
+@dataclass(frozen=True)
+class ServicePlan:
+    name: str
+    standby: str
+    candidates: tuple[str, ...]
+    replicas: int = 1
+    demote: bool = True
+
+
+@dataclass(frozen=True)
+class Schedule:
+    seed: int
+    ttl: float
+    interval: float
+    fail_after: int
+    margin: float
+    campaign_delay: float
+    actuator_timeout: float
+    services: tuple[ServicePlan, ...]
+    faults: tuple[Fault, ...] = field(default=())
+
+    @property
+    def calm(self) -> bool:
+        """Only blips: nothing may move."""
+        return bool(self.faults) and all(f.blip for f in self.faults)
+
+    @property
+    def healed_at(self) -> float:
+        return max((f.end for f in self.faults), default=FAULT_START)
+
+    @property
+    def bound(self) -> float:
+        """Seconds within which a service has its actives again (docs/testing.md):
+        the dead holder's lease runs out (leaseTTL) plus failoverMargin, a new
+        master campaigns (rank x campaignDelay) and settles, the failure is
+        seen (failAfter x interval), one failed attempt may block the old
+        decision (BLOCK_SECONDS = 5) and cost one actuator timeout, and a
+        snapshot resync (2 s) picks up anything a watch missed."""
+        return (2 * self.ttl + self.margin + len(SERVERS) * self.campaign_delay
+                + self.fail_after * self.interval + 5.0 + 2 * self.actuator_timeout + 2.0)
+
+    @property
+    def end(self) -> float:
+        return self.healed_at + self.bound + 2.0
+
+    def but(self, **changes) -> "Schedule":
+        return replace(self, **changes)
+
+
+def draw(seed: int) -> Schedule:
+    rng = random.Random(seed)
+    ttl = rng.choice((2.0, 3.0, 5.0))
+    services = []
+    for name in rng.sample(("pbx", "web", "db"), rng.choice((1, 1, 2, 2, 3))):
+        candidates = tuple(rng.sample(SERVERS, rng.choice((2, 3))))
+        replicas = 2 if len(candidates) == 3 and rng.random() < 0.15 else 1
+        services.append(ServicePlan(name, rng.choice(("warm", "cold")), candidates, replicas,
+                                    demote=rng.random() < 0.7))
+    schedule = Schedule(seed=seed, ttl=ttl, interval=rng.choice((0.5, 1.0)), fail_after=rng.choice((2, 3)),
+                        margin=rng.choice((0.2, 0.5)), campaign_delay=1.0,
+                        actuator_timeout=rng.choice((1.0, 2.0)), services=tuple(services))
+    return schedule.but(faults=tuple(sorted(_faults(rng, schedule), key=lambda f: (f.at, f.kind))))
+
+
+def _faults(rng: random.Random, s: Schedule) -> list[Fault]:
+    names = [svc.name for svc in s.services]
+    if rng.random() < 0.2:  # a calm seed: only labelled blips
+        return [_blip(rng, s, names) for _ in range(rng.randint(1, 4))]
+    weights = {k: (rng.random() if rng.random() < 0.6 else 0.0) for k in KINDS}
+    if not any(weights.values()):
+        weights["proc_crash"] = 1.0
+    kinds = [k for k in KINDS if weights[k] > 0]
+    out = []
+    for _ in range(rng.randint(1, 8)):
+        kind = rng.choices(kinds, [weights[k] for k in kinds])[0]
+        out.append(_fault(rng, s, kind, names))
+    if rng.random() < 0.3:
+        out.append(_blip(rng, s, names))
+    return out
+
+
+def _fault(rng: random.Random, s: Schedule, kind: str, names: list[str]) -> Fault:
+    at = round(FAULT_START + rng.uniform(0, WINDOW), 2)
+    server, service = rng.choice(SERVERS), rng.choice(names)
+    long = round(rng.uniform(0.5, 3.0) * s.ttl, 2)
+    if kind == "proc_crash":
+        return Fault(kind, at, server=server, service=service)
+    if kind in ("agent_crash", "agent_pause", "act_hang", "act_fail", "flap"):
+        return Fault(kind, at, long, server=server, service=service if kind.startswith(("act", "flap")) else "")
+    if kind == "etcd_down":
+        return Fault(kind, at, long)
+    if kind == "cut":
+        etcd = rng.random() < 0.8
+        return Fault(kind, at, long, server=server, etcd=etcd, peers=not etcd or rng.random() < 0.5)
+    if kind == "slow":
+        return Fault(kind, at, round(rng.uniform(2, 10), 2), latency=round(rng.uniform(0.05, 0.3) * s.ttl, 3))
+    if kind == "switchover":
+        svc = next(x for x in s.services if x.name == service)
+        return Fault(kind, at, service=service, to=rng.choice((None, *svc.candidates)))
+    if kind == "pause":
+        return Fault(kind, at, round(rng.uniform(1, 10), 2), service=service)
+    return Fault("apply", at, service=service)
+
+
+def _blip(rng: random.Random, s: Schedule, names: list[str]) -> Fault:
+    at = round(FAULT_START + rng.uniform(0, WINDOW), 2)
+    kind = rng.choice(("flap", "agent_pause", "etcd_down", "cut"))
+    server, service = rng.choice(SERVERS), rng.choice(names)
+    if kind == "flap":   # a single failed probe
+        return Fault(kind, at, 0.0, server=server, service=service, blip=True)
+    short = round(rng.uniform(0.05, 0.45) * s.ttl, 2)
+    if kind == "agent_pause":
+        return Fault(kind, at, short, server=server, blip=True)
+    if kind == "etcd_down":
+        return Fault(kind, at, short, blip=True)
+    return Fault(kind, at, short, server=server, etcd=True, peers=False, blip=True)
