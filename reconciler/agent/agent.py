@@ -99,6 +99,7 @@ class Agent:
         self.local = LocalServices(self.store, self.me, self.state_dir, self.edges)
         self.fencer = self.edges.fencer()
         self.local.on_role_change = self._vouch_now
+        self.local.legitimate = self._legitimate
         self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
                                  self._failsafe, self._lease_changed, vouch=self._vouch,
                                  clock=self.edges.monotonic, edges=self.edges)
@@ -129,11 +130,17 @@ class Agent:
         await self.healthz.start()
 
     async def _healthz_status(self) -> dict:
+        # true: etcd answered; false: it refused at once (down); null: no answer
+        # in time. A slow etcd still expires leases, so a peer asking must not
+        # read "no answer" as "etcd is down" (found by the simulator: a slow
+        # etcd plus one cut server gave two actives).
         try:
             await asyncio.wait_for(self.edges.etcd(self.store.get_master), 0.3)
-            reaching = True
-        except (StoreError, asyncio.TimeoutError):
+            reaching: Optional[bool] = True
+        except StoreError:
             reaching = False
+        except asyncio.TimeoutError:
+            reaching = None
         return {"server": self.me, "etcd": reaching, "master": self.mastership.is_master,
                 "fenced": bool(self.presence and self.presence.state.fenced)}
 
@@ -231,6 +238,10 @@ class Agent:
     async def _fence(self, why: str) -> None:
         self.mastership.step_down(why)
         await self.local.fence(why)
+
+    def _legitimate(self) -> bool:
+        state = self.presence.state if self.presence else None
+        return state is not None and not state.fenced and self.edges.monotonic() < state.vouched_until
 
     def _vouch_now(self) -> None:
         # a new active between two keep-alives: vouch for it until the same deadline

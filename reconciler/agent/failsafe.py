@@ -63,4 +63,9 @@ async def everyone_lost_etcd(peers: Iterable[Peer], timeout: float = 1.0,
     silent = [p.name for p, a in zip(peers, answers) if a is None]
     if silent:
         return Verdict(False, False, f"no answer from {', '.join(silent)}")
+    # null: the peer's own etcd probe timed out. etcd may be slow, not down,
+    # and then it still expires our lease: only a refused etcd extends it.
+    unsure = [p.name for p, a in zip(peers, answers) if a.get("etcd", False) is None]
+    if unsure:
+        return Verdict(False, False, f"{', '.join(unsure)} cannot tell whether etcd is down or slow")
     return Verdict(True, False, f"all {len(peers)} peers answer and none reaches etcd")

@@ -39,6 +39,7 @@ class LocalServices:
         self._defaults = None
         self._kept = 30
         self.on_role_change = lambda: None  # set by the agent: re-vouch to the fencer
+        self.legitimate = lambda: True      # set by the agent: our actives are still vouched for
         self._retiring: set[asyncio.Task] = set()
 
     def start_sinks(self) -> list[asyncio.Task]:
@@ -110,6 +111,7 @@ class LocalServices:
                                still_current=self._still_current, report=self._report, history=self._history,
                                monitor_factory=self._monitor, log_dir=self.log_dir, edges=self.edges)
         worker.on_role_change = self.on_role_change
+        worker.legitimate = lambda: self.legitimate()
         worker.on_failure = self._count_failure
         worker.start()
         return worker

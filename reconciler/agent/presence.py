@@ -30,6 +30,8 @@ from .edges import REAL, Edges
 
 log = logging.getLogger(__name__)
 
+RETRY_WHILE_DOWN = 0.2   # seconds between keep-alive attempts while etcd does not answer
+
 
 @dataclass
 class PresenceState:
@@ -62,6 +64,7 @@ class Presence:
         self.clock = clock
         self.state = PresenceState()
         self._published: Optional[str] = None
+        self._ask: Optional[asyncio.Task] = None
         # The lease's own thread (and, once registered, its own etcd connection):
         # hundreds of per-service etcd calls queue on the default executor, and
         # a keep-alive waiting behind them lost the lease under load.
@@ -111,7 +114,9 @@ class Presence:
         guard = asyncio.create_task(self._deadline_guard())
         try:
             while True:
-                await asyncio.sleep(interval)
+                # while etcd is away, try again soon: a keep-alive that gets
+                # through right after etcd returns is what keeps us from fencing
+                await asyncio.sleep(interval if self.state.etcd_ok else min(interval, RETRY_WHILE_DOWN))
                 if guard.done():
                     raise RuntimeError("the fencing deadline guard stopped")  # never run without it
                 try:
@@ -120,6 +125,8 @@ class Presence:
                     log.exception("keep-alive tick failed unexpectedly")
         finally:
             guard.cancel()
+            if self._ask is not None:
+                self._ask.cancel()
 
     async def _deadline_guard(self) -> None:
         """Fence when the actives' legitimacy runs out (`vouched_until`), even
@@ -190,12 +197,20 @@ class Presence:
         silent_for = self.clock() - self.state.last_renewed
         if silent_for < self.fence_after or self.state.fenced:
             return
+        # Ask the peers beside the keep-alives, not instead of them: a query
+        # waits up to a second for a silent peer, and a keep-alive held back
+        # meanwhile fenced us after etcd had come back (found by the simulator:
+        # a short etcd outage while one peer was paused).
+        if self._ask is None or self._ask.done():
+            self._ask = asyncio.create_task(self._ask_peers(), name="failsafe query")
+
+    async def _ask_peers(self) -> None:
         self.state.asking = True
         try:
             keep, _definitive = await self.failsafe()
         finally:
             self.state.asking = False
-        if keep:
+        if keep and not self.state.etcd_ok:  # a renewal meanwhile says more than the peers
             self.state.kept_at = self.clock()
             self._legitimate_until(self.state.kept_at)
         # Otherwise nothing more to do here: the deadline guard fences when the

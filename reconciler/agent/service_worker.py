@@ -65,6 +65,9 @@ class ServiceWorker:
         self._reported: tuple = ()             # (role, outcome, assignment) last reported
         self.on_role_change: Callable[[], None] = lambda: None   # the fencer must learn of new actives at once
         self.on_failure: Callable[[str, str], None] = lambda service, why: None  # counts a fail count
+        # False once our lease's legitimacy ran out, before the deadline guard
+        # had its turn (e.g. right after a pause): never finish becoming active then
+        self.legitimate: Callable[[], bool] = lambda: True
         self._counted = True          # this active period's failure is counted (none yet: nothing to count)
         self._restarts = 0            # restarts in place in a row under one decision
         self._active_since = 0.0
@@ -199,6 +202,12 @@ class ServiceWorker:
             return await self._converge()
 
     async def _converge(self) -> bool:
+        # The pass works toward this assignment; one arriving meanwhile gets its
+        # own pass. Reports name the assignment the pass acted on: a "standby"
+        # written for a newer one that makes us active would tell the master we
+        # stepped down from it while we are about to promote (found by the
+        # simulator: a switchover raced a second assignment to two actives).
+        about = self.assignment
         target = self._target()
         plan = roles.steps(self.role, target, self.standby_mode)
         if not plan:
@@ -229,16 +238,18 @@ class ServiceWorker:
         ctx = ActionContext(self.cluster, self.name, self.server,
                             "active" if target == "active" else "standby", epoch)
         for step in plan:
-            if self.fenced and target == "active":
+            if target == "active" and (self.fenced or not self.legitimate()):
                 break  # fenced while on the way: go no further towards active
             try:
                 await getattr(self.actuator, step)(ctx)
             except ActuatorError as exc:
-                await self._failed(step, target, ctx, exc)
+                await self._failed(step, target, ctx, exc, about)
                 return True
             self.role = self._role_after(step, target)
-        if self.fenced and target == "active":
-            # The fence came while a step was running; fence() is waiting for
+        if target == "active" and (self.fenced or not self.legitimate()):
+            # The fence came (or is due: found by the simulator, a promote
+            # finishing right after a pause longer than the lease) while a step
+            # was running; fence() is waiting for
             # this sequence to end and then undoes whatever made us active.
             self._set_monitor_role()
             return True
@@ -248,7 +259,7 @@ class ServiceWorker:
         self._set_monitor_role()
         self.on_role_change()
         log.info("%s: now %s (epoch %d)", self.name, self.role, epoch)
-        await self._report(*self._outcome(f"{' + '.join(plan)} done"))
+        await self._report(*self._outcome(f"{' + '.join(plan)} done"), about)
         return False
 
     def _outcome(self, message: str) -> tuple[str, str]:
@@ -267,14 +278,15 @@ class ServiceWorker:
         # stopped: a cold standby that is not running is still a standby
         return "standby" if target == "standby" and self.standby_mode == "cold" else "stopped"
 
-    async def _failed(self, step: str, target: str, ctx: ActionContext, exc: ActuatorError) -> None:
+    async def _failed(self, step: str, target: str, ctx: ActionContext, exc: ActuatorError,
+                      about: Optional[Assignment] = None) -> None:
         log.error("%s: %s failed (epoch %d): %s", self.name, step, ctx.epoch, exc)
         if target == "active":
             self._counted = False
             self._failure(f"{step} failed: {exc}")
             self._block()
             await self._retreat(ctx)
-        await self._report("failed", str(exc))
+        await self._report("failed", str(exc), about)
         await self.history(HistoryEntry(self.name, self.edges.wall(), "action",
                                         f"{self.server}: {step} failed: {exc}", self.server, ctx.epoch))
 
@@ -300,12 +312,13 @@ class ServiceWorker:
         if hasattr(self.monitor, "set_role"):
             self.monitor.set_role(self.role if runs else "stopped")
 
-    async def _report(self, outcome: str, message: str) -> None:
-        self._reported = (self.role, outcome, epoch_of(self.assignment))
+    async def _report(self, outcome: str, message: str, about: Optional[Assignment] = None) -> None:
+        about = about or self.assignment   # the assignment this report answers
+        self._reported = (self.role, outcome, epoch_of(about))
         pid = self.actuator.child_pid()
-        await self.report(ServiceReport(self.server, self.name, self.role, self.epoch(),
+        await self.report(ServiceReport(self.server, self.name, self.role, about.epoch if about else 0,
                                         outcome, message, self.edges.wall(), pid,
-                                        self.assignment.time if self.assignment else 0.0))
+                                        about.time if about else 0.0))
 
     def _child_exited(self, service: str, code: Optional[int], message: str) -> None:
         # Seen the moment the child dies: report at once, do not wait for a probe.
@@ -338,12 +351,13 @@ class ServiceWorker:
     async def fence(self, why: str) -> None:
         """Self-fencing: stop acting as active without asking etcd."""
         self.fenced = True
-        if roles.target_role(self.assignment, self.server) == "active":
-            self.stood_down = epoch_of(self.assignment)
+        fenced_for = self.assignment
+        if roles.target_role(fenced_for, self.server) == "active":
+            self.stood_down = epoch_of(fenced_for)
         async with self._acting:
-            await self._fence(why)
+            await self._fence(why, fenced_for)
 
-    async def _fence(self, why: str) -> None:
+    async def _fence(self, why: str, fenced_for: Optional[Assignment] = None) -> None:
         if self.role != "active":
             return
         ctx = ActionContext(self.cluster, self.name, self.server, "standby", self.epoch())
@@ -356,8 +370,11 @@ class ServiceWorker:
             self.role = self._role_after(step, "stopped")
         self._set_monitor_role()
         self.on_role_change()
-        # queued: reaches etcd when it answers again, so the master never trusts a stale "active"
-        await self._report("ok", f"self-fenced: {why}")
+        # queued: reaches etcd when it answers again, so the master never trusts a stale "active".
+        # It answers the assignment we stood down for: a newer one that arrived
+        # while we demoted was not stood down for (we take it up once unfenced),
+        # and the master must not read this report as our step-down from it.
+        await self._report("ok", f"self-fenced: {why}", fenced_for)
 
     def unfence(self) -> None:
         self.fenced = False

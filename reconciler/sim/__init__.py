@@ -3,7 +3,7 @@
 Three real agents (presence, election, the master's reconcile loop, service
 workers, monitors with hysteresis, the planner, the real Store and its
 transactions) run in one process on virtual time (loop.py), against a
-simulated etcd (etcd.py), network (network.py) and processes (procs.py). A
+simulated etcd (desired/store/simulated.py), network (network.py) and processes (procs.py). A
 seed draws the cluster, the fault mix and the operator's actions
 (schedule.py); an independent checker judges what the processes really did
 (checker.py). `python -m overseer.reconciler.sim` (or `make sim`) runs many

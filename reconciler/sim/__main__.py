@@ -13,6 +13,7 @@ import sys
 import time
 
 from .run import run_many, run_seed
+from .shrink import shrink
 
 
 def main(argv=None) -> int:
@@ -39,11 +40,7 @@ def main(argv=None) -> int:
         print(f"\nfirst failing seed {seed}; replay: make sim N=1 SEED={seed}")
         for t, invariant, message in result.violations:
             print(f"  {t:8.3f} {invariant}: {message}")
-        try:
-            from .shrink import shrink  # noqa: PLC0415
-            print(shrink(result.schedule).report())
-        except ImportError:
-            print(result.trace)
+        print(shrink(result.schedule).report())
         return 1
     return 0
 

@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 
 from overseer.desired.store.client import EtcdUnavailable
 
-from .etcd import SimEtcd, Watch
+from overseer.desired.store.simulated import SimEtcd, Watch
 from .loop import VirtualLoop
 
 BASE_LATENCY = (0.0005, 0.003)   # one way, seconds

@@ -26,7 +26,7 @@ from ..agent.agent import Agent
 from ..agent.edges import Edges
 from ..agent.failsafe import Peer
 from .checker import Checker
-from .etcd import SimClient, SimWatcher
+from overseer.desired.store.simulated import SimClient, SimWatcher
 from .loop import PROCESS, VirtualLoop
 from .network import EtcdLane, Network
 from .procs import SimActuator, SimFencer, SimHealthz, SimServerHealth, sim_probe
@@ -249,8 +249,8 @@ class World:
     def _finish(self, f: Fault) -> None:
         k = f.kind
         self.trace.event(self.now(), "sim", f"fault over: {k} {f.server or f.service}".rstrip())
-        if k == "agent_crash":
-            self.start_agent(f.server)
+        if k == "agent_crash" and f.server not in self.keys:
+            self.start_agent(f.server)   # overlapping crashes: one restart, when the first is over
         elif k == "agent_pause" and f.server in self.paused:
             self.paused.discard(f.server)
             self.loop.thaw(self.keys[f.server])

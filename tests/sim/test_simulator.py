@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from overseer.reconciler.agent import local, presence
+from overseer.reconciler.agent import presence
+from overseer.reconciler.planner import health
 from overseer.reconciler.sim import procs
 from overseer.reconciler.sim.run import run_seed
 
@@ -52,18 +53,17 @@ def test_finds_a_planted_missing_self_fence(monkeypatch):
     assert _first_failing(range(1, 41), "safety") is not None
 
 
-def test_finds_a_planted_skipped_epoch_check(monkeypatch):
-    """An agent that promotes without confirming the assignment's epoch in etcd
-    acts on a deposed master's decision. Found within 60 seeds."""
-    async def always_current(self, assignment):
-        return True
-    monkeypatch.setattr(local.LocalServices, "_still_current", always_current)
+def test_finds_a_planted_promote_before_the_old_active_is_fenced(monkeypatch):
+    """A master that treats every old active as fenced (no wait for its report
+    or for its lease to run out) promotes a successor while the old active
+    still runs. Found within 60 seeds."""
+    monkeypatch.setattr(health.View, "fenced", lambda self, server, name, assigned_at=0.0: True)
     assert _first_failing(range(1, 61), "safety") is not None
 
 
 @pytest.mark.parametrize("first", [1])
 def test_a_batch_of_schedules_has_no_violation(first):
-    n = int(os.environ.get("SIM_N", "200"))
+    n = int(os.environ.get("SIM_N", "400"))
     proc = _sim("--n", str(n), "--seed", str(first))
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr

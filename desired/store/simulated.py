@@ -16,6 +16,8 @@ Only the subset Overseer uses, kept to etcd's documented semantics:
 
 `SimClient` wraps it in the part of the etcd3 client API that
 desired/store/store.py and documents.py call, so the real Store runs on it.
+Used by the simulator (overseer.reconciler.sim); it lives here because only
+the store layer may know etcd3 types.
 """
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ from typing import Callable
 
 from etcd3 import etcdrpc, transactions
 
-from overseer.desired.store.client import StoreError
+from .client import StoreError
 
 KVMetadata = importlib.import_module("etcd3.client").KVMetadata
 _EQ, _NE, _LT, _GT = (etcdrpc.Compare.EQUAL, etcdrpc.Compare.NOT_EQUAL,
@@ -225,6 +227,14 @@ class SimClient:
 
     def get_response(self, key):
         return _Range(self.etcd.range(_b(key), False), self._header())
+
+    def get_range_response(self, start, end, revision=None, limit=None, keys_only=False, **_):
+        # calls run whole and alone here, so a read "at revision" is a read now
+        if revision is not None and revision != self.etcd.revision:
+            raise ValueError(f"simulated etcd keeps no history: revision {revision} is gone")
+        lo, hi = _b(start), _b(end)
+        kvs = [self.etcd.data[k] for k in sorted(self.etcd.data) if lo <= k < hi]
+        return _Range(kvs[:limit] if limit else kvs, self._header())
 
     def get_prefix_response(self, prefix, keys_only=False, limit=None, **_):
         kvs = self.etcd.range(_b(prefix), True)
