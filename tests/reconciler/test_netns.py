@@ -21,6 +21,7 @@ import pytest
 
 from overseer.desired.store.local_etcd import etcd_args, etcd_binary, wait_healthy
 from tests.reconciler.test_failover import SERVERS, running_pid, service
+from tests.support.waiting import holds_for, poll_until
 from tests.support.cluster import OVERSEER, Cluster, cluster_yaml
 from tests.support.netns import NetnsLab, unavailable
 
@@ -199,11 +200,12 @@ def test_cut_off_standby_moves_nothing(netc):
     lab.cut("pbx2")
     snap = cluster.wait_for(lambda s: "pbx2" not in s.servers, timeout=10, what="pbx2's lease to expire")
     print(f"\ncut pbx2 (standby) at 0; its lease gone after {time.monotonic() - cut:.2f}s")
-    time.sleep(1.0)  # room for a wrong move to show
-    snap = cluster.snapshot()
-    assert snap.master == master, f"the master changed: {master} -> {snap.master}"
-    assert snap.assignments["pbx"].active == ("pbx1",)
-    assert running_pid(snap, "pbx1") == child and _alive(child)
+
+    def nothing_moved():
+        now = cluster.snapshot()
+        assert now.master == master, f"the master changed: {master} -> {now.master}"
+        return now.assignments["pbx"].active == ("pbx1",) and running_pid(now, "pbx1") == child and _alive(child)
+    holds_for(nothing_moved, 1.0, "pbx on pbx1, same master")  # room for a wrong move to show
 
     restored = time.monotonic()
     lab.restore("pbx2")
@@ -223,14 +225,17 @@ def test_etcd_cut_off_from_everyone_keeps_actives(netc, ttl):
     cluster.store.close()   # the test's own client would hang on the dead link
     cluster._store = None
     lab.cut("etcd")
-    time.sleep(2 * seconds + 0.5)  # twice leaseTTL: a lone cut-off agent would have fenced long ago
-    assert _alive(child), "failsafe: the active must keep running while etcd is gone for everyone\n" + cluster.logs()
-    assert all(p.poll() is None for p in cluster.agents.values()), "agents must keep running"
-    for server in ("pbx2", "web1"):
-        assert activations(cluster, server) == 0, f"{server} promoted without etcd"
-    for server in SERVERS:
-        log = (cluster.workdir / f"{server}.log").read_text()
-        assert "failsafe" in log, f"{server} did not go failsafe:\n{log}"
+    logs = [cluster.workdir / f"{server}.log" for server in SERVERS]
+    poll_until(lambda: all("failsafe" in log.read_text() for log in logs), 30,
+               "every agent to go failsafe\n" + cluster.logs())
+
+    def all_stay():
+        assert all(p.poll() is None for p in cluster.agents.values()), "agents must keep running"
+        for server in ("pbx2", "web1"):
+            assert activations(cluster, server) == 0, f"{server} promoted without etcd"
+        return _alive(child)
+    # twice leaseTTL: a lone cut-off agent would have fenced long ago
+    holds_for(all_stay, 2 * seconds + 0.5, "failsafe: the active running while etcd is gone for everyone")
 
     # The link returns to an etcd that kept running and expired every lease
     # meanwhile: agents fence on "lease expired" and the new master places the
@@ -244,10 +249,12 @@ def test_etcd_cut_off_from_everyone_keeps_actives(netc, ttl):
                             what="cluster back with one active")
     print(f"\netcd link restored: cluster converged after {time.monotonic() - restored:.2f}s "
           f"(master {master.server} -> {snap.master.server})")
-    time.sleep(1.0)
-    snap = cluster.snapshot()
-    actives = [x for x in ("pbx1", "pbx2") if running_pid(snap, x)]
-    assert len(actives) == 1 and snap.assignments["pbx"].active == tuple(actives), snap.assignments
+
+    def one_active():
+        now = cluster.snapshot()
+        actives = [x for x in ("pbx1", "pbx2") if running_pid(now, x)]
+        return len(actives) == 1 and now.assignments["pbx"].active == tuple(actives)
+    holds_for(one_active, 1.0, "exactly one active, the assigned one")
 
 
 def test_cut_off_active_that_is_not_master_fences_before_the_lease_ends(netc):
