@@ -14,6 +14,16 @@ import pytest
 
 from tests.support.etcd_server import EtcdServer, start_etcd_server
 
+try:
+    from hypothesis import HealthCheck, settings
+except ImportError:  # only the property tests need it
+    settings = None
+if settings is not None:
+    # Hypothesis' default 200 ms per example and its too_slow health check are
+    # timing assertions: on a busy machine they fail correct code.
+    settings.register_profile("overseer", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    settings.load_profile("overseer")
+
 _SERVER: EtcdServer | None = None
 _counter = itertools.count()
 

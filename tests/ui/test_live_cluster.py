@@ -113,8 +113,8 @@ def test_paused_service_shows_red_then_green_on_the_other_server(cluster, etcd_u
         wait_tile(page, "pbx", ("ok",), timeout=15)
         page.evaluate("window.__sameDocument = true")  # survives only if nothing reloads
         cluster.cli("pause", "pbx")
-        wait_tile(page, "pbx", ("ok",), timeout=5)
-        page.wait_for_selector(f"{TILE} .badge.paused", timeout=5_000)
+        wait_tile(page, "pbx", ("ok",), timeout=15)
+        page.wait_for_selector(f"{TILE} .badge.paused", timeout=15_000)
 
         os.kill(running_pid(snap, "pbx1"), signal.SIGKILL)
         status = wait_tile(page, "pbx", ("fail", "warn"), timeout=15)
