@@ -133,3 +133,12 @@ def open_store(timeout: float = 3.0):
     except BaseException:
         client.close()
         raise
+
+
+def service_doc(snap, cluster: str, service: str, command: str):
+    """The Service document named on the command line, or one line naming the services there are."""
+    doc = snap.desired.services.get(service)
+    if doc is None:
+        fail(f"{command}: no service {service!r} in cluster {cluster} "
+             f"(services: {', '.join(sorted(snap.desired.services)) or 'none'})")
+    return doc

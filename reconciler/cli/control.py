@@ -17,7 +17,7 @@ from overseer.desired.store.store import Store
 
 from ..planner import Assign, ClearSwitchover, Record
 from ..what_if import what_master_would_do, without_server
-from .common import fail, global_options, open_store, store_errors
+from .common import fail, global_options, open_store, service_doc, store_errors
 
 
 def _store() -> Store:
@@ -41,10 +41,7 @@ def switchover(service: str, target: Optional[str], timeout: float) -> None:
     """Planned, graceful move of SERVICE's active (demote, then promote)."""
     store = _store()
     snap = store.snapshot()
-    doc = snap.desired.services.get(service)
-    if doc is None:
-        fail(f"switchover: no service {service!r} in cluster {store.cluster} "
-             f"(services: {', '.join(sorted(snap.desired.services)) or 'none'})")
+    doc = service_doc(snap, store.cluster, service, "switchover")
     if target is not None and target not in doc.spec.candidates:
         fail(f"switchover: {target} is not a candidate of {service} (candidates: {', '.join(doc.spec.candidates)})")
     if snap.is_paused(service):

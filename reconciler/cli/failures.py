@@ -12,9 +12,9 @@ from typing import Optional
 
 import click
 
-from overseer.desired.state import HistoryEntry
+from overseer.desired.state import HistoryEntry, HistoryKind
 
-from .common import fail, global_options, open_store, store_errors
+from .common import fail, global_options, open_store, service_doc, store_errors
 
 
 @click.command("cleanup")
@@ -26,10 +26,7 @@ def cleanup(service: str, server: Optional[str]) -> None:
     """Forget SERVICE's remembered failures (fail counts), on one server or all."""
     store = open_store()
     snap = store.snapshot()
-    doc = snap.desired.services.get(service)
-    if doc is None:
-        fail(f"cleanup: no service {service!r} in cluster {store.cluster} "
-             f"(services: {', '.join(sorted(snap.desired.services)) or 'none'})")
+    doc = service_doc(snap, store.cluster, service, "cleanup")
     if server is not None and server not in snap.desired.servers:
         fail(f"cleanup: no server {server!r} in cluster {store.cluster} "
              f"(servers: {', '.join(sorted(snap.desired.servers))})")
@@ -37,7 +34,7 @@ def cleanup(service: str, server: Optional[str]) -> None:
                                              | set(doc.spec.candidates))
     cleared = store.delete_failures(service, servers)
     if cleared:
-        store.append_history(HistoryEntry(service, time.time(), "cleanup",
+        store.append_history(HistoryEntry(service, time.time(), HistoryKind.CLEANUP,
                                           f"fail counts cleared on {', '.join(cleared)}"))
         click.echo(f"{service}: fail counts cleared on {', '.join(cleared)}")
     else:
