@@ -8,8 +8,8 @@ document of every file. Cross-document rules live in `validate.py`.
 from __future__ import annotations
 
 import difflib
+import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -19,32 +19,13 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.reader import ReaderError
 
+from .errors import DocumentError, one_line  # noqa: F401  (re-exported: loader.DocumentError)
+from .files import YAML_SUFFIXES, expand_paths, read_text  # noqa: F401
+from .limits import (
+    ETCD_MAX_REQUEST_BYTES, MAX_ALIAS_VALUES, MAX_DOCUMENT_BYTES, MAX_FILE_BYTES, format_bytes,
+)
 from .models import API_VERSION, KINDS, MODELS, Document
-from .yamlnodes import RecursiveDocument, locate, node_line, to_plain
-
-YAML_SUFFIXES = (".yaml", ".yml")
-
-
-@dataclass(frozen=True, order=True)
-class DocumentError:
-    """One problem, with where to fix it."""
-    file: str
-    line: int
-    path: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"{self.file}:{self.line}: "
-        message = one_line(self.message)
-        return where + (f"{one_line(self.path)}: {message}" if self.path else message)
-
-
-def one_line(text: str) -> str:
-    """Every error is one line: parser texts span lines, and a key or value
-    may hold a CR or NUL; those are shown escaped, as Python would."""
-    joined = re.sub(r"[ \t]*\n[ \t]*", " ", text.strip(" \t\n"))
-    return "".join(repr(c)[1:-1] if ord(c) < 0x20 or ord(c) == 0x7f else c for c in joined)
-
+from .yamlnodes import AliasBomb, AliasBudget, RecursiveDocument, locate, node_line, to_plain
 
 @dataclass(frozen=True)
 class Source:
@@ -99,33 +80,14 @@ def _dotted(loc: Iterable[Any]) -> str:
 
 # --- files -------------------------------------------------------------------
 
-def expand_paths(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[DocumentError]]:
-    """Files as given; folders recursively, *.yaml and *.yml, sorted."""
-    files: list[Path] = []
-    errors: list[DocumentError] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix in YAML_SUFFIXES and p.is_file())
-            if not found:
-                errors.append(DocumentError(str(path), 0, "", "folder holds no .yaml or .yml file"))
-            files.extend(found)
-        elif path.is_file():
-            files.append(path)
-        else:
-            errors.append(DocumentError(str(path), 0, "", "no such file or folder"))
-    return files, errors
-
-
 def load_paths(paths: Iterable[str | os.PathLike]) -> Loaded:
     files, errors = expand_paths(paths)
     sources: list[Source] = []
     complete = not errors
     for path in files:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            errors.append(DocumentError(str(path), 0, "", f"cannot read: {exc}"))
+        text, problem = read_text(path)
+        if problem is not None:
+            errors.append(problem)
             complete = False
             continue
         loaded = load_text(text, str(path))
@@ -153,11 +115,16 @@ def load_text(text: str, file: str = "<stdin>") -> Loaded:
     sources: list[Source] = []
     errors: list[DocumentError] = []
     complete = True
+    if len(text) > MAX_FILE_BYTES:
+        error = DocumentError(file, 0, "", f"input is over {format_bytes(MAX_FILE_BYTES)}; at most"
+                                           " that per file (split the documents over several files)")
+        return Loaded((), (error,), False)
+    budget = AliasBudget(MAX_ALIAS_VALUES)
     try:
         for node in _yaml().load_all(text):
             if node is None:
                 continue  # an empty document (a trailing `---`) is no document
-            source, problems = _build(node, file)
+            source, problems = _build(node, file, budget)
             errors.extend(problems)
             if source is not None:
                 sources.append(source)
@@ -204,12 +171,20 @@ def _syntax_error(exc: MarkedYAMLError, file: str) -> DocumentError:
     return DocumentError(file, line, "", f"YAML: {message}")
 
 
-def _build(node: Any, file: str) -> tuple[Optional[Source], list[DocumentError]]:
+def _build(node: Any, file: str, budget: AliasBudget) -> tuple[Optional[Source], list[DocumentError]]:
     start = node_line(node)
     try:
+        budget.spend(node)      # measured before anything is expanded
         data = to_plain(node)
-    except RecursiveDocument as exc:
+    except (RecursiveDocument, AliasBomb) as exc:
         return None, [DocumentError(file, start, "", str(exc))]
+    stored = len(json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                            default=str).encode("utf-8"))
+    if stored > MAX_DOCUMENT_BYTES:
+        # one document is one etcd put: it cannot be split over transactions
+        return None, [DocumentError(file, start, "", (
+            f"document is {format_bytes(stored)} as stored; at most {format_bytes(MAX_DOCUMENT_BYTES)}"
+            f" (etcd takes at most {format_bytes(ETCD_MAX_REQUEST_BYTES)} per request)"))]
     if not isinstance(data, dict):
         return None, [DocumentError(
             file, start, "", "a document must be a mapping with apiVersion, kind, metadata, spec")]

@@ -16,6 +16,57 @@ class RecursiveDocument(ValueError):
     """An alias refers to one of its own ancestors: no finite document exists."""
 
 
+class AliasBudget:
+    """How many values aliases may still add in one file (desired/limits.py).
+
+    `spend` walks a document once per distinct node, however often aliases
+    repeat it, so a billion-laughs document is measured, not expanded."""
+
+    def __init__(self, limit: int):
+        self.limit, self.left = limit, limit
+
+    def spend(self, node: Any) -> None:
+        sizes: dict[int, int] = {}
+        written = [0]  # values as written: each distinct container's own values, once
+        expanded = _expanded(node, sizes, set(), written)
+        added = expanded - written[0]
+        if added > self.left:
+            raise AliasBomb(
+                f"YAML aliases expand this document to {expanded:,} values, {added:,} of them"
+                f" copies made by aliases; at most {self.limit:,} may come from aliases in one"
+                " file (an alias bomb?); write the repeated parts out or alias less")
+        self.left -= added
+
+
+class AliasBomb(ValueError):
+    """Aliases would expand a document past AliasBudget's limit."""
+
+
+def _expanded(value: Any, sizes: dict[int, int], active: set[int], written: list[int]) -> int:
+    """Values `to_plain` would produce under `value`, each container computed
+    once (`sizes` by id); `active` is the path from the root."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    key = id(value)
+    if key in active:
+        raise RecursiveDocument("an alias refers to its own ancestor")
+    if key in sizes:
+        return sizes[key]
+    active.add(key)
+    total = own = 1
+    pairs = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+    for k, v in pairs:
+        if k is not None:
+            total, own = total + 1, own + 1
+        total += _expanded(v, sizes, active, written)
+        if not isinstance(v, (dict, list)):
+            own += 1
+    active.discard(key)
+    sizes[key] = total
+    written[0] += own
+    return total
+
+
 def node_line(node: Any, default: int = 1) -> int:
     """First line of a mapping or sequence node (1-based)."""
     lc = getattr(node, "lc", None)

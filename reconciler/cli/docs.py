@@ -60,7 +60,7 @@ def _target_cluster(loaded: Loaded, client) -> str:
 
 
 @click.command()
-@click.argument("paths", nargs=-1, required=True, type=click.Path())
+@click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
 @global_options
 def validate(paths) -> None:
     """Check files or folders of documents; one line per error."""
@@ -95,7 +95,8 @@ def _prepare(files, prune: bool):
 
 
 @click.command()
-@click.option("-f", "--filename", "files", multiple=True, required=True, type=click.Path(),
+@click.option("-f", "--filename", "files", multiple=True, required=True,
+              type=click.Path(readable=False),  # the loader says why it cannot read
               help="file or folder of documents (repeatable)")
 @click.option("--dry-run", is_flag=True, help="show what would change, write nothing")
 @click.option("--prune", is_flag=True, help="delete documents of the cluster not in the files")
@@ -112,7 +113,7 @@ def apply(files, dry_run: bool, prune: bool) -> None:
 
 
 @click.command()
-@click.option("-f", "--filename", "files", multiple=True, required=True, type=click.Path())
+@click.option("-f", "--filename", "files", multiple=True, required=True, type=click.Path(readable=False))
 @click.option("--prune", is_flag=True, help="also show documents --prune would delete")
 @global_options
 @store_errors

@@ -60,3 +60,32 @@ def test_sync_retries_while_etcd_is_unreachable(tmp_path, caplog):
     syncer = DirectorySync(str(tmp_path), EtcdConfig(endpoints=("http://127.0.0.1:1",), timeout=0.5))
     assert syncer.sync_once() is False
     assert "etcd unreachable" in caplog.text and "retrying" in caplog.text
+
+
+@pytest.mark.parametrize("breakage", ["dangling", "loop", "not-utf8"])
+def test_prune_never_deletes_documents_of_a_file_that_became_unreadable(tmp_path, etcd_url, cluster_name,
+                                                                         caplog, breakage):
+    caplog.set_level(logging.INFO, logger="overseer.sync")
+    *base, service = (Path(__file__).parent / "good.yaml").read_text().replace(
+        "{name: lab}", "{name: %s}" % cluster_name).split("---\n")
+    (tmp_path / "base.yaml").write_text("---\n".join(base))
+    web = tmp_path / "web.yaml"
+    web.write_text(service)
+    syncer = DirectorySync(str(tmp_path), EtcdConfig(endpoints=(etcd_url,)), prune=True)
+    assert syncer.sync_once()
+    client = connect(EtcdConfig(endpoints=(etcd_url,)))
+    try:
+        assert "web" in documents.load_desired(client, cluster_name).services
+        web.unlink()
+        if breakage == "dangling":
+            web.symlink_to(tmp_path / "moved-away.yaml")
+        elif breakage == "loop":
+            web.symlink_to(web)
+        else:
+            web.write_bytes(service.encode().replace(b"web", b"w\xe9b"))
+        assert syncer.sync_once()
+        assert "web" in documents.load_desired(client, cluster_name).services
+        assert documents.read(client, cluster_name).generation == 1
+        assert f"{web}" in caplog.text and "cannot read" in caplog.text and "not applied" in caplog.text
+    finally:
+        client.close()
