@@ -10,7 +10,9 @@
 Zombies count as dead. Memory and threads are summed over all matches.
 
 Matching by name or cmdline means reading every process in /proc, which was
-most of an idle agent's CPU at 1 s intervals. So a scan's hits are kept: while
+most of an idle agent's CPU at 1 s intervals. A scan reads only the raw
+/proc files it needs (comm, cmdline, the exe link) and hands the few
+processes that may match to psutil for the exact rule. And a scan's hits are kept: while
 they are all still alive (same pid *and* start time, so never a reused pid),
 probes reuse them, and a full scan happens only every RESCAN seconds (to pick
 up processes that appeared beside them) or at once when one of them is gone.
@@ -68,11 +70,56 @@ def _cached(kind: str, needle: str, scan: Callable[[str], Found], clock=time.mon
     return found
 
 
+def _read(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return b""
+
+
+def _candidates(wanted: Callable[[int], bool]) -> list[psutil.Process]:
+    """Processes `wanted(pid)` lets through, as psutil objects. `wanted` reads
+    raw /proc files and must let through every process that could match; the
+    callers then apply the exact rule to these few only. Without /proc, every
+    process is a candidate."""
+    if not os.path.isdir("/proc/self"):
+        return list(psutil.process_iter())
+    out = []
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit() and wanted(int(entry.name)):
+            try:
+                out.append(psutil.Process(int(entry.name)))
+            except psutil.Error:
+                continue
+    return out
+
+
+def _may_be_named(name: str) -> Callable[[int], bool]:
+    short, raw = name[:15].encode(), name.encode()
+
+    def wanted(pid: int) -> bool:
+        comm = _read(f"/proc/{pid}/comm").rstrip(b"\n")
+        # comm is the name cut to 15 characters (kernel threads: sometimes longer)
+        if comm and (comm in (raw, short) or raw.startswith(comm)):
+            return True
+        if raw in _read(f"/proc/{pid}/cmdline").split(b"\0", 1)[0]:
+            return True
+        try:
+            return os.path.basename(os.readlink(f"/proc/{pid}/exe")) == name
+        except OSError:
+            return False
+    return wanted
+
+
 def _by_name(name: str) -> Found:
     me = os.getpid()
     hits = []
-    for proc in psutil.process_iter(["name", "exe", "cmdline"]):
-        info = proc.info
+    for proc in _candidates(_may_be_named(name)):
+        try:
+            info = proc.as_dict(["name", "exe", "cmdline"])
+        except psutil.Error:
+            continue
         argv0 = (info.get("cmdline") or [""])[0]
         names = {info.get("name"), os.path.basename(info.get("exe") or ""),
                  os.path.basename(argv0)}
@@ -84,8 +131,12 @@ def _by_name(name: str) -> Found:
 def _by_cmdline(pattern: str) -> Found:
     me = os.getpid()
     hits = []
-    for proc in psutil.process_iter(["cmdline"]):
-        line = " ".join(proc.info.get("cmdline") or [])
+    raw = pattern.encode()
+    for proc in _candidates(lambda pid: raw in _read(f"/proc/{pid}/cmdline").replace(b"\0", b" ")):
+        try:
+            line = " ".join(proc.cmdline())
+        except psutil.Error:
+            continue
         if proc.pid != me and pattern in line and _alive(proc):
             hits.append(proc)
     return Found(tuple(hits), f"process matching {pattern!r}",
