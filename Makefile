@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -ra --durations=15 --timeout=300
 # extra pytest arguments, e.g. make test ARGS='-k apply -x'
 ARGS ?=
 
-.PHONY: venv system-deps test demo sim clean
+.PHONY: venv system-deps test demo sim faults clean
 
 venv: $(STAMP)
 
@@ -52,6 +52,13 @@ N ?= 200
 SEED ?= 1
 sim: venv
 	PYTHONHASHSEED=0 $(VENV)/bin/python -m overseer.reconciler.sim --n $(N) --seed $(SEED)
+
+# The fault suite on real processes across network namespaces (root; docs/testing.md):
+# N seeded schedules from SEED, or a labelled family (LABEL=two-warm-actives).
+# A failing seed reruns its schedule: make faults N=1 SEED=<seed>
+LABEL ?=
+faults: venv system-deps
+	$(VENV)/bin/python -m tests.faults --n $(N) --seed $(SEED) $(if $(LABEL),--label $(LABEL))
 
 demo: venv
 	$(VENV)/bin/overseer demo

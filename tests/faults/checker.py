@@ -1,0 +1,216 @@
+"""The independent checker: who was active, judged only from what ran.
+
+Input is the journal the test service wrote (tests/faults/svc.py), the
+sampler's record of when each child was last seen alive, and the fault
+timeline; never the assignments or reports in etcd (Jepsen's rule: do not
+trust the system's view of itself).
+
+"Active" (docs/testing.md):
+- a service with a promote command (warm): from a successful `promote` of a
+  live child until a successful `demote` on that server or the child's death;
+- a service without one: while a child started with role `active` lives.
+
+A child's death counts at the last sample that saw it alive, so sampling lag
+can hide a very short double, never invent one.
+
+Verdict per schedule: overlaps above `replicas` (double actives), promotes
+under an epoch older than one already acted on, whether each service had its
+actives again within the bound after the faults healed (and how long it
+took), and the longest outage while some candidate was healthy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Mapping, Optional, Sequence
+
+STEP = 0.01     # seconds: resolution of the outage sweep only (doubles are exact)
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    replicas: int
+    warm: bool                  # has a promote command: active means promoted
+    candidates: tuple[str, ...]
+
+
+@dataclass
+class Interval:
+    service: str
+    server: str
+    pid: int
+    start: float
+    end: Optional[float]        # None: still active at the end of the record
+    epoch: int
+
+    def covers(self, t: float) -> bool:
+        return self.start <= t and (self.end is None or t < self.end)
+
+
+@dataclass
+class Verdict:
+    intervals: list[Interval]
+    doubles: list[str] = field(default_factory=list)          # human lines, empty when safe
+    stale_epochs: list[str] = field(default_factory=list)
+    anomalies: list[str] = field(default_factory=list)        # odd but not unsafe (demote with no child)
+    recovery: dict[str, Optional[float]] = field(default_factory=dict)   # seconds after heal; None = stuck
+    stuck: list[str] = field(default_factory=list)
+    worst_outage: float = 0.0
+    worst_outage_service: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not (self.doubles or self.stale_epochs or self.stuck)
+
+
+def build_intervals(events: Sequence[Mapping], last_alive: Mapping[int, float],
+                    specs: Mapping[str, ServiceSpec]) -> tuple[list[Interval], list[str], list[str]]:
+    """Active intervals from journal lines (sorted here by time); also stale-epoch
+    violations and anomalies."""
+    deaths = dict(last_alive)
+    # a death is an event at the last time the child was seen alive
+    timeline = [(e["t"], 0, e) for e in events] + [(t, 1, {"action": "died", "pid": p}) for p, t in deaths.items()]
+    timeline.sort(key=lambda item: (item[0], item[1]))
+    children: dict[int, tuple[str, str]] = {}
+    dead: set[int] = set()
+    open_: dict[tuple[str, str], Interval] = {}
+    done: list[Interval] = []
+    stale, odd = [], []
+    highest: dict[str, tuple[int, float, str]] = {}
+
+    def close(key, t):
+        iv = open_.pop(key, None)
+        if iv is not None:
+            iv.end = t
+            done.append(iv)
+
+    def open_at(key, pid, t, epoch):
+        service, server = key
+        seen = highest.get(service)
+        if seen and epoch < seen[0]:
+            stale.append(f"{service}: {server} became active under epoch {epoch} at {t:.3f} after "
+                         f"{seen[2]} did under epoch {seen[0]} at {seen[1]:.3f}")
+        if not seen or epoch > seen[0]:
+            highest[service] = (epoch, t, server)
+        if key not in open_:
+            open_[key] = Interval(service, server, pid, t, None, epoch)
+
+    for t, _, e in timeline:
+        action, pid = e["action"], e.get("pid", 0)
+        if action == "died":
+            dead.add(pid)
+            for key, iv in list(open_.items()):
+                if iv.pid == pid:
+                    close(key, t)
+            continue
+        service, server = e["service"], e["server"]
+        spec = specs.get(service)
+        if spec is None:
+            continue
+        key = (service, server)
+        if action == "start":
+            children[pid] = key
+            if not spec.warm and e["role"] == "active":
+                open_at(key, pid, t, e["epoch"])
+        elif action == "exit":
+            dead.add(pid)
+            if key in open_ and open_[key].pid == pid:
+                close(key, t)
+        elif action == "promote":
+            if pid in dead or children.get(pid) != key:
+                odd.append(f"{service}: {server} promote at {t:.3f} found no live child (pid {pid})")
+                continue
+            open_at(key, pid, t, e["epoch"])
+        elif action == "demote":
+            if key not in open_:
+                odd.append(f"{service}: {server} demote at {t:.3f} with nothing active there")
+            close(key, t)
+    return done + list(open_.values()), stale, odd
+
+
+def _count(intervals: Iterable[Interval], t: float) -> int:
+    return sum(1 for iv in intervals if iv.covers(t))
+
+
+def doubles(intervals: list[Interval], specs: Mapping[str, ServiceSpec]) -> list[str]:
+    """Every stretch where a service had more actives than replicas (exact, from interval ends)."""
+    out = []
+    for service, spec in specs.items():
+        mine = [iv for iv in intervals if iv.service == service]
+        edges = sorted({iv.start for iv in mine})
+        reported_until = -1.0
+        for t in edges:
+            if t < reported_until:
+                continue
+            here = [iv for iv in mine if iv.covers(t)]
+            if len(here) > spec.replicas:
+                ends = [iv.end for iv in here if iv.end is not None]
+                until = min(ends) if ends else None
+                reported_until = until if until is not None else float("inf")
+                span = f"{until - t:.3f}s" if until is not None else "until the end of the record"
+                who = ", ".join(f"{iv.server}(pid {iv.pid}, epoch {iv.epoch})" for iv in here)
+                out.append(f"{service}: {len(here)} actives > replicas {spec.replicas} at {t:.3f} for {span}: {who}")
+    return out
+
+
+def recovery(intervals: list[Interval], spec: ServiceSpec, service: str,
+             healed: float, end: float) -> Optional[float]:
+    """Seconds after `healed` from which the service had exactly `replicas`
+    actives until `end`; None if it does not at `end`."""
+    mine = [iv for iv in intervals if iv.service == service]
+    if _count(mine, end) != spec.replicas:
+        return None
+    # the last moment in [healed, end] where the count was wrong
+    edges = sorted({healed} | {x for iv in mine for x in (iv.start, iv.end) if x is not None and healed <= x <= end})
+    last_bad = None
+    for a, b in zip(edges, edges[1:] + [end]):
+        probe = a if a == b else (a + b) / 2
+        if _count(mine, probe) != spec.replicas:
+            last_bad = b
+    return 0.0 if last_bad is None else last_bad - healed
+
+
+def worst_outage(intervals: list[Interval], specs: Mapping[str, ServiceSpec], begin: float, end: float,
+                 impaired: Mapping[str, Sequence[tuple[float, float]]],
+                 blocked: Mapping[str, Sequence[tuple[float, float]]]) -> tuple[float, str]:
+    """Longest stretch in [begin, end] with fewer actives than replicas while at
+    least one candidate was unimpaired and nothing blocked failover for that
+    service (`blocked[service]` and `blocked["*"]`: paused, no etcd quorum)."""
+    def inside(windows, t):
+        return any(a <= t < b for a, b in windows)
+    best, best_service = 0.0, ""
+    for service, spec in specs.items():
+        mine = [iv for iv in intervals if iv.service == service]
+        run_start = None
+        t = begin
+        while t <= end:
+            short = _count(mine, t) < spec.replicas
+            candidate = any(not inside(impaired.get(s, ()), t) for s in spec.candidates)
+            free = not inside(blocked.get(service, ()), t) and not inside(blocked.get("*", ()), t)
+            if short and candidate and free:
+                run_start = t if run_start is None else run_start
+                if t - run_start > best:
+                    best, best_service = t - run_start, service
+            else:
+                run_start = None
+            t += STEP
+    return best, best_service
+
+
+def check(events: Sequence[Mapping], last_alive: Mapping[int, float], specs: Mapping[str, ServiceSpec], *,
+          begin: float, healed: float, end: float, bound: float,
+          impaired: Mapping[str, Sequence[tuple[float, float]]] = {},
+          blocked: Mapping[str, Sequence[tuple[float, float]]] = {}) -> Verdict:
+    """The whole verdict. `begin`: the cluster had converged before the faults;
+    `healed`: the last fault ended; `end`: the record stops."""
+    intervals, stale, odd = build_intervals(events, last_alive, specs)
+    verdict = Verdict(intervals, doubles(intervals, specs), stale, odd)
+    for service, spec in specs.items():
+        took = recovery(intervals, spec, service, healed, end)
+        verdict.recovery[service] = took
+        if took is None or took > bound:
+            what = "no" if took is None else f"only after {took:.2f}s"
+            verdict.stuck.append(f"{service}: {what} {spec.replicas} active(s) within the bound "
+                                 f"{bound:.2f}s after the faults healed at {healed:.3f}")
+    verdict.worst_outage, verdict.worst_outage_service = worst_outage(
+        intervals, specs, begin, healed, impaired, blocked)
+    return verdict

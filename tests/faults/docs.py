@@ -1,0 +1,96 @@
+"""The fault suite's cluster: its documents, its timing and its recovery bound.
+
+Two services over three servers:
+- `pbx`: warm active-standby with promote/demote commands (the class the
+  fencing exists for), candidates s1, s2, s3;
+- `web`: cold active-standby without commands (active = its child runs),
+  candidates s3, s2, s1, so it starts on another server than pbx.
+
+Every child and command is tests/faults/svc.py writing to the journal.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from overseer.reconciler.agent.service_worker import BLOCK_SECONDS
+
+from .checker import ServiceSpec
+
+RESYNC = 2.0     # seconds: the master's periodic re-plan picks up what a watch missed
+SVC = str(Path(__file__).with_name("svc.py"))
+
+
+@dataclass(frozen=True)
+class Timing:
+    lease_ttl: float = 3.0
+    campaign_delay: float = 0.5
+    failover_margin: float = 0.3
+    interval: float = 0.2
+    fail_after: int = 2
+    recover_after: int = 1
+    timeout: float = 1.0            # each check's timeout
+    actuator_timeout: float = 2.0   # each start/stop/promote/demote
+    servers: int = 3
+
+    def bound(self) -> float:
+        """Seconds after the last fault healed within which every service must
+        have its actives again: the simulator's liveness bound B (docs/testing.md)
+        2 x leaseTTL + failoverMargin + len(hierarchy) x campaignDelay
+        + failAfter x interval + BLOCK_SECONDS + 2 x actuator timeout + 2 s resync."""
+        return (2 * self.lease_ttl + self.failover_margin + self.servers * self.campaign_delay
+                + self.fail_after * self.interval + BLOCK_SECONDS + 2 * self.actuator_timeout + RESYNC)
+
+
+SPECS = {
+    "pbx": ServiceSpec(replicas=1, warm=True, candidates=("s1", "s2", "s3")),
+    "web": ServiceSpec(replicas=1, warm=False, candidates=("s3", "s2", "s1")),
+}
+
+
+def _argv(*words: str) -> str:
+    return "[" + ", ".join(f"'{w}'" for w in words) + "]"
+
+
+def cluster_docs(name: str, addresses: dict[str, str], agent_port: int, journal: str, ctl: str,
+                 timing: Timing) -> str:
+    t = timing
+    servers = list(addresses)
+    out = [f"""apiVersion: overseer/v1
+kind: Cluster
+metadata: {{name: {name}}}
+spec:
+  hierarchy: [{", ".join(servers)}]
+  leaseTTL: {t.lease_ttl}s
+  campaignDelay: {t.campaign_delay}s
+  failoverMargin: {t.failover_margin}s
+  defaults: {{interval: {t.interval}s, timeout: {t.timeout}s, failAfter: {t.fail_after}, recoverAfter: {t.recover_after}}}
+  serverHealth: {{load1PerCPU: {{warn: 50, fail: 100}}, memoryPercent: {{warn: 99, fail: 100}}, disk: {{path: /, warn: 99%, fail: 100%}}}}
+"""]
+    for server, address in addresses.items():
+        out.append(f"""apiVersion: overseer/v1
+kind: Server
+metadata: {{name: {server}}}
+spec: {{address: {address}, agentPort: {agent_port}, failureDomain: sw-{server}}}
+""")
+    py = sys.executable
+    child = _argv(py, SVC, "child", journal, ctl)
+    for service, spec in SPECS.items():
+        hooks = ""
+        if spec.warm:
+            hooks = (f", promote: {_argv(py, SVC, 'promote', journal, ctl)}"
+                     f", demote: {_argv(py, SVC, 'demote', journal, ctl)}")
+        out.append(f"""apiVersion: overseer/v1
+kind: Service
+metadata: {{name: {service}}}
+spec:
+  mode: active-standby
+  replicas: {spec.replicas}
+  standby: {"warm" if spec.warm else "cold"}
+  candidates: [{", ".join(spec.candidates)}]
+  actuator: {{type: process, command: {child}, timeout: {t.actuator_timeout}s{hooks}}}
+  checks:
+    - {{name: alive, type: process}}
+""")
+    return "---\n".join(out)

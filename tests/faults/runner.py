@@ -1,0 +1,160 @@
+"""Runs one schedule on a fresh lab and judges it.
+
+Steps: build the lab (tests/faults/lab.py), wait until both services run,
+fire the faults and their heals at their times, then watch until every
+service has had its actives for `settle` seconds (or the bound has passed),
+and hand the record to the checker. A failing schedule keeps its directory
+(journal, agents' and etcd's logs, the schedule, the verdict) under
+test-artifacts/faults/; a passing one is deleted.
+"""
+from __future__ import annotations
+
+import heapq
+import itertools
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from .checker import Verdict, build_intervals, check
+from .docs import SPECS, Timing
+from .inject import Injector
+from .lab import FaultLab
+from .sampler import Sampler
+from .schedule import Schedule
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "faults"
+
+
+@dataclass
+class Result:
+    schedule: Schedule
+    verdict: Verdict
+    injected: int
+    kept: Optional[Path]
+    seconds: float
+
+
+def _healthy(sampler: Sampler) -> bool:
+    events, last_alive = sampler.snapshot()
+    intervals, _, _ = build_intervals(events, last_alive, SPECS)
+    return all(sum(1 for iv in intervals if iv.service == s and iv.end is None) == spec.replicas
+               for s, spec in SPECS.items())
+
+
+def _wait_converged(lab: FaultLab, sampler: Sampler, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    standbys = 0
+    while time.monotonic() < deadline:
+        # warm standbys of pbx run too: every server has a live pbx child
+        events, _ = sampler.snapshot()
+        standbys = len({e["server"] for e in events if e["service"] == "pbx" and e["action"] == "start"})
+        if _healthy(sampler) and standbys == len(SPECS["pbx"].candidates):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"cluster not converged within {timeout}s (pbx children on {standbys} servers); "
+                         f"see {lab.workdir}")
+
+
+def run(schedule: Schedule, workdir: Path, timing: Timing = Timing(), keep: bool = False,
+        converge_timeout: float = 60.0) -> Result:
+    started = time.monotonic()
+    workdir = Path(workdir)
+    if workdir.exists():
+        shutil.rmtree(workdir)
+    workdir.mkdir(parents=True)
+    (workdir / "schedule.json").write_text(schedule.to_json())
+    log_file = open(workdir / "faults.log", "a")
+
+    def log(line: str) -> None:
+        log_file.write(f"{time.time():.3f} {line}\n")
+        log_file.flush()
+
+    try:
+        verdict, injected = _run_in_lab(schedule, workdir, timing, converge_timeout, log)
+    except BaseException:
+        log_file.close()
+        _keep(workdir, schedule, "error")   # a broken run keeps its logs too
+        raise
+    log_file.close()
+    kept = _keep(workdir, schedule, "seed") if (not verdict.ok or keep) else None
+    shutil.rmtree(workdir, ignore_errors=True)
+    return Result(schedule, verdict, injected, kept, time.monotonic() - started)
+
+
+def _keep(workdir: Path, schedule: Schedule, tag: str) -> Path:
+    kept = ARTIFACTS / f"{schedule.label}-{tag}-{schedule.seed}"
+    if kept.exists():
+        shutil.rmtree(kept)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(workdir, kept, ignore=shutil.ignore_patterns("etcd-s?", "state-*"))
+    return kept
+
+
+def _fire_all(schedule: Schedule, injector: Injector, begin: float) -> float:
+    """Fire every fault and heal at its time; returns when the last heal ran."""
+    order = itertools.count()
+    queue = [(begin + f.at, next(order), "fire", f) for f in schedule.faults]
+    heapq.heapify(queue)
+    healed = begin
+    while queue:
+        when, _, what, item = heapq.heappop(queue)
+        time.sleep(max(0.0, when - time.time()))
+        if what == "fire":
+            for delay, action in injector.fire(item):
+                heapq.heappush(queue, (time.time() + delay, next(order), "heal", action))
+        else:
+            item()
+        healed = time.time()
+    for thread in injector.operator_threads:   # a switchover counts as healed once it answered
+        thread.join(15)
+        healed = max(healed, time.time())
+    return healed
+
+
+def _run_in_lab(schedule: Schedule, workdir: Path, timing: Timing, converge_timeout: float,
+                log) -> tuple[Verdict, int]:
+    bound, settle = timing.bound(), timing.lease_ttl
+    with FaultLab(workdir, timing=timing) as lab, Sampler(lab.journal) as sampler:
+        _wait_converged(lab, sampler, converge_timeout)
+        begin = time.time()
+        log(f"converged; schedule {schedule.label} seed {schedule.seed}:\n{schedule.describe()}")
+        injector = Injector(lab, sampler, log)
+        healed = _fire_all(schedule, injector, begin)
+        log("healed")
+        # watch until every service has had its actives for `settle` seconds, or the bound passed
+        calm_since: Optional[float] = None
+        while True:
+            now = time.time()
+            if _healthy(sampler):
+                calm_since = calm_since or now
+                if now - calm_since >= settle:
+                    break
+            else:
+                calm_since = None
+            if now > healed + bound + settle:
+                break
+            time.sleep(0.1)
+        end = time.time()
+        sampler.stop()
+        events, last_alive = sampler.snapshot()
+        verdict = check(events, last_alive, SPECS, begin=begin, healed=healed, end=end, bound=bound,
+                        impaired=injector.impaired, blocked=injector.blocked)
+        log(report(verdict))
+    return verdict, injector.injected
+
+
+def report(verdict: Verdict) -> str:
+    lines = ["verdict: " + ("ok" if verdict.ok else "FAILED")]
+    lines += [f"  double active: {d}" for d in verdict.doubles]
+    lines += [f"  stale epoch: {d}" for d in verdict.stale_epochs]
+    lines += [f"  stuck: {d}" for d in verdict.stuck]
+    lines += [f"  anomaly: {d}" for d in verdict.anomalies]
+    lines += [f"  recovery {s}: " + ("stuck" if r is None else f"{r:.2f}s") for s, r in verdict.recovery.items()]
+    lines.append(f"  worst outage while a candidate was healthy: {verdict.worst_outage:.2f}s "
+                 f"({verdict.worst_outage_service or '-'})")
+    for iv in verdict.intervals:
+        end = f"{iv.end:.3f}" if iv.end is not None else "end"
+        lines.append(f"  active {iv.service} on {iv.server} pid {iv.pid} epoch {iv.epoch}: {iv.start:.3f} .. {end}")
+    return "\n".join(lines)

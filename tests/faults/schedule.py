@@ -1,0 +1,122 @@
+"""Seeded fault schedules: the same seed always yields the same schedule.
+
+A schedule is a list of `Fault`s: when (seconds after the cluster converged),
+what kind, aimed at whom, for how long. Targets are roles resolved when the
+fault fires ("master", "etcd-leader", "active:pbx") or plain server names,
+so the schedule is reproducible even though who holds a role is not.
+
+Kinds (their `heal` undoes them after `duration`):
+  cut            the target's cable pulled (packets dropped)
+  oneway         nftables drops the target's packets in one direction (extra: in|out)
+  agent-kill     SIGKILL of the agent (its children die with it); restarted at heal
+  agent-stop     SIGSTOP of the agent; SIGCONT at heal (shorter or longer than leaseTTL)
+  member-kill    SIGKILL of the target's etcd member; restarted at heal
+  etcd-kill      every etcd member killed; all restarted at heal
+  master-kill-failover  the active's child of pbx killed (a failover starts), the
+                 master agent SIGKILLed `extra` seconds later; restarted at heal
+  cmd            the target's promote or demote command of pbx hangs or fails
+  child-kill     SIGKILL of a service's active child (a real failure; instant)
+  switchover     `overseer switchover SERVICE [--to extra]` (instant)
+  pause          `overseer pause SERVICE`; `resume` at heal
+"""
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .docs import SPECS, Timing
+from .lab import SERVERS
+
+HOST_TARGETS = (*SERVERS, "master", "etcd-leader", "active:pbx", "active:web")
+KINDS = {   # relative weight in random schedules
+    "cut": 3, "oneway": 2, "agent-kill": 2, "agent-stop": 3, "member-kill": 2, "etcd-kill": 2,
+    "master-kill-failover": 2, "cmd": 2, "child-kill": 2, "switchover": 2, "pause": 1,
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    at: float
+    kind: str
+    target: str = ""
+    duration: float = 0.0
+    extra: Any = None
+
+    def describe(self) -> str:
+        extra = f" {self.extra}" if self.extra is not None else ""
+        return f"+{self.at:.2f}s {self.kind} {self.target}{extra} for {self.duration:.2f}s"
+
+
+@dataclass
+class Schedule:
+    seed: int
+    faults: list[Fault] = field(default_factory=list)
+    label: str = "random"
+
+    def to_json(self) -> str:
+        return json.dumps({"seed": self.seed, "label": self.label,
+                           "faults": [asdict(f) for f in self.faults]}, indent=1)
+
+    def describe(self) -> str:
+        return "\n".join(f.describe() for f in self.faults)
+
+
+def _one(rng: random.Random, at: float, t: Timing) -> Fault:
+    kind = rng.choices(list(KINDS), weights=list(KINDS.values()))[0]
+    span = lambda lo, hi: round(rng.uniform(lo, hi), 2)   # noqa: E731
+    host = lambda: rng.choice(HOST_TARGETS)                # noqa: E731
+    service = lambda: rng.choice(sorted(SPECS))           # noqa: E731
+    if kind in ("cut", "agent-kill", "member-kill"):
+        return Fault(at, kind, host(), span(0.5, 2 * t.lease_ttl))
+    if kind == "oneway":
+        return Fault(at, kind, host(), span(0.5, 2 * t.lease_ttl), rng.choice(["in", "out"]))
+    if kind == "agent-stop":
+        # shorter than leaseTTL/2 (a blip) or past leaseTTL (must be fenced)
+        short = rng.random() < 0.5
+        lo, hi = (0.2, t.lease_ttl / 2 - 0.1) if short else (t.lease_ttl * 0.85, 2 * t.lease_ttl)
+        return Fault(at, kind, host(), span(lo, hi))
+    if kind == "etcd-kill":
+        return Fault(at, kind, "", span(0.5, 2 * t.lease_ttl))
+    if kind == "master-kill-failover":
+        return Fault(at, kind, "master", span(0.5, 2 * t.lease_ttl), span(0.0, 0.5))
+    if kind == "cmd":
+        return Fault(at, kind, rng.choice(SERVERS), span(1.0, 3 * t.actuator_timeout),
+                     f"{rng.choice(['promote', 'demote'])}:{rng.choice(['hang', 'fail'])}")
+    if kind == "child-kill":
+        return Fault(at, kind, f"active:{service()}")
+    if kind == "switchover":
+        return Fault(at, kind, service())
+    return Fault(at, "pause", service(), span(0.5, 2 * t.lease_ttl))
+
+
+def random_schedule(seed: int, timing: Timing = Timing(), window: float = 8.0) -> Schedule:
+    """Two to four faults starting within `window` seconds; they may overlap."""
+    rng = random.Random(seed)
+    count = rng.randint(2, 4)
+    starts = sorted(round(rng.uniform(0, window), 2) for _ in range(count))
+    return Schedule(seed, [_one(rng, at, timing) for at in starts])
+
+
+def two_warm_actives(seed: int, t: Timing = Timing()) -> Schedule:
+    """The history of issue 13 (item 7), jittered by the seed: pbx switched
+    over to s2 (so its active is not the master), etcd killed and restarted
+    twice 1.5 s apart, the active's agent paused from just under the fence
+    deadline (80% of the lease) to past the lease while the master (s1) is
+    killed, then a second switchover."""
+    rng = random.Random(seed)
+    # a switchover takes about 3 s here (CLI start, the master's next pass, demote, promote)
+    first_kill = round(rng.uniform(4.0, 5.0), 2)
+    pause_at = round(first_kill + 1.5 + rng.uniform(0.3, 1.5), 2)
+    return Schedule(seed, [
+        Fault(0.0, "switchover", "pbx", extra="s2"),
+        Fault(first_kill, "etcd-kill", "", round(rng.uniform(0.3, 1.0), 2)),
+        Fault(round(first_kill + 1.5, 2), "etcd-kill", "", round(rng.uniform(0.3, 1.0), 2)),
+        Fault(pause_at, "agent-stop", "active:pbx", round(rng.uniform(0.75, 1.3) * t.lease_ttl, 2)),
+        Fault(round(pause_at + rng.uniform(0.0, 1.0), 2), "agent-kill", "master", round(rng.uniform(1.0, 3.0), 2)),
+        Fault(round(pause_at + t.lease_ttl + rng.uniform(0.5, 2.0), 2), "switchover", "pbx"),
+    ], label="two-warm-actives")
+
+
+LABELLED = {"two-warm-actives": two_warm_actives}
