@@ -16,6 +16,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 log = logging.getLogger(__name__)
 
+# A request line longer than this is refused (414) before it is parsed; peers
+# send about 30 bytes. The StreamReader limit bounds what is buffered per
+# connection, so an oversized line costs at most this much memory.
+MAX_REQUEST_LINE = 8192
+
 
 class HealthzServer:
     def __init__(self, host: str, port: int, status: Callable[[], Awaitable[dict]]):
@@ -24,7 +29,8 @@ class HealthzServer:
 
     async def start(self) -> bool:
         try:
-            self._server = await asyncio.start_server(self._handle, self.host, self.port)
+            self._server = await asyncio.start_server(self._handle, self.host, self.port,
+                                                      limit=MAX_REQUEST_LINE)
         except OSError as exc:
             log.warning("healthz endpoint not started on %s:%d: %s (failsafe peers cannot ask this agent)",
                         self.host, self.port, exc)
@@ -33,7 +39,18 @@ class HealthzServer:
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
-            request = await asyncio.wait_for(reader.readline(), 2)
+            try:
+                request = await asyncio.wait_for(reader.readline(), 2)
+            except ValueError:
+                # asyncio's "separator not found, chunk exceeds the limit"
+                peer = writer.get_extra_info("peername")
+                log.warning("healthz: request line from %s over %d bytes refused (414)",
+                            peer, MAX_REQUEST_LINE)
+                body = b'{"error":"request line too long"}'
+                writer.write(b"HTTP/1.0 414 URI Too Long\r\nContent-Type: application/json\r\n"
+                             + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                await writer.drain()
+                return
             parts = request.decode("latin-1").split()
             path = parts[1].split("?")[0] if len(parts) >= 2 else ""
             kind = "application/json"
