@@ -7,11 +7,14 @@ status 0. With `--json --watch`, one compact JSON document per line.
 """
 from __future__ import annotations
 
+import contextlib
+import faulthandler
 import json
+import signal
 import sys
 import threading
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import click
 
@@ -22,6 +25,7 @@ from overseer.reconciler.status_view import build_status
 from .common import global_options, open_store, store_errors
 
 RESYNC = 5.0  # seconds between re-reads in --watch even without events
+CLOSE_LIMIT = 5.0  # seconds closing the etcd connection may take after Ctrl-C
 LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN"}
 
 
@@ -85,12 +89,11 @@ def _show(status: dict, as_json: bool, watching: bool) -> None:
         click.echo(f"\n(updated {time.strftime('%H:%M:%S')}; Ctrl-C to stop)")
 
 
-def _watch(store, as_json: bool) -> None:
-    changed = threading.Event()
+def _watch(store, as_json: bool, stop: threading.Event, changed: threading.Event) -> None:
     cancel = store.watch(changed.set)
     failing = False
     try:
-        while True:
+        while not stop.is_set():
             try:
                 _show(build_status(store.snapshot(), time.time()), as_json, watching=True)
                 failing = False
@@ -100,9 +103,29 @@ def _watch(store, as_json: bool) -> None:
                 failing = True
             changed.wait(timeout=1.0 if failing else RESYNC)
             changed.clear()
-            time.sleep(0.05)  # coalesce a burst of changes into one frame
+            stop.wait(0.05)  # coalesce a burst of changes into one frame
     finally:
         cancel()
+
+
+@contextlib.contextmanager
+def _ctrl_c_sets(stop: threading.Event, wake: Callable[[], None]):
+    """Turn Ctrl-C (and SIGTERM) into `stop` instead of a KeyboardInterrupt.
+
+    A KeyboardInterrupt can land anywhere: inside gRPC's wait for a watch
+    response or inside a lock of etcd3's watcher, and closing the channel
+    afterwards then waited for a call nobody would finish (seen once in CI:
+    `status --watch` ignored Ctrl-C for 10 s). A flag is read between calls."""
+    def handler(signum, frame):
+        # Not Event.set here: the main thread may hold that event's lock right
+        # now, and a handler runs on the main thread. A thread can wait for it.
+        threading.Thread(target=lambda: (stop.set(), wake()), daemon=True).start()
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
 
 
 @click.command("status")
@@ -115,14 +138,30 @@ def status(as_json: bool, watch: bool) -> None:
     store = open_store()
     try:
         if watch:
-            try:
-                _watch(store, as_json)
-            except KeyboardInterrupt:
-                return
+            stop, changed = threading.Event(), threading.Event()
+            with _ctrl_c_sets(stop, wake=changed.set):
+                _watch(store, as_json, stop, changed)
         else:
             _show(build_status(store.snapshot(), time.time()), as_json, watching=False)
     finally:
+        if watch:
+            _close_within(store, CLOSE_LIMIT)
+        else:
+            store.close()
+
+
+def _close_within(store, limit: float) -> None:
+    """Closing waits for gRPC to finish its calls; should that ever hang after
+    Ctrl-C, print every thread's stack and exit rather than ignore the operator."""
+    try:
+        faulthandler.dump_traceback_later(limit, exit=True, file=sys.stderr)
+    except (AttributeError, ValueError, OSError):  # no real stderr (a test runner's)
         store.close()
+        return
+    try:
+        store.close()
+    finally:
+        faulthandler.cancel_dump_traceback_later()
 
 
 COMMANDS = [status]
