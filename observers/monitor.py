@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Optional
@@ -48,6 +49,19 @@ class _CheckState:
     cold_published: bool = False
     published: Optional[Observation] = None
     published_at: float = field(default=float("-inf"))
+
+
+def next_slot(started: float, interval: float) -> float:
+    """When a check that started at `started` runs next: on the process-wide
+    grid of its interval (multiples of it on the loop's monotonic clock).
+
+    Every check of every service with the same interval then wakes in one
+    loop iteration instead of each on its own timer: with 20 checks at 1 s,
+    one wake-up a second instead of twenty, the main share of an idle agent's
+    CPU. The first run after a start lands on the grid between half and one
+    and a half intervals later; from then on runs are `interval` apart, as
+    before (an overrun skips to the next slot, never runs twice at once)."""
+    return (math.floor((started + interval * 0.5) / interval) + 1) * interval
 
 
 def _message(result: ProbeResult, hyst: Hysteresis) -> str:
@@ -136,7 +150,7 @@ class ServiceMonitor:
             await self._running.wait()
             started = loop.time()
             await self._tick(state)
-            await asyncio.sleep(max(0.0, state.interval - (loop.time() - started)))
+            await asyncio.sleep(max(0.0, next_slot(started, state.interval) - loop.time()))
 
     def _context(self, state: _CheckState) -> ProbeContext:
         return ProbeContext(cluster=self.cluster, service=self.service, server=self.server,

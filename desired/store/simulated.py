@@ -225,7 +225,7 @@ class SimClient:
             return None, None
         return kvs[0].value, KVMetadata(kvs[0], self._header())
 
-    def get_response(self, key):
+    def get_response(self, key, **_):
         return _Range(self.etcd.range(_b(key), False), self._header())
 
     def get_range_response(self, start, end, revision=None, limit=None, keys_only=False, **_):

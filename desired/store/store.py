@@ -127,6 +127,11 @@ class Store:
         from etcd3.client import KVMetadata  # noqa: PLC0415  (etcd3.client is the module here)
         return build_snapshot(self.keys, [(kv.value, KVMetadata(kv, None)) for kv in kvs], revision)
 
+    def revision(self) -> int:
+        """etcd's current revision, from a count-only read of one key: the cheap
+        way to learn that nothing changed (any write anywhere moves it)."""
+        return self._call(self.client.get_response, self.keys.master(), count_only=True).header.revision
+
     def watch(self, on_change: Callable[[], None]) -> Callable[[], None]:
         """Call `on_change` after every change under the cluster (and after a
         reconnect, when events may have been missed). Returns cancel."""

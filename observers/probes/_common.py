@@ -121,8 +121,10 @@ def with_timeout(target: Callable[[object], str]) -> Callable[[Probe], Probe]:
             secrets: list[str] = []
             token = _READ_SECRETS.set(secrets)  # the probe's task inherits the list
             try:
-                result = await asyncio.wait_for(inner(check, ctx), ctx.timeout)
-            except asyncio.TimeoutError:
+                # asyncio.timeout, not wait_for: no extra task per probe run
+                async with asyncio.timeout(ctx.timeout):
+                    result = await inner(check, ctx)
+            except TimeoutError:
                 result = failed(f"timed out after {units.format_duration(ctx.timeout)}: "
                                 f"{target(check)}")
             except SecretFileError as exc:

@@ -53,21 +53,41 @@ _scans: dict[tuple[str, str], tuple[float, tuple]] = {}
 _scans_lock = threading.Lock()
 
 
+def _recent(kind: str, needle: str, clock=time.monotonic) -> Optional[Found]:
+    """The hits of a recent scan if they are all still alive, else None. Cheap
+    (one stat read per hit), so the probe asks it on the event loop and only
+    hands a full scan to a thread."""
+    with _scans_lock:
+        hit = _scans.get((kind, needle))
+    if hit is not None and clock() - hit[0] < RESCAN and all(_alive(p) for p in hit[1].processes):
+        return hit[1]
+    return None
+
+
+_scanning: dict[tuple[str, str], threading.Lock] = {}
+
+
 def _cached(kind: str, needle: str, scan: Callable[[str], Found], clock=time.monotonic) -> Found:
-    """`scan(needle)`, or the hits of a recent one if they are all still alive."""
+    """`scan(needle)`, or the hits of a recent one if they are all still alive.
+
+    One scan per needle at a time: checks run on a shared grid (monitor.next_slot),
+    so every check of that name finds the cache stale in the same instant, and
+    without this each would walk /proc itself. Latecomers take the fresh result."""
     key = (kind, needle)
     with _scans_lock:
-        hit = _scans.get(key)
-    now = clock()
-    if hit is not None and now - hit[0] < RESCAN and all(_alive(p) for p in hit[1].processes):
-        return hit[1]
-    found = scan(needle)
-    with _scans_lock:
-        if found.processes:
-            _scans[key] = (now, found)
-        else:
-            _scans.pop(key, None)
-    return found
+        gate = _scanning.setdefault(key, threading.Lock())
+    with gate:
+        recent = _recent(kind, needle, clock)
+        if recent is not None:
+            return recent
+        now = clock()
+        found = scan(needle)
+        with _scans_lock:
+            if found.processes:
+                _scans[key] = (now, found)
+            else:
+                _scans.pop(key, None)
+        return found
 
 
 def _read(path: str) -> bytes:
@@ -186,9 +206,11 @@ async def find(match: Optional[Match], child_pid: Optional[int]) -> Found:
     if match is None:
         return _by_pid(child_pid, "supervised child", "supervised child is not running")
     if match.name is not None:
-        return await asyncio.to_thread(_cached, "name", match.name, _by_name)
+        return _recent("name", match.name) or await asyncio.to_thread(
+            _cached, "name", match.name, _by_name)
     if match.cmdline is not None:
-        return await asyncio.to_thread(_cached, "cmdline", match.cmdline, _by_cmdline)
+        return _recent("cmdline", match.cmdline) or await asyncio.to_thread(
+            _cached, "cmdline", match.cmdline, _by_cmdline)
     if match.pidfile is not None:
         return _by_pidfile(match.pidfile)
     return await _by_unit(match.unit)

@@ -181,8 +181,15 @@ class Agent:
                      task.exception())
         self.request_stop()
 
-    async def _read(self) -> Optional[ClusterSnapshot]:
+    async def _read(self, resync: bool = False) -> Optional[ClusterSnapshot]:
         try:
+            if resync and self.snapshot is not None:
+                # A periodic re-check with no event since: when etcd's revision has not
+                # moved, the last snapshot is still exact, and re-reading (and parsing)
+                # the whole cluster every RESYNC would be most of an idle agent's work.
+                if await self.edges.etcd(self.store.revision) == self.snapshot.revision:
+                    self._note_etcd_ok()
+                    return self.snapshot
             # history is for people (status, board), not agents: never read it here
             snapshot = await self.edges.etcd(self.store.snapshot, history=False)
         except StoreError as exc:
@@ -198,8 +205,9 @@ class Agent:
             except asyncio.TimeoutError:
                 pass
             await asyncio.sleep(DEBOUNCE)
+            resync = not self._changed.is_set()
             self._changed.clear()
-            snapshot = await self._read()
+            snapshot = await self._read(resync)
             if snapshot is None:
                 continue
             try:

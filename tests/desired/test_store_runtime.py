@@ -79,3 +79,11 @@ def test_history_trim_keeps_newest(store):
         store.append_history(HistoryEntry("svc", 1000.0 + i, "check", f"m{i}"))
     assert store.trim_history("svc", 3) == 4
     assert [h.message for h in store.history("svc")] == ["m4", "m5", "m6"]
+
+
+def test_revision_moves_with_any_write_and_matches_the_snapshot(store):
+    snap = store.snapshot()
+    assert store.revision() == snap.revision, "an idle agent reuses its snapshot on this equality"
+    store.put_server(ServerRecord("pbx1"), store.grant_lease(5))
+    assert store.revision() > snap.revision
+    assert store.revision() == store.snapshot().revision

@@ -5,10 +5,12 @@ import asyncio
 import json
 import time
 
+import hypothesis
+import hypothesis.strategies as st
 import pytest
 
 from overseer.desired.models import CheckDefaults, ServiceDoc
-from overseer.observers.monitor import COLD_MESSAGE, ServiceMonitor
+from overseer.observers.monitor import COLD_MESSAGE, ServiceMonitor, next_slot
 from tests.support.peers.ami_server import AmiServer
 from tests.support.peers.local import grower
 from tests.support.waiting import async_holds_for, async_poll_until
@@ -179,3 +181,16 @@ async def test_role_validation():
     mon = monitor(service(), [])
     with pytest.raises(ValueError, match="role must be one of"):
         mon.set_role("primary")
+
+
+@hypothesis.given(started=st.floats(0, 1e7), interval=st.sampled_from([0.2, 0.5, 1.0, 2.0, 3.0, 10.0, 60.0]))
+def test_next_slot_is_on_the_grid_about_one_interval_later(started, interval):
+    slot = next_slot(started, interval)
+    assert slot / interval == pytest.approx(round(slot / interval), abs=1e-6), "off the shared grid"
+    assert interval * 0.5 - 1e-6 <= slot - started <= interval * 1.5 + 1e-6
+
+
+def test_checks_started_apart_wake_together_after_the_first_run():
+    # twenty checks started a few ms apart (as services come up) share their next wake-up
+    slots = {next_slot(100.0 + i * 0.013, 1.0) for i in range(20)}
+    assert slots == {101.0}
