@@ -180,7 +180,14 @@ class Presence:
                 # The outage ended before the lease did: converge back to the assignments.
                 self.state.fenced = False
                 await self.on_lease_change()
-            await self.publish_if_changed()
+            try:
+                await self.publish_if_changed()
+            except EtcdUnavailable as exc:
+                # The renewal got through, so the lease and etcd are fine; right
+                # after etcd returns the other channel may still be reconnecting.
+                # Not "unreachable" again: that flapped the log three times in a
+                # row under load. The next tick publishes (nothing marked done).
+                log.debug("publishing servers/%s deferred to the next renewal: %s", self.record().name, exc)
         except LeaseLost:
             log.warning("lease %x expired in etcd: our master lock and presence are gone; re-registering",
                         self.state.lease)
