@@ -24,24 +24,39 @@ log = logging.getLogger(__name__)
 HISTORY_IN_SNAPSHOT = 50
 
 
+# The documents of the last snapshot, by their stored bytes. Every snapshot
+# re-read all of them (pydantic validation was a tenth of an agent's work in
+# the simulator) though they change only on apply. Only the last snapshot's are
+# kept, so the cache never holds more than the cluster's documents once; the
+# models are frozen, so sharing one between snapshots is safe.
+_parsed: dict[tuple[str, bytes], object] = {}
+
+
 def parse_documents(items: Iterable[tuple[str, str, bytes]], generation: int = 0) -> DesiredState:
     """(kind, name, json) -> DesiredState; the documents were validated on apply."""
+    global _parsed
     cluster, servers, services = None, {}, {}
+    previous, used = _parsed, {}
     for kind, name, raw in items:
         model = MODELS.get(kind)
         if model is None:
             continue
-        try:
-            doc = model.model_validate(json.loads(raw))
-        except (ValidationError, ValueError) as exc:
-            log.error("desired/%s/%s in etcd does not parse, ignored: %s", kind, name, exc)
-            continue
+        key = (kind, bytes(raw))
+        doc = previous.get(key)
+        if doc is None:
+            try:
+                doc = model.model_validate(json.loads(raw))
+            except (ValidationError, ValueError) as exc:
+                log.error("desired/%s/%s in etcd does not parse, ignored: %s", kind, name, exc)
+                continue
+        used[key] = doc
         if kind == "Cluster":
             cluster = doc
         elif kind == "Server":
             servers[name] = doc
         else:
             services[name] = doc
+    _parsed = used
     return DesiredState(cluster=cluster, servers=servers, services=services, generation=generation)
 
 

@@ -159,11 +159,12 @@ class LocalServices:
     # --- fencing and shutdown ------------------------------------------------------
 
     def active_groups(self) -> list[int]:
-        """Process groups of the supervised children now serving as active."""
+        """Process groups of the supervised children serving as active, or being
+        promoted right now (the promote may finish while we are stopped)."""
         groups = []
         for worker in self.workers.values():
             pid = worker.actuator.child_pid()
-            if worker.role == "active" and pid:
+            if (worker.role == "active" or worker.promoting) and pid:
                 try:
                     groups.append(self.edges.pgid(pid))
                 except ProcessLookupError:

@@ -63,7 +63,9 @@ class Presence:
         self.vouch = vouch  # tells the fencer process how long our actives stay legitimate
         self.clock = clock
         self.state = PresenceState()
-        self._published: Optional[str] = None
+        # compared as records, not as JSON: serialising on every keep-alive was
+        # the biggest share of an idle agent's work after the probes
+        self._published: Optional[ServerRecord] = None
         self._ask: Optional[asyncio.Task] = None
         # The lease's own thread (and, once registered, its own etcd connection):
         # hundreds of per-service etcd calls queue on the default executor, and
@@ -93,15 +95,15 @@ class Presence:
         self._legitimate_until(sent)
         self.state.etcd_ok, self.state.fenced = True, False
         self.state.lease_generation += 1
-        self._published = record.to_json()
+        self._published = record
         return lease
 
     async def publish_if_changed(self) -> None:
         record = self.record()
-        if self.state.lease is None or record.to_json() == self._published:
+        if self.state.lease is None or record == self._published:
             return
         await self.etcd(self.store.put_server, record, self.state.lease)
-        self._published = record.to_json()
+        self._published = record
 
     @property
     def call_timeout(self) -> float:

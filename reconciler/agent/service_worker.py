@@ -72,6 +72,11 @@ class ServiceWorker:
         self._restarts = 0            # restarts in place in a row under one decision
         self._active_since = 0.0
         self.fenced = False
+        # A promote step is running: the fencer is told of the child before the
+        # step, not after. A real promote command completes even while its agent
+        # is stopped; vouching only afterwards left an active the fencer never
+        # knew of beside the master's next choice (simulator seed 2516).
+        self.promoting = False
         # The assignment (epoch_of) we fenced ourselves under: our "standby"
         # report for it may already have let the master promote someone else,
         # so we never become active under it again; a new assignment lifts it.
@@ -240,11 +245,17 @@ class ServiceWorker:
         for step in plan:
             if target == "active" and (self.fenced or not self.legitimate()):
                 break  # fenced while on the way: go no further towards active
+            if step == roles.PROMOTE:
+                self.promoting = True
+                self.on_role_change()
             try:
                 await getattr(self.actuator, step)(ctx)
             except ActuatorError as exc:
+                self.promoting = False
                 await self._failed(step, target, ctx, exc, about)
                 return True
+            finally:
+                self.promoting = False
             self.role = self._role_after(step, target)
         if target == "active" and (self.fenced or not self.legitimate()):
             # The fence came (or is due: found by the simulator, a promote

@@ -21,6 +21,8 @@ def main(argv=None) -> int:
     parser.add_argument("--n", type=int, default=100, help="how many schedules (default 100)")
     parser.add_argument("--seed", type=int, default=1, help="first seed (default 1)")
     parser.add_argument("--trace", action="store_true", help="print the full trace of each seed")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="processes to run schedules in (default: one per CPU)")
     args = parser.parse_args(argv)
     if os.environ.get("PYTHONHASHSEED") != "0":
         os.environ["PYTHONHASHSEED"] = "0"
@@ -32,7 +34,7 @@ def main(argv=None) -> int:
             print(result.trace)
         return 0
     started = time.monotonic()
-    summary = run_many(range(args.seed, args.seed + args.n))
+    summary = run_many(range(args.seed, args.seed + args.n), args.jobs)
     print(summary.table(time.monotonic() - started))
     if summary.failing:
         seed = summary.failing[0]

@@ -128,8 +128,9 @@ class Checker:
                 self.worst_outage = max(self.worst_outage, t - since)
             else:
                 self.zero_since.pop(name, None)
-            live = [s for s in world.candidates[name] if self.live_candidate(s, name)]
-            if n == 0 and live:
+            # who could serve matters only while nobody does (and costs the most)
+            live = [s for s in world.candidates[name] if self.live_candidate(s, name)] if n == 0 else []
+            if live:
                 since = self.live_since.setdefault(name, t)
                 if t - since > bound and name not in self.flagged:
                     self.flagged.add(name)

@@ -35,6 +35,7 @@ from .schedule import SERVERS, Fault, Schedule
 CLUSTER = "sim"
 WALL0 = 1_800_000_000.0   # the simulated wall clock's epoch
 CFG = EtcdConfig(endpoints=("sim-etcd:2379",), timeout=3.0)
+OPERATOR_RETRY = 1.0  # virtual seconds before a person runs a failed command again
 
 
 class World:
@@ -261,8 +262,18 @@ class World:
         elif k == "slow":
             self.net.slow = 0.0
         elif k == "pause":
-            self._op(lambda: self.operator.set_paused(f.service, False), f"resume {f.service}")
-            self.op_paused.discard(f.service)
+            self._resume(f.service)
+
+    def _resume(self, service: str) -> None:
+        # A person whose `overseer resume` failed (etcd down) runs it again; the
+        # service stays paused until one gets through (the checker knew it as
+        # resumed while it was still paused: seed 1515's "outage").
+        if service not in self.op_paused:
+            return
+        if self._op(lambda: self.operator.set_paused(service, False), f"resume {service}"):
+            self.op_paused.discard(service)
+        else:
+            self.loop.call_later(OPERATOR_RETRY, self._resume, service, context=self.context)
 
     def _operator(self, f: Fault) -> None:
         if f.kind == "switchover":

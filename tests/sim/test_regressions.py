@@ -1,11 +1,18 @@
-"""Seeds on which the simulator found a bug, kept so each fix stays fixed.
+"""Schedules on which the simulator found a bug, kept so each fix stays fixed.
 
 Each runs in a fresh process with PYTHONHASHSEED=0, exactly as `make sim N=1
 SEED=<seed>` replays it (docs/testing.md, "Bugs it found"). Each failed
-before its fix.
+before its fix. A seed whose drawn schedule later changed (the generator
+learned something) keeps its original schedule here, written out.
 """
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
+from overseer.reconciler.sim.schedule import Fault, Schedule, ServicePlan
 from tests.sim.test_simulator import _sim
 
 FOUND = {
@@ -13,12 +20,44 @@ FOUND = {
     57: "pause longer than half the lease: self-fenced, never took the active up again",
     91: "slow etcd: peers' timed-out probes read as 'etcd down', a cut server never fenced: two actives",
     97: "promote finished right after a pause longer than the lease, under a stale epoch",
-    234: "failsafe query held back the keep-alive after a short etcd outage: fenced on blips",
     321: "standby report for an assignment that arrived mid-pass: switchover to two actives",
+    890: "the generator labelled a cut and a pause back to back as blips: a rightful fence read as a calm violation",
+    1515: "a resume that failed (etcd down) counted as done: the checker saw a paused service as an outage",
+    2516: "pause in the middle of a promote: the fencer was told of the active only after it: two actives",
 }
+
+SCRIPTED = {
+    # seed 234 as drawn before blips in calm schedules were spaced a lease apart
+    "seed-234": ("failsafe query held back the keep-alive after a short etcd outage: fenced on blips",
+                 Schedule(seed=234, ttl=3.0, interval=0.5, fail_after=3, margin=0.5, campaign_delay=1.0,
+                          actuator_timeout=1.0,
+                          services=(ServicePlan("pbx", "warm", ("s1", "s2", "s3"), 1, True),
+                                    ServicePlan("web", "cold", ("s3", "s1", "s2"), 1, False)),
+                          faults=(Fault("etcd_down", 15.03, 0.62, blip=True),
+                                  Fault("agent_pause", 15.34, 0.61, server="s2", blip=True),
+                                  Fault("cut", 32.95, 0.77, server="s1", blip=True)))),
+}
+
+_RUN_SCRIPTED = """
+import sys
+from tests.sim.test_regressions import SCRIPTED
+from overseer.reconciler.sim.run import run
+result = run(SCRIPTED[sys.argv[1]][1])
+print("\\n".join(f"{t:8.3f} {inv}: {msg}" for t, inv, msg in result.violations))
+print(result.trace[-6000:] if result.violations else "no violation")
+sys.exit(1 if result.violations else 0)
+"""
 
 
 @pytest.mark.parametrize("seed", sorted(FOUND))
 def test_seed_that_found_a_bug(seed):
     proc = _sim("--n", "1", "--seed", str(seed))
     assert proc.returncode == 0, f"{FOUND[seed]}\n{proc.stdout[-6000:]}"
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTED))
+def test_scripted_schedule_that_found_a_bug(name):
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run([sys.executable, "-c", _RUN_SCRIPTED, name], cwd=root, capture_output=True,
+                          text=True, timeout=300, env=dict(os.environ, PYTHONHASHSEED="0"))
+    assert proc.returncode == 0, f"{SCRIPTED[name][0]}\n{proc.stdout}{proc.stderr[-3000:]}"

@@ -63,7 +63,7 @@ def test_finds_a_planted_promote_before_the_old_active_is_fenced(monkeypatch):
 
 @pytest.mark.parametrize("first", [1])
 def test_a_batch_of_schedules_has_no_violation(first):
-    n = int(os.environ.get("SIM_N", "400"))
+    n = int(os.environ.get("SIM_N", "2000"))
     proc = _sim("--n", str(n), "--seed", str(first))
     print(proc.stdout)
     assert proc.returncode == 0, proc.stdout + proc.stderr
