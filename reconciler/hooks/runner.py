@@ -25,6 +25,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
+from overseer.actuators.child import pdeathsig_preexec
 from overseer.desired.hooks import Hook
 
 from ..metrics import HOOK_RUNS
@@ -63,23 +64,68 @@ class _Failed(Exception):
     pass
 
 
-def _run_command(argv: Sequence[str], env: dict[str, str], timeout: float) -> None:
+class _Stopped(_Failed):
+    pass
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    # its own session: the whole group goes, whatever it spawned
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+class _Running:
+    """The hook commands running now, so that a stopping agent can end them."""
+
+    def __init__(self):
+        self._procs: set[subprocess.Popen] = set()
+        self._lock = threading.Lock()
+        self.stopping = False
+
+    def add(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.add(proc)
+            stopping = self.stopping
+        if stopping:   # started while the agent was stopping: it would outlive the drain
+            _kill_group(proc)
+
+    def discard(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def kill_all(self) -> int:
+        with self._lock:
+            self.stopping = True
+            procs = list(self._procs)
+        for proc in procs:
+            _kill_group(proc)
+        return len(procs)
+
+
+def _run_command(argv: Sequence[str], env: dict[str, str], timeout: float, running: _Running) -> None:
     with tempfile.TemporaryFile() as err:
         try:
+            # dies with the agent's hook thread, so a kill -9 of the agent ends it too
             proc = subprocess.Popen(list(argv), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, start_new_session=True)
+                                    stderr=err, start_new_session=True,
+                                    preexec_fn=pdeathsig_preexec(os.getpid()))
         except OSError as exc:
             raise _Failed(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
+        except subprocess.SubprocessError as exc:   # the preexec step failed (parent gone)
+            raise _Failed(f"cannot start {argv[0]}: {exc}") from None
+        running.add(proc)
         try:
             code = proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            # its own session: the whole group goes, whatever it spawned
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+            _kill_group(proc)
             proc.wait()
             raise _Timeout(f"timed out after {timeout:g}s; killed its process group") from None
+        finally:
+            running.discard(proc)
+        if running.stopping and code == -signal.SIGKILL:
+            raise _Stopped("killed: the agent stopped")
         if code != 0:
             err.seek(0)
             line = next((ln.strip() for ln in err.read(_OUTPUT).decode(errors="replace").splitlines()
@@ -116,6 +162,7 @@ class HookRunner:
         self._threads: list[threading.Thread] = []
         self._busy = 0
         self._lock = threading.Lock()
+        self._running = _Running()
 
     def _start(self) -> None:
         # lazily: an agent whose documents name no hook runs no extra threads
@@ -126,16 +173,21 @@ class HookRunner:
                 self._threads.append(thread)
 
     def submit(self, event: HookEvent, hook: Hook, services: Sequence[str] = ()) -> bool:
-        """Queue `hook` for `event`; False (and a log line) when the queue is full."""
+        """Queue `hook`'s command and webhook for `event`, each a job of its own
+        (a hung command never holds back the webhook); False (and a log line)
+        when the queue had no room for one of them."""
         self._start()
-        try:
-            self._queue.put_nowait((event, hook, tuple(services) or (event.service,)))
-        except queue.Full:
-            log.warning("%s: hook %s (epoch %d) dropped: %d hooks already queued",
-                        event.service or "cluster", event.event, event.epoch, self._queue.maxsize)
-            HOOK_RUNS.labels(event.event, "dropped").inc()
-            return False
-        return True
+        kinds = [kind for kind, part in (("command", hook.command), ("webhook", hook.webhook)) if part is not None]
+        queued = True
+        for kind in kinds:
+            try:
+                self._queue.put_nowait((event, hook, kind, tuple(services) or (event.service,)))
+            except queue.Full:
+                log.warning("%s: hook %s (%s, epoch %d) dropped: %d hooks already queued",
+                            event.service or "cluster", event.event, kind, event.epoch, self._queue.maxsize)
+                HOOK_RUNS.labels(event.event, "dropped").inc()
+                queued = False
+        return queued
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -154,21 +206,19 @@ class HookRunner:
                     self._busy -= 1
                 self._queue.task_done()
 
-    def _run(self, event: HookEvent, hook: Hook, services: Sequence[str]) -> None:
-        parts = []
-        if hook.command is not None:
-            parts.append(("command", lambda: _run_command(hook.command, event.env(), hook.timeout)))
-        if hook.webhook is not None:
-            parts.append(("webhook", lambda: _post(hook.webhook, event.body(), hook.timeout)))
-        for kind, attempt in parts:
-            outcome = self._attempts(event, kind, attempt, hook.attempts)
-            HOOK_RUNS.labels(event.event, outcome.outcome).inc()
-            level = logging.INFO if outcome.outcome == "ok" else logging.WARNING
-            log.log(level, "%s: %s (epoch %d)", event.service or "cluster", outcome.message(), event.epoch)
-            try:
-                self.record(outcome, services)
-            except Exception as exc:  # history is best effort; the log line stands
-                log.warning("%s: hook outcome not recorded: %s", event.service or "cluster", exc)
+    def _run(self, event: HookEvent, hook: Hook, kind: str, services: Sequence[str]) -> None:
+        if kind == "command":
+            attempt = lambda: _run_command(hook.command, event.env(), hook.timeout, self._running)  # noqa: E731
+        else:
+            attempt = lambda: _post(hook.webhook, event.body(), hook.timeout)  # noqa: E731
+        outcome = self._attempts(event, kind, attempt, hook.attempts)
+        HOOK_RUNS.labels(event.event, outcome.outcome).inc()
+        level = logging.INFO if outcome.outcome == "ok" else logging.WARNING
+        log.log(level, "%s: %s (epoch %d)", event.service or "cluster", outcome.message(), event.epoch)
+        try:
+            self.record(outcome, services)
+        except Exception as exc:  # history is best effort; the log line stands
+            log.warning("%s: hook outcome not recorded: %s", event.service or "cluster", exc)
 
     def _attempts(self, event: HookEvent, kind: str, attempt: Callable[[], None], attempts: int) -> HookOutcome:
         delay, outcome, detail = self.backoff, "failed", ""
@@ -178,6 +228,8 @@ class HookRunner:
                 return HookOutcome(event, kind, "ok", "", n)
             except _Timeout as exc:
                 outcome, detail = "timed out", str(exc)
+            except _Stopped as exc:
+                return HookOutcome(event, kind, "failed", str(exc), n)
             except _Failed as exc:
                 outcome, detail = "failed", str(exc)
             if n < attempts and self._stop.wait(delay):
@@ -190,11 +242,16 @@ class HookRunner:
             return self._busy == 0 and self._queue.empty()
 
     async def drain(self, timeout: float) -> None:
-        """Agent shutdown: let queued hooks finish for up to `timeout` s, then stop retrying."""
+        """Agent shutdown: let queued hooks finish for up to `timeout` s, then stop
+        retrying and kill the commands still running (they would outlive us)."""
         deadline = time.monotonic() + timeout
         while not self.idle() and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
         self._stop.set()
+        killed = self._running.kill_all()
+        if killed:
+            log.warning("agent stopping: killed %d hook command%s still running after %gs",
+                        killed, "s" if killed > 1 else "", timeout)
 
 
 class NoHooks:

@@ -2,6 +2,7 @@
 retries, timeouts, a hanging hook that blocks nobody, a full queue that drops."""
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -162,9 +163,37 @@ def test_a_full_queue_drops_with_a_log_line(outcomes, caplog, tmp_path):
         poll_until(started.exists, 10, "the worker to take the hanging hook")
         assert runner.submit(EVENT, Hook(command=py("pass")))          # waits in the queue
         assert not runner.submit(EVENT, Hook(command=py("pass")))      # no room: dropped
-        assert "pbx: hook promote (epoch 412) dropped: 1 hooks already queued" in caplog.text
+        assert "pbx: hook promote (command, epoch 412) dropped: 1 hooks already queued" in caplog.text
     finally:
         runner._stop.set()
         for proc in psutil.process_iter(["cmdline"]):
             if str(started) in " ".join(proc.info["cmdline"] or ()) and proc.pid != os.getpid():
                 proc.kill()
+
+
+def test_a_hung_command_never_holds_back_the_same_hooks_webhook(outcomes, tmp_path):
+    runner = HookRunner(outcomes, backoff=0.01, workers=2)
+    server = WebhookServer()
+    started = tmp_path / "started"
+    hang = py("import sys,time; open(sys.argv[1],'w').close(); time.sleep(600)", str(started))
+    try:
+        runner.submit(EVENT, Hook(command=hang, webhook=server.url, timeout="60s", attempts=1))
+        poll_until(started.exists, 10, "the command to start")
+        [outcome] = outcomes.wait(1, "the webhook while the command hangs")
+        assert (outcome.kind, outcome.outcome) == ("webhook", "ok")
+    finally:
+        runner._running.kill_all()
+        runner._stop.set()
+        server.close()
+
+
+def test_stopping_kills_the_commands_still_running_and_says_so(outcomes, tmp_path):
+    runner = HookRunner(outcomes, backoff=0.01)
+    pidfile = tmp_path / "pid"
+    hang = py("import os,sys,time; open(sys.argv[1],'w').write(str(os.getpid())); time.sleep(600)", str(pidfile))
+    runner.submit(EVENT, Hook(command=hang, timeout="600s", attempts=3))
+    pid = int(poll_until(lambda: pidfile.exists() and pidfile.read_text(), 10, "the hanging hook to start"))
+    asyncio.run(runner.drain(0.1))
+    [outcome] = outcomes.wait(1, "the killed hook's outcome")
+    assert (outcome.outcome, outcome.attempts, outcome.detail) == ("failed", 1, "killed: the agent stopped")
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
