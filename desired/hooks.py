@@ -34,7 +34,42 @@ WebhookUrl = Annotated[str, AfterValidator(_http_url)]
 
 
 class Hook(Strict):
-    """What runs after one event: a command, a webhook, or both (each on its own)."""
+    """What runs after one event: a command, a webhook, or both (each on its own,
+    with its own attempts and its own outcome).
+
+    Hooks notify; they never decide. They run on the agent's hook threads
+    (three, with a queue of 64: a full queue drops the run with a log line),
+    after the role change they report, so a hook that fails or hangs never
+    delays a promote, a fence or a failover.
+
+    `command` is an argv, never run by a shell, in its own process group, with
+    stdin closed and stdout discarded (the first line of stderr explains a
+    failure). Its environment: `OVERSEER_CLUSTER`, `OVERSEER_SERVICE` (empty
+    for masterChange), `OVERSEER_SERVER` (where it runs), `OVERSEER_EPOCH`,
+    `OVERSEER_EVENT`, `OVERSEER_FROM`, `OVERSEER_TO`, `OVERSEER_REASON`, and
+    `OVERSEER_ROLE` (`active` or `standby`) for promote, demote and fence;
+    never the agent's etcd settings. `webhook` receives an HTTP POST with
+    `Content-Type: application/json` and the body
+    `{"cluster", "service", "event", "server", "from", "to", "epoch", "reason", "time"}`
+    (`time` in Unix seconds); an HTTP error status (4xx, 5xx) is a failure.
+
+    `from` and `to` are roles (`standby` → `active`; `active` → `standby` or
+    `stopped`) for promote, demote and fence, and server names (comma
+    separated) for failover and masterChange. `epoch` is the master's epoch
+    of the assignment acted on (masterChange: the new master's epoch).
+
+    Each attempt has `timeout` (default 10 s: a pager or chat webhook answers
+    in well under a second; a hook still running after 10 s is hung, and it
+    holds one of the three hook threads meanwhile). A timed-out command's
+    whole process group is killed. A failed or timed-out attempt is retried
+    up to `attempts` in all (default 3, 1 s then 2 s apart, doubling up to
+    30 s: rides out a webhook endpoint restarting, yet is done within about
+    half a minute, before the next failover is likely). Every outcome (ok,
+    failed: why, timed out) is logged and written to the service's history as
+    kind `hook` (a masterChange to every service's history), where `overseer
+    status` and the board show it. A stopping agent lets queued hooks finish
+    for 5 s, then kills those still running; a killed agent's hooks die with it.
+    """
     command: Optional[Command] = None    # argv; gets OVERSEER_EVENT, _FROM, _TO, _REASON besides the usual OVERSEER_*
     webhook: Optional[WebhookUrl] = None   # an http(s) URL, POSTed JSON {cluster, service, event, server, from, to, epoch, reason, time}
     timeout: PositiveDuration = 10.0     # per attempt; the command's process group is killed then
@@ -65,7 +100,15 @@ class ServiceHooks(Strict):
 
 
 class ClusterHooks(ServiceHooks):
-    """The Cluster's `on`: every service's hooks unless the service names its own."""
+    """The Cluster's `on`: every service's hooks unless the service names its own.
+
+    A Service's `on` replaces the Cluster's hook event by event: events it
+    does not name inherit the Cluster's, and `promote: null` in a Service turns
+    the Cluster's promote hook off for that service. promote, demote and
+    fence run on the server where the role changed (a demote also when the
+    active's process exits, or its agent stops); failover and masterChange
+    run once, on the master.
+    """
 
 
 def effective_hook(cluster_on: Optional[ClusterHooks], service_on: Optional[ServiceHooks],
