@@ -333,6 +333,8 @@ class ServiceWorker:
         self.role = "stopped"
         if was == "active":
             self._block()
+            # a crash is a demote the hooks must hear of: nobody will converge it away
+            self.notify("demote", "active", "stopped", self.assignment, f"process exited: {message}")
         if hasattr(self.monitor, "child_died"):
             # the checks keep running (and failing) until we converge again
             self.monitor.child_died(message)
