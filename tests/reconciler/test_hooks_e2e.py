@@ -64,10 +64,7 @@ def test_a_failover_fires_each_hook_once_where_it_happened(cluster, webhook, tmp
     proxy = TcpProxy(url.hostname, url.port)
     try:
         cluster.apply(with_hooks(cluster_yaml(cluster.name, SERVERS, ttl="3s", extra=service()), webhook.url, log))
-        env = dict(cluster.env)
-        cluster.env = dict(env, OVERSEER_ETCD=proxy.url)
-        cluster.start_agent("pbx1")
-        cluster.env = env
+        cluster.start_agent_through("pbx1", proxy.url)
         cluster.start_agent("pbx2")
         cluster.start_agent("web1")
         snap = cluster.wait_for(lambda s: running_pid(s, "pbx1") and len(s.servers) == 3, what="pbx on pbx1")
