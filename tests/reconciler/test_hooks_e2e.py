@@ -15,11 +15,13 @@ import os
 import re
 import signal
 import sys
+import urllib.request
 from urllib.parse import urlparse
 
 import psutil
 import pytest
 
+from overseer.desired.store.local_etcd import free_port
 from tests.support.cluster import cluster_yaml, running_pid
 from tests.support.cluster import sleeper_service as service
 from tests.support.tcp_proxy import TcpProxy
@@ -175,7 +177,9 @@ def test_a_crashed_active_fires_demote_and_a_failing_hook_shows_in_status(cluste
     hooks = (f"  on:\n    demote: {{webhook: '{webhook.url}'}}\n"
              f"    promote: {{webhook: '{failing.url}', attempts: 2}}\n")
     try:
-        cluster.apply(cluster_yaml(cluster.name, ["pbx1", "pbx2"], extra=service(candidates=("pbx1",)) + hooks))
+        ports = {"pbx1": free_port(), "pbx2": free_port()}
+        cluster.apply(cluster_yaml(cluster.name, ["pbx1", "pbx2"], ports=ports,
+                                   extra=service(candidates=("pbx1",)) + hooks))
         cluster.start_agent("pbx1")
         cluster.start_agent("pbx2")
         snap = cluster.wait_for(lambda s: running_pid(s, "pbx1") is not None, what="pbx active on pbx1")
@@ -193,5 +197,10 @@ def test_a_crashed_active_fires_demote_and_a_failing_hook_shows_in_status(cluste
         assert "LAST HOOK" in cluster.cli("status").stdout
         last = json.loads(cluster.cli("status", "--json").stdout)["services"]["pbx"]["lastHook"]
         assert (last["server"], last["message"], last["ok"]) == ("pbx1", wanted, False), last
+        # and counted on the agent's own /metrics
+        with urllib.request.urlopen(f"http://127.0.0.1:{ports['pbx1']}/metrics", timeout=5) as response:
+            metrics = response.read().decode()
+        assert 'overseer_hook_runs_total{event="promote",outcome="failed"} 2.0' in metrics, metrics
+        assert 'overseer_hook_runs_total{event="demote",outcome="ok"} 1.0' in metrics, metrics
     finally:
         failing.close()
