@@ -18,7 +18,8 @@ _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _pdeathsig_preexec(parent_pid: int):
+def pdeathsig_preexec(parent_pid: int):
+    """A preexec_fn: the child gets SIGKILL when the thread that forked it exits."""
     def preexec() -> None:
         if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
             os._exit(127)
@@ -39,5 +40,5 @@ async def spawn_supervised(argv: Sequence[str], *, env: dict[str, str], cwd: str
     return await asyncio.create_subprocess_exec(
         *argv, env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
         stdout=output, stderr=output, start_new_session=True,
-        preexec_fn=_pdeathsig_preexec(os.getpid()),
+        preexec_fn=pdeathsig_preexec(os.getpid()),
     )

@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import Field, field_validator, model_validator
 
 from .checks import Check
+from .hooks import ClusterHooks, ServiceHooks
 from .fields import (
     Command, Count, Name, Percent, PositiveDuration, PositiveInt, Strict,
 )
@@ -83,6 +84,7 @@ class ClusterSpec(Strict):
     serverHealth: ServerHealth = ServerHealth()
     historyLimit: PositiveInt = 200       # history entries kept per service
     resultsKept: PositiveInt = 30         # recent probe results kept per check
+    on: Optional[ClusterHooks] = None     # notifications after role changes, for every service (desired/hooks.py)
 
 
 class ClusterDoc(Strict):
@@ -159,6 +161,7 @@ class ServiceSpec(Strict):
     checks: list[Check] = Field(default_factory=list)
     migrationThreshold: Optional[PositiveInt] = None   # this service's failure memory; unset: the Cluster's `defaults.migrationThreshold`
     failureTimeout: Optional[PositiveDuration] = None   # unset: the Cluster's `defaults.failureTimeout`
+    on: Optional[ServiceHooks] = None     # this service's notifications; an event named here replaces the Cluster's
 
     @field_validator("candidates")
     @classmethod

@@ -46,6 +46,7 @@ class HistoryKind(StrEnum):
     ROLE = "role"
     ACTION = "action"
     CLEANUP = "cleanup"
+    HOOK = "hook"                    # a notification hook's outcome (desired/hooks.py)
 
 
 # str-valued: records read back from JSON hold plain strings, equal to these

@@ -56,6 +56,8 @@ class MasterLoop:
         self.deposed = False
         self.retired = False   # set when the agent stepped down: write nothing more
         self._known: Optional[set[str]] = None
+        # told after each successful write (role-change hooks, reconciler/hooks/master_events.py)
+        self.on_written: Callable[[ClusterSnapshot, list, list], None] = lambda snapshot, assigns, history: None
 
     @property
     def epoch(self) -> int:
@@ -154,6 +156,7 @@ class MasterLoop:
             log.error("deposed while reconciling: %s", exc)
             self.deposed = True
             return
+        self.on_written(snapshot, assigns, history)
         for a in assigns:
             log.info("%s: assigned active=%s standby=%s (epoch %d): %s", a.service,
                      ",".join(a.active) or "-", ",".join(a.standby) or "-", self.epoch, a.reason)

@@ -7,7 +7,7 @@ the histogram simply stays empty.
 """
 from __future__ import annotations
 
-from prometheus_client import Histogram
+from prometheus_client import Counter, Histogram
 
 # Buckets span a quick no-op pass (ms) to a slow etcd round trip (seconds).
 RECONCILE_DURATION = Histogram(
@@ -16,4 +16,11 @@ RECONCILE_DURATION = Histogram(
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
-INSTRUMENTS = (RECONCILE_DURATION,)
+# Cheap: one increment per hook run, in the process that ran it.
+HOOK_RUNS = Counter(
+    "overseer_hook_runs",
+    "Notification hooks run by this process, by event and outcome (ok, failed, timed out, dropped).",
+    ["event", "outcome"],
+)
+
+INSTRUMENTS = (RECONCILE_DURATION, HOOK_RUNS)

@@ -32,12 +32,15 @@ How a service's `status` is decided (worst wins: fail > warn > unknown > ok):
 with the absolute time each expires (`expires`) and whether the count marks
 the server (`marked`: at or over migrationThreshold, so it ranks below
 unmarked candidates). Given `now`, counts already expired are left out.
+
+`lastHook` is the newest role-change hook outcome (history kind `hook`):
+`time`, `server`, `message`, and `ok` (false for failed or timed out).
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from overseer.desired.state import ClusterSnapshot, Observation
+from overseer.desired.state import ClusterSnapshot, HistoryKind, Observation
 from overseer.reconciler.planner.memory import live_count, policy
 
 SEVERITY = {"ok": 0, "unknown": 1, "warn": 2, "fail": 3}
@@ -172,7 +175,23 @@ def build_service(snapshot: ClusterSnapshot, name: str,
         "checks": checks,
         "roles": _roles(snapshot, name, candidates=[*active, *standby, *doc.spec.candidates]),
         "failures": failures_json(snapshot, name, now),
+        "lastHook": last_hook(snapshot, name),
     }
+
+
+def last_hook(snapshot: ClusterSnapshot, name: str) -> Optional[dict[str, Any]]:
+    """The newest notification hook outcome in the service's history, or None.
+
+    A failed or timed-out hook moved nothing, but somebody was not told:
+    `status` and the board show it until a newer hook succeeds."""
+    entries = [e for e in snapshot.history.get(name, ()) if e.kind == HistoryKind.HOOK]
+    if not entries:
+        return None
+    newest = max(entries, key=lambda e: e.time)
+    # the runner writes "hook EVENT (KIND) on SERVER: ok" or "...: failed ..." (reconciler/hooks/runner.py)
+    outcome = newest.message.partition(": ")[2]
+    return {"time": newest.time, "server": newest.server, "message": newest.message,
+            "ok": outcome == "ok" or outcome.startswith("ok ")}
 
 
 def failures_json(snapshot: ClusterSnapshot, name: str, now: Optional[float] = None) -> dict[str, dict]:

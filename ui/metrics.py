@@ -35,9 +35,10 @@ class SnapshotCollector:
         if view.status is None:
             return
         yield from self._services(view.status)
+        yield from self._actives(view)
         yield from self._checks(view.status)
         yield from self._servers(view.status)
-        yield self._failovers(view)
+        yield from self._failovers(view)
 
     def _services(self, status):
         fam = GaugeMetricFamily("overseer_service_status",
@@ -51,6 +52,26 @@ class SnapshotCollector:
             paused.add_metric([name], 1.0 if svc["paused"] else 0.0)
         yield fam
         yield paused
+
+    def _actives(self, view):
+        # What examples/alerts.yaml compares: servers holding a live lease whose
+        # agent reports the service active, against how many may be.
+        status, desired = view.status, view.snapshot.desired
+        running = GaugeMetricFamily("overseer_service_active_servers",
+                                    "Live servers whose agent reports the service active.", labels=["service"])
+        wanted = GaugeMetricFamily("overseer_service_replicas",
+                                   "Actives allowed: replicas (active-standby) or candidates (all-active).",
+                                   labels=["service"])
+        for name, svc in status["services"].items():
+            live = [s for s, r in svc["roles"].items()
+                    if r["role"] == "active" and status["servers"].get(s, {}).get("up")]
+            running.add_metric([name], float(len(live)))
+            doc = desired.services.get(name)
+            if doc is not None:
+                allowed = doc.spec.replicas if doc.spec.mode == "active-standby" else len(doc.spec.candidates)
+                wanted.add_metric([name], float(allowed))
+        yield running
+        yield wanted
 
     def _checks(self, status):
         fam = GaugeMetricFamily("overseer_check_status",
@@ -70,9 +91,14 @@ class SnapshotCollector:
     def _servers(self, status):
         up = GaugeMetricFamily("overseer_agent_up", "1 when the server's agent holds its lease.",
                                labels=["server"])
+        health = GaugeMetricFamily("overseer_server_health",
+                                   "Server-wide health: 0 ok, 1 warn, 2 fail, -1 unknown (no live lease).",
+                                   labels=["server"])
         for name, server in status["servers"].items():
             up.add_metric([name], 1.0 if server["up"] else 0.0)
+            health.add_metric([name], CHECK_NUMBER.get(server["health"], -1))
         yield up
+        yield health
         master = status["master"]
         epoch = GaugeMetricFamily("overseer_master_epoch",
                                   "Epoch (create revision) of the current master; 0 without one.")
@@ -86,15 +112,23 @@ class SnapshotCollector:
 
     def _failovers(self, view):
         # Counted from the retained (bounded) history in etcd, so it can only
-        # see as far back as `historyLimit`; rate() over it is what alerts use.
+        # see as far back as `historyLimit`, and it drops when an old move is
+        # trimmed, which Prometheus takes for a counter reset. Alerts use the
+        # newest move's time instead: trimming never changes that.
         fam = CounterMetricFamily("overseer_failovers",
                                   "Failovers and switchovers found in the retained history.",
                                   labels=["service"])
+        last = GaugeMetricFamily("overseer_service_last_failover_timestamp_seconds",
+                                 "Unix time of the newest failover or switchover in the retained history.",
+                                 labels=["service"])
         history = view.snapshot.history
         for service in view.status["services"]:
-            count = sum(1 for e in history.get(service, ()) if e.kind in FAILOVER_KINDS)
-            fam.add_metric([service], float(count))
-        return fam
+            moves = [e.time for e in history.get(service, ()) if e.kind in FAILOVER_KINDS]
+            fam.add_metric([service], float(len(moves)))
+            if moves:
+                last.add_metric([service], max(moves))
+        yield fam
+        yield last
 
 
 def make_registry(state: UiState) -> CollectorRegistry:

@@ -15,13 +15,15 @@ import logging
 import os
 from typing import Optional
 
-from overseer.desired.state import ClusterSnapshot, ServerRecord
+from overseer.desired.state import ClusterSnapshot, HistoryEntry, HistoryKind, ServerRecord
 from overseer.desired.store.client import EtcdConfig, StoreError
 from overseer.desired.store.store import Store
 
 from .. import __version__
 from . import sdnotify
 from .edges import REAL, Edges
+from ..hooks.events import Notifier
+from ..hooks.master_events import MasterEvents
 from .failsafe import Peer, everyone_lost_etcd
 from .local import LocalServices
 from .mastership import Mastership
@@ -31,6 +33,7 @@ log = logging.getLogger(__name__)
 
 DEBOUNCE = 0.01
 RESYNC = 2.0
+HOOK_DRAIN = 5.0   # seconds a stopping agent gives queued hooks (the demote it just did)
 
 
 class Agent:
@@ -100,11 +103,14 @@ class Agent:
         self.fencer = self.edges.fencer()
         self.local.on_role_change = self._vouch_now
         self.local.legitimate = self._legitimate
+        self.hooks = self.edges.hooks(self._record_hook)
+        notifier = Notifier(self.me, lambda: self.snapshot.desired, self.hooks, self.edges.wall)
+        self.local.notifier = notifier
         self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
                                  self._failsafe, self._lease_changed, vouch=self._vouch,
                                  clock=self.edges.monotonic, edges=self.edges)
         self.mastership = Mastership(self.store, self.me, self.presence, self.started,
-                                     self._wake_in, self._changed.set, self.edges)
+                                     self._wake_in, self._changed.set, self.edges, MasterEvents(notifier))
         await self.presence.register()
         log.info("agent %s up in cluster %s (rank %d, lease %x, ttl %gs)", self.me, self.store.cluster,
                  snapshot.desired.rank(self.me), self.presence.state.lease, spec.leaseTTL)
@@ -284,6 +290,12 @@ class Agent:
                     "etcd unreachable: %s → %s", verdict.why, outcome)
         return verdict.keep, verdict.definitive
 
+    def _record_hook(self, outcome, services) -> None:
+        # on a hook worker thread: a blocking etcd call is fine there
+        for service in services:
+            self.store.append_history(HistoryEntry(service, self.edges.wall(), HistoryKind.HOOK, outcome.message(),
+                                                   self.me, outcome.event.epoch))
+
     # --- shutdown -------------------------------------------------------------
 
     async def _shutdown(self) -> None:
@@ -291,6 +303,7 @@ class Agent:
         sdnotify.stopping()
         await self.mastership.resign("agent stopping")
         await self.local.shutdown()
+        await self.hooks.drain(HOOK_DRAIN)
         self.fencer.close()
         for task in self._tasks:
             task.cancel()

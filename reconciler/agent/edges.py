@@ -47,6 +47,11 @@ def _server_health(**kwargs):
     return ServerHealthMonitor(**kwargs)
 
 
+def _hooks(record):
+    from ..hooks.runner import HookRunner  # noqa: PLC0415
+    return HookRunner(record)
+
+
 def _connect(cfg, cluster):
     from overseer.desired.store.store import Store  # noqa: PLC0415
     return Store(cfg, cluster)
@@ -68,6 +73,7 @@ class Edges:
     healthz: Callable[..., Any] = _healthz                # (host, port, status) -> .start(), .close()
     server_health: Callable[..., Any] = _server_health    # (**ServerHealthMonitor kwargs) -> .run()
     pgid: Callable[[int], int] = os.getpgid
+    hooks: Callable[..., Any] = _hooks                    # (record) -> .submit(event, hook, services), .drain(s)
 
     def but(self, **changes: Any) -> "Edges":
         return replace(self, **changes)

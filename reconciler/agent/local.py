@@ -18,7 +18,7 @@ from overseer.desired.store.client import StoreError
 from overseer.desired.store.store import Store
 
 from .edges import REAL, Edges
-from .service_worker import ServiceWorker
+from .service_worker import ServiceWorker, epoch_of
 from .sink import LatestSink
 
 log = logging.getLogger(__name__)
@@ -40,6 +40,7 @@ class LocalServices:
         self._kept = 30
         self.on_role_change = lambda: None  # set by the agent: re-vouch to the fencer
         self.legitimate = lambda: True      # set by the agent: our actives are still vouched for
+        self.notifier = None                # set by the agent: role-change hooks (reconciler/hooks/)
         self._retiring: set[asyncio.Task] = set()
 
     def start_sinks(self) -> list[asyncio.Task]:
@@ -113,6 +114,7 @@ class LocalServices:
         worker.on_role_change = self.on_role_change
         worker.legitimate = lambda: self.legitimate()
         worker.on_failure = self._count_failure
+        worker.notify = lambda event, was, now, a, reason: self._notify(doc.metadata.name, event, was, now, a, reason)
         worker.start()
         return worker
 
@@ -171,15 +173,20 @@ class LocalServices:
                     pass
         return groups
 
-    async def fence(self, why: str) -> None:
-        await asyncio.gather(*(w.fence(why) for w in self.workers.values()))
+    def _notify(self, service: str, event: str, was: str, now: str, assignment, reason: str) -> None:
+        if self.notifier is not None:
+            self.notifier.fire(event, service, was, now, assignment.epoch if assignment else 0, reason,
+                               key=epoch_of(assignment))
+
+    async def fence(self, why: str, event: str = "fence") -> None:
+        await asyncio.gather(*(w.fence(why, event) for w in self.workers.values()))
 
     def unfence(self) -> None:
         for worker in self.workers.values():
             worker.unfence()
 
     async def shutdown(self) -> None:
-        await self.fence("agent stopping")
+        await self.fence("agent stopping", event="demote")   # a planned step-down, not a fence
         for worker in self.workers.values():
             self.reports.put((worker.name,), ServiceReport(self.server, worker.name, "stopped",
                                                            worker.epoch(), "ok", "agent stopped"))

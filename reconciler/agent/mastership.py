@@ -14,6 +14,7 @@ from overseer.desired.state import ClusterSnapshot, HistoryEntry
 from overseer.desired.store.client import StoreError
 from overseer.desired.store.store import Store
 
+from ..hooks.master_events import MasterEvents
 from ..master import MasterLoop
 from . import election
 from .edges import REAL, Edges
@@ -24,13 +25,16 @@ log = logging.getLogger(__name__)
 
 class Mastership:
     def __init__(self, store: Store, me: str, presence: Presence, started: float,
-                 wake_in: Callable[[float], None], look_again: Callable[[], None], edges: Edges = REAL):
+                 wake_in: Callable[[float], None], look_again: Callable[[], None], edges: Edges = REAL,
+                 events: Optional[MasterEvents] = None):
         self.store, self.me, self.presence, self.started = store, me, presence, started
         self.edges = edges
         self.wake_in = wake_in          # ask for another snapshot after some seconds
         self.look_again = look_again    # ask for another snapshot now
         self.master: Optional[MasterLoop] = None
         self.masterless_since: Optional[float] = None
+        self.events = events            # failover and masterChange hooks fire here, on the master
+        self.last_master = ""           # the previous master, for masterChange's `from`
 
     @property
     def is_master(self) -> bool:
@@ -59,6 +63,8 @@ class Mastership:
         view = election.ElectionView(self.me, tuple(spec.hierarchy), frozenset(snapshot.servers),
                                      snapshot.master, spec.campaignDelay, spec.preempt)
         now = self.edges.monotonic()
+        if snapshot.master is not None and snapshot.master.server != self.me:
+            self.last_master = snapshot.master.server
         self.masterless_since = (self.masterless_since or now) if snapshot.master is None else None
         if self.master and snapshot.revision >= self.master.epoch and (
                 snapshot.master is None or snapshot.master.epoch != self.master.epoch):
@@ -80,7 +86,9 @@ class Mastership:
         won = await self.edges.etcd(self.store.campaign, self.me, self.presence.state.lease)
         if won:
             log.info("became master (epoch %d)", won.epoch)
-            self.master = MasterLoop(self.store, won, clock=self.edges.wall, etcd=self.edges.etcd)
+            self.master = self._loop(won)
+            if self.events is not None:
+                self.events.became_master(self.last_master, won.epoch, self.me)
             await self._history_all(snapshot, f"{self.me} became master (epoch {won.epoch})", won.epoch)
             self.look_again()
 
@@ -93,7 +101,13 @@ class Mastership:
         if (self.master is None and held is not None and held.server == self.me
                 and held.lease == state.lease and not state.fenced and state.etcd_ok):
             log.info("still master after the outage (epoch %d): reconciling again", held.epoch)
-            self.master = MasterLoop(self.store, held, clock=self.edges.wall, etcd=self.edges.etcd)
+            self.master = self._loop(held)
+
+    def _loop(self, record) -> MasterLoop:
+        loop = MasterLoop(self.store, record, clock=self.edges.wall, etcd=self.edges.etcd)
+        if self.events is not None:
+            loop.on_written = self.events.written
+        return loop
 
     def step_down(self, why: str) -> None:
         """Stop acting as master without etcd (self-fencing): write nothing more."""

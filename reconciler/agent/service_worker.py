@@ -65,6 +65,8 @@ class ServiceWorker:
         self._reported: tuple = ()             # (role, outcome, assignment) last reported
         self.on_role_change: Callable[[], None] = lambda: None   # the fencer must learn of new actives at once
         self.on_failure: Callable[[str, str], None] = lambda service, why: None  # counts a fail count
+        # (event, from role, to role, assignment, reason): role-change hooks, after the fact
+        self.notify: Callable[..., None] = lambda event, was, now, assignment, reason: None
         # False once our lease's legitimacy ran out, before the deadline guard
         # had its turn (e.g. right after a pause): never finish becoming active then
         self.legitimate: Callable[[], bool] = lambda: True
@@ -212,7 +214,7 @@ class ServiceWorker:
         # written for a newer one that makes us active would tell the master we
         # stepped down from it while we are about to promote (found by the
         # simulator: a switchover raced a second assignment to two actives).
-        about = self.assignment
+        about, was = self.assignment, self.role
         target = self._target()
         plan = roles.steps(self.role, target, self.standby_mode)
         if not plan:
@@ -270,6 +272,9 @@ class ServiceWorker:
         self._set_monitor_role()
         self.on_role_change()
         log.info("%s: now %s (epoch %d)", self.name, self.role, epoch)
+        if (was == "active") != (self.role == "active"):
+            self.notify("promote" if self.role == "active" else "demote", was, self.role, about,
+                        about.reason if about else "")
         await self._report(*self._outcome(f"{' + '.join(plan)} done"), about)
         return False
 
@@ -339,6 +344,8 @@ class ServiceWorker:
         self.role = "stopped"
         if was == "active":
             self._block()
+            # a crash is a demote the hooks must hear of: nobody will converge it away
+            self.notify("demote", "active", "stopped", self.assignment, f"process exited: {message}")
         if hasattr(self.monitor, "child_died"):
             # the checks keep running (and failing) until we converge again
             self.monitor.child_died(message)
@@ -359,16 +366,16 @@ class ServiceWorker:
         # A warm standby comes back on its own after a pause; an active waits for the master.
         asyncio.get_running_loop().call_later(self.retry_delay, self._wake.set)
 
-    async def fence(self, why: str) -> None:
+    async def fence(self, why: str, event: str = "fence") -> None:
         """Self-fencing: stop acting as active without asking etcd."""
         self.fenced = True
         fenced_for = self.assignment
         if roles.target_role(fenced_for, self.server) == "active":
             self.stood_down = epoch_of(fenced_for)
         async with self._acting:
-            await self._fence(why, fenced_for)
+            await self._fence(why, fenced_for, event)
 
-    async def _fence(self, why: str, fenced_for: Optional[Assignment] = None) -> None:
+    async def _fence(self, why: str, fenced_for: Optional[Assignment] = None, event: str = "fence") -> None:
         if self.role != "active":
             return
         ctx = ActionContext(self.cluster, self.name, self.server, "standby", self.epoch())
@@ -381,6 +388,7 @@ class ServiceWorker:
             self.role = self._role_after(step, "stopped")
         self._set_monitor_role()
         self.on_role_change()
+        self.notify(event, "active", self.role, fenced_for, why)
         # queued: reaches etcd when it answers again, so the master never trusts a stale "active".
         # It answers the assignment we stood down for: a newer one that arrived
         # while we demoted was not stood down for (we take it up once unfenced),

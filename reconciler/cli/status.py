@@ -74,6 +74,10 @@ def render_text(status: dict, now: Optional[float] = None) -> str:
     lines += _table(services) if len(services) > 1 else ["no services applied"]
     warnings = [f"warning: every candidate of {name} is in one failure domain"
                 for name, svc in status["services"].items() if svc.get("sharedFailureDomain")]
+    hooks = [f"{name}: {time.strftime('%H:%M:%S', time.localtime(svc['lastHook']['time']))}"
+             f" {svc['lastHook']['message']}" for name, svc in status["services"].items() if svc.get("lastHook")]
+    if hooks:
+        lines += ["", "LAST HOOK", *hooks]
     return "\n".join(lines + ([""] + warnings if warnings else []))
 
 

@@ -24,6 +24,7 @@ from overseer.desired.validate import check_documents
 
 from ..agent.agent import Agent
 from ..agent.edges import Edges
+from ..hooks.runner import NoHooks
 from ..agent.failsafe import Peer
 from .checker import Checker
 from overseer.desired.store.simulated import SimClient, SimWatcher
@@ -127,7 +128,7 @@ class World:
                      actuator=actuator, probe=lambda check, ctx: sim_probe(self, check, ctx),
                      ask_peer=ask_peer, fencer=fencer,
                      healthz=lambda host, port, status: SimHealthz(self, server, status),
-                     server_health=SimServerHealth, pgid=lambda pid: pid)
+                     server_health=SimServerHealth, pgid=lambda pid: pid, hooks=lambda record: NoHooks())
 
     async def ask_peer(self, me: str, peer: Peer, timeout: float) -> Optional[dict]:
         status = self.healthz.get(peer.name)

@@ -42,10 +42,7 @@ def test_agent_cut_off_alone_stops_its_active_before_the_other_promotes(cluster)
     proxy = TcpProxy(url.hostname, url.port)
     try:
         cluster.apply(cluster_yaml(cluster.name, SERVERS, ttl="3s", extra=service()))
-        env = dict(cluster.env)
-        cluster.env = dict(env, OVERSEER_ETCD=proxy.url)
-        cluster.start_agent("pbx1")
-        cluster.env = env
+        cluster.start_agent_through("pbx1", proxy.url)
         cluster.start_agent("pbx2")
         cluster.start_agent("web1")
         snap = cluster.wait_for(lambda s: running_pid(s, "pbx1") and len(s.servers) == 3, what="pbx on pbx1")

@@ -112,6 +112,15 @@ class Cluster:
         self.agents[server] = proc
         return proc
 
+    def start_agent_through(self, server: str, etcd_url: str, *extra: str) -> subprocess.Popen:
+        """An agent reaching etcd at another address (a TcpProxy that can cut its link)."""
+        env = self.env
+        self.env = dict(env, OVERSEER_ETCD=etcd_url)
+        try:
+            return self.start_agent(server, *extra)
+        finally:
+            self.env = env
+
     def signal(self, server: str, sig: int) -> None:
         self.agents[server].send_signal(sig)
 

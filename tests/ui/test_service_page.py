@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
+from overseer.desired.state import HistoryEntry
 from overseer.ui.app import create_app
 from tests.ui.snapshots import FakeSource, make_snapshot
 
@@ -67,3 +68,16 @@ def test_a_failing_non_critical_check_makes_the_tile_amber_a_critical_one_red():
     critical = replace(snap, observations={**snap.observations, ("pbx1", "rec", "alive"): replace(
         snap.observations[("pbx1", "rec", "alive")], status="fail")})
     assert tile_status(page(critical, "/"), "rec") == "fail"
+
+
+def test_a_failed_hook_shows_on_the_tile_and_the_service_page_until_one_succeeds():
+    failed = HistoryEntry("pbx", 100.0, "hook", "hook failover (webhook) on pbx1: failed after 3 attempts: HTTP 503",
+                          "pbx1", 7)
+    snap = make_snapshot(SERVERS, {"pbx": ["pbx1", "pbx2"]}, history={"pbx": [failed]})
+    board, detail = page(snap, "/"), page(snap, "/services/pbx")
+    assert 'class="failing hook">last hook: hook failover (webhook) on pbx1: failed after 3 attempts' in board
+    assert 'class="warning hook">last hook: hook failover (webhook) on pbx1: failed' in detail
+    ok = HistoryEntry("pbx", 101.0, "hook", "hook promote (command) on pbx2: ok (after 2 attempts)", "pbx2", 8)
+    snap = make_snapshot(SERVERS, {"pbx": ["pbx1", "pbx2"]}, history={"pbx": [failed, ok]})
+    assert "last hook" not in page(snap, "/")
+    assert 'class="reason hook">last hook: hook promote (command) on pbx2: ok' in page(snap, "/services/pbx")

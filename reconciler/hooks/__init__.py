@@ -1,0 +1,1 @@
+"""Role-change notifications (desired/hooks.py): events, the notifier, the runner."""
