@@ -24,6 +24,8 @@ FOUND = {
     890: "the generator labelled a cut and a pause back to back as blips: a rightful fence read as a calm violation",
     1515: "a resume that failed (etcd down) counted as done: the checker saw a paused service as an outage",
     2516: "pause in the middle of a promote: the fencer was told of the active only after it: two actives",
+    4328: "a failure block lifted on a timer: promoted again under the same assignment as the master moved it",
+    5093: "the same, found in the same run (block on a timer after an etcd outage): two actives",
 }
 
 SCRIPTED = {
