@@ -170,6 +170,12 @@ class Assignment(Record):
     reason: str = ""
     time: float = 0.0
     generation: int = 0
+    # Counts the master's answers: raised when the active set changes and when
+    # a decision is re-issued after a failure or step-down; carried by adoption
+    # and standby-only changes. An agent that failed or stood down under one
+    # decision acts again only on a higher one (a newer record that merely
+    # reshuffled standbys was read as an answer: simulator seed 5877).
+    decision: int = 0
 
 
 @dataclass(frozen=True)

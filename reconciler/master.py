@@ -32,6 +32,14 @@ def assignment_time(previous: Optional[Assignment], now: float) -> float:
     return now if previous is None or now > previous.time else previous.time + 1e-6
 
 
+def next_decision(previous: Optional[Assignment], action: Assign) -> int:
+    """The new record's decision counter (Assignment.decision)."""
+    if previous is None:
+        return 1
+    moved = tuple(action.active) != tuple(previous.active)
+    return previous.decision + 1 if moved or action.answers else previous.decision
+
+
 def actual_from(snapshot: ClusterSnapshot, down_since: dict[str, float]) -> ActualState:
     return ActualState(
         servers=snapshot.servers,
@@ -137,9 +145,11 @@ class MasterLoop:
         assigns, history, cleared = [], [], []
         for action in actions:
             if isinstance(action, Assign):
-                at = assignment_time(snapshot.assignments.get(action.service), now)
+                previous = snapshot.assignments.get(action.service)
+                at = assignment_time(previous, now)
                 assigns.append(Assignment(action.service, tuple(action.active), tuple(action.standby),
-                                          self.epoch, action.reason, at, generation))
+                                          self.epoch, action.reason, at, generation,
+                                          next_decision(previous, action)))
             elif isinstance(action, Record):
                 history.append(HistoryEntry(action.service, now, action.kind, action.message,
                                             action.server, self.epoch))

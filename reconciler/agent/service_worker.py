@@ -27,15 +27,15 @@ def epoch_of(assignment: Optional[Assignment]) -> tuple:
 def _decided_anew(assignment: Optional[Assignment], failed_under: Optional[Assignment]) -> bool:
     """Whether a new assignment answers the failure we are blocked on.
 
-    Another active set does; so does a new record from the same master (it
-    re-issued us after seeing the failure: restart in place now). A new
-    master re-issuing the same decision under its own epoch (adoption) does
-    not: it may not have seen the failure yet."""
+    Another active set does; so does a re-issue (the master saw the failure
+    and keeps us: restart in place now), which raises `decision`. Neither
+    adoption by a new master (it may not have seen the failure yet) nor a
+    record that only changed the standbys does: both carry the decision."""
     if assignment is None or failed_under is None:
         return True
     if tuple(assignment.active) != tuple(failed_under.active):
         return True
-    return assignment.epoch == failed_under.epoch and assignment.time != failed_under.time
+    return assignment.decision > failed_under.decision
 
 
 RETRY_MIN, RETRY_MAX = 1.0, 30.0
@@ -80,10 +80,10 @@ class ServiceWorker:
         # is stopped; vouching only afterwards left an active the fencer never
         # knew of beside the master's next choice (simulator seed 2516).
         self.promoting = False
-        # The assignment (epoch_of) we fenced ourselves under: our "standby"
+        # The decision we fenced ourselves under (Assignment.decision): our "standby"
         # report for it may already have let the master promote someone else,
-        # so we never become active under it again; a new assignment lifts it.
-        self.stood_down: tuple = ()
+        # so we never become active under it again; a higher decision lifts it.
+        self.stood_down: Optional[int] = None
         # One actuator sequence at a time: a self-fence waits for a step in
         # flight (bounded by the actuator's timeout) instead of interleaving
         # its demote with a promote, so `role` always says what really ran.
@@ -201,7 +201,8 @@ class ServiceWorker:
     def _target(self) -> str:
         target = roles.target_role(self.assignment, self.server)
         if target == "active" and (self.fenced or self._blocked()
-                                   or (self.stood_down and self.stood_down == epoch_of(self.assignment))):
+                                   or (self.stood_down is not None
+                                       and self.assignment.decision <= self.stood_down)):
             return "standby"
         return target
 
@@ -373,7 +374,7 @@ class ServiceWorker:
         self.fenced = True
         fenced_for = self.assignment
         if roles.target_role(fenced_for, self.server) == "active":
-            self.stood_down = epoch_of(fenced_for)
+            self.stood_down = fenced_for.decision
         async with self._acting:
             await self._fence(why, fenced_for, event)
 

@@ -17,6 +17,7 @@ class Assign:
     active: tuple[str, ...]
     standby: tuple[str, ...]
     reason: str
+    answers: bool = False   # re-issued for a failure or step-down: raises the decision
 
 
 @dataclass(frozen=True)

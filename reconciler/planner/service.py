@@ -75,7 +75,8 @@ def _reissue(view: View, name: str, svc: ServiceDoc, current: Assignment,
     why = "; ".join(f"{s}: {'stepped down (self-fenced)' if s in stepped else view.why(s, name, svc)}"
                     for s in stuck)
     return [Assign(name, tuple(current.active), tuple(current.standby),
-                   f"{why}; kept active: no eligible candidate to take over; re-assigned to take it up again")]
+                   f"{why}; kept active: no eligible candidate to take over; re-assigned to take it up again",
+                   answers=True)]
 
 
 def _failed_under(view: View, server: str, name: str, assigned_at: float) -> bool:

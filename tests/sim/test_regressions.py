@@ -26,6 +26,7 @@ FOUND = {
     2516: "pause in the middle of a promote: the fencer was told of the active only after it: two actives",
     4328: "a failure block lifted on a timer: promoted again under the same assignment as the master moved it",
     5093: "the same, found in the same run (block on a timer after an etcd outage): two actives",
+    5877: "a record that only changed the standbys lifted a self-fence's step-down: two actives",
 }
 
 SCRIPTED = {
