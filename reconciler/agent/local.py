@@ -18,7 +18,8 @@ from overseer.desired.store.client import StoreError
 from overseer.desired.store.store import Store
 
 from .edges import REAL, Edges
-from .service_worker import ServiceWorker, epoch_of
+from .answers import epoch_of
+from .service_worker import ServiceWorker
 from .sink import LatestSink
 
 log = logging.getLogger(__name__)

@@ -16,34 +16,13 @@ from overseer.desired.models import ServiceDoc
 from overseer.desired.state import Assignment, HistoryEntry, ServiceReport
 
 from . import roles
+from .answers import decided_anew, epoch_of
 from .edges import REAL, Edges
 
 log = logging.getLogger(__name__)
 
 
-def epoch_of(assignment: Optional[Assignment]) -> tuple:
-    return (assignment.epoch, assignment.time) if assignment else ()
-
-def _decided_anew(assignment: Optional[Assignment], failed_under: Optional[Assignment]) -> bool:
-    """Whether a new assignment answers the failure we are blocked on.
-
-    Another active set does; so does a re-issue (the master saw the failure
-    and keeps us: restart in place now), which raises `decision`. Neither
-    adoption by a new master (it may not have seen the failure yet) nor a
-    record that only changed the standbys does: both carry the decision."""
-    if assignment is None or failed_under is None:
-        return True
-    if tuple(assignment.active) != tuple(failed_under.active):
-        return True
-    return assignment.decision > failed_under.decision
-
-
 RETRY_MIN, RETRY_MAX = 1.0, 30.0
-# After failing as active, how long to leave the master to move the service
-# before retrying in place (only happens when it had nowhere else to go).
-# What the liveness bound allows the master to answer a failure report
-# (tests/faults, sim/schedule.py); the agent itself waits for the answer.
-BLOCK_SECONDS = 5.0
 
 
 class ServiceWorker:
@@ -127,7 +106,7 @@ class ServiceWorker:
     def assign(self, assignment: Optional[Assignment]) -> None:
         if assignment != self.assignment:
             delay = 0.0
-            if _decided_anew(assignment, self.blocked):
+            if decided_anew(assignment, self.blocked):
                 if self.blocked is not None and assignment is not None \
                         and tuple(assignment.active) == tuple(self.blocked.active):
                     delay = self._restart_delay()   # restart in place, backing off if it keeps failing
@@ -181,7 +160,7 @@ class ServiceWorker:
                 self.retry_delay = min(self.retry_delay * 2, RETRY_MAX)
 
     def _block(self) -> None:
-        # Remember the assignment we failed under; `_decided_anew` says which
+        # Remember the assignment we failed under; `decided_anew` says which
         # later assignments lift the block.
         self.blocked = self.assignment
         if self.edges.monotonic() - self._active_since > RETRY_MAX:

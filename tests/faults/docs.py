@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from overseer.reconciler.agent.service_worker import BLOCK_SECONDS
+from overseer.reconciler.agent.answers import BLOCK_SECONDS
 
 from .checker import ServiceSpec
 

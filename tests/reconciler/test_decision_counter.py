@@ -1,7 +1,7 @@
 """Assignment.decision: only a move or a re-issue answers an agent that failed
 or stood down; adoption and standby-only records carry it (seed 5877)."""
 from overseer.desired.state import Assignment
-from overseer.reconciler.agent.service_worker import _decided_anew
+from overseer.reconciler.agent.answers import decided_anew
 from overseer.reconciler.master import next_decision
 from overseer.reconciler.planner.actions import Assign
 
@@ -24,13 +24,13 @@ def test_move_and_reissue_raise_it():
 
 def test_a_newer_standby_only_record_is_no_answer_to_a_failure():
     reshuffled = Assignment("db", ("s3",), ("s2", "s1"), epoch=24, reason="standby now", time=101.0, decision=4)
-    assert not _decided_anew(reshuffled, CURRENT)
+    assert not decided_anew(reshuffled, CURRENT)
     adopted = Assignment("db", ("s3",), ("s2",), epoch=30, reason="adopted", time=102.0, decision=4)
-    assert not _decided_anew(adopted, CURRENT)
+    assert not decided_anew(adopted, CURRENT)
     reissued = Assignment("db", ("s3",), ("s2",), epoch=24, reason="kept", time=103.0, decision=5)
-    assert _decided_anew(reissued, CURRENT)
+    assert decided_anew(reissued, CURRENT)
     moved = Assignment("db", ("s2",), ("s3",), epoch=24, reason="moved", time=103.0, decision=5)
-    assert _decided_anew(moved, CURRENT)
+    assert decided_anew(moved, CURRENT)
 
 
 def test_records_written_before_the_counter_read_as_decision_zero():
