@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from overseer.reconciler.agent import presence
+from overseer.reconciler.agent import local, presence
 from overseer.reconciler.planner import health
 from overseer.reconciler.sim import procs
 from overseer.reconciler.sim.run import run_seed
@@ -59,6 +59,17 @@ def test_finds_a_planted_promote_before_the_old_active_is_fenced(monkeypatch):
     still runs. Found within 60 seeds."""
     monkeypatch.setattr(health.View, "fenced", lambda self, server, name, assigned_at=0.0: True)
     assert _first_failing(range(1, 61), "safety") is not None
+
+
+def test_finds_a_planted_skipped_epoch_check(monkeypatch):
+    """An agent that promotes without asking etcd whether its assignment and
+    the master's epoch are still current acts on a record a new master has
+    already superseded: a promote under a dead master's epoch, or two actives.
+    Found within 100 seeds (first at seed 85)."""
+    async def always_current(self, assignment):
+        return True
+    monkeypatch.setattr(local.LocalServices, "_still_current", always_current)
+    assert _first_failing(range(1, 101), "safety") is not None
 
 
 @pytest.mark.parametrize("first", [1])
