@@ -115,7 +115,7 @@ def draw(seed: int, extras: bool = True) -> Schedule:
                         actuator_timeout=rng.choice((1.0, 2.0)), services=tuple(services))
     faults = _faults(rng, schedule)
     if extras and faults and not all(f.blip for f in faults):
-        faults += _silent_etcd(seed, schedule) + _master_loss(seed, schedule)
+        faults += _silent_etcd(seed, schedule) + _master_loss(seed, schedule) + _cleanups(seed, schedule)
     return schedule.but(faults=tuple(sorted(faults, key=lambda f: (f.at, f.kind))))
 
 
@@ -186,6 +186,21 @@ def _master_loss(seed: int, s: Schedule) -> list[Fault]:
     return [Fault("agent_crash", at, round(rng.uniform(1.5, 3.0) * s.ttl, 2), server=SERVERS[0]),
             Fault("agent_crash", round(at + s.ttl + rng.uniform(0.3, 1.5), 2), round(rng.uniform(0.05, 0.3), 2),
                   server=other)]
+
+
+def _cleanups(seed: int, s: Schedule) -> list[Fault]:
+    """Sometimes, the operator's `overseer cleanup SERVICE [--server S]` in the
+    middle of the faults: remembered failures forgotten while they matter.
+    A generator of its own, as above."""
+    rng = random.Random(seed * 1_000_003 + 13)
+    if rng.random() >= 0.25:
+        return []
+    out = []
+    for _ in range(rng.randint(1, 2)):
+        svc = rng.choice(s.services)
+        server = rng.choice(("", *svc.candidates))
+        out.append(Fault("cleanup", round(FAULT_START + rng.uniform(0, WINDOW), 2), server=server, service=svc.name))
+    return out
 
 
 def _silenced(f: Fault) -> frozenset:

@@ -287,6 +287,10 @@ class World:
         elif f.kind == "pause":
             if self._op(lambda: self.operator.set_paused(f.service, True), f"pause {f.service}"):
                 self.op_paused.add(f.service)
+        elif f.kind == "cleanup":
+            servers = [f.server] if f.server else list(self.candidates[f.service])
+            self._op(lambda: self.operator.delete_failures(f.service, servers),
+                     f"cleanup {f.service}" + (f" --server {f.server}" if f.server else ""))
         elif f.kind == "apply":
             order = self.candidates[f.service]
             order.append(order.pop(0))
