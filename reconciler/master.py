@@ -49,6 +49,7 @@ def actual_from(snapshot: ClusterSnapshot, down_since: dict[str, float]) -> Actu
         paused=snapshot.paused,
         switchovers=snapshot.switchovers,
         failures=snapshot.failures,
+        cordoned=snapshot.cordoned,
     )
 
 
