@@ -85,9 +85,9 @@ def serve(stream=None, clock=time.monotonic) -> None:
     def _agent_died(signum, frame):
         drop_vips(vips)
         sys.exit(0)
+    # (an agent dying before this line leaves nothing vouched: the default
+    # SIGTERM action ending us is then right)
     signal.signal(signal.SIGTERM, _agent_died)
-    if os.getppid() == 1:   # the agent died before the handler was in place
-        return
     deadline: Optional[float] = None
     buffer = b""
     while True:
