@@ -195,6 +195,7 @@ class SwitchoverRequest(Record):
     service: str
     to: Optional[str] = None
     requested: float = 0.0
+    at: Optional[float] = None       # scheduled: not before this moment (`switchover --at`)
 
 
 @dataclass(frozen=True)
@@ -229,6 +230,7 @@ class ClusterSnapshot:
     switchovers: Mapping[str, SwitchoverRequest] = field(default_factory=dict)
     history: Mapping[str, tuple] = field(default_factory=dict)  # service -> recent HistoryEntry, oldest first
     failures: Mapping[tuple, FailCount] = field(default_factory=dict)  # (server, service)
+    cordoned: frozenset = frozenset()                   # server names (`overseer cordon`)
 
     def is_paused(self, service: str) -> bool:
         return "*" in self.paused or service in self.paused

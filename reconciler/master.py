@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any, Awaitable, Callable, Optional
+from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from overseer.desired.state import Assignment, ClusterSnapshot, HistoryEntry, HistoryKind, MasterRecord
 from overseer.desired.store.client import StaleEpoch
@@ -49,13 +49,18 @@ def actual_from(snapshot: ClusterSnapshot, down_since: dict[str, float]) -> Actu
         paused=snapshot.paused,
         switchovers=snapshot.switchovers,
         failures=snapshot.failures,
+        cordoned=snapshot.cordoned,
     )
 
 
 class MasterLoop:
     def __init__(self, store: Store, master: MasterRecord, clock: Callable[[], float] = time.time,
-                 etcd: Callable[..., Awaitable[Any]] = asyncio.to_thread):
+                 etcd: Callable[..., Awaitable[Any]] = asyncio.to_thread,
+                 vouched: Callable[[float], Mapping[str, float]] = lambda now: {}):
         self.store = store
+        # Servers whose failsafe this agent vouched for (failsafe.Vouches): their
+        # actives may legitimately run until then although their lease is gone.
+        self.vouched = vouched
         self.etcd = etcd  # runs one blocking Store call (agent/edges.py)
         self.master = master
         self.clock = clock
@@ -74,9 +79,14 @@ class MasterLoop:
     def _track_down(self, snapshot: ClusterSnapshot, now: float) -> None:
         desired = set(snapshot.desired.servers)
         live = set(snapshot.servers)
+        vouched = self.vouched(now)
         for server in desired - live:
             # first sight of a missing server; at takeover, "now" is the safe choice
             self.down_since.setdefault(server, now if self._known is None or server in self._known else now)
+            if server in vouched:
+                # we told it "etcd is gone here too": it keeps its actives until
+                # then, so they count as running until then (plus the margin)
+                self.down_since[server] = max(self.down_since[server], vouched[server])
         for server in live:
             self.down_since.pop(server, None)
         self._known = live

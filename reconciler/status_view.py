@@ -131,6 +131,7 @@ def build_servers(snapshot: ClusterSnapshot) -> dict[str, dict[str, Any]]:
             "failureDomain": doc.spec.failureDomain if doc else "",
             "address": (doc.spec.address if doc else "") or (live.address if live else ""),
             "master": name == master,
+            "cordoned": name in snapshot.cordoned,
             "message": live.message if live is not None else "",
             "version": live.version if live is not None else "",
         }
@@ -180,7 +181,17 @@ def build_service(snapshot: ClusterSnapshot, name: str,
         "failures": failures_json(snapshot, name, now),
         "lastHook": last_hook(snapshot, name),
         "vip": doc.spec.vip.model_dump() if doc.spec.vip is not None else None,
+        "switchover": switchover_json(snapshot, name),
     }
+
+
+def switchover_json(snapshot: ClusterSnapshot, name: str) -> Optional[dict[str, Any]]:
+    """The pending operator switchover: {to, requested, at} (`at` null: as soon
+    as the master gets to it; a time: scheduled with `switchover --at`)."""
+    request = snapshot.switchovers.get(name)
+    if request is None:
+        return None
+    return {"to": request.to, "requested": request.requested, "at": request.at}
 
 
 def last_hook(snapshot: ClusterSnapshot, name: str) -> Optional[dict[str, Any]]:

@@ -66,12 +66,18 @@ class Keys:
         # zero-padded so lexical order is time order
         return f"{self.root}history/{service}/{time_ns:020d}"
 
-    # operator controls (pause, switchover): not documents, so `apply` never resets them
+    # operator controls (pause, cordon, switchover): not documents, so `apply` never resets them
     def pause_prefix(self) -> str:
         return self.root + "control/pause/"
 
     def pause(self, service: str) -> str:
         return f"{self.root}control/pause/{service}"
+
+    def cordon_prefix(self) -> str:
+        return self.root + "control/cordon/"
+
+    def cordon(self, server: str) -> str:
+        return f"{self.root}control/cordon/{server}"
 
     def switchover_prefix(self) -> str:
         return self.root + "control/switchover/"

@@ -74,6 +74,7 @@ class _Builder:
         self.history: dict[str, list] = {}
         self.paused: set[str] = set()
         self.switchovers: dict[str, SwitchoverRequest] = {}
+        self.cordoned: set[str] = set()
 
     def add(self, rel: str, value: bytes, meta) -> None:
         parts = rel.split("/")
@@ -103,6 +104,8 @@ class _Builder:
         elif head == "control" and len(parts) == 3:
             if parts[1] == "pause":
                 self.paused.add(parts[2])
+            elif parts[1] == "cordon":
+                self.cordoned.add(parts[2])
             elif parts[1] == "switchover":
                 self.switchovers[parts[2]] = SwitchoverRequest.from_json(value)
 
@@ -121,6 +124,7 @@ class _Builder:
             # keys sort by time, so the tail is the most recent
             history={s: tuple(h[-HISTORY_IN_SNAPSHOT:]) for s, h in self.history.items()},
             failures=self.failures,
+            cordoned=frozenset(self.cordoned),
         )
 
 

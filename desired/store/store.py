@@ -304,6 +304,15 @@ class Store:
         else:
             self._call(self.client.delete, key)
 
+    def set_cordoned(self, server: str, cordoned: bool) -> bool:
+        """`overseer cordon` / `uncordon`; True when this changed anything."""
+        key = self.keys.cordon(server)
+        if cordoned:
+            ok, _ = self._call(self.client.transaction, compare=[self._tx.version(key) == 0],
+                               success=[self._tx.put(key, json.dumps({"time": time.time()}))], failure=[])
+            return ok
+        return bool(self._call(self.client.delete, key))
+
     def request_switchover(self, request: SwitchoverRequest) -> None:
         self._call(self.client.put, self.keys.switchover(request.service), request.to_json())
 

@@ -24,7 +24,7 @@ from . import sdnotify
 from .edges import REAL, Edges
 from ..hooks.events import Notifier
 from ..hooks.master_events import MasterEvents
-from .failsafe import Peer, everyone_lost_etcd
+from .failsafe import Peer, Vouches, everyone_lost_etcd
 from .local import LocalServices
 from .mastership import Mastership
 from .presence import Presence
@@ -57,6 +57,7 @@ class Agent:
         self._timer: Optional[asyncio.TimerHandle] = None
         self._etcd_failing = False
         self._failsafe_said: Optional[tuple] = None
+        self.vouches = Vouches()   # peers we told "etcd is gone here too" (failsafe.py)
         self._ttl_noted: Optional[float] = None
         self._tasks: list[asyncio.Task] = []
 
@@ -110,7 +111,8 @@ class Agent:
                                  self._failsafe, self._lease_changed, vouch=self._vouch,
                                  clock=self.edges.monotonic, edges=self.edges)
         self.mastership = Mastership(self.store, self.me, self.presence, self.started,
-                                     self._wake_in, self._changed.set, self.edges, MasterEvents(notifier))
+                                     self._wake_in, self._changed.set, self.edges, MasterEvents(notifier),
+                                     vouched=self.vouches.active)
         await self.presence.register()
         log.info("agent %s up in cluster %s (rank %d, lease %x, ttl %gs)", self.me, self.store.cluster,
                  snapshot.desired.rank(self.me), self.presence.state.lease, spec.leaseTTL)
@@ -135,18 +137,24 @@ class Agent:
         self.healthz = self.edges.healthz(host, doc.spec.agentPort, self._healthz_status)
         await self.healthz.start()
 
-    async def _healthz_status(self) -> dict:
-        # true: etcd answered; false: it refused at once (down); null: no answer
-        # in time. A slow etcd still expires leases, so a peer asking must not
-        # read "no answer" as "etcd is down" (found by the simulator: a slow
-        # etcd plus one cut server gave two actives).
+    async def _healthz_status(self, asker: str = "") -> dict:
+        # true: etcd answered; false: it refused at once (down), or it did not
+        # answer in time and our own keep-alives fail too (gone behind a
+        # dropped link); null: no answer in time but our keep-alives get
+        # through: etcd is slow, not gone, and still expires leases, so a peer
+        # asking must not read it as "etcd is down" (found by the simulator:
+        # a slow etcd plus one cut server gave two actives, seed 91).
         try:
             await asyncio.wait_for(self.edges.etcd(self.store.get_master), 0.3)
             reaching: Optional[bool] = True
         except StoreError:
             reaching = False
         except asyncio.TimeoutError:
-            reaching = None
+            state = self.presence.state if self.presence else None
+            reaching = None if state is None or state.etcd_ok else False
+        if reaching is False and asker and asker != self.me and asker in self.snapshot.desired.servers:
+            # it may keep its actives on our word: we move none of them while it may
+            self.vouches.vouch(asker, self.edges.wall() + self.presence.ttl)
         return {"server": self.me, "etcd": reaching, "master": self.mastership.is_master,
                 "fenced": bool(self.presence and self.presence.state.fenced)}
 
@@ -278,7 +286,7 @@ class Agent:
                  for name, doc in desired.servers.items() if name != self.me]
         # longer than a peer's own etcd probe (0.3 s), short enough to decide in time
         verdict = await everyone_lost_etcd(peers, timeout=max(0.5, min(1.0, self.presence.ttl / 4)),
-                                           ask=self.edges.ask_peer)
+                                           ask=lambda peer, timeout: self.edges.ask_peer(peer, timeout, self.me))
         said = (verdict.keep, verdict.definitive)
         if said != self._failsafe_said:
             # once per state change, not once per keep-alive tick

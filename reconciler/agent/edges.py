@@ -68,7 +68,7 @@ class Edges:
     connect: Callable[[Any, Optional[str]], Any] = _connect
     actuator: Callable[..., Any] = build_actuator        # (service, spec, log_dir=) -> Actuator
     probe: Callable[[Any, ProbeContext], Awaitable[ProbeResult]] = run_probe
-    ask_peer: Callable[[failsafe.Peer, float], Awaitable[Optional[dict]]] = failsafe.ask_peer
+    ask_peer: Callable[[failsafe.Peer, float, str], Awaitable[Optional[dict]]] = failsafe.ask_peer  # (peer, timeout, asker)
     fencer: Callable[[], Any] = _fencer                   # -> .vouch(seconds, groups), .close()
     healthz: Callable[..., Any] = _healthz                # (host, port, status) -> .start(), .close()
     server_health: Callable[..., Any] = _server_health    # (**ServerHealthMonitor kwargs) -> .run()

@@ -6,6 +6,14 @@ ours, and actives stay where they are (nobody can promote without etcd anyway).
 If any peer is silent or still reaches etcd, the verdict extends nothing and
 presence.py's deadline fences unless our own keep-alive gets through first.
 This is the one exception to "servers talk only through etcd".
+
+A peer that answers "no etcd here either" vouches for the asker, as Patroni's
+members do for a leader's POST /failsafe: it remembers the asker (`Vouches`)
+for a whole lease and, if it becomes master, moves none of the asker's actives
+before that runs out. This is what makes keeping actives safe when etcd is
+silent rather than refusing: etcd may be up behind the dropped links and
+expire the asker's lease; whoever reconnects first still waits until the
+asker's extended legitimacy (at most 0.95 x leaseTTL after it asked) is over.
 """
 from __future__ import annotations
 
@@ -14,6 +22,7 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Awaitable, Callable, Iterable, Optional
+from urllib.parse import quote
 
 log = logging.getLogger(__name__)
 
@@ -25,13 +34,30 @@ class Peer:
     port: int
 
 
-async def ask_peer(peer: Peer, timeout: float) -> dict | None:
+class Vouches:
+    """Peers this agent told "etcd is gone here too", each until a wall-clock
+    moment: their actives are legitimate until then, whatever etcd says."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    def vouch(self, server: str, until: float) -> None:
+        self._until[server] = max(until, self._until.get(server, until))
+
+    def active(self, now: float) -> dict[str, float]:
+        for server in [s for s, until in self._until.items() if until <= now]:
+            del self._until[server]
+        return dict(self._until)
+
+
+async def ask_peer(peer: Peer, timeout: float, asker: str = "") -> dict | None:
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(peer.address, peer.port), timeout)
     except (OSError, asyncio.TimeoutError):
         return None
     try:
-        writer.write(f"GET /healthz HTTP/1.0\r\nHost: {peer.address}\r\n\r\n".encode())
+        query = f"?from={quote(asker)}" if asker else ""
+        writer.write(f"GET /healthz{query} HTTP/1.0\r\nHost: {peer.address}\r\n\r\n".encode())
         await writer.drain()
         raw = await asyncio.wait_for(reader.read(65536), timeout)
         body = raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in raw else b""
@@ -63,8 +89,9 @@ async def everyone_lost_etcd(peers: Iterable[Peer], timeout: float = 1.0,
     silent = [p.name for p, a in zip(peers, answers) if a is None]
     if silent:
         return Verdict(False, False, f"no answer from {', '.join(silent)}")
-    # null: the peer's own etcd probe timed out. etcd may be slow, not down,
-    # and then it still expires our lease: only a refused etcd extends it.
+    # null: the peer's probe timed out while its own keep-alives still get
+    # through. etcd is slow, not gone, and still expires our lease (seed 91);
+    # a peer whose keep-alives fail too says false and vouches for us.
     unsure = [p.name for p, a in zip(peers, answers) if a.get("etcd", False) is None]
     if unsure:
         return Verdict(False, False, f"{', '.join(unsure)} cannot tell whether etcd is down or slow")

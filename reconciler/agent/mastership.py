@@ -8,7 +8,7 @@ reconcile pass per snapshot while it holds the lock.
 from __future__ import annotations
 
 import logging
-from typing import Callable, Optional
+from typing import Callable, Mapping, Optional
 
 from overseer.desired.state import ClusterSnapshot, HistoryEntry
 from overseer.desired.store.client import StoreError
@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 class Mastership:
     def __init__(self, store: Store, me: str, presence: Presence, started: float,
                  wake_in: Callable[[float], None], look_again: Callable[[], None], edges: Edges = REAL,
-                 events: Optional[MasterEvents] = None):
+                 events: Optional[MasterEvents] = None,
+                 vouched: Callable[[float], Mapping[str, float]] = lambda now: {}):
         self.store, self.me, self.presence, self.started = store, me, presence, started
+        self.vouched = vouched          # failsafe vouches we gave (server -> until), for down tracking
         self.edges = edges
         self.wake_in = wake_in          # ask for another snapshot after some seconds
         self.look_again = look_again    # ask for another snapshot now
@@ -104,7 +106,7 @@ class Mastership:
             self.master = self._loop(held)
 
     def _loop(self, record) -> MasterLoop:
-        loop = MasterLoop(self.store, record, clock=self.edges.wall, etcd=self.edges.etcd)
+        loop = MasterLoop(self.store, record, clock=self.edges.wall, etcd=self.edges.etcd, vouched=self.vouched)
         if self.events is not None:
             loop.on_written = self.events.written
         return loop

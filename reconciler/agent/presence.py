@@ -7,7 +7,8 @@ when that passes, even while a call still hangs on a dropped link, so they are
 down before the lease can expire for the others. From half the TTL without a
 renewal the agent asks its peers (`failsafe`) every tick: if all answer and
 none reaches etcd, the outage is etcd's and the legitimacy is extended from
-that moment (a returning etcd extends every lease). A peer that reaches etcd
+the moment we asked (a returning etcd extends every lease; one that was only
+cut off did not, and the peers' vouches cover that: failsafe.py). A peer that reaches etcd
 extends nothing: we may be the one cut off, or just the last to reconnect,
 and a keep-alive that gets through in time settles it. A lease found expired
 fences too: the master may already have moved our actives. The fencer
@@ -223,13 +224,16 @@ class Presence:
 
     async def _ask_peers(self) -> None:
         self.state.asking = True
+        # From when we asked, not when the answers came: a peer vouches for us
+        # for a lease from its answer (failsafe.Vouches), which is later.
+        asked = self.clock()
         try:
             keep, _definitive = await self.failsafe()
         finally:
             self.state.asking = False
         if keep and not self.state.etcd_ok:  # a renewal meanwhile says more than the peers
-            self.state.kept_at = self.clock()
-            self._legitimate_until(self.state.kept_at)
+            self.state.kept_at = asked
+            self._legitimate_until(asked)
         # Otherwise nothing more to do here: the deadline guard fences when the
         # legitimacy runs out, unless a keep-alive gets through first (a peer
         # reaching etcd may just have reconnected sooner than we did).

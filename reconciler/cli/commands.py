@@ -8,7 +8,7 @@ import importlib
 
 from .main import cli
 
-MODULES = ("docs", "status", "agent", "control", "failures", "serve", "demo")
+MODULES = ("docs", "status", "agent", "control", "drain", "failures", "serve", "demo")
 
 for _name in MODULES:
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
+from datetime import datetime, timezone
 from typing import Optional
 
 import click
@@ -34,40 +35,87 @@ def _refusal(store: Store, service: str, since: float) -> Optional[str]:
 @click.command("switchover")
 @click.argument("service")
 @click.option("--to", "target", default=None, help="server to move the active to (default: the best standby)")
+@click.option("--at", "at", default=None, metavar="TIME",
+              help="scheduled: carry it out at TIME (ISO 8601 with a zone, e.g. 2026-12-05T03:00+01:00)")
+@click.option("--cancel", is_flag=True, help="withdraw SERVICE's pending or scheduled switchover")
 @click.option("--timeout", default=60.0, show_default=True, help="seconds to wait for the outcome")
 @global_options
 @store_errors
-def switchover(service: str, target: Optional[str], timeout: float) -> None:
+def switchover(service: str, target: Optional[str], at: Optional[str], cancel: bool, timeout: float) -> None:
     """Planned, graceful move of SERVICE's active (demote, then promote)."""
     store = _store()
     snap = store.snapshot()
     doc = service_doc(snap, store.cluster, service, "switchover")
+    if cancel:
+        if target is not None or at is not None:
+            fail("switchover --cancel takes no --to or --at", 2)
+        if service not in snap.switchovers:
+            click.echo(f"{service}: no switchover pending")
+            return
+        store.cancel_switchover(service)
+        click.echo(f"{service}: switchover cancelled")
+        return
+    when = parse_time(at) if at is not None else None
+    if when is not None and when <= time.time():
+        fail(f"switchover --at {at}: that moment has passed; leave --at out to switch over now", 2)
     if target is not None and target not in doc.spec.candidates:
         fail(f"switchover: {target} is not a candidate of {service} (candidates: {', '.join(doc.spec.candidates)})")
+    if target is not None and target in snap.cordoned:
+        fail(f"switchover: {target} is cordoned; `overseer uncordon {target}` first")
     if snap.is_paused(service):
         fail(f"switchover: {service} is paused; `overseer resume {service}` first")
-    if snap.master is None:
+    if snap.master is None and when is None:
         fail("switchover: no master is elected, nobody could carry it out; check `overseer status`")
     before = snap.assignments.get(service)
     if target is not None and before is not None and before.active == (target,):
         click.echo(f"{service}: already active on {target}")
         return
     asked = time.time()
-    store.request_switchover(SwitchoverRequest(service, target, asked))
+    store.request_switchover(SwitchoverRequest(service, target, asked, when))
+    if when is not None:
+        click.echo(f"{service}: switchover scheduled for {format_time(when)}" + (f" to {target}" if target else "")
+                   + f"; `overseer switchover {service} --cancel` withdraws it")
+        return
     click.echo(f"{service}: switchover requested" + (f" to {target}" if target else ""))
+    done, message = wait_for_switchover(store, service, asked, timeout)
+    if not done:
+        fail(message)
+    click.echo(message)
+
+
+def wait_for_switchover(store: Store, service: str, asked: float, timeout: float) -> tuple[bool, str]:
+    """(True, "SERVICE: active on X") once the master carried out the request
+    made at `asked`; (False, why) when it refused or `timeout` passed (then the
+    request is withdrawn, so it cannot happen later by surprise)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         snap = store.snapshot()
         if service not in snap.switchovers:
             refused = _refusal(store, service, asked)
             if refused:
-                fail(f"{service}: {refused}")
+                return False, f"{service}: {refused}"
             now = snap.assignments.get(service)
-            click.echo(f"{service}: active on {', '.join(now.active) if now else '-'}")
-            return
+            return True, f"{service}: active on {', '.join(now.active) if now else '-'}"
         time.sleep(0.1)
     store.cancel_switchover(service)
-    fail(f"{service}: switchover not finished within {timeout:g}s; request withdrawn (see `overseer status`)")
+    return False, f"{service}: switchover not finished within {timeout:g}s; request withdrawn (see `overseer status`)"
+
+
+def parse_time(text: str) -> float:
+    """ISO 8601 with a zone ('2026-12-05T03:00+01:00', '...Z') -> epoch seconds.
+    A time without a zone is refused: the agents and the operator may not
+    share one, and a switchover an hour off is worse than an error."""
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        fail(f"--at {text!r}: not an ISO 8601 time; write e.g. 2026-12-05T03:00+01:00", 2)
+    if moment.tzinfo is None:
+        fail(f"--at {text!r}: add the zone, e.g. {text}+00:00 or {text}Z", 2)
+    return moment.timestamp()
+
+
+def format_time(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _set_paused(service: Optional[str], paused: bool) -> None:

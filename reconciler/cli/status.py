@@ -64,7 +64,8 @@ def render_text(status: dict, now: Optional[float] = None) -> str:
     for name, srv in status["servers"].items():
         servers.append([name, "up" if srv["up"] else "DOWN", LABELS.get(srv["health"], srv["health"]),
                         str(srv["rank"]), srv["failureDomain"] or "-",
-                        "master" if srv.get("master") else ""])
+                        ", ".join(w for w, on in (("master", srv.get("master")), ("cordoned", srv.get("cordoned")))
+                                  if on)])
     services = [["SERVICE", "STATUS", "ACTIVE", "STANDBY", "PAUSED", "FAILING CHECKS", "FAIL COUNTS"]]
     for name, svc in status["services"].items():
         services.append([name, LABELS.get(svc["status"], svc["status"]),
@@ -82,6 +83,12 @@ def render_text(status: dict, now: Optional[float] = None) -> str:
             for name, svc in status["services"].items() if svc.get("vip")]
     if vips:
         lines += ["", "FLOATING IP", *vips]
+    planned = [f"{name}: switchover" + (f" to {svc['switchover']['to']}" if svc["switchover"]["to"] else "")
+               + (f" scheduled for {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(svc['switchover']['at']))}"
+                  if svc["switchover"]["at"] else " pending")
+               for name, svc in status["services"].items() if svc.get("switchover")]
+    if planned:
+        lines += ["", "PLANNED", *planned]
     return "\n".join(lines + ([""] + warnings if warnings else []))
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Mapping, Optional
 
-from overseer.desired.state import Assignment, DesiredState, Role
+from overseer.desired.state import Assignment, DesiredState, Role, SwitchoverRequest
 
 from .actions import Action, Assign, ClearSwitchover, Record, Refusal
 from .health import View
@@ -28,8 +28,16 @@ def plan(desired: DesiredState, actual: ActualState, assignments: Mapping[str, A
         if actual.is_paused(name):
             continue
         actions.extend(plan_service(view, name, desired.services[name],
-                                    assignments.get(name), switchovers.get(name)))
+                                    assignments.get(name), due(switchovers.get(name), now)))
     return actions
+
+
+def due(request: Optional[SwitchoverRequest], now: float) -> Optional[SwitchoverRequest]:
+    """A switchover request the master acts on now: a scheduled one (`--at`)
+    waits for its moment, as `patronictl switchover --scheduled` does."""
+    if request is None or (request.at is not None and now < request.at):
+        return None
+    return request
 
 
 def what_if_down(desired: DesiredState, actual: ActualState, assignments: Mapping[str, Assignment],
@@ -44,7 +52,8 @@ def what_if_down(desired: DesiredState, actual: ActualState, assignments: Mappin
 
 def next_wakeup(desired: DesiredState, actual: ActualState, assignments: Mapping[str, Assignment],
                 now: float) -> Optional[float]:
-    """The earliest future moment a dead server's failover margin expires, if any matters."""
+    """The earliest future moment the plan may change by itself: a dead
+    server's failover margin expiring, or a scheduled switchover's time."""
     view = View(desired, actual, now)
     dead_actives: set[str] = set()
     for name, assignment in assignments.items():
@@ -54,6 +63,8 @@ def next_wakeup(desired: DesiredState, actual: ActualState, assignments: Mapping
         if report.role == Role.ACTIVE and server not in actual.servers and not actual.is_paused(name):
             dead_actives.add(server)
     expiries = [actual.down_since[s] + view.margin for s in dead_actives if s in actual.down_since]
+    expiries += [r.at for name, r in actual.switchovers.items()
+                 if r.at is not None and name in desired.services and not actual.is_paused(name)]
     future = [t for t in expiries if t > now]
     return min(future) if future else None
 

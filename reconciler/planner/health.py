@@ -54,6 +54,7 @@ class View:
         self.domains = {name: doc.spec.failureDomain for name, doc in desired.servers.items()}
         self.bad = _index_bad_checks(actual.observations)
         self.memory = Memory(desired, actual.failures, now)
+        self.cordoned = actual.cordoned
 
     # --- grading (hot path) ------------------------------------------------
 
@@ -139,6 +140,8 @@ class View:
         remembered = self.memory.words(server, name, svc)
         if remembered:
             words.append(remembered)
+        if server in self.cordoned:
+            words.append("cordoned")
         if words:
             return ", ".join(words)
         return "healthy" if rec.health == Status.OK else "health unknown"

@@ -26,6 +26,8 @@ class ActualState:
     switchovers: Mapping[str, SwitchoverRequest] = field(default_factory=dict)
     # (server, service) -> failures of the service while active there (failure memory)
     failures: Mapping[tuple[str, str], FailCount] = field(default_factory=dict)
+    # servers where nothing new is placed (`overseer cordon`): a last resort only
+    cordoned: frozenset[str] = frozenset()
 
     def is_paused(self, service: str) -> bool:
         return "*" in self.paused or service in self.paused

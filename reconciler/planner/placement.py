@@ -1,7 +1,9 @@
 """Choosing servers: who may become active, in what order, and the standby list.
 
-Preference among eligible servers: healthy before warn before marked (a
-remembered failure, memory.py), then servers the
+Preference among eligible servers: servers not cordoned first (a cordoned
+server is a last resort: chosen only when no other eligible candidate is
+left, so a cordon never leaves a service without its active), then healthy
+before warn before marked (a remembered failure, memory.py), then servers the
 current assignment designated as successors (`hints`: the head of the standby
 list while a handover is in progress), then `candidates` order. Standbys:
 every other live candidate, servers outside the actives' failure domains
@@ -30,9 +32,9 @@ def ranked_pool(view: View, name: str, svc: ServiceDoc, grades: dict[str, int],
             continue
         grade = grades[server]
         if is_eligible(grade):
-            pool.append((grade, hint_rank.get(server, len(hint_rank)), index, server))
+            pool.append((server in view.cordoned, grade, hint_rank.get(server, len(hint_rank)), index, server))
     pool.sort()
-    return [entry[3] for entry in pool]
+    return [entry[-1] for entry in pool]
 
 
 def standby_order(view: View, svc: ServiceDoc, actives: Sequence[str],
@@ -48,7 +50,7 @@ def standby_order(view: View, svc: ServiceDoc, actives: Sequence[str],
         taken = {domains.get(s, "") for s in actives}
         taken.update(domains.get(s, "") for s in first)
         # stable sort: candidates order within each group
-        rest.sort(key=lambda s: domains.get(s, "") in taken)
+        rest.sort(key=lambda s: (s in view.cordoned, domains.get(s, "") in taken))
     head = [s for s in first if s in live and s not in actives]
     tail = [s for s in last if s in live and s not in actives]
     return tuple(head + rest + tail)
@@ -56,8 +58,12 @@ def standby_order(view: View, svc: ServiceDoc, actives: Sequence[str],
 
 def all_active_set(view: View, svc: ServiceDoc, grades: dict[str, int],
                    current: Sequence[str]) -> tuple[str, ...]:
-    """all-active: every eligible candidate; never empty the service while a live active remains."""
-    chosen = tuple(s for s in svc.spec.candidates if is_eligible(grades[s]))
+    """all-active: every eligible candidate (a cordoned one only where it runs
+    already); never empty the service while a live active remains."""
+    chosen = tuple(s for s in svc.spec.candidates
+                   if is_eligible(grades[s]) and (s not in view.cordoned or s in current))
+    if not chosen:
+        chosen = tuple(s for s in svc.spec.candidates if is_eligible(grades[s]))
     if chosen:
         return chosen
     return tuple(s for s in current if s in view.live)

@@ -16,6 +16,8 @@ from .health import View
 def chosen(view: View, name: str, svc: ServiceDoc, server: str) -> str:
     position = "first candidate" if svc.spec.candidates[:1] == [server] else "next candidate"
     words = [position, view.why(server, name, svc)]
+    if server in view.cordoned:
+        words.append("chosen although cordoned: no other eligible candidate")
     if view.domain(server):
         words.append(view.domain(server))
     return f"{server} chosen: " + ", ".join(words)

@@ -38,9 +38,12 @@ def switchover_intent(view: View, name: str, svc: ServiceDoc, current: Optional[
         refusal = _refuse_target(view, name, svc, request.to, cur, grades)
         return refusal or SwitchIntent(victim, request.to)
     hints = tuple(current.standby)[:replicas - len(cur)] if victim is None else ()
-    pool = ranked_pool(view, name, svc, grades, exclude=cur, hints=hints)
+    # a planned move never goes to a cordoned server (drain moves actives away from one)
+    pool = [s for s in ranked_pool(view, name, svc, grades, exclude=cur, hints=hints) if s not in view.cordoned]
     if not pool:
-        return Refusal(f"no eligible candidate to take over {name}")
+        cordoned = [s for s in svc.spec.candidates if s in view.cordoned and s not in cur]
+        return Refusal(f"no eligible candidate to take over {name}"
+                       + (f" ({', '.join(cordoned)} cordoned)" if cordoned else ""))
     return SwitchIntent(victim, pool[0])
 
 
@@ -50,6 +53,8 @@ def _refuse_target(view: View, name: str, svc: ServiceDoc, to: str,
         return Refusal(f"{to} is not a candidate of {name}")
     if to in cur:
         return Refusal(f"{to} is already active for {name}")
+    if to in view.cordoned:
+        return Refusal(f"{to} is cordoned (`overseer uncordon {to}` first)")
     grade = grades[to]
     if grade == DOWN:
         return Refusal(f"{to} is down")

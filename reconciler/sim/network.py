@@ -3,8 +3,10 @@ cut link does to a call in flight.
 
 An etcd call from server S (`EtcdLane`, the agent's `Edges.etcd`):
 - the request travels one way (a small latency, more while etcd is slow);
-- if etcd is down the connection is refused soon; if S is cut off the call
-  hangs until the client's timeout and fails, as gRPC on a dropped link does;
+- if etcd is down the connection is refused soon; if S is cut off (or etcd is
+  silent: cut off from every server while it keeps running and expiring
+  leases) the call hangs until the client's timeout and fails, as gRPC on a
+  dropped link does;
 - otherwise etcd applies it at once, on arrival;
 - the answer travels back; a link cut meanwhile loses it (the change stays
   applied, the caller times out: "answered after the client gave up").
@@ -36,6 +38,7 @@ class Network:
         self.cut_etcd: set[str] = set()     # servers that cannot reach etcd
         self.cut_peers: set[str] = set()    # servers that cannot reach (or be reached by) peers
         self.slow = 0.0                     # extra one-way latency of every etcd call
+        self.silent = False                 # etcd up but cut off from every server (calls hang)
         self._missed: dict[int, Watch] = {}
         self._pending: set[int] = set()
 
@@ -43,7 +46,7 @@ class Network:
         return self.rng.uniform(*BASE_LATENCY) + (self.rng.uniform(0.5, 1.0) * self.slow if self.slow else 0.0)
 
     def reaches_etcd(self, server: str) -> bool:
-        return not self.etcd.down and server not in self.cut_etcd
+        return not self.etcd.down and not self.silent and server not in self.cut_etcd
 
     # --- faults ---------------------------------------------------------------
 
@@ -52,6 +55,13 @@ class Network:
             self.etcd.down = True
         else:
             self.etcd.come_back()
+            self._reconnected()
+
+    def set_etcd_silent(self, silent: bool) -> None:
+        # Unlike set_etcd_down, etcd keeps running (and expiring leases) behind
+        # the dropped links, and nobody's calls are refused: they hang.
+        self.silent = silent
+        if not silent:
             self._reconnected()
 
     def cut(self, server: str, etcd: bool, peers: bool) -> None:
@@ -112,7 +122,7 @@ class EtcdLane:
         net, loop = self.net, asyncio.get_running_loop()
         started = loop.time()
         await asyncio.sleep(net.latency())
-        if self.server in net.cut_etcd:
+        if self.server in net.cut_etcd or net.silent:
             await self._fail(started, "link cut")
         if net.etcd.down:
             await asyncio.sleep(net.latency())

@@ -16,6 +16,7 @@ WINDOW = 30.0          # faults begin within this window
 
 KINDS = ("proc_crash", "agent_crash", "agent_pause", "etcd_down", "cut", "slow",
          "act_hang", "act_fail", "flap", "switchover", "pause", "apply")
+# also drawn, from a generator of its own (_silent_etcd): "etcd_silent"
 
 
 @dataclass(frozen=True)
@@ -97,7 +98,10 @@ class Schedule:
         return replace(self, **changes)
 
 
-def draw(seed: int) -> Schedule:
+def draw(seed: int, extras: bool = True) -> Schedule:
+    """The schedule of `seed`. `extras=False`: as drawn before the faults with
+    generators of their own existed (regression seeds found then keep that
+    schedule too)."""
     rng = random.Random(seed)
     ttl = rng.choice((2.0, 3.0, 5.0))
     services = []
@@ -109,7 +113,22 @@ def draw(seed: int) -> Schedule:
     schedule = Schedule(seed=seed, ttl=ttl, interval=rng.choice((0.5, 1.0)), fail_after=rng.choice((2, 3)),
                         margin=rng.choice((0.2, 0.5)), campaign_delay=1.0,
                         actuator_timeout=rng.choice((1.0, 2.0)), services=tuple(services))
-    return schedule.but(faults=tuple(sorted(_faults(rng, schedule), key=lambda f: (f.at, f.kind))))
+    faults = _faults(rng, schedule)
+    if extras and faults and not all(f.blip for f in faults):
+        faults += _silent_etcd(seed, schedule) + _master_loss(seed, schedule) + _cleanups(seed, schedule)
+    return schedule.but(faults=tuple(sorted(faults, key=lambda f: (f.at, f.kind))))
+
+
+def _silent_etcd(seed: int, s: Schedule) -> list[Fault]:
+    """Sometimes, etcd cut off from every server by dropped links while it keeps
+    running and expiring leases (the failsafe's hard case: not refused, silent).
+    Drawn from a generator of its own, so the schedules drawn before this fault
+    existed (and their regression seeds) stay as they were unless it fires."""
+    rng = random.Random(seed * 1_000_003 + 7)
+    if rng.random() >= 0.12:
+        return []
+    at = round(FAULT_START + rng.uniform(0, WINDOW), 2)
+    return [Fault("etcd_silent", at, round(rng.uniform(0.3, 2.5) * s.ttl, 2))]
 
 
 def _faults(rng: random.Random, s: Schedule) -> list[Fault]:
@@ -152,9 +171,41 @@ def _fault(rng: random.Random, s: Schedule, kind: str, names: list[str]) -> Faul
     return Fault("apply", at, service=service)
 
 
+def _master_loss(seed: int, s: Schedule) -> list[Fault]:
+    """Sometimes, the master's server dies (s1 heads the hierarchy, so it is
+    the master unless faults moved it) and, while the next master is still
+    being elected, another server's agent crashes and comes back: it finds its
+    assignment under the dead master's epoch. Widens the path an agent's epoch
+    check guards (FoundationDB's "buggify"). A generator of its own, as above."""
+    rng = random.Random(seed * 1_000_003 + 11)
+    if rng.random() >= 0.15:
+        return []
+    at = round(FAULT_START + rng.uniform(0, WINDOW), 2)
+    holders = [svc.candidates[0] for svc in s.services if svc.candidates[0] != SERVERS[0]]
+    other = rng.choice(holders or list(SERVERS[1:]))
+    return [Fault("agent_crash", at, round(rng.uniform(1.5, 3.0) * s.ttl, 2), server=SERVERS[0]),
+            Fault("agent_crash", round(at + s.ttl + rng.uniform(0.3, 1.5), 2), round(rng.uniform(0.05, 0.3), 2),
+                  server=other)]
+
+
+def _cleanups(seed: int, s: Schedule) -> list[Fault]:
+    """Sometimes, the operator's `overseer cleanup SERVICE [--server S]` in the
+    middle of the faults: remembered failures forgotten while they matter.
+    A generator of its own, as above."""
+    rng = random.Random(seed * 1_000_003 + 13)
+    if rng.random() >= 0.25:
+        return []
+    out = []
+    for _ in range(rng.randint(1, 2)):
+        svc = rng.choice(s.services)
+        server = rng.choice(("", *svc.candidates))
+        out.append(Fault("cleanup", round(FAULT_START + rng.uniform(0, WINDOW), 2), server=server, service=svc.name))
+    return out
+
+
 def _silenced(f: Fault) -> frozenset:
     """Servers a blip keeps from renewing their lease."""
-    if f.kind == "etcd_down":
+    if f.kind in ("etcd_down", "etcd_silent"):
         return frozenset(SERVERS)
     return frozenset((f.server,)) if f.kind in ("agent_pause", "cut") else frozenset()
 

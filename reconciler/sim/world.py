@@ -117,7 +117,7 @@ class World:
         def actuator(service, spec, log_dir=None):
             return SimActuator(self, server, service, spec)
 
-        async def ask_peer(peer: Peer, timeout: float):
+        async def ask_peer(peer: Peer, timeout: float, asker: str = ""):
             return await self.ask_peer(server, peer, timeout)
 
         def fencer():
@@ -139,7 +139,7 @@ class World:
             await asyncio.sleep(timeout)
             return None
         await asyncio.sleep(self.net.latency())
-        task = self.loop.create_task(status(), context=self.contexts[peer.name].copy())
+        task = self.loop.create_task(status(me), context=self.contexts[peer.name].copy())
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.TimeoutError:
@@ -237,6 +237,8 @@ class World:
             self.loop.freeze(self.keys[f.server])
         elif k == "etcd_down":
             self.net.set_etcd_down(True)
+        elif k == "etcd_silent":
+            self.net.set_etcd_silent(True)
         elif k == "cut":
             self.net.cut(f.server, f.etcd, f.peers)
         elif k == "slow":
@@ -258,6 +260,8 @@ class World:
             self.loop.thaw(self.keys[f.server])
         elif k == "etcd_down":
             self.net.set_etcd_down(False)
+        elif k == "etcd_silent":
+            self.net.set_etcd_silent(False)
         elif k == "cut":
             self.net.heal(f.server)
         elif k == "slow":
@@ -283,6 +287,10 @@ class World:
         elif f.kind == "pause":
             if self._op(lambda: self.operator.set_paused(f.service, True), f"pause {f.service}"):
                 self.op_paused.add(f.service)
+        elif f.kind == "cleanup":
+            servers = [f.server] if f.server else list(self.candidates[f.service])
+            self._op(lambda: self.operator.delete_failures(f.service, servers),
+                     f"cleanup {f.service}" + (f" --server {f.server}" if f.server else ""))
         elif f.kind == "apply":
             order = self.candidates[f.service]
             order.append(order.pop(0))

@@ -56,10 +56,12 @@ class Verdict:
     stuck: list[str] = field(default_factory=list)
     worst_outage: float = 0.0
     worst_outage_service: str = ""
+    moves: list[str] = field(default_factory=list)            # actives that started or ended after `begin`
+    calm: list[str] = field(default_factory=list)             # a blip that moved, a real failure that did not
 
     @property
     def ok(self) -> bool:
-        return not (self.doubles or self.stale_epochs or self.stuck)
+        return not (self.doubles or self.stale_epochs or self.stuck or self.calm)
 
 
 def build_intervals(events: Sequence[Mapping], last_alive: Mapping[int, float],
@@ -213,4 +215,26 @@ def check(events: Sequence[Mapping], last_alive: Mapping[int, float], specs: Map
                                  f"{bound:.2f}s after the faults healed at {healed:.3f}")
     verdict.worst_outage, verdict.worst_outage_service = worst_outage(
         intervals, specs, begin, healed, impaired, blocked)
+    verdict.moves = moves(intervals, begin)
     return verdict
+
+
+def moves(intervals: Iterable[Interval], begin: float) -> list[str]:
+    """Every change of who is active after `begin` (the faults' start): a
+    promote or start, a demote, or a death of an active child."""
+    out = []
+    for iv in intervals:
+        if iv.start >= begin:
+            out.append(f"{iv.service} became active on {iv.server} at +{iv.start - begin:.2f}s")
+        if iv.end is not None and iv.end >= begin:
+            out.append(f"{iv.service} stopped being active on {iv.server} at +{iv.end - begin:.2f}s")
+    return out
+
+
+def judge_calm(verdict: Verdict, faults) -> None:
+    """The calm invariant: a schedule of labelled blips moves nothing; a
+    labelled family's real failure (one fault, not a blip) moves."""
+    if faults and all(f.blip for f in faults) and verdict.moves:
+        verdict.calm.append("blips moved a service: " + "; ".join(verdict.moves))
+    elif len(faults) == 1 and not faults[0].blip and faults[0].kind != "switchover" and not verdict.moves:
+        verdict.calm.append(f"a real failure ({faults[0].kind}) moved nothing")

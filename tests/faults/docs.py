@@ -19,6 +19,7 @@ from overseer.reconciler.agent.answers import BLOCK_SECONDS
 from .checker import ServiceSpec
 
 RESYNC = 2.0     # seconds: the master's periodic re-plan picks up what a watch missed
+FLAG_INTERVAL = 0.5  # seconds between runs of pbx's `flag` command check (failAfter: the default)
 SVC = str(Path(__file__).with_name("svc.py"))
 
 
@@ -76,6 +77,9 @@ spec: {{address: {address}, agentPort: {agent_port}, failureDomain: sw-{server}}
 """)
     py = sys.executable
     child = _argv(py, SVC, "child", journal, ctl)
+    # pbx's second check fails while CTL/<server>.pbx.probe exists: a probe
+    # failure the calm schedules inject (one failed probe, or a lasting one)
+    flag = _argv("/bin/sh", "-c", 'test ! -e "$0/$OVERSEER_SERVER.$OVERSEER_SERVICE.probe" || exit 2', ctl)
     for service, spec in SPECS.items():
         hooks = ""
         if spec.warm:
@@ -92,5 +96,5 @@ spec:
   actuator: {{type: process, command: {child}, timeout: {t.actuator_timeout}s{hooks}}}
   checks:
     - {{name: alive, type: process}}
-""")
+""" + (f"    - {{name: flag, type: command, command: {flag}, interval: {FLAG_INTERVAL}s}}\n" if spec.warm else ""))
     return "---\n".join(out)

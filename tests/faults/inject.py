@@ -16,6 +16,8 @@ from __future__ import annotations
 import collections
 import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 from typing import Callable, Optional
@@ -223,6 +225,32 @@ class Injector:
             self.lab.command_fault(host, "pbx", action, None)
             self._impair(host, False)
         return [(fault.duration, heal)]
+
+    def _probe_fail(self, fault, host):
+        # the pbx `flag` check fails on `host` while the file exists (docs.py)
+        self.lab.command_fault(host, "pbx", "probe", "fail")
+        if not fault.blip:
+            self._impair(host, True)
+
+        def heal():
+            self.lab.command_fault(host, "pbx", "probe", None)
+            if not fault.blip:
+                self._impair(host, False)
+        return [(fault.duration, heal)]
+
+    def _cpu_burn(self, fault, _):
+        # a busy spinner per core, in the root namespace beside every agent
+        burners = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 2)]
+
+        def heal():
+            for proc in burners:
+                proc.kill()
+                proc.wait(10)
+        return [(fault.duration, heal)]
+
+    def _leader_move(self, fault, _):
+        self.log(f"etcd leader moved to {self.lab.move_leader() or '(no transfer)'}")
+        return []
 
     def _operator(self, *args: str) -> None:
         def run():

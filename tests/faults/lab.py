@@ -132,6 +132,24 @@ class FaultLab:
                 return host
         return None
 
+    def move_leader(self) -> Optional[str]:
+        """An etcd leader change without a crash (etcdctl move-leader): the
+        leader hands over to another member. Returns the new leader's host."""
+        leader = self.etcd_leader()
+        if leader is None:
+            return None
+        target = next(h for h in SERVERS if h != leader)
+        status = self._status(target)
+        if not status:
+            return None
+        url = f"http://{self.net.address(leader)}:{CLIENT}/v3/maintenance/transfer-leadership"
+        body = json.dumps({"targetID": status["header"]["member_id"]}).encode()
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, data=body, method="POST"), timeout=5):
+                return target
+        except OSError:
+            return None
+
     def wait_etcd(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

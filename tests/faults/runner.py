@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .checker import Verdict, build_intervals, check
+from .checker import Verdict, build_intervals, check, judge_calm
 from .docs import SPECS, Timing
 from .inject import Injector
 from .lab import FaultLab
@@ -141,6 +141,8 @@ def _run_in_lab(schedule: Schedule, workdir: Path, timing: Timing, converge_time
         events, last_alive = sampler.snapshot()
         verdict = check(events, last_alive, SPECS, begin=begin, healed=healed, end=end, bound=bound,
                         impaired=injector.impaired, blocked=injector.blocked)
+        if schedule.label == "calm" or all(f.blip for f in schedule.faults):
+            judge_calm(verdict, schedule.faults)
         log(report(verdict))
     return verdict, injector.injected
 
@@ -150,6 +152,7 @@ def report(verdict: Verdict) -> str:
     lines += [f"  double active: {d}" for d in verdict.doubles]
     lines += [f"  stale epoch: {d}" for d in verdict.stale_epochs]
     lines += [f"  stuck: {d}" for d in verdict.stuck]
+    lines += [f"  calm: {d}" for d in verdict.calm]
     lines += [f"  anomaly: {d}" for d in verdict.anomalies]
     lines += [f"  recovery {s}: " + ("stuck" if r is None else f"{r:.2f}s") for s, r in verdict.recovery.items()]
     lines.append(f"  worst outage while a candidate was healthy: {verdict.worst_outage:.2f}s "

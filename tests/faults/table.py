@@ -27,10 +27,13 @@ class Table:
         self.worst = (0.0, "")
         self.failed_seeds: list[int] = []
         self.notes: list[str] = []
+        # calm confusion: (labelled "blip" | "real", "moved" | "still") -> schedules
+        self.confusion: collections.Counter = collections.Counter()
 
     @property
     def ok(self) -> bool:
-        return not (self.doubles or self.stale or self.stuck)
+        return not (self.doubles or self.stale or self.stuck
+                    or self.confusion[("blip", "moved")] or self.confusion[("real", "still")])
 
     def note(self, line: str) -> None:
         self.notes.append(line)
@@ -48,6 +51,10 @@ class Table:
             self.worst = (v.worst_outage, f"seed {result.schedule.seed} {v.worst_outage_service}")
         if not v.ok:
             self.failed_seeds.append(result.schedule.seed)
+        faults = result.schedule.faults
+        if result.schedule.label == "calm" or (faults and all(f.blip for f in faults)):
+            label = "blip" if all(f.blip for f in faults) else "real"
+            self.confusion[(label, "moved" if v.moves else "still")] += 1
 
     def render(self) -> str:
         rows = [
@@ -65,4 +72,9 @@ class Table:
         width = max(len(k) for k, _ in rows)
         lines = [f"| {'':{width}} | |", f"|{'-' * (width + 2)}|---|"]
         lines += [f"| {k:{width}} | {v} |" for k, v in rows]
+        if self.confusion:
+            c = self.confusion
+            lines += ["", "| calm: labelled | moved | did not move |", "|---|---|---|",
+                      f"| blip (must not move) | {c[('blip', 'moved')]} | {c[('blip', 'still')]} |",
+                      f"| real failure (must move) | {c[('real', 'moved')]} | {c[('real', 'still')]} |"]
         return "\n".join(lines + self.notes)

@@ -115,3 +115,34 @@ def test_percentile_nearest_rank():
     assert percentile([], 50) == 0.0
     assert percentile([1, 2, 3, 4], 50) == 2
     assert percentile(list(range(1, 101)), 99) == 99
+
+
+def test_calm_a_blip_that_moved_a_service_is_flagged_and_one_that_did_not_is_not():
+    from tests.faults.checker import judge_calm
+    from tests.faults.schedule import Fault
+    blip = [Fault(1.0, "cut", "s1", 0.7, blip=True)]
+    settled = standbys() + [ev(0.5, "a", "promote", 10)]          # active before the faults began (begin=1.0)
+    quiet = run(settled)
+    judge_calm(quiet, blip)
+    assert quiet.ok and quiet.moves == [], quiet
+    moved = run(settled + [ev(2.0, "a", "demote", 10, epoch=2), ev(2.2, "b", "promote", 20, epoch=2)])
+    judge_calm(moved, blip)
+    assert not moved.ok and "blips moved" in moved.calm[0], moved.calm
+    real = run(settled)
+    judge_calm(real, [Fault(1.0, "child-kill", "active:pbx")])
+    assert not real.ok and "moved nothing" in real.calm[0], real.calm
+
+
+def test_the_table_counts_the_calm_confusion():
+    from types import SimpleNamespace
+    from tests.faults.schedule import Fault, Schedule
+    from tests.faults.table import Table
+    table = Table(3.0)
+    blip = Schedule(1, [Fault(1.0, "cut", "s1", 0.7, blip=True)], label="calm")
+    real = Schedule(2, [Fault(1.0, "child-kill", "active:pbx")], label="calm")
+    still = run(standbys() + [ev(0.5, "a", "promote", 10)])
+    table.add(SimpleNamespace(schedule=blip, verdict=still, injected=1))
+    table.add(SimpleNamespace(schedule=real, verdict=still, injected=1))
+    assert table.confusion == {("blip", "still"): 1, ("real", "still"): 1}
+    assert not table.ok                       # a real failure that moved nothing
+    assert "| real failure (must move) | 0 | 1 |" in table.render()

@@ -59,6 +59,7 @@ class World:
     switchovers: dict[str, SwitchoverRequest] = field(default_factory=dict)
     assignments: dict[str, Assignment] = field(default_factory=dict)
     failures: dict[tuple[str, str], FailCount] = field(default_factory=dict)
+    cordoned: set[str] = field(default_factory=set)
 
     def failed(self, server: str, svc: str, at: float, count: int = 1, message: str = "alive failed") -> None:
         """Failure memory: the service failed `count` times as active on `server`, last at `at`."""
@@ -95,6 +96,7 @@ class World:
             paused=frozenset(self.paused),
             switchovers=dict(self.switchovers),
             failures=dict(self.failures),
+            cordoned=frozenset(self.cordoned),
         )
 
     def plan(self, state: DesiredState, now: float) -> list:

@@ -12,8 +12,8 @@ import pytest
 from overseer.reconciler.agent.healthz import MAX_REQUEST_LINE, HealthzServer
 
 
-async def _status() -> dict:
-    return {"etcd": True, "server": "a"}
+async def _status(asker: str = "") -> dict:
+    return {"etcd": True, "server": "a", **({"asker": asker} if asker else {})}
 
 
 async def _ask(port: int, request: bytes) -> bytes:

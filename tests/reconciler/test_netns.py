@@ -216,12 +216,10 @@ def test_cut_off_standby_moves_nothing(netc):
     assert running_pid(snap, "pbx1") == child and _alive(child)
 
 
-# Open: since the simulator's seed-91 fix a peer whose etcd probe timed out
-# answers "cannot tell" (a slow etcd still expires leases: two actives), and a
-# dropped link times out rather than refuses, so the failsafe may not hold on a
-# cut (it does on a refusing etcd: test_fencing). Safety chosen over calm until
-# the failsafe can tell a slow etcd from a gone one; docs/testing.md.
-@pytest.mark.xfail(strict=False, reason="failsafe on a cut (silent) etcd: open since the seed-91 safety fix")
+# A dropped link times out rather than refuses. A peer whose own keep-alives
+# fail too answers "etcd: false" and vouches for the asker (failsafe.Vouches),
+# so the failsafe holds on a cut; a peer whose keep-alives still get through
+# answers "cannot tell" (a slow etcd still expires leases: seed 91).
 @pytest.mark.parametrize("ttl", ["3s", "2s"])
 def test_etcd_cut_off_from_everyone_keeps_actives(netc, ttl):
     lab, cluster = netc

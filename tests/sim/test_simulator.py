@@ -9,10 +9,12 @@ import sys
 
 import pytest
 
-from overseer.reconciler.agent import presence
+from overseer.reconciler import master
+from overseer.reconciler.agent import local, presence
 from overseer.reconciler.planner import health
 from overseer.reconciler.sim import procs
 from overseer.reconciler.sim.run import run_seed
+from overseer.reconciler.sim.schedule import draw
 
 SIM = [sys.executable, "-m", "overseer.reconciler.sim"]
 
@@ -56,9 +58,37 @@ def test_finds_a_planted_missing_self_fence(monkeypatch):
 def test_finds_a_planted_promote_before_the_old_active_is_fenced(monkeypatch):
     """A master that treats every old active as fenced (no wait for its report
     or for its lease to run out) promotes a successor while the old active
-    still runs. Found within 60 seeds."""
+    still runs. Found within 100 seeds (first at seed 80)."""
     monkeypatch.setattr(health.View, "fenced", lambda self, server, name, assigned_at=0.0: True)
+    assert _first_failing(range(1, 101), "safety") is not None
+
+
+def test_finds_a_planted_skipped_epoch_check(monkeypatch):
+    """An agent that promotes without asking etcd whether its assignment and
+    the master's epoch are still current acts on a record a new master has
+    already superseded: a promote under a dead master's epoch, or two actives.
+    Found within 60 seeds (first at seed 40; the master-loss fault widens
+    this path)."""
+    async def always_current(self, assignment):
+        return True
+    monkeypatch.setattr(local.LocalServices, "_still_current", always_current)
     assert _first_failing(range(1, 61), "safety") is not None
+
+
+def test_finds_a_planted_master_that_ignores_failsafe_vouches(monkeypatch):
+    """A master that forgets it told a peer "etcd is gone here too" moves that
+    peer's actives as soon as etcd, silent for everyone, comes back and shows
+    the peer's lease expired, while the peer still keeps them on the failsafe's
+    word: two actives. Found among the silent-etcd schedules of the first 300
+    seeds (first at seed 232)."""
+    loop_init = master.MasterLoop.__init__
+
+    def forgetful(self, *args, **kwargs):
+        kwargs.pop("vouched", None)
+        loop_init(self, *args, **kwargs)
+    monkeypatch.setattr(master.MasterLoop, "__init__", forgetful)
+    silent = [seed for seed in range(1, 301) if any(f.kind == "etcd_silent" for f in draw(seed).faults)]
+    assert _first_failing(silent, "safety") is not None
 
 
 @pytest.mark.parametrize("first", [1])
