@@ -169,3 +169,14 @@ def test_vip_fields_validation():
     for bad in ({"interface": "a very long name"}, {"interface": "eth/0"}, {"arpCount": 0}, {"arpcount": 3}):
         with pytest.raises(ValidationError):
             Vip(**{"address": "10.0.0.50/24", "interface": "eth0", **bad})
+
+
+def test_a_crashed_child_drops_the_address_at_once(fake_ip):
+    tmp, calls, log = fake_ip
+    inner = Recorder(log)
+    actuator = vipmod.VipActuator(inner, Vip(address="10.0.0.50/24", interface="eth0"), "pbx")
+    heard = []
+    actuator.on_exit = lambda service, code, message: heard.append((service, code, message))
+    inner.on_exit("pbx", -9, "killed by SIGKILL")   # what the process actuator calls on a crash
+    assert calls.read_text().splitlines() == ["addr del 10.0.0.50/24 dev eth0"]
+    assert heard == [("pbx", -9, "killed by SIGKILL")]   # and the agent still hears of it
