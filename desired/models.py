@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .checks import Check
 from .hooks import ClusterHooks, ServiceHooks
+from .vip import Vip
 from .fields import (
     Command, Count, Name, Percent, PositiveDuration, PositiveInt, Strict,
 )
@@ -162,6 +163,7 @@ class ServiceSpec(Strict):
     migrationThreshold: Optional[PositiveInt] = None   # this service's failure memory; unset: the Cluster's `defaults.migrationThreshold`
     failureTimeout: Optional[PositiveDuration] = None   # unset: the Cluster's `defaults.failureTimeout`
     on: Optional[ServiceHooks] = None     # this service's notifications; an event named here replaces the Cluster's
+    vip: Optional[Vip] = None             # a floating IP that follows the active (desired/vip.py)
 
     @field_validator("candidates")
     @classmethod
@@ -185,5 +187,5 @@ KINDS = tuple(MODELS)
 __all__ = [
     "API_VERSION", "MODELS", "KINDS", "Document", "ClusterDoc", "ServerDoc", "ServiceDoc",
     "ClusterSpec", "ServerSpec", "ServiceSpec", "CheckDefaults", "ServerHealth",
-    "ExecActuator", "SystemdActuator", "ProcessActuator", "Actuator", "Check", "Count",
+    "ExecActuator", "SystemdActuator", "ProcessActuator", "Actuator", "Check", "Count", "Vip",
 ]

@@ -35,6 +35,9 @@ unmarked candidates). Given `now`, counts already expired are left out.
 
 `lastHook` is the newest role-change hook outcome (history kind `hook`):
 `time`, `server`, `message`, and `ok` (false for failed or timed out).
+
+`vip` is the service's floating IP as declared (`address`, `interface`,
+`arpCount`), or null; it is held by the servers in `active`.
 """
 from __future__ import annotations
 
@@ -177,6 +180,7 @@ def build_service(snapshot: ClusterSnapshot, name: str,
         "roles": _roles(snapshot, name, candidates=[*active, *standby, *doc.spec.candidates]),
         "failures": failures_json(snapshot, name, now),
         "lastHook": last_hook(snapshot, name),
+        "vip": doc.spec.vip.model_dump() if doc.spec.vip is not None else None,
         "switchover": switchover_json(snapshot, name),
     }
 

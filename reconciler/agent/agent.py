@@ -274,7 +274,7 @@ class Agent:
             self._vouch(self.presence.ttl * 0.95 - (self.edges.monotonic() - state.last_renewed))
 
     def _vouch(self, seconds: float) -> None:
-        self.fencer.vouch(max(0.0, seconds), self.local.active_groups())
+        self.fencer.vouch(max(0.0, seconds), self.local.active_groups(), self.local.active_vips())
 
     async def _lease_changed(self) -> None:
         self.local.unfence()

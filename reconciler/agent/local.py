@@ -174,6 +174,12 @@ class LocalServices:
                     pass
         return groups
 
+    def active_vips(self) -> list[str]:
+        """`<cidr>@<interface>` of the floating IPs of those same actives: the
+        fencer drops them when it kills the groups (or when the agent dies)."""
+        return [f"{w.doc.spec.vip.address}@{w.doc.spec.vip.interface}" for w in self.workers.values()
+                if (w.role == "active" or w.promoting) and w.doc.spec.vip is not None]
+
     def _notify(self, service: str, event: str, was: str, now: str, assignment, reason: str) -> None:
         if self.notifier is not None:
             self.notifier.fire(event, service, was, now, assignment.epoch if assignment else 0, reason,

@@ -12,6 +12,7 @@ import logging
 from typing import Awaitable, Callable, Optional
 
 from overseer.actuators.base import ActionContext, ActuatorError
+from overseer.actuators.vip import VipActuator
 from overseer.desired.models import ServiceDoc
 from overseer.desired.state import Assignment, HistoryEntry, ServiceReport
 
@@ -37,6 +38,8 @@ class ServiceWorker:
         self.name = doc.metadata.name
         self.still_current, self.report, self.history = still_current, report, history
         self.actuator = edges.actuator(self.name, doc.spec.actuator, log_dir=log_dir)
+        if doc.spec.vip is not None:   # the floating IP rides on the same fenced steps
+            self.actuator = VipActuator(self.actuator, doc.spec.vip, self.name)
         self.actuator.on_exit = self._child_exited
         self.monitor = monitor_factory(self)
         self.role = "stopped"
@@ -88,7 +91,8 @@ class ServiceWorker:
 
     def can_update(self, doc: ServiceDoc) -> bool:
         """A new document that runs the service the same way needs no restart."""
-        return (doc.spec.actuator == self.doc.spec.actuator and doc.spec.standby == self.doc.spec.standby)
+        return (doc.spec.actuator == self.doc.spec.actuator and doc.spec.standby == self.doc.spec.standby
+                and doc.spec.vip == self.doc.spec.vip)
 
     def update(self, doc: ServiceDoc, monitor_factory: Callable[["ServiceWorker"], object]) -> None:
         """Take a changed document live: candidates, replicas and mode matter only

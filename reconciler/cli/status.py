@@ -79,6 +79,10 @@ def render_text(status: dict, now: Optional[float] = None) -> str:
              f" {svc['lastHook']['message']}" for name, svc in status["services"].items() if svc.get("lastHook")]
     if hooks:
         lines += ["", "LAST HOOK", *hooks]
+    vips = [f"{name}: {svc['vip']['address']} on {svc['vip']['interface']} at {','.join(svc['active']) or 'nobody'}"
+            for name, svc in status["services"].items() if svc.get("vip")]
+    if vips:
+        lines += ["", "FLOATING IP", *vips]
     planned = [f"{name}: switchover" + (f" to {svc['switchover']['to']}" if svc["switchover"]["to"] else "")
                + (f" scheduled for {time.strftime('%Y-%m-%d %H:%M:%S %Z', time.localtime(svc['switchover']['at']))}"
                   if svc["switchover"]["at"] else " pending")

@@ -111,7 +111,7 @@ class SimFencer:
         self.token = 0
         self.alive = True
 
-    def vouch(self, seconds: float, groups) -> None:
+    def vouch(self, seconds: float, groups, vips=()) -> None:   # the simulated services carry no VIP
         self.token += 1
         token, groups = self.token, list(groups)
         self.world.loop.call_later(seconds, self._expire, token, groups, context=self.world.context)

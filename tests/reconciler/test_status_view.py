@@ -176,3 +176,16 @@ def test_failures_show_count_mark_and_expiry_and_drop_when_expired():
     assert build_status(s, now=1100.0)["services"]["web"]["failures"] == {}
     from overseer.reconciler.cli.status import render_text
     assert "pbx2 2 (marked) expires in 8m20s" in render_text(build_status(s, now=1100.0), now=1100.0)
+
+
+def test_vip_in_status_json_and_table():
+    from overseer.desired.vip import Vip
+    from overseer.reconciler.cli.status import render_text
+    base = snap()
+    doc = base.desired.services["asterisk"]
+    spec = doc.spec.model_copy(update={"vip": Vip(address="10.0.0.50/24", interface="eth0")})
+    desired = replace(base.desired, services={**base.desired.services, "asterisk": doc.model_copy(update={"spec": spec})})
+    status = build_status(replace(base, desired=desired))
+    assert status["services"]["asterisk"]["vip"] == {"address": "10.0.0.50/24", "interface": "eth0", "arpCount": 3}
+    assert status["services"]["web"]["vip"] is None
+    assert "asterisk: 10.0.0.50/24 on eth0 at pbx1" in render_text(status)

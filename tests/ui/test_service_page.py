@@ -81,3 +81,14 @@ def test_a_failed_hook_shows_on_the_tile_and_the_service_page_until_one_succeeds
     snap = make_snapshot(SERVERS, {"pbx": ["pbx1", "pbx2"]}, history={"pbx": [failed, ok]})
     assert "last hook" not in page(snap, "/")
     assert 'class="reason hook">last hook: hook promote (command) on pbx2: ok' in page(snap, "/services/pbx")
+
+
+def test_the_floating_ip_shows_on_the_tile_and_the_service_page():
+    from overseer.desired.vip import Vip
+    base = make_snapshot(SERVERS, {"pbx": ["pbx1", "pbx2"]})
+    assert "VIP" not in page(base, "/") and "floating IP" not in page(base, "/services/pbx")
+    doc = base.desired.services["pbx"]
+    spec = doc.spec.model_copy(update={"vip": Vip(address="10.0.0.50/24", interface="eth0")})
+    snap = replace(base, desired=replace(base.desired, services={"pbx": doc.model_copy(update={"spec": spec})}))
+    assert "VIP 10.0.0.50/24 on eth0" in page(snap, "/")
+    assert "floating IP <strong>10.0.0.50/24</strong> on eth0, held by pbx1" in page(snap, "/services/pbx")
