@@ -139,6 +139,7 @@ class LocalServices:
             if name not in self.workers:
                 self.docs[name] = doc
                 self.workers[name] = self._new_worker(doc)
+                self.workers[name].remember(snapshot.reports.get((self.server, name)), snapshot.assignments.get(name))
             self.workers[name].assign(snapshot.assignments.get(name))
 
     def _retire(self, name: str, replaced: bool) -> None:

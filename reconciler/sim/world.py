@@ -312,7 +312,9 @@ class World:
 
     def _on_loop_error(self, loop, context: dict) -> None:
         exc = context.get("exception")
-        self.checker.violation("crash", f"unhandled in the event loop: {context.get('message')}: {exc!r}")
+        task = context.get("task") or context.get("future")
+        where = f" in {task.get_coro().__qualname__}" if hasattr(task, "get_coro") and task.get_coro() else ""
+        self.checker.violation("crash", f"unhandled in the event loop{where}: {context.get('message')}: {exc!r}")
 
     async def _main(self) -> None:
         self.apply()

@@ -27,6 +27,10 @@ FOUND = {
     4328: "a failure block lifted on a timer: promoted again under the same assignment as the master moved it",
     5093: "the same, found in the same run (block on a timer after an etcd outage): two actives",
     5877: "a record that only changed the standbys lifted a self-fence's step-down: two actives",
+    6038: "a restarted agent promoted the assignment it had failed under while the master promoted another",
+    7352: "peers answering 'gone' on a timed-out probe (silent-etcd attempt) gave two actives on a slow etcd",
+    10894: "an agent restarted during an etcd blip died with the blip's error instead of waiting it out",
+    22747: "the same silent-etcd attempt: three actives of a replicas-2 service on a slow etcd",
 }
 
 SCRIPTED = {
