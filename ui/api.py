@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from overseer.reconciler.status_view import history_json, service_detail
 
 from .state import View
+from .timeline import category
 
 bp = Blueprint("api", __name__)
 
@@ -56,7 +57,20 @@ def history():
     service = request.args.get("service") or None
     if service is not None and service not in view.snapshot.desired.services:
         abort(404)
-    return jsonify({"service": service, "history": history_json(view.snapshot, service)})
+    entries = history_json(view.snapshot, service)
+    # ?kind=failover,fence: history kinds, or the timeline's categories (fence, move, ...)
+    kinds = {k for k in (request.args.get("kind") or "").split(",") if k}
+    if kinds:
+        entries = [e for e in entries if e["kind"] in kinds or category(e["kind"], e["message"]) in kinds]
+    since = request.args.get("since")
+    if since:
+        try:
+            start = float(since)
+        except ValueError:
+            abort(400, f"since={since!r}: epoch seconds, e.g. since={int(view.now) - 3600}")
+        entries = [e for e in entries if e["time"] >= start]
+    return jsonify({"service": service, "kind": sorted(kinds) or None, "since": since and float(since),
+                    "history": entries})
 
 
 @bp.get("/metrics")

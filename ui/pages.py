@@ -10,6 +10,7 @@ from flask import Blueprint, abort, current_app, render_template
 
 from overseer.reconciler.status_view import service_detail
 
+from . import timeline as tl
 from .state import View
 
 bp = Blueprint("pages", __name__)
@@ -35,7 +36,9 @@ def _detail_context(view: View, name: str) -> dict:
         detail = service_detail(view.snapshot, name)
     except KeyError:
         abort(404)
-    return {"view": view, "name": name, "detail": detail, "master": view.status["master"]}
+    strip = tl.strips([name], view.snapshot.history, view.snapshot.observations, view.now)[0]
+    return {"view": view, "name": name, "detail": detail, "master": view.status["master"],
+            "service_strip": strip, "tl_width": tl.WIDTH, "tl_height": tl.HEIGHT}
 
 
 @bp.get("/")
@@ -56,3 +59,21 @@ def service(name: str):
 @bp.get("/partials/services/<name>")
 def service_fragment(name: str):
     return render_template("_service.html", **_detail_context(_view(), name))
+
+
+def _timeline_context(view: View) -> dict:
+    snap = view.snapshot
+    strips = [] if snap is None else tl.strips(sorted(snap.desired.services), snap.history,
+                                               snap.observations, view.now)
+    return {"view": view, "strips": strips, "legend": tl.LEGEND, "width": tl.WIDTH, "height": tl.HEIGHT,
+            "now": view.now, "start": view.now - tl.SPAN}
+
+
+@bp.get("/timeline")
+def timeline():
+    return render_template("timeline.html", **_timeline_context(_view()))
+
+
+@bp.get("/partials/timeline")
+def timeline_fragment():
+    return render_template("_timeline.html", **_timeline_context(_view()))

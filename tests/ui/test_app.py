@@ -17,7 +17,8 @@ EVIL = "<script>alert('x')</script>"
 
 GET_PATHS = ["/", "/partials/board", "/services/asterisk", "/partials/services/asterisk",
              "/api/v1/status", "/api/v1/services/asterisk", "/api/v1/history",
-             "/api/v1/history?service=asterisk", "/metrics", "/healthz", "/static/live.js",
+             "/api/v1/history?service=asterisk", "/api/v1/history?kind=failover,fence&since=0",
+             "/timeline", "/partials/timeline", "/metrics", "/healthz", "/static/live.js",
              "/static/board.css"]
 ALL_PATHS = GET_PATHS + ["/no/such/page", "/api/v1/nothing", "/services/nope"]
 WRITES = ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE"]

@@ -1,0 +1,90 @@
+"""The board's cluster timeline (ui/timeline.py): marks placed by time and
+kind, the history API's filters, and the page in a real browser."""
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from overseer.desired.state import HistoryEntry, Observation, Result
+from overseer.ui import timeline as tl
+from overseer.ui.app import create_app
+from tests.ui.browser import board_server, chromium_missing, chromium_page, screenshot
+from tests.ui.snapshots import FakeSource, make_snapshot, with_failover
+
+NOW = 1_800_000_000.0
+
+
+def entry(service, t, kind, message, server="pbx2"):
+    return HistoryEntry(service=service, time=t, kind=kind, message=message, server=server, epoch=7)
+
+
+def test_a_mark_sits_where_its_time_is_and_says_why_on_hover():
+    history = {"pbx": (entry("pbx", NOW - 12 * 3600, "failover", "pbx1: stepped down (self-fenced); pbx2 chosen"),
+                       entry("pbx", NOW - 6 * 3600, "master", "pbx2 is master (epoch 9)"),
+                       entry("pbx", NOW - 30 * 3600, "failover", "older than a day"))}
+    (strip,) = tl.strips(["pbx"], history, {}, NOW)
+    assert [(m.x, m.category) for m in strip.marks] == [(tl.WIDTH / 2, "fence"), (tl.WIDTH * 3 / 4, "master")]
+    assert "self-fenced" in strip.marks[0].title and "failover [pbx2]" in strip.marks[0].title
+    assert tl.x_of(NOW, NOW) == tl.WIDTH and tl.x_of(NOW - tl.SPAN, NOW) == 0.0
+
+
+def test_failed_check_results_become_ticks_and_ok_ones_do_not():
+    obs = Observation("pbx1", "pbx", "alive", status="fail",
+                      results=(Result(NOW - 60, "ok", 1.0), Result(NOW - 30, "fail", 0.0)))
+    strips = tl.strips(["pbx", "web"], {}, {("pbx1", "pbx", "alive"): obs}, NOW)
+    assert [m.category for m in strips[0].marks] == ["check"] and strips[1].marks == ()
+    assert "pbx1/alive: fail" in strips[0].marks[0].title
+
+
+def _client(snap):
+    return create_app(FakeSource(snap)).test_client()
+
+
+def test_history_api_filters_by_service_kind_and_time():
+    now = time.time()
+    snap = make_snapshot({"pbx1": "", "pbx2": ""}, {"pbx": ["pbx1", "pbx2"], "web": ["pbx2", "pbx1"]})
+    snap = with_failover(snap, "pbx", "pbx2", "pbx1: stepped down (self-fenced)", now=now - 100)
+    snap = with_failover(snap, "web", "pbx1", "pbx2: alive failed 3/3", now=now - 50)
+    client = _client(snap)
+    every = client.get("/api/v1/history").get_json()["history"]
+    assert {e["service"] for e in every} == {"pbx", "web"}
+    fences = client.get("/api/v1/history?kind=fence").get_json()["history"]
+    assert [e["service"] for e in fences] == ["pbx"]
+    failovers = client.get("/api/v1/history?service=web&kind=failover,master").get_json()
+    assert [e["service"] for e in failovers["history"]] == ["web"] and failovers["kind"] == ["failover", "master"]
+    recent = client.get(f"/api/v1/history?since={now - 75}").get_json()["history"]
+    assert [e["service"] for e in recent] == ["web"]
+    assert client.get("/api/v1/history?since=yesterday").status_code == 400
+
+
+def test_timeline_page_draws_one_strip_per_service():
+    now = time.time()
+    snap = make_snapshot({"pbx1": "", "pbx2": ""}, {"pbx": ["pbx1", "pbx2"], "web": ["pbx2", "pbx1"]})
+    snap = with_failover(snap, "pbx", "pbx2", "pbx1: alive failed 3/3", now=now - 3600)
+    page = _client(snap).get("/timeline").get_data(as_text=True)
+    assert page.count('<svg class="timeline"') == 2
+    assert "<title>" in page and "pbx1: alive failed 3/3" in page
+
+
+@pytest.mark.slow
+def test_timeline_in_a_browser_shows_the_reason_on_hover():
+    missing = chromium_missing()
+    if missing:
+        pytest.fail(f"browser test cannot run: {missing}")
+    now = time.time()
+    snap = make_snapshot({"pbx1": "", "pbx2": ""}, {"pbx": ["pbx1", "pbx2"], "web": ["pbx2", "pbx1"]})
+    snap = with_failover(snap, "pbx", "pbx2", "pbx1: alive failed 3/3 (process gone)", now=now - 7200)
+    with board_server(FakeSource(snap)) as server, chromium_page() as page:
+        page.goto(server.url + "/timeline")
+        page.wait_for_selector('svg.timeline[data-service="pbx"]')
+        assert page.locator("svg.timeline").count() == 2
+        mark = page.locator('svg.timeline[data-service="pbx"] rect.tl-move')
+        assert mark.count() == 1
+        assert "pbx1: alive failed 3/3 (process gone)" in mark.locator("title").text_content()
+        box = mark.bounding_box()
+        strip = page.locator('svg.timeline[data-service="pbx"]').bounding_box()
+        # two hours ago on a 24-hour strip: about 11/12 of the way along
+        assert abs((box["x"] + box["width"] / 2 - strip["x"]) / strip["width"] - 22 / 24) < 0.02, (box, strip)
+        screenshot(page, "timeline.png")
+        assert page.console_errors == [], page.console_errors
