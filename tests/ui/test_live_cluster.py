@@ -98,6 +98,13 @@ def test_killed_child_moves_the_tile_to_the_other_server_live(cluster, etcd_url)
         assert any("pbx1" in line and "pbx2" in line for line in history.splitlines()), history
         assert "active: pbx2" in page.inner_text("section.detail-head")
         screenshot(page, "live-service.png")
+
+        # the cluster timeline draws the real failover, its reason on hover
+        page.click("text=timeline")
+        page.wait_for_selector('svg.timeline[data-service="pbx"]')
+        moves = page.locator('svg.timeline[data-service="pbx"] rect.tl-move title')
+        reasons = [moves.nth(i).text_content() for i in range(moves.count())]
+        assert any("failover" in r and "pbx2" in r for r in reasons), reasons
         assert page.console_errors == [], page.console_errors
 
 
