@@ -154,4 +154,53 @@ def calm(seed: int, t: Timing = Timing()) -> Schedule:
     return Schedule(seed, [cases[seed % len(cases)]], label="calm")
 
 
-LABELLED = {"two-warm-actives": two_warm_actives, "calm": calm}
+# The simulator's fault kinds as this lab can inject them (issue 13 item 4).
+# `slow` has no counterpart here (no netem in these namespaces), nor do
+# actuator faults on services other than pbx or probe flaps of web; `db` is
+# played by pbx. An etcd silent for everyone is every host's cable pulled.
+_SIM_SERVICE = {"pbx": "pbx", "web": "web", "db": "pbx"}
+
+
+def from_sim(seed: int, t: Timing = Timing(), schedule=None) -> Schedule:
+    """The simulator's schedule of `seed` (or `schedule`), replayed on real
+    processes: same servers, same times after the cluster settled, the same
+    durations; the lab's own timing (leaseTTL 3 s) stays."""
+    from overseer.reconciler.sim.schedule import FAULT_START, draw  # noqa: PLC0415
+    sim = schedule or draw(seed)
+    out = []
+    for f in sim.faults:
+        at, span = round(max(0.0, f.at - FAULT_START), 2), f.duration
+        service = _SIM_SERVICE.get(f.service, "pbx")
+        if f.kind == "agent_crash":
+            out.append(Fault(at, "agent-kill", f.server, span))
+        elif f.kind == "agent_pause":
+            out.append(Fault(at, "agent-stop", f.server, span, blip=f.blip))
+        elif f.kind == "cut":
+            out.append(Fault(at, "cut", f.server, span, blip=f.blip))
+        elif f.kind == "etcd_down":
+            out.append(Fault(at, "etcd-kill", "", span, blip=f.blip))
+        elif f.kind == "etcd_silent":
+            out += [Fault(at, "cut", host, span) for host in SERVERS]
+        elif f.kind == "proc_crash":
+            out.append(Fault(at, "child-kill", f"active:{service}"))
+        elif f.kind in ("act_hang", "act_fail") and service == "pbx":
+            out.append(Fault(at, "cmd", f.server, span, f"promote:{f.kind[4:]}"))
+        elif f.kind == "flap" and service == "pbx":
+            out.append(Fault(at, "probe-fail", f.server, max(span, 0.3), blip=f.blip))
+        elif f.kind == "switchover":
+            out.append(Fault(at, "switchover", service, extra=f.to))
+        elif f.kind == "pause":
+            out.append(Fault(at, "pause", service, span))
+    return Schedule(sim.seed, out, label="sim")
+
+
+def from_sim_as_found(seed: int, t: Timing = Timing()) -> Schedule:
+    """As `from_sim`, with the schedule drawn before the simulator's extra
+    faults existed: how seeds 57, 1515, 2516 and 5877 looked when they found
+    their bugs (tests/sim/test_regressions.py)."""
+    from overseer.reconciler.sim.schedule import draw  # noqa: PLC0415
+    return from_sim(seed, t, draw(seed, extras=False))
+
+
+LABELLED = {"two-warm-actives": two_warm_actives, "calm": calm, "sim": from_sim,
+            "sim-as-found": from_sim_as_found}

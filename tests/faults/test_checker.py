@@ -146,3 +146,21 @@ def test_the_table_counts_the_calm_confusion():
     assert table.confusion == {("blip", "still"): 1, ("real", "still"): 1}
     assert not table.ok                       # a real failure that moved nothing
     assert "| real failure (must move) | 0 | 1 |" in table.render()
+
+
+def test_a_simulator_schedule_replays_here_with_its_servers_times_and_blips():
+    from overseer.reconciler.sim.schedule import Fault as SimFault, Schedule as SimSchedule, ServicePlan
+    from tests.faults.schedule import from_sim
+    sim = SimSchedule(seed=234, ttl=3.0, interval=0.5, fail_after=3, margin=0.5, campaign_delay=1.0,
+                      actuator_timeout=1.0, services=(ServicePlan("pbx", "warm", ("s1", "s2", "s3")),),
+                      faults=(SimFault("etcd_down", 15.03, 0.62, blip=True),
+                              SimFault("agent_pause", 15.34, 0.61, server="s2", blip=True),
+                              SimFault("etcd_silent", 20.0, 2.0),
+                              SimFault("slow", 21.0, 3.0, latency=0.2),
+                              SimFault("proc_crash", 22.0, server="s3", service="db")))
+    replay = from_sim(234, schedule=sim)
+    assert [(f.at, f.kind, f.target, f.duration, f.blip) for f in replay.faults] == [
+        (7.03, "etcd-kill", "", 0.62, True), (7.34, "agent-stop", "s2", 0.61, True),
+        (12.0, "cut", "s1", 2.0, False), (12.0, "cut", "s2", 2.0, False), (12.0, "cut", "s3", 2.0, False),
+        (14.0, "child-kill", "active:pbx", 0.0, False)]   # no `slow` here; db is played by pbx
+    assert replay.label == "sim"
