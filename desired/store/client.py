@@ -234,7 +234,10 @@ def _translate(exc: BaseException, cfg: EtcdConfig) -> StoreError:
         # etcd3 raises ConnectionFailedError inside its `except RpcError`, so the
         # gRPC details (e.g. a TLS handshake failure) survive as __context__.
         cause = exc.__context__
-        if isinstance(cause, grpc.RpcError):
+        # over plain http a "handshake" is HTTP/2's, e.g. a link that just came
+        # back: not a TLS problem (the fault suite's `resume` said it was)
+        uses_tls = cfg.cacert is not None or any(u.startswith("https://") for u in cfg.endpoints)
+        if isinstance(cause, grpc.RpcError) and uses_tls:
             tls = _tls_failure(cause.details() or "", where)
             if tls is not None:
                 return tls

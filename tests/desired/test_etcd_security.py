@@ -14,6 +14,8 @@ import subprocess
 import time
 from pathlib import Path
 
+import etcd3
+import grpc
 import pytest
 
 from overseer.desired.state import ClusterSnapshot
@@ -269,3 +271,36 @@ def test_an_expired_auth_token_is_renewed(cluster_name):
         store.close()
     finally:
         server.stop()
+
+
+class _Rpc(grpc.RpcError):
+    def __init__(self, details: str):
+        self._details = details
+
+    def details(self) -> str:
+        return self._details
+
+    def code(self):
+        return grpc.StatusCode.UNAVAILABLE
+
+
+def _failed_connection(details: str) -> Exception:
+    """etcd3 raises ConnectionFailedError inside its `except RpcError`."""
+    try:
+        try:
+            raise _Rpc(details)
+        except grpc.RpcError:
+            raise etcd3.exceptions.ConnectionFailedError()
+    except etcd3.exceptions.ConnectionFailedError as exc:
+        return exc
+
+
+def test_a_handshake_on_plain_http_is_not_called_a_tls_failure():
+    """Found by the fault suite: `overseer resume` over http, right after a
+    link came back, said "TLS handshake failed: check --cacert"."""
+    from overseer.desired.store.client import _translate
+    details = "failed to connect to all addresses; last error: UNKNOWN: Connection reset by peer (handshake)"
+    plain = _translate(_failed_connection(details), EtcdConfig(endpoints=("http://10.0.0.1:2379",)))
+    assert "TLS" not in str(plain) and "etcd unreachable" in str(plain), plain
+    secure = _translate(_failed_connection(details), EtcdConfig(endpoints=("https://10.0.0.1:2379",)))
+    assert "TLS handshake failed" in str(secure), secure

@@ -272,6 +272,20 @@ class Injector:
         self._operator("pause", service)
 
         def heal():
-            self._operator("resume", service)
-            window[1] = time.time()
+            # A person whose `overseer resume` failed (etcd unreachable right
+            # then) runs it again; the service stays paused until one gets
+            # through, and only then counts as healed (make faults seeds 26
+            # and 62 read a still-paused service as stuck), as in the simulator.
+            def resume_until_done():
+                for _ in range(60):
+                    proc = self.lab.operator("resume", service, check=False)
+                    self.log(f"overseer resume {service} -> exit {proc.returncode}: "
+                             f"{(proc.stdout + proc.stderr).strip().splitlines()[-1:]}")
+                    if proc.returncode == 0:
+                        break
+                    time.sleep(0.5)
+                window[1] = time.time()
+            thread = threading.Thread(target=resume_until_done, daemon=True)
+            thread.start()
+            self.operator_threads.append(thread)
         return [(fault.duration, heal)]
