@@ -62,15 +62,14 @@ def history():
     kinds = {k for k in (request.args.get("kind") or "").split(",") if k}
     if kinds:
         entries = [e for e in entries if e["kind"] in kinds or category(e["kind"], e["message"]) in kinds]
-    since = request.args.get("since")
+    since, start = request.args.get("since"), None
     if since:
         try:
             start = float(since)
         except ValueError:
             abort(400, f"since={since!r}: epoch seconds, e.g. since={int(view.now) - 3600}")
         entries = [e for e in entries if e["time"] >= start]
-    return jsonify({"service": service, "kind": sorted(kinds) or None, "since": since and float(since),
-                    "history": entries})
+    return jsonify({"service": service, "kind": sorted(kinds) or None, "since": start, "history": entries})
 
 
 @bp.get("/metrics")

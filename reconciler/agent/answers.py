@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from overseer.desired.state import Assignment
+from overseer.desired.state import Assignment, Outcome, Role, ServiceReport
 
 # What the liveness bound allows the master to answer a failure report
 # (tests/faults, sim/schedule.py); the agent itself waits for the answer.
@@ -34,3 +34,15 @@ def decided_anew(assignment: Optional[Assignment], failed_under: Optional[Assign
     if tuple(assignment.active) != tuple(failed_under.active):
         return True
     return assignment.decision > failed_under.decision
+
+
+def stood_down_under(report: Optional[ServiceReport], assignment: Optional[Assignment], server: str) -> bool:
+    """Whether our last report already told the master we stood down from, or
+    failed under, this very assignment naming us active. A new worker (a
+    restarted agent, a replaced document) then waits for the master's answer
+    as its predecessor would have: the master may have promoted another
+    server on that report (found by the simulator, seed 6038: a restarted
+    agent promoted the assignment it had failed under, two actives)."""
+    return (report is not None and assignment is not None and server in assignment.active
+            and report.assigned == assignment.time and report.epoch == assignment.epoch
+            and (report.outcome == Outcome.FAILED or report.role != Role.ACTIVE))

@@ -10,10 +10,11 @@ This is the one exception to "servers talk only through etcd".
 A peer that answers "no etcd here either" vouches for the asker, as Patroni's
 members do for a leader's POST /failsafe: it remembers the asker (`Vouches`)
 for a whole lease and, if it becomes master, moves none of the asker's actives
-before that runs out. This is what makes keeping actives safe when etcd is
-silent rather than refusing: etcd may be up behind the dropped links and
-expire the asker's lease; whoever reconnects first still waits until the
-asker's extended legitimacy (at most 0.95 x leaseTTL after it asked) is over.
+before that runs out, so whoever reconnects first waits until the asker's
+extended legitimacy (at most 0.95 x leaseTTL after it asked) is over. Peers
+say "gone" only when etcd refused them; a probe that timed out says "cannot
+tell" (a silent etcd may be a slow one that still expires leases:
+docs/testing.md, "Open: failsafe on a silent etcd").
 """
 from __future__ import annotations
 
@@ -89,9 +90,8 @@ async def everyone_lost_etcd(peers: Iterable[Peer], timeout: float = 1.0,
     silent = [p.name for p, a in zip(peers, answers) if a is None]
     if silent:
         return Verdict(False, False, f"no answer from {', '.join(silent)}")
-    # null: the peer's probe timed out while its own keep-alives still get
-    # through. etcd is slow, not gone, and still expires our lease (seed 91);
-    # a peer whose keep-alives fail too says false and vouches for us.
+    # null: the peer's own etcd probe timed out. etcd may be slow, not down,
+    # and then it still expires our lease: only a refused etcd extends it.
     unsure = [p.name for p, a in zip(peers, answers) if a.get("etcd", False) is None]
     if unsure:
         return Verdict(False, False, f"{', '.join(unsure)} cannot tell whether etcd is down or slow")

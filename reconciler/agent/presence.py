@@ -7,8 +7,8 @@ when that passes, even while a call still hangs on a dropped link, so they are
 down before the lease can expire for the others. From half the TTL without a
 renewal the agent asks its peers (`failsafe`) every tick: if all answer and
 none reaches etcd, the outage is etcd's and the legitimacy is extended from
-the moment we asked (a returning etcd extends every lease; one that was only
-cut off did not, and the peers' vouches cover that: failsafe.py). A peer that reaches etcd
+the moment we asked (a returning etcd extends every lease; the peers also
+vouch for us, failsafe.py). A peer that reaches etcd
 extends nothing: we may be the one cut off, or just the last to reconnect,
 and a keep-alive that gets through in time settles it. A lease found expired
 fences too: the master may already have moved our actives. The fencer

@@ -17,7 +17,7 @@ from overseer.desired.models import ServiceDoc
 from overseer.desired.state import Assignment, HistoryEntry, ServiceReport
 
 from . import roles
-from .answers import decided_anew, epoch_of
+from .answers import decided_anew, epoch_of, stood_down_under
 from .edges import REAL, Edges
 
 log = logging.getLogger(__name__)
@@ -108,15 +108,8 @@ class ServiceWorker:
             self._set_monitor_role()
 
     def remember(self, report, assignment: Optional[Assignment]) -> None:
-        """A new worker (a restarted agent, a replaced document) takes up what
-        its predecessor told the master: a report that stood down from or
-        failed under this very assignment may already have moved the service
-        elsewhere, so wait for the master's answer as the predecessor would
-        have (found by the simulator, seed 6038: a restarted agent promoted
-        the assignment it had failed under while the master promoted another)."""
-        if (report is not None and assignment is not None and self.server in assignment.active
-                and report.assigned == assignment.time and report.epoch == assignment.epoch
-                and (report.outcome == "failed" or report.role != "active")):
+        """A new worker takes up its predecessor's block (answers.stood_down_under)."""
+        if stood_down_under(report, assignment, self.server):
             self.blocked = assignment
 
     def assign(self, assignment: Optional[Assignment]) -> None:

@@ -36,10 +36,7 @@ def _server(store: Store, server: str, command: str):
 @store_errors
 def cordon(server: str) -> None:
     """Place nothing new on SERVER (its actives stay; see `drain`)."""
-    store = open_store()
-    _server(store, server, "cordon")
-    changed = store.set_cordoned(server, True)
-    click.echo(f"{server}: cordoned" if changed else f"{server}: already cordoned")
+    _set_cordoned(server, True)
 
 
 @click.command("uncordon")
@@ -48,10 +45,16 @@ def cordon(server: str) -> None:
 @store_errors
 def uncordon(server: str) -> None:
     """Let the planner place services on SERVER again."""
+    _set_cordoned(server, False)
+
+
+def _set_cordoned(server: str, cordoned: bool) -> None:
     store = open_store()
-    _server(store, server, "uncordon")
-    changed = store.set_cordoned(server, False)
-    click.echo(f"{server}: uncordoned" if changed else f"{server}: was not cordoned")
+    _server(store, server, "cordon" if cordoned else "uncordon")
+    if store.set_cordoned(server, cordoned):
+        click.echo(f"{server}: {'cordoned' if cordoned else 'uncordoned'}")
+    else:
+        click.echo(f"{server}: {'already cordoned' if cordoned else 'was not cordoned'}")
 
 
 def _movable(snap, server: str) -> tuple[list[str], list[str]]:

@@ -118,6 +118,16 @@ class World:
         self.apply(actions, now)
         return actions
 
+    def settle(self, state: DesiredState, now: float = 0.0) -> "World":
+        """Place, then every agent reports what it was told."""
+        self.step(state, now)
+        for name, a in self.assignments.items():
+            for s in a.active:
+                self.report(s, name, "active")
+            for s in a.standby:
+                self.report(s, name, "standby")
+        return self
+
 
 def assigns(actions: list) -> list[Assign]:
     return [a for a in actions if isinstance(a, Assign)]

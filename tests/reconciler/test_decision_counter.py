@@ -38,3 +38,16 @@ def test_records_written_before_the_counter_read_as_decision_zero():
                                '"reason": "r", "time": 1.0, "generation": 0}')
     assert old.decision == 0
     assert next_decision(old, Assign("db", ("s1",), (), "moved")) == 1
+
+
+def test_a_new_worker_is_blocked_only_by_its_own_report_under_the_same_assignment():
+    from overseer.desired.state import Assignment, ServiceReport
+    from overseer.reconciler.agent.answers import stood_down_under
+    a = Assignment("pbx", ("s1",), ("s2",), epoch=5, reason="placed", time=100.0)
+    failed = ServiceReport("s1", "pbx", role="standby", epoch=5, outcome="failed", assigned=100.0)
+    assert stood_down_under(failed, a, "s1")                                     # seed 6038
+    assert stood_down_under(ServiceReport("s1", "pbx", role="standby", epoch=5, assigned=100.0), a, "s1")
+    assert not stood_down_under(ServiceReport("s1", "pbx", role="active", epoch=5, assigned=100.0), a, "s1")
+    assert not stood_down_under(ServiceReport("s1", "pbx", role="standby", epoch=5, assigned=90.0), a, "s1")
+    assert not stood_down_under(failed, a, "s2")                                 # not named active
+    assert not stood_down_under(None, a, "s1")

@@ -33,7 +33,7 @@ def _snapshot(live: list[str]) -> ClusterSnapshot:
     return ClusterSnapshot(cluster="t", revision=10, desired=state,
                            servers={s: ServerRecord(name=s) for s in live},
                            master=MasterRecord(server="a", epoch=5), observations={}, reports={},
-                           assignments={"pbx": Assignment("pbx", ("b",), ("c",), 5, 50.0, "placed")})
+                           assignments={"pbx": Assignment("pbx", ("b",), ("c",), epoch=5, reason="placed", time=50.0)})
 
 
 def _active_of(actions) -> tuple:

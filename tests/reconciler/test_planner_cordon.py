@@ -20,13 +20,7 @@ def pbx(mode: str = "active-standby"):
 
 
 def settled(world: World, state, now: float = 0.0) -> World:
-    world.step(state, now)
-    a = world.assignments["pbx"]
-    for s in a.active:
-        world.report(s, "pbx", "active")
-    for s in a.standby:
-        world.report(s, "pbx", "standby")
-    return world
+    return world.settle(state, now)
 
 
 def test_nothing_new_is_placed_on_a_cordoned_server():

@@ -14,14 +14,7 @@ def asterisk(**kw):
 
 
 def settled(state) -> World:
-    w = World(live=dict(ALL_OK))
-    w.step(state, 0)
-    a = w.assignments["asterisk"]
-    for s in a.active:
-        w.report(s, "asterisk", "active")
-    for s in a.standby:
-        w.report(s, "asterisk", "standby")
-    return w
+    return World(live=dict(ALL_OK)).settle(state)
 
 
 def test_two_phase_failover_waits_for_demoted_report():

@@ -13,14 +13,7 @@ def asterisk(**kw):
 
 
 def settled(state, world: World, now: float = 0.0) -> World:
-    """Place, then make every agent report what it was told."""
-    world.step(state, now)
-    for name, a in world.assignments.items():
-        for s in a.active:
-            world.report(s, name, "active")
-        for s in a.standby:
-            world.report(s, name, "standby")
-    return world
+    return world.settle(state, now)
 
 
 def test_initial_placement_first_candidate_with_reason_and_record():
