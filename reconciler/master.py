@@ -14,7 +14,7 @@ import time
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
 from overseer.desired.state import Assignment, ClusterSnapshot, HistoryEntry, HistoryKind, MasterRecord
-from overseer.desired.store.client import StaleEpoch
+from overseer.desired.store.client import ServerReturned, StaleEpoch
 from overseer.desired.store.store import Store
 
 from .metrics import RECONCILE_DURATION
@@ -153,8 +153,11 @@ class MasterLoop:
     async def _apply(self, snapshot: ClusterSnapshot, actions: list, now: float) -> None:
         generation = snapshot.desired.generation
         assigns, history, cleared = [], [], []
+        gone: dict[str, tuple[str, ...]] = {}
         for action in actions:
             if isinstance(action, Assign):
+                if action.gone:
+                    gone[action.service] = action.gone
                 previous = snapshot.assignments.get(action.service)
                 at = assignment_time(previous, now)
                 assigns.append(Assignment(action.service, tuple(action.active), tuple(action.standby),
@@ -171,10 +174,15 @@ class MasterLoop:
         if self.retired:
             return
         try:
-            await self.etcd(self.store.write_decisions, self.epoch, assigns, history, cleared)
+            await self.etcd(self.store.write_decisions, self.epoch, assigns, history, cleared, gone)
         except StaleEpoch as exc:
             log.error("deposed while reconciling: %s", exc)
             self.deposed = True
+            return
+        except ServerReturned as exc:
+            # its registration is on its way through the watch: that change
+            # brings the next pass, which keeps what the server still runs
+            log.warning("epoch %d: %s; planning again", self.epoch, exc)
             return
         self.on_written(snapshot, assigns, history)
         for a in assigns:

@@ -78,6 +78,12 @@ class StaleEpoch(StoreError):
     exit_code = 1
 
 
+class ServerReturned(StoreError):
+    """A fenced decision assumed servers gone that registered meanwhile: the
+    write was refused and the next pass plans with them live."""
+    exit_code = 1
+
+
 class Conflict(StoreError):
     """A conditional write lost to a concurrent change; re-read and retry."""
     exit_code = 1

@@ -21,7 +21,7 @@ from ..state import (
 )
 from . import staged
 from .chunks import chunked
-from .client import ClusterNotFound, EtcdConfig, StaleEpoch, StoreError, call, connect
+from .client import ClusterNotFound, EtcdConfig, ServerReturned, StaleEpoch, StoreError, call, connect
 from .keys import ROOT, Keys
 from .snapshot import build_snapshot
 from .watch import PrefixWatcher
@@ -218,16 +218,24 @@ class Store:
 
     # --- the master's fenced writes ---------------------------------------
 
-    def _fenced(self, epoch: int, ops: list, what: str) -> None:
-        ok, _ = self._call(self.client.transaction,
-                           compare=[self._tx.create(self.keys.master()) == epoch],
-                           success=ops, failure=[])
+    def _fenced(self, epoch: int, ops: list, what: str, gone: tuple[str, ...] = ()) -> None:
+        compare = [self._tx.create(self.keys.master()) == epoch]
+        # A server the decision took for dead must still have no record: one
+        # that registered again meanwhile may be taking up its old assignment
+        # (simulator seed 7029: a restarted agent promoted the assignment the
+        # master was just moving away from it on a stale snapshot).
+        compare += [self._tx.version(self.keys.server(s)) == 0 for s in gone]
+        ok, _ = self._call(self.client.transaction, compare=compare, success=ops, failure=[])
         if not ok:
+            if gone and self.epoch_is(epoch):
+                raise ServerReturned(f"{what}: {', '.join(gone)} registered again since the"
+                                     " snapshot this decision took them for gone in; write refused")
             raise StaleEpoch(f"{what}: epoch {epoch} is no longer the master's; write refused")
 
     def write_decisions(self, epoch: int, assignments: Iterable[Assignment] = (),
                         history: Iterable[HistoryEntry] = (),
-                        cleared_switchovers: Iterable[str] = ()) -> None:
+                        cleared_switchovers: Iterable[str] = (),
+                        gone: Optional[dict[str, tuple[str, ...]]] = None) -> None:
         """Assignments, their history entries and finished switchover requests,
         each transaction guarded by `epoch`.
 
@@ -236,7 +244,11 @@ class Store:
         A large pass is thus several transactions: each is refused once the
         epoch is gone (StaleEpoch, nothing more written), and the ones already
         written are whole per-service decisions of a then-current master, which
-        the next pass plans from like any other assignment."""
+        the next pass plans from like any other assignment.
+
+        `gone` names, per service, the servers its decision took for dead:
+        its transaction also requires that none of them registered again
+        (ServerReturned otherwise). Services are chunked by what they assume."""
         groups: dict[str, list] = {}
         for a in assignments:
             groups.setdefault(a.service, []).append(self._tx.put(self.keys.assign(a.service), a.to_json()))
@@ -249,8 +261,13 @@ class Store:
             groups.setdefault(h.service, []).append(self._tx.put(self.keys.history(h.service, ns), h.to_json()))
         for s in cleared_switchovers:
             groups.setdefault(s, []).append(self._tx.delete(self.keys.switchover(s)))
-        for ops in chunked(groups.values()):
-            self._fenced(epoch, ops, "write assignments")
+        gone = gone or {}
+        by_guard: dict[tuple[str, ...], list] = {}
+        for service, ops in groups.items():
+            by_guard.setdefault(tuple(sorted(gone.get(service, ()))), []).append(ops)
+        for guard, guarded in by_guard.items():
+            for ops in chunked(guarded):
+                self._fenced(epoch, ops, "write assignments", guard)
 
     def delete_assignment(self, epoch: int, service: str) -> None:
         self._fenced(epoch, [self._tx.delete(self.keys.assign(service))], f"{service}: delete assignment")

@@ -323,9 +323,16 @@ class ServiceWorker:
         about = about or self.assignment   # the assignment this report answers
         self._reported = (self.role, outcome, epoch_of(about))
         pid = self.actuator.child_pid()
-        await self.report(ServiceReport(self.server, self.name, self.role, about.epoch if about else 0,
-                                        outcome, message, self.edges.wall(), pid,
-                                        about.time if about else 0.0))
+        report = ServiceReport(self.server, self.name, self.role, about.epoch if about else 0,
+                               outcome, message, self.edges.wall(), pid, about.time if about else 0.0)
+        if stood_down_under(report, about, self.server):
+            # Whatever the path (a fence, a start while fenced, a failure), the
+            # master may promote another server on this report: never become
+            # active under this decision again (simulator seed 6805: a fenced
+            # worker restarted its killed child as standby, reported it for a
+            # newer assignment naming it active, then promoted once unfenced).
+            self.stood_down = max(self.stood_down or 0, about.decision)
+        await self.report(report)
 
     def _child_exited(self, service: str, code: Optional[int], message: str) -> None:
         # Seen the moment the child dies: report at once, do not wait for a probe.

@@ -18,6 +18,10 @@ class Assign:
     standby: tuple[str, ...]
     reason: str
     answers: bool = False   # re-issued for a failure or step-down: raises the decision
+    # Servers this decision took for dead (lease gone, margin passed) although
+    # they may act as active: the write also requires they did not register
+    # again, so a returning agent never meets a successor on a stale snapshot.
+    gone: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ class Decision:
     demoting: tuple[str, ...] = ()
     retained: tuple[str, ...] = ()  # unhealthy actives kept: nobody eligible to take over
     hinted: bool = False          # an added server was the designated successor
+    gone: tuple[str, ...] = ()    # taken for dead although they may act as active (Assign.gone)
 
 
 def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
@@ -49,7 +50,8 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
     retained = [s for s in cur if s in live and s not in healthy and s != victim][:max(shortfall, 0)]
     keep = set(healthy) | set(retained) | (set() if new else set(frozen))
     active = [s for s in cur if s in keep] + new
-    blockers = _blockers(view, name, svc, cur, cur_standby, active, assigned_at) if new else []
+    may_act = _may_act(view, name, svc, cur, cur_standby) if new else []
+    blockers = [s for s in may_act if s not in active and not view.fenced(s, name, assigned_at)]
     pending: list[str] = []
     demoting: list[str] = []
     if blockers:
@@ -70,23 +72,23 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
         removed=tuple(s for s in cur if s not in active),
         pending=tuple(pending), demoting=tuple(demoting), retained=tuple(retained),
         hinted=bool(set(added) & set(hints)),
+        gone=tuple(s for s in may_act if s not in active and s not in view.live) if added else (),
     )
 
 
-def _blockers(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
-              cur_standby: tuple[str, ...], active: list[str], assigned_at: float = 0.0) -> list[str]:
-    """Servers that may still act as active, are leaving, and are not fenced.
+def _may_act(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
+             cur_standby: tuple[str, ...]) -> list[str]:
+    """Servers that may still act as active: a leaving one must be fenced first.
 
     Besides the assigned actives and servers reporting role active, while the
     assignment is short of actives (a handover in progress) every live standby
     must have acknowledged the current assignment: it may be the one just
-    demoted, or one whose promote was under way.
+    demoted, or one whose promote was under way. Only a report written for
+    the current assignment (or a later one) proves a server stepped down: an
+    older one may predate a promote still under way (View.fenced).
     """
     maybe = list(cur) + [s for s in svc.spec.candidates
                          if s not in cur and view.reports_active(s, name)]
     if len(cur) < svc.spec.replicas:
         maybe += [s for s in cur_standby if s in view.live]
-    # Only a report written for the current assignment (or a later one) proves
-    # a server stepped down: an older one may predate a promote still under way.
-    unique = list(dict.fromkeys(maybe))
-    return [s for s in unique if s not in active and not view.fenced(s, name, assigned_at)]
+    return list(dict.fromkeys(maybe))

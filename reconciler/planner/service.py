@@ -110,7 +110,7 @@ def _all_active(view: View, svc: ServiceDoc, cur: tuple, grades: dict[str, int])
 def _assign(view: View, name: str, svc: ServiceDoc, current: Optional[Assignment],
             d: Decision, intent: Optional[SwitchIntent]) -> list[Action]:
     reason, kind = _reason_and_kind(view, name, svc, current, d, intent)
-    actions: list[Action] = [Assign(name, d.active, d.standby, reason)]
+    actions: list[Action] = [Assign(name, d.active, d.standby, reason, gone=d.gone)]
     if current is None or set(d.active) != set(current.active):
         server = (d.added or d.demoting or d.removed or ("",))[0]
         actions.append(Record(name, kind, reason, server))

@@ -5,7 +5,7 @@ import time
 import pytest
 
 from overseer.desired.state import Assignment, HistoryEntry, Observation, ServerRecord, ServiceReport
-from overseer.desired.store.client import EtcdConfig, StaleEpoch
+from overseer.desired.store.client import EtcdConfig, ServerReturned, StaleEpoch
 from overseer.desired.store.store import LeaseLost, Store
 
 
@@ -39,6 +39,26 @@ def test_stale_epoch_write_is_refused(store):
     snap = store.snapshot()
     assert snap.assignments["svc"].active == ("pbx2",)
     assert snap.history["svc"][0].kind == "placement"
+
+
+def test_decision_that_took_a_server_for_gone_is_refused_once_it_registered_again(store):
+    won = store.campaign("pbx1", store.grant_lease(5))
+    store.write_decisions(won.epoch, [Assignment("svc", ("pbx2",), (), won.epoch, "first")])
+    # pbx2 is gone (no record): the move away from it is written
+    store.write_decisions(won.epoch, [Assignment("svc", ("pbx3",), (), won.epoch, "moved")],
+                          gone={"svc": ("pbx2",)})
+    assert store.snapshot().assignments["svc"].active == ("pbx3",)
+    store.put_server(ServerRecord("pbx3", "10.0.0.3", 2), store.grant_lease(5))
+    with pytest.raises(ServerReturned, match="pbx3 registered again"):
+        store.write_decisions(won.epoch, [Assignment("svc", ("pbx1",), (), won.epoch, "again")],
+                              [HistoryEntry("svc", time.time(), "failover", "again")],
+                              gone={"svc": ("pbx3",)})
+    snap = store.snapshot()
+    assert snap.assignments["svc"].reason == "moved"       # nothing of the refused decision landed
+    assert all(h.message != "again" for h in snap.history.get("svc", ()))
+    # services assuming nothing still get written beside a refused one's chunk
+    store.write_decisions(won.epoch, [Assignment("other", ("pbx1",), (), won.epoch, "r")])
+    assert store.snapshot().assignments["other"].active == ("pbx1",)
 
 
 def test_snapshot_reads_every_record_kind(store):

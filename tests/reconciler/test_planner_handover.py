@@ -59,6 +59,26 @@ def test_dead_active_waits_for_margin_and_next_wakeup_says_when():
     assert next_wakeup(state, w.actual(), w.assignments, 10.5) is None
 
 
+def test_a_move_off_a_dead_active_names_it_gone_so_the_write_requires_it_still_absent():
+    # The store makes this write conditional on pbx1 not having registered
+    # again: a returning agent must never meet a successor chosen on a stale
+    # snapshot (simulator seed 7029).
+    state = asterisk()
+    w = settled(state)
+    w.kill("pbx1", 10.0)
+    a = only_assign(w.step(state, 10.5))
+    assert a.active == ("pbx2",) and a.gone == ("pbx1",)
+    # a move between live servers, fenced by reports, assumes nobody gone
+    w.live["pbx1"] = "ok"
+    w.report("pbx1", "asterisk", "standby")
+    w.check("pbx2", "asterisk", "alive", "fail", "dead")
+    w.step(state, 11)                                  # phase 1: demote pbx2
+    w.report("pbx2", "asterisk", "standby")
+    w.ack("asterisk", "pbx1", "pbx3")
+    moved = only_assign(w.step(state, 12))
+    assert moved.active != ("pbx2",) and moved.gone == ()
+
+
 def test_missing_down_since_means_long_ago():
     state = asterisk()
     w = settled(state)

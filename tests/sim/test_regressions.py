@@ -28,8 +28,14 @@ FOUND = {
     5093: "the same, found in the same run (block on a timer after an etcd outage): two actives",
     5877: "a record that only changed the standbys lifted a self-fence's step-down: two actives",
     6038: "a restarted agent promoted the assignment it had failed under while the master promoted another",
+    6805: "a fenced worker restarted its killed child as standby, reported that for a newer assignment naming it active, then promoted once unfenced: three actives",
+    7029: "slow etcd: the master moved an active off a server it took for dead while that server registered again and took it up: two actives",
+    7629: "slow etcd: the same standby report for an assignment naming the server active, then its promote: two actives",
     7352: "peers answering 'gone' on a timed-out probe (silent-etcd attempt) gave two actives on a slow etcd",
     10894: "an agent restarted during an etcd blip died with the blip's error instead of waiting it out",
+    8366: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
+    9131: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
+    15583: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     22747: "the same silent-etcd attempt: three actives of a replicas-2 service on a slow etcd",
 }
 
