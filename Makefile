@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -ra --durations=15 --timeout=300
 # extra pytest arguments, e.g. make test ARGS='-k apply -x'
 ARGS ?=
 
-.PHONY: venv system-deps test demo sim faults clean
+.PHONY: venv system-deps test demo sim faults bench clean
 
 venv: $(STAMP)
 
@@ -45,6 +45,23 @@ test: venv system-deps
 	$(VENV)/bin/pytest $(PYTEST_ARGS) $(ARGS); status=$$?; \
 	echo "make test: pytest exit $$status after $$(( $$(date +%s) - start ))s"; \
 	exit $$status
+
+# Benchmarks (docs/benchmarks.md): every bench/ script, results in bench/results/
+# (JSON, PNG plots), then the tables in docs/benchmarks.md regenerated from them.
+# Patroni is installed from PyPI into its own venv by bench/_pg.py. About 25 min;
+# BENCH_STABLE=60 shortens the scale run's 10-minute stability window.
+BENCH_STABLE ?= 600
+bench: venv system-deps
+	$(VENV)/bin/pip install -q -e '.[test,bench]'
+	$(VENV)/bin/python bench/idle.py --checks 20
+	$(VENV)/bin/python bench/idle.py --checks 0
+	$(VENV)/bin/python bench/pg_side_by_side.py
+	$(VENV)/bin/python bench/scale.py --stable $(BENCH_STABLE)
+	$(VENV)/bin/python bench/planner.py | tee bench/results/planner.txt
+	$(VENV)/bin/python bench/board.py | tee bench/results/board.txt
+	$(VENV)/bin/python bench/failover.py | tee bench/results/failover.txt
+	$(VENV)/bin/python bench/election.py | tee bench/results/election.txt
+	$(VENV)/bin/python bench/report.py
 
 # The deterministic simulator (docs/testing.md): N seeded fault schedules from SEED.
 # A failing seed replays exactly: make sim N=1 SEED=<seed>

@@ -134,7 +134,7 @@ def _silent_etcd(seed: int, s: Schedule) -> list[Fault]:
 def _faults(rng: random.Random, s: Schedule) -> list[Fault]:
     names = [svc.name for svc in s.services]
     if rng.random() < 0.2:  # a calm seed: only labelled blips
-        return _apart([_blip(rng, s, names) for _ in range(rng.randint(1, 4))], s.ttl)
+        return _flaps_apart(_apart([_blip(rng, s, names) for _ in range(rng.randint(1, 4))], s.ttl), s.interval)
     weights = {k: (rng.random() if rng.random() < 0.6 else 0.0) for k in KINDS}
     if not any(weights.values()):
         weights["proc_crash"] = 1.0
@@ -226,6 +226,24 @@ def _apart(blips: list[Fault], ttl: float) -> list[Fault]:
                     at, moved = until, True
         placed.append(replace(f, at=at))
     return placed
+
+
+def _flaps_apart(blips: list[Fault], interval: float) -> list[Fault]:
+    """A flap fails the next probe of its check: two on one check whose probes
+    are consecutive are `failAfter` 2 reached, a real failure that rightly
+    moves the service (seed 29671: flaps 1.7 s apart at interval 1 s). Each
+    later flap on the same check moves to 3 intervals after the previous one,
+    so at least one good probe lies between them."""
+    last: dict[tuple, float] = {}
+    placed: list[Fault] = []
+    for f in sorted(blips, key=lambda f: f.at):
+        if f.kind == "flap":
+            key = (f.server, f.service)
+            if key in last and f.at < last[key] + 3 * interval:
+                f = replace(f, at=round(last[key] + 3 * interval, 2))
+            last[key] = f.at
+        placed.append(f)
+    return sorted(placed, key=lambda f: f.at)
 
 
 def _blip(rng: random.Random, s: Schedule, names: list[str]) -> Fault:

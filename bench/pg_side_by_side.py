@@ -1,0 +1,164 @@
+"""PostgreSQL failover and idle cost: Overseer and Patroni side by side (issue 12).
+
+Same machine, same etcd, two real PostgreSQL 15 servers on loopback (primary +
+streaming replica) under each stack in turn. Rows: Patroni with its defaults
+(ttl 30, loop_wait 10, retry_timeout 10), Patroni at its validated minimums
+(ttl 20, loop_wait 1, retry_timeout 3), Overseer at leaseTTL 2 s and at 20 s
+(tests/support/cluster.py's defaults otherwise: checks every 200 ms,
+failAfter 2, failoverMargin 200 ms).
+
+Scenarios, each on a freshly built pair:
+- `postmaster`: kill -9 of the primary's postmaster;
+- `server`: loss of the primary's whole server (its agent or Patroni, and its
+  postgres, stopped and killed together).
+Measured: from the kill until the first INSERT commits on whichever node
+(INSERTs are tried on both every 10 ms), and whether any node but the
+survivor committed after the survivor's first commit ("two writers").
+Idle: over a window with nothing happening, the member's own CPU (the agent
+and its fencer, or Patroni; postgres not counted), RSS, and etcd writes/s
+(revision delta; lease keep-alives are not writes).
+
+Writes bench/results/pg-side-by-side.json and bench/results/pg-failover.png;
+bench/report.py puts the table in docs/benchmarks.md.
+Run: .venv/bin/python bench/pg_side_by_side.py [--runs 3] [--idle 30]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _cluster import local_etcd  # noqa: E402
+import report  # noqa: E402
+from _pg import OverseerPair, PatroniPair, Writers, wait  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+ROWS = [
+    ("Patroni, defaults (ttl 30, loop_wait 10, retry_timeout 10)", "patroni", dict(ttl=30, loop_wait=10, retry_timeout=10)),
+    ("Patroni, minimums (ttl 20, loop_wait 1, retry_timeout 3)", "patroni", dict(ttl=20, loop_wait=1, retry_timeout=3)),
+    ("Overseer, leaseTTL 2 s", "overseer", dict(ttl=2.0)),
+    ("Overseer, leaseTTL 20 s (Patroni's minimum ttl)", "overseer", dict(ttl=20.0)),
+]
+SCENARIOS = ("postmaster", "server")
+
+
+def build(stack: str, cfg: dict, etcd_url: str, n: int):
+    if stack == "patroni":
+        return PatroniPair(etcd_url, scope=f"bench{n}", **cfg)
+    return OverseerPair(etcd_url, cfg["ttl"], f"pgbench{n}")
+
+
+def one_failover(pair, scenario: str, timeout: float) -> dict:
+    writers = Writers(pair.ports)
+    try:
+        wait(lambda: writers.commits[pair.primary], 30, "a first write on the primary")
+        t0 = time.monotonic()
+        (pair.kill_postmaster if scenario == "postmaster" else pair.kill_server)()
+        wait(lambda: writers.first_after(t0) is not None, timeout, "a write after the fault")
+        node, t1 = writers.first_after(t0)
+        time.sleep(3.0)   # keep writing on both: a second writer would show here
+        return {"seconds": round(t1 - t0, 3), "wrote_first": node, "two_writers": writers.two_writers(t0)}
+    finally:
+        writers.close()
+
+
+def idle_cost(pair, etcd_url: str, window: float) -> dict:
+    time.sleep(3.0)   # start-up writes pass first
+    procs = [p for s in pair.SERVERS for p in pair.processes(s)]
+    per_member = len(pair.SERVERS)
+
+    def cpu() -> float:
+        return sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+
+    rev0, c0, t0 = _revision(etcd_url), cpu(), time.monotonic()
+    time.sleep(window)
+    rev1, c1, t1 = _revision(etcd_url), cpu(), time.monotonic()
+    rss = sum(p.memory_info().rss for p in procs) / per_member
+    return {"cpu_percent_of_core": round(100 * (c1 - c0) / (t1 - t0) / per_member, 2),
+            "rss_mb": round(rss / 2**20, 1),
+            "etcd_writes_per_s": round((rev1 - rev0) / (t1 - t0) / per_member, 3)}
+
+
+def _revision(etcd_url: str) -> int:
+    import etcd3
+    host, port = etcd_url.split("//", 1)[1].rsplit(":", 1)
+    c = etcd3.client(host=host, port=int(port))
+    try:
+        return c.get_response("/").header.revision
+    finally:
+        c.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="failovers per row and scenario")
+    parser.add_argument("--idle", type=float, default=30.0, help="idle window in seconds")
+    parser.add_argument("--only", choices=("patroni", "overseer"), help="one stack only")
+    args = parser.parse_args()
+    results = {"bench": "pg-side-by-side", "date": time.strftime("%Y-%m-%d"), "runs": args.runs,
+               "cores": psutil.cpu_count(), "rows": []}
+    n = 0
+    with local_etcd() as etcd:
+        for label, stack, cfg in ROWS:
+            if args.only and stack != args.only:
+                continue
+            row = {"row": label, "stack": stack, "config": cfg}
+            timeout = cfg["ttl"] * 3 + 30
+            for scenario in SCENARIOS:
+                runs = []
+                for _ in range(args.runs):
+                    n += 1
+                    pair = build(stack, cfg, etcd.url, n)
+                    try:
+                        if scenario == SCENARIOS[0] and not runs:
+                            row["idle"] = idle_cost(pair, etcd.url, args.idle)
+                            print(f"{label}: idle {row['idle']}", flush=True)
+                        runs.append(one_failover(pair, scenario, timeout))
+                    finally:
+                        pair.close()
+                    print(f"{label} / {scenario}: {runs[-1]}", flush=True)
+                times = [r["seconds"] for r in runs]
+                row[scenario] = {"runs": runs, "p50": round(statistics.median(times), 3),
+                                 "max": max(times),
+                                 "two_writers": sum(1 for r in runs if r["two_writers"])}
+            results["rows"].append(row)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "pg-side-by-side.json").write_text(json.dumps(results, indent=2) + "\n")
+    plot(results, RESULTS / "pg-failover.png")
+    print(report.pg_table(results))
+
+
+def plot(results: dict, path: Path) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed (make bench installs it): no plot", file=sys.stderr)
+        return
+    fig, axes = plt.subplots(1, len(SCENARIOS), figsize=(11, 4), sharey=False)
+    for ax, scenario in zip(axes, SCENARIOS):
+        rows = [r for r in results["rows"] if scenario in r]
+        data = [[x["seconds"] for x in r[scenario]["runs"]] for r in rows]
+        ax.boxplot(data, vert=False, whis=(0, 100))
+        for i, d in enumerate(data, start=1):
+            ax.plot(d, [i] * len(d), "o", alpha=0.6)
+        ax.set_yticks(range(1, len(rows) + 1), [r["row"].split(" (")[0] + "\n" + r["row"].split(", ", 1)[1][:28]
+                                                 for r in rows], fontsize=7)
+        ax.set_xlabel("seconds until the first INSERT commits")
+        ax.set_title(f"kill -9 of the primary's {'postmaster' if scenario == 'postmaster' else 'whole server'}")
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Regenerate the results tables of docs/benchmarks.md from bench/results/*.json.
+
+`make bench` runs it last; each bench script writes its JSON, and this is the
+only writer of the text between the `<!-- bench:results begin -->` and
+`<!-- bench:results end -->` markers, so the table always says what the
+files say. Numbers live here and in the JSON, never in test assertions.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- bench:results begin -->", "<!-- bench:results end -->"
+
+
+def _load(name: str):
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def pg_table(r: dict) -> str:
+    lines = [f"PostgreSQL 15 pair, same machine and etcd ({r['date']}, {r['cores']} cores, "
+             f"{r['runs']} runs per cell; plot: `bench/results/pg-failover.png`):", "",
+             "| row | postmaster kill -9 → first INSERT: p50 / max | whole server lost → first INSERT: p50 / max "
+             "| two writers | idle CPU of a core, per member | RSS per member | etcd writes/s per member |",
+             "|---|---|---|---|---|---|---|"]
+    for row in r["rows"]:
+        pm, sv, idle = row.get("postmaster", {}), row.get("server", {}), row.get("idle", {})
+        two = pm.get("two_writers", 0) + sv.get("two_writers", 0)
+        lines.append(f"| {row['row']} | {pm.get('p50', '-')} s / {pm.get('max', '-')} s "
+                     f"| {sv.get('p50', '-')} s / {sv.get('max', '-')} s | {two} of {2 * r['runs']} runs "
+                     f"| {idle.get('cpu_percent_of_core', '-')} % | {idle.get('rss_mb', '-')} MB "
+                     f"| {idle.get('etcd_writes_per_s', '-')} |")
+    return "\n".join(lines)
+
+
+def idle_table(rows: list[dict]) -> str:
+    lines = ["One agent, `bench/idle.py`:", "",
+             "| case | CPU of one core | RSS (agent + fencer) | etcd writes/s |", "|---|---|---|---|"]
+    for r in rows:
+        case = f"{r['checks']} checks at 1 s, leaseTTL {r['lease_ttl']}" if r["checks"] else \
+            f"no checks, leaseTTL {r['lease_ttl']}"
+        lines.append(f"| {case} | {r['cpu_percent_of_core']} % | {r['rss_mb_agent']} + {r['rss_mb_fencer']} = "
+                     f"{r['rss_mb_total']} MB | {r['etcd_writes_per_s']} |")
+    return "\n".join(lines)
+
+
+def scale_table(r: dict) -> str:
+    lines = [f"Scale, `bench/scale.py` ({r['date']}, {r['cores']} cores; plot: `bench/results/scale-failover.png`):", ""]
+    if "many" in r:
+        m = r["many"]
+        lines += ["| services / agents | placed in | stable window | lease losses | services moved or restarted "
+                  "| CPU per agent | RSS per agent (max) | etcd writes/s |", "|---|---|---|---|---|---|---|---|",
+                  f"| {m['services']} / {m['agents']} | {m['placed_s']} s | {m['stable_window_s']} s "
+                  f"| {m['lease_losses']} | {m['services_moved_or_restarted']} | {m['cpu_percent_of_core_per_agent']} % "
+                  f"| {m['rss_mb_per_agent_max']} MB | {m['etcd_writes_per_s']} |", ""]
+    if "lost" in r:
+        lo = r["lost"]
+        lines += ["| actives lost with one agent (kill -9) | leaseTTL | p50 | p99 | max | within leaseTTL + 2 s |",
+                  "|---|---|---|---|---|---|",
+                  f"| {lo['services']} | {lo['lease_ttl_s']:g} s | {lo['p50_s']} s | {lo['p99_s']} s | {lo['max_s']} s "
+                  f"| {lo['within_bound']} of {lo['services']} |"]
+    return "\n".join(lines)
+
+
+def render() -> str:
+    parts = []
+    pg = _load("pg-side-by-side.json")
+    if pg:
+        parts.append(pg_table(pg))
+    idle = [json.loads(p.read_text()) for p in sorted(RESULTS.glob("idle-*.json"))]
+    if idle:
+        parts.append(idle_table(idle))
+    scale = _load("scale.json")
+    if scale:
+        parts.append(scale_table(scale))
+    return "\n\n".join(parts)
+
+
+def main() -> None:
+    text = DOC.read_text()
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    DOC.write_text(f"{head}{BEGIN}\n{render()}\n{END}{tail}")
+    print(f"{DOC}: results tables regenerated from {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,191 @@
+"""Scale: 1,000 services on 10 real agents, then 300 actives lost at once (issue 12 item 1).
+
+Phase 1: servers s01..s10 (leaseTTL 5 s, the default), 1,000 active-standby
+services, each with a cold standby on the next server, a `process` actuator
+running `sleep` and a process check every 5 s: 100 actives per agent. It
+measures the time until all 1,000 run, then holds for `--stable` seconds and
+counts lease losses (the agents' "lease ... expired" / "registered with a new
+lease" lines), services whose active moved or whose child was restarted, the
+agents' CPU and RSS, and etcd writes/s.
+
+Phase 2: servers f1..f3 (leaseTTL 2 s), 300 services all preferring f1;
+kill -9 of f1's agent. Per service, the time from the kill until another
+server reports it active; p50 / p99 / max against leaseTTL + 2 s.
+
+Writes bench/results/scale.json and bench/results/scale-failover.png.
+Run: .venv/bin/python bench/scale.py [--services 1000] [--agents 10] [--stable 600] [--moved 300]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _cluster import Watch, local_etcd, percentile, running_cluster  # noqa: E402
+
+from overseer.desired.store import documents  # noqa: E402
+from tests.support.peers.local import free_port  # noqa: E402
+
+RESULTS = Path(__file__).resolve().parent / "results"
+LEASE_LOST = re.compile(r"lease \w+ expired in etcd|registered with a new lease")
+
+
+def docs(name: str, servers: list[str], ttl: str, services: int, candidates, check_interval: str) -> str:
+    out = [textwrap.dedent(f"""\
+        apiVersion: overseer/v1
+        kind: Cluster
+        metadata: {{name: {name}}}
+        spec:
+          hierarchy: [{", ".join(servers)}]
+          leaseTTL: {ttl}
+          failoverMargin: 200ms
+          serverHealth: {{load1PerCPU: {{warn: 500, fail: 1000}}, memoryPercent: {{warn: 99, fail: 100}}, disk: {{path: /, warn: 99%, fail: 100%}}}}
+        """)]
+    for s in servers:
+        out.append(f"apiVersion: overseer/v1\nkind: Server\nmetadata: {{name: {s}}}\n"
+                   f"spec: {{address: 127.0.0.1, agentPort: {free_port()}, failureDomain: d-{s}}}\n")
+    for i in range(services):
+        out.append(textwrap.dedent(f"""\
+            apiVersion: overseer/v1
+            kind: Service
+            metadata: {{name: svc{i:04d}}}
+            spec:
+              standby: cold
+              candidates: [{", ".join(candidates(i))}]
+              actuator: {{type: process, command: [sleep, "1000000"]}}
+              checks: [{{name: alive, type: process, interval: {check_interval}}}]
+            """))
+    return "---\n".join(out)
+
+
+def active_map(snap) -> dict[str, tuple[str, int]]:
+    return {svc: (server, r.pid) for (server, svc), r in snap.reports.items()
+            if r.role == "active" and r.outcome == "ok" and r.pid}
+
+
+def lease_losses(cluster) -> int:
+    return sum(len(LEASE_LOST.findall((cluster.workdir / f"{s}.log").read_text(errors="replace")))
+               for s in cluster.agents)
+
+
+def phase_many(etcd_url: str, services: int, agents: int, stable: float) -> dict:
+    servers = [f"s{i + 1:02d}" for i in range(agents)]
+    with running_cluster(etcd_url, "scale") as cluster:
+        t_apply = time.monotonic()
+        cluster.apply(docs("scale", servers, "5s", services,
+                           lambda i: (servers[i % agents], servers[(i + 1) % agents]), "5s"))
+        applied = time.monotonic() - t_apply
+        started = time.monotonic()
+        for s in servers:
+            cluster.start_agent(s)
+        watch = Watch(cluster)
+        snap, seen = watch.until(lambda s: len(active_map(s)) == services, timeout=900,
+                                 what=f"all {services} services active")
+        watch.close()
+        placed = seen - started
+        print(f"placed {services} services on {agents} agents in {placed:.1f} s (apply {applied:.1f} s)", flush=True)
+        before, losses0 = active_map(snap), lease_losses(cluster)
+        procs = [psutil.Process(p.pid) for p in cluster.agents.values()]
+        procs += [c for p in procs for c in p.children() if "fencer" in " ".join(c.cmdline())]
+        cpu0 = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+        rev0, t0 = documents.revision(cluster.store), time.monotonic()
+        moved: set[str] = set()
+        while time.monotonic() - t0 < stable:
+            time.sleep(min(10.0, stable))
+            now = active_map(cluster.snapshot())
+            moved |= {svc for svc, where in before.items() if now.get(svc) != where}
+        t1 = time.monotonic()
+        cpu1 = sum(p.cpu_times().user + p.cpu_times().system for p in procs)
+        rev1 = documents.revision(cluster.store)
+        rss = [p.memory_info().rss / 2**20 for p in procs[:agents]]
+        return {"services": services, "agents": agents, "apply_s": round(applied, 1),
+                "placed_s": round(placed, 1), "stable_window_s": round(t1 - t0),
+                "lease_losses": lease_losses(cluster) - losses0, "services_moved_or_restarted": len(moved),
+                "cpu_percent_of_core_per_agent": round(100 * (cpu1 - cpu0) / (t1 - t0) / agents, 2),
+                "rss_mb_per_agent_max": round(max(rss), 1),
+                "etcd_writes_per_s": round((rev1 - rev0) / (t1 - t0), 3)}
+
+
+def phase_lost(etcd_url: str, services: int) -> dict:
+    servers = ["f1", "f2", "f3"]
+    with running_cluster(etcd_url, "lost") as cluster:
+        cluster.apply(docs("lost", servers, "2s", services, lambda i: servers, "2s"))
+        for s in servers:
+            cluster.start_agent(s)
+        watch = Watch(cluster)
+        watch.until(lambda s: len([v for v, (srv, _) in active_map(s).items() if srv == "f1"]) == services,
+                    timeout=600, what=f"all {services} services active on f1")
+        time.sleep(3.0)
+        t0 = time.monotonic()
+        cluster.kill("f1")
+        moved: dict[str, float] = {}
+
+        def all_moved(snap) -> bool:
+            seen = time.monotonic()
+            for svc, (server, _) in active_map(snap).items():
+                if server != "f1" and svc not in moved:
+                    moved[svc] = seen - t0
+            return len(moved) == services
+        watch.until(all_moved, timeout=120, what=f"all {services} services moved off f1")
+        watch.close()
+    times = sorted(moved.values())
+    return {"services": services, "lease_ttl_s": 2.0, "bound_s": 4.0,
+            "p50_s": round(statistics.median(times), 3), "p99_s": round(percentile(times, 99), 3),
+            "max_s": round(max(times), 3), "within_bound": sum(1 for t in times if t <= 4.0),
+            "times": [round(t, 3) for t in times]}
+
+
+def plot(lost: dict, path: Path) -> None:
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib not installed (make bench installs it): no plot", file=sys.stderr)
+        return
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    times = lost["times"]
+    ax.plot(times, [(i + 1) / len(times) for i in range(len(times))], drawstyle="steps-post")
+    ax.axvline(lost["bound_s"], color="red", linestyle="--", label="leaseTTL + 2 s")
+    ax.axvline(lost["lease_ttl_s"], color="grey", linestyle=":", label="leaseTTL")
+    ax.set_xlabel("seconds from kill -9 of the agent until the service is active elsewhere")
+    ax.set_ylabel(f"fraction of {lost['services']} services")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--services", type=int, default=1000)
+    parser.add_argument("--agents", type=int, default=10)
+    parser.add_argument("--stable", type=float, default=600.0)
+    parser.add_argument("--moved", type=int, default=300)
+    args = parser.parse_args()
+    result = {"bench": "scale", "date": time.strftime("%Y-%m-%d"), "cores": psutil.cpu_count()}
+    with local_etcd() as etcd:
+        if args.services:
+            result["many"] = phase_many(etcd.url, args.services, args.agents, args.stable)
+            print(json.dumps(result["many"]), flush=True)
+        if args.moved:
+            result["lost"] = phase_lost(etcd.url, args.moved)
+            print(json.dumps({k: v for k, v in result["lost"].items() if k != "times"}), flush=True)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "scale.json").write_text(json.dumps(result, indent=2) + "\n")
+    if "lost" in result:
+        plot(result["lost"], RESULTS / "scale-failover.png")
+
+
+if __name__ == "__main__":
+    main()
