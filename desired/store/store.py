@@ -166,6 +166,26 @@ class Store:
             raise LeaseLost(f"lease {lease_id:x} expired in etcd")
         return ttl
 
+    def rescue_keepalive(self, lease_id: int, timeout: float) -> int:
+        """Refresh the lease on a fresh connection; if that works, it becomes
+        the lease connection. The old one may sit in TCP retransmission
+        back-off for seconds after a dropped link returns (presence.py)."""
+        if self._lease_client is None or self._lease_client is self.client:
+            return self.keepalive(lease_id)   # no dedicated connection to replace (tests, simulator)
+        fresh = connect(dataclasses.replace(self.cfg, timeout=timeout))
+        try:
+            responses = call(lambda: list(fresh.refresh_lease(lease_id)), self.cfg, _client=fresh)
+        except Exception:
+            _close_quietly(fresh)
+            raise
+        ttl = responses[0].TTL if responses else 0
+        if ttl <= 0:
+            _close_quietly(fresh)
+            raise LeaseLost(f"lease {lease_id:x} expired in etcd")
+        old, self._lease_client = self._lease_client, fresh
+        _close_quietly(old)
+        return ttl
+
     def revoke_lease(self, lease_id: int) -> None:
         self._lease_call(self._leases.revoke_lease, lease_id)
 
@@ -335,6 +355,13 @@ class Store:
 
     def cancel_switchover(self, service: str) -> None:
         self._call(self.client.delete, self.keys.switchover(service))
+
+
+def _close_quietly(client) -> None:
+    try:
+        client.close()
+    except Exception:  # closing a dead channel must not mask the real outcome
+        pass
 
 
 def _ns(t: float) -> int:

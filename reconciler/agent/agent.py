@@ -32,6 +32,7 @@ from .presence import Presence
 log = logging.getLogger(__name__)
 
 DEBOUNCE = 0.01
+MAX_PAUSE = 1.0   # the longest wait the last pass's cost may add before the next read
 RESYNC = 2.0
 HOOK_DRAIN = 5.0   # seconds a stopping agent gives queued hooks (the demote it just did)
 
@@ -53,6 +54,7 @@ class Agent:
         # clock jittered and made every presence check rewrite `servers/<me>`
         self.started_at = edges.wall()
         self._changed = asyncio.Event()
+        self._pass_cost = 0.0   # seconds the last snapshot read + handling took (_snapshot_loop)
         self._stop = asyncio.Event()
         self._timer: Optional[asyncio.TimerHandle] = None
         self._etcd_failing = False
@@ -238,9 +240,15 @@ class Agent:
                 await asyncio.wait_for(self._changed.wait(), RESYNC)
             except asyncio.TimeoutError:
                 pass
-            await asyncio.sleep(DEBOUNCE)
+            # Wait at least as long as the last pass took: during a storm of
+            # changes (a large cluster starting, hundreds of reports) an agent
+            # spends at most about half its time reading and handling whole
+            # snapshots, not all of it; level-triggered, the next read sees
+            # everything that changed meanwhile. Idle, the cost is DEBOUNCE.
+            await asyncio.sleep(max(DEBOUNCE, self._pass_cost))
             resync = not self._changed.is_set()
             self._changed.clear()
+            started = self.edges.monotonic()
             snapshot = await self._read(resync)
             if snapshot is None:
                 continue
@@ -249,6 +257,7 @@ class Agent:
             except Exception:  # a bug on one snapshot must not stop the agent following the next
                 log.exception("could not handle snapshot at revision %d", snapshot.revision)
                 await self.mastership.resign("reconcile failed unexpectedly")
+            self._pass_cost = min(MAX_PAUSE, self.edges.monotonic() - started)
 
     async def _handle(self, snapshot: ClusterSnapshot) -> None:
         self.snapshot = snapshot

@@ -75,7 +75,20 @@ async def _main(cfg, server, cluster, state_dir) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, node.request_stop)
+    loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)
     await node.run()
+
+
+def _dump_tasks() -> None:
+    """`kill -USR1 <agent>`: every asyncio task and where it waits, in the log
+    (docs/troubleshooting.md). For an agent that looks alive but does nothing."""
+    import io
+    import logging
+    out = io.StringIO()
+    tasks = asyncio.all_tasks()
+    for task in sorted(tasks, key=lambda t: t.get_name()):
+        task.print_stack(limit=6, file=out)
+    logging.getLogger("overseer.agent.tasks").warning("%d tasks (SIGUSR1):\n%s", len(tasks), out.getvalue())
 
 
 COMMANDS = [agent]

@@ -84,6 +84,21 @@ def test_keepalive_of_a_revoked_lease_raises(store):
         store.keepalive(lease)
 
 
+def test_rescue_keepalive_renews_on_a_fresh_connection_that_then_carries_the_lease(store):
+    store.dedicate_lease_channel(2.0)
+    lease = store.grant_lease(5)
+    before = store._lease_client
+    assert before is not None and before is not store.client
+    assert store.rescue_keepalive(lease, 2.0) > 0
+    after = store._lease_client
+    assert after is not before and after is not store.client   # the old one may sit in TCP back-off
+    assert store.keepalive(lease) > 0                           # the fresh connection carries on
+    store.revoke_lease(lease)
+    with pytest.raises(LeaseLost):
+        store.rescue_keepalive(lease, 2.0)
+    assert store._lease_client is after                         # a failed rescue replaces nothing
+
+
 def test_watch_calls_back_on_change(store):
     seen = threading.Event()
     cancel = store.watch(seen.set)

@@ -30,6 +30,8 @@ FOUND = {
     6038: "a restarted agent promoted the assignment it had failed under while the master promoted another",
     6805: "a fenced worker restarted its killed child as standby, reported that for a newer assignment naming it active, then promoted once unfenced: three actives",
     9280: "the generator labelled two flaps of one check on consecutive probes as blips: failAfter reached, a rightful move read as a calm violation",
+    9984: "a link cut of 0.3 x leaseTTL fenced: serial keep-alives, the one sent into the cut hung past its return (now overlapping rescues)",
+    15997: "the same: a 0.29 x leaseTTL cut from etcd fenced and moved db",
     29671: "the same generator error (flaps 1.7 s apart at interval 1 s): a rightful move read as a calm violation",
     7029: "slow etcd: the master moved an active off a server it took for dead while that server registered again and took it up: two actives",
     7629: "slow etcd: the same standby report for an assignment naming the server active, then its promote: two actives",
