@@ -71,21 +71,27 @@ class Writers:
         self._psycopg = psycopg
         self.ports = ports
         self.commits: dict[str, list[float]] = {n: [] for n in ports}
+        # commit time -> when its connection was opened: a backend of a killed
+        # postmaster keeps committing on its old connection for a moment, so
+        # "writes work again" counts only connections opened after the fault
+        self.opened: dict[str, list[float]] = {n: [] for n in ports}
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._loop, args=(n,), daemon=True) for n in ports]
         for t in self._threads:
             t.start()
 
     def _loop(self, node: str) -> None:
-        conn = None
+        conn, opened = None, 0.0
         while not self._stop.is_set():
             try:
                 if conn is None:
+                    opened = time.monotonic()
                     conn = self._psycopg.connect(
                         f"host=127.0.0.1 port={self.ports[node]} user=postgres dbname=postgres "
                         "password=pw connect_timeout=1 options='-c statement_timeout=1000'",
                         autocommit=True)
                 conn.execute("INSERT INTO bench_writes(node) VALUES (%s)", (node,))
+                self.opened[node].append(opened)
                 self.commits[node].append(time.monotonic())
             except Exception:   # refused, read-only, killed: that node takes no write now
                 if conn is not None:
@@ -97,7 +103,9 @@ class Writers:
             self._stop.wait(0.01)
 
     def first_after(self, t0: float) -> Optional[tuple[str, float]]:
-        hits = [(ts, n) for n, times in self.commits.items() for ts in list(times) if ts > t0]
+        """The first commit on a connection opened after t0."""
+        hits = [(ts, n) for n in self.commits
+                for ts, op in zip(list(self.commits[n]), list(self.opened[n])) if op > t0]
         return (min(hits)[1], min(hits)[0]) if hits else None
 
     def two_writers(self, t0: float) -> list[str]:
@@ -132,12 +140,26 @@ def create_table(port: int) -> None:
             time.sleep(0.2)
 
 
-def streaming(port: int) -> bool:
+def has_table(port: int) -> bool:
+    """The replica on `port` has replayed the bench table (asynchronous commit
+    and a kill right after it lost the table on the survivor)."""
     import psycopg
     try:
         with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres password=pw "
                              "connect_timeout=1", autocommit=True) as conn:
-            row = conn.execute("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'").fetchone()
+            return conn.execute("SELECT to_regclass('bench_writes') IS NOT NULL").fetchone()[0]
+    except Exception:
+        return False
+
+
+def streaming(port: int, application: str = "") -> bool:
+    """A replica streams from the server on `port` (named `application`, if given)."""
+    import psycopg
+    try:
+        with psycopg.connect(f"host=127.0.0.1 port={port} user=postgres dbname=postgres password=pw "
+                             "connect_timeout=1", autocommit=True) as conn:
+            row = conn.execute("SELECT count(*) FROM pg_stat_replication WHERE state = 'streaming'"
+                               " AND (%s = '' OR application_name = %s)", (application, application)).fetchone()
             return bool(row and row[0] >= 1)
     except Exception:
         return False
@@ -198,6 +220,8 @@ class OverseerPair:
                             if (r := self.cluster.snapshot().reports.get((s, "pg"))) and r.role == "active")
         create_table(self.ports[self.primary])
         wait(lambda: streaming(self.ports[self.primary]), 60, "replica streaming")
+        replica = next(s for s in self.SERVERS if s != self.primary)
+        wait(lambda: has_table(self.ports[replica]), 60, "the bench table on the replica")
 
     def kill_postmaster(self) -> None:
         os.kill(postmaster_pid(self.data[self.primary]), signal.SIGKILL)
@@ -280,16 +304,24 @@ class PatroniPair:
             self.procs[s] = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.base)
             if s == "pg1":   # let pg1 bootstrap first, as an operator would
                 wait(lambda: self.role("pg1") == "primary", 90, "patroni pg1 primary")
-        wait(lambda: streaming(self.ports["pg1"]), 90, "patroni replica streaming")
+        # pg_basebackup's own walsender shows as "streaming" too: wait for
+        # pg2's Patroni to run a replica, and its walreceiver to stream
+        wait(lambda: self.state("pg2") == ("replica", "running")
+             and streaming(self.ports["pg1"], "pg2"), 120, "patroni replica pg2 streaming")
         self.primary = "pg1"
         create_table(self.ports["pg1"])
+        wait(lambda: has_table(self.ports["pg2"]), 60, "the bench table on the replica")
 
-    def role(self, s: str) -> str:
+    def state(self, s: str) -> tuple[str, str]:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.api[s]}/patroni", timeout=1) as r:
-                return json.load(r).get("role", "")
+                body = json.load(r)
+                return body.get("role", ""), body.get("state", "")
         except Exception:
-            return ""
+            return "", ""
+
+    def role(self, s: str) -> str:
+        return self.state(s)[0] if self.state(s)[1] == "running" else ""
 
     def kill_postmaster(self) -> None:
         os.kill(postmaster_pid(self.data[self.primary]), signal.SIGKILL)

@@ -29,11 +29,20 @@ def pg_table(r: dict) -> str:
     for row in r["rows"]:
         pm, sv, idle = row.get("postmaster", {}), row.get("server", {}), row.get("idle", {})
         two = pm.get("two_writers", 0) + sv.get("two_writers", 0)
-        lines.append(f"| {row['row']} | {pm.get('p50', '-')} s / {pm.get('max', '-')} s "
-                     f"| {sv.get('p50', '-')} s / {sv.get('max', '-')} s | {two} of {2 * r['runs']} runs "
+        lines.append(f"| {row['row']} | {_cell(pm)} | {_cell(sv)} | {two} of {2 * r['runs']} runs "
                      f"| {idle.get('cpu_percent_of_core', '-')} % | {idle.get('rss_mb', '-')} MB "
                      f"| {idle.get('etcd_writes_per_s', '-')} |")
     return "\n".join(lines)
+
+
+def _cell(result: dict) -> str:
+    if not result:
+        return "-"
+    text = f"{result['p50']} s / {result['max']} s" if result.get("p50") is not None else "no write"
+    if result.get("timed_out"):
+        limit = next(r["timed_out_after"] for r in result["runs"] if r["seconds"] is None)
+        text += f" ({result['timed_out']} run(s): no write within {limit:g} s)"
+    return text
 
 
 def idle_table(rows: list[dict]) -> str:

@@ -68,6 +68,14 @@ def docs(name: str, servers: list[str], ttl: str, services: int, candidates, che
     return "---\n".join(out)
 
 
+def _lines(cluster, server: str) -> list[str]:
+    return (cluster.workdir / f"{server}.log").read_text(errors="replace").splitlines()
+
+
+def _count(cluster, server: str, what: str) -> int:
+    return sum(1 for ln in _lines(cluster, server) if what in ln)
+
+
 def active_map(snap) -> dict[str, tuple[str, int]]:
     return {svc: (server, r.pid) for (server, svc), r in snap.reports.items()
             if r.role == "active" and r.outcome == "ok" and r.pid}
@@ -133,6 +141,7 @@ def phase_lost(etcd_url: str, services: int) -> dict:
         watch.until(lambda s: len([v for v, (srv, _) in active_map(s).items() if srv == "f1"]) == services,
                     timeout=600, what=f"all {services} services active on f1")
         time.sleep(3.0)
+        fences_before = {s: _count(cluster, s, "self-fencing") for s in servers}
         t0 = time.monotonic()
         cluster.kill("f1")
         moved: dict[str, float] = {}
@@ -145,8 +154,10 @@ def phase_lost(etcd_url: str, services: int) -> dict:
             return len(moved) == services
         watch.until(all_moved, timeout=120, what=f"all {services} services moved off f1")
         watch.close()
+        became_master = [ln for s in servers[1:] for ln in _lines(cluster, s) if "became master" in ln]
     times = sorted(moved.values())
     return {"services": services, "lease_ttl_s": 2.0, "bound_s": 4.0,
+            "self_fences_while_starting": fences_before, "new_master_log": became_master[-1:],
             "p50_s": round(statistics.median(times), 3), "p99_s": round(percentile(times, 99), 3),
             "max_s": round(max(times), 3), "within_bound": sum(1 for t in times if t <= 4.0),
             "times": [round(t, 3) for t in times]}

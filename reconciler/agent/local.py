@@ -24,6 +24,11 @@ from .sink import LatestSink
 
 log = logging.getLogger(__name__)
 
+# Converge steps (start, promote, demote, stop) that may run at once on this
+# agent (ServiceWorker.steps): enough that one slow command never holds up
+# the rest, few enough that one turn of the event loop never forks hundreds.
+STEP_SLOTS = 8
+
 
 class LocalServices:
     def __init__(self, store: Store, server: str, state_dir: Optional[str], edges: Edges = REAL):
@@ -43,6 +48,7 @@ class LocalServices:
         self.legitimate = lambda: True      # set by the agent: our actives are still vouched for
         self.notifier = None                # set by the agent: role-change hooks (reconciler/hooks/)
         self._retiring: set[asyncio.Task] = set()
+        self._steps = asyncio.Semaphore(STEP_SLOTS)   # ServiceWorker.steps
 
     def start_sinks(self) -> list[asyncio.Task]:
         return [asyncio.create_task(self.observations.run(), name="observation sink"),
@@ -113,6 +119,7 @@ class LocalServices:
                                still_current=self._still_current, report=self._report, history=self._history,
                                monitor_factory=self._monitor, log_dir=self.log_dir, edges=self.edges)
         worker.on_role_change = self.on_role_change
+        worker.steps = self._steps
         worker.legitimate = lambda: self.legitimate()
         worker.on_failure = self._count_failure
         worker.notify = lambda event, was, now, a, reason: self._notify(doc.metadata.name, event, was, now, a, reason)

@@ -70,6 +70,12 @@ class ServiceWorker:
         # flight (bounded by the actuator's timeout) instead of interleaving
         # its demote with a promote, so `role` always says what really ran.
         self._acting = asyncio.Lock()
+        # Shared by the agent's workers (LocalServices): how many converge
+        # steps may start at once. Each step forks; hundreds forking in one
+        # turn of the event loop held it for seconds, the keep-alive tick
+        # waited behind them and every agent of a large cluster fenced itself
+        # while starting (bench/scale.py). Fences never wait for it.
+        self.steps: Optional[asyncio.Semaphore] = None
         self.retry_delay = RETRY_MIN
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -242,7 +248,11 @@ class ServiceWorker:
                 self.promoting = True
                 self.on_role_change()
             try:
-                await getattr(self.actuator, step)(ctx)
+                if self.steps is None:
+                    await getattr(self.actuator, step)(ctx)
+                else:
+                    async with self.steps:
+                        await getattr(self.actuator, step)(ctx)
             except ActuatorError as exc:
                 self.promoting = False
                 await self._failed(step, target, ctx, exc, about)
