@@ -73,6 +73,9 @@ class EtcdGone:
         self.keepalives += 1
         raise EtcdUnavailable("etcd: connection refused")
 
+    def rescue_keepalive(self, lease, timeout: float) -> int:
+        return self.keepalive(lease)
+
 
 async def until(predicate, what: str, timeout: float = 10.0) -> None:
     loop = asyncio.get_running_loop()

@@ -253,6 +253,9 @@ class Presence:
             # re-registers; two paths doing it raced each other
             log.debug("rescue keep-alive failed: %s", exc)
             return
+        except Exception:  # a bug here must not go unseen, nor stop the next rescue
+            log.exception("rescue keep-alive failed unexpectedly")
+            return
         if self.state.lease == lease:
             await self._renewed(sent)
 
