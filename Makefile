@@ -48,7 +48,7 @@ test: venv system-deps
 
 # Benchmarks (docs/benchmarks.md): every bench/ script, results in bench/results/
 # (JSON, PNG plots), then the tables in docs/benchmarks.md regenerated from them.
-# Patroni is installed from PyPI into its own venv by bench/_pg.py. About 25 min;
+# Patroni is installed from PyPI into its own venv by bench/_pg.py. About 35 min;
 # BENCH_STABLE=60 shortens the scale run's 10-minute stability window.
 BENCH_STABLE ?= 600
 bench: venv system-deps
