@@ -46,7 +46,12 @@ def patroni_binary() -> str:
     exe = PATRONI_VENV / "bin" / "patroni"
     if not exe.exists():
         PATRONI_VENV.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["/usr/bin/python3", "-m", "venv", str(PATRONI_VENV)], check=True)
+        made = subprocess.run(["/usr/bin/python3", "-m", "venv", str(PATRONI_VENV)], check=False)
+        if made.returncode != 0:   # Debian's python3 without its venv module
+            shutil.rmtree(PATRONI_VENV, ignore_errors=True)
+            subprocess.run([str(ROOT / "scripts" / "system-deps.sh")], check=True,
+                           env=dict(os.environ, SYSTEM_PACKAGES="python3-venv"))
+            subprocess.run(["/usr/bin/python3", "-m", "venv", str(PATRONI_VENV)], check=True)
         subprocess.run([str(PATRONI_VENV / "bin" / "pip"), "install", "-q",
                         f"patroni[etcd3,psycopg3]=={PATRONI_VERSION}"], check=True)
     return str(exe)
