@@ -44,8 +44,27 @@ def steps(current: str, target: str, standby: str) -> list[str]:
     return plan
 
 
+def role_after(step: str, target: str, standby: str) -> str:
+    """The role a successful step leaves the service in, on the way to `target`."""
+    if step == PROMOTE:
+        return "active"
+    if step == DEMOTE:
+        return "standby" if runs_as("standby", standby) else "stopped"
+    if step == START:
+        return "standby"
+    # stopped: a cold standby that is not running is still a standby
+    return "standby" if target == "standby" and standby == "cold" else "stopped"
+
+
 def fence_steps(has_demote_command: bool, standby: str) -> list[str]:
     """Self-fencing an active we may no longer hold: demote it (and stop it when
     a standby does not run); with no demote command the only way to be sure it
     stops acting as active is to stop it."""
     return [DEMOTE] if has_demote_command and standby == "warm" else [DEMOTE, STOP]
+
+
+def restart_delay(restarts: int, first: float, most: float) -> float:
+    """Before the n-th restart in place under one decision: the first is
+    immediate; a service that keeps failing right after each one backs off
+    as converge retries do."""
+    return 0.0 if restarts == 1 else min(first * 2 ** (restarts - 2), most)

@@ -70,11 +70,8 @@ class ServiceWorker:
         # flight (bounded by the actuator's timeout) instead of interleaving
         # its demote with a promote, so `role` always says what really ran.
         self._acting = asyncio.Lock()
-        # Shared by the agent's workers (LocalServices): how many converge
-        # steps may start at once. Each step forks; hundreds forking in one
-        # turn of the event loop held it for seconds, the keep-alive tick
-        # waited behind them and every agent of a large cluster fenced itself
-        # while starting (bench/scale.py). Fences never wait for it.
+        # converge step slots shared by the agent's workers (local.STEP_SLOTS,
+        # docs/design-choices.md); fences never wait for one
         self.steps: Optional[asyncio.Semaphore] = None
         self.retry_delay = RETRY_MIN
         self._wake = asyncio.Event()
@@ -124,7 +121,8 @@ class ServiceWorker:
             if decided_anew(assignment, self.blocked):
                 if self.blocked is not None and assignment is not None \
                         and tuple(assignment.active) == tuple(self.blocked.active):
-                    delay = self._restart_delay()   # restart in place, backing off if it keeps failing
+                    self._restarts += 1   # restart in place, backing off if it keeps failing
+                    delay = roles.restart_delay(self._restarts, RETRY_MIN, RETRY_MAX)
                 else:
                     self._restarts = 0
                 self.blocked = None  # the master decided anew: the block has done its job
@@ -134,12 +132,6 @@ class ServiceWorker:
                 asyncio.get_running_loop().call_later(delay, self._wake.set)
             else:
                 self._wake.set()
-
-    def _restart_delay(self) -> float:
-        # the first restart in place is immediate; a service that keeps failing
-        # right after each one backs off as converge retries do
-        self._restarts += 1
-        return 0.0 if self._restarts == 1 else min(RETRY_MIN * 2 ** (self._restarts - 2), RETRY_MAX)
 
     def _failure(self, why: str) -> None:
         """Count one failure as active here (failure memory), once per time we became active."""
@@ -259,7 +251,7 @@ class ServiceWorker:
                 return True
             finally:
                 self.promoting = False
-            self.role = self._role_after(step, target)
+            self.role = roles.role_after(step, target, self.standby_mode)
         if target == "active" and (self.fenced or not self.legitimate()):
             # The fence came (or is due: found by the simulator, a promote
             # finishing right after a pause longer than the lease) while a step
@@ -284,16 +276,6 @@ class ServiceWorker:
             # keep the failure visible so the master moves the active elsewhere
             return "failed", f"failed as active under this assignment; {message}; waiting for the master"
         return "ok", message
-
-    def _role_after(self, step: str, target: str) -> str:
-        if step == roles.PROMOTE:
-            return "active"
-        if step == roles.DEMOTE:
-            return "standby" if roles.runs_as("standby", self.standby_mode) else "stopped"
-        if step == roles.START:
-            return "standby"
-        # stopped: a cold standby that is not running is still a standby
-        return "standby" if target == "standby" and self.standby_mode == "cold" else "stopped"
 
     async def _failed(self, step: str, target: str, ctx: ActionContext, exc: ActuatorError,
                       about: Optional[Assignment] = None) -> None:
@@ -393,7 +375,7 @@ class ServiceWorker:
                 await getattr(self.actuator, step)(ctx)
             except Exception as exc:  # a failed demote must not skip the stop
                 log.error("%s: %s during self-fencing failed: %s", self.name, step, exc)
-            self.role = self._role_after(step, "stopped")
+            self.role = roles.role_after(step, "stopped", self.standby_mode)
         self._set_monitor_role()
         self.on_role_change()
         self.notify(event, "active", self.role, fenced_for, why)
