@@ -178,10 +178,39 @@ def wait(predicate, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
-class OverseerPair:
-    """pg1 (primary) and pg2 (replica) as Overseer's warm active-standby `pg`."""
+class _Pair:
+    """What both stacks' pairs share: `SERVERS`, `data`, `ports`, `primary`, and
+    `processes(server)` (the member's own processes, postgres not counted)."""
 
     SERVERS = ("pg1", "pg2")
+    data: dict[str, str]
+    primary: str
+
+    def processes(self, server: str) -> list[psutil.Process]:
+        raise NotImplementedError
+
+    def kill_postmaster(self) -> None:
+        os.kill(postmaster_pid(self.data[self.primary]), signal.SIGKILL)
+
+    def kill_server(self) -> None:
+        """The primary's whole server: its member's processes and postmaster, stopped then killed together."""
+        victims = self.processes(self.primary) + [psutil.Process(postmaster_pid(self.data[self.primary]))]
+        for p in victims:
+            p.send_signal(signal.SIGSTOP)
+        for p in victims:
+            p.send_signal(signal.SIGKILL)
+
+    def _kill_postmasters(self) -> None:
+        for s in self.SERVERS:
+            try:
+                os.kill(postmaster_pid(self.data[s]), signal.SIGKILL)
+            except (OSError, ValueError):
+                pass
+        time.sleep(0.5)
+
+
+class OverseerPair(_Pair):
+    """pg1 (primary) and pg2 (replica) as Overseer's warm active-standby `pg`."""
 
     def __init__(self, etcd_url: str, ttl: float, name: str):
         self.tmp = tempfile.mkdtemp(prefix="overseer-pgbench-")
@@ -228,37 +257,19 @@ class OverseerPair:
         replica = next(s for s in self.SERVERS if s != self.primary)
         wait(lambda: has_table(self.ports[replica]), 60, "the bench table on the replica")
 
-    def kill_postmaster(self) -> None:
-        os.kill(postmaster_pid(self.data[self.primary]), signal.SIGKILL)
-
     def processes(self, server: str) -> list[psutil.Process]:
         agent = psutil.Process(self.cluster.agents[server].pid)
         return [agent] + [c for c in agent.children() if "fencer" in " ".join(c.cmdline())]
 
-    def kill_server(self) -> None:
-        """The primary's whole server: its agent, fencer and postmaster, stopped then killed together."""
-        victims = self.processes(self.primary) + [psutil.Process(postmaster_pid(self.data[self.primary]))]
-        for p in victims:
-            p.send_signal(signal.SIGSTOP)
-        for p in victims:
-            p.send_signal(signal.SIGKILL)
-
     def close(self) -> None:
         self.cluster.stop()
-        for s in self.SERVERS:
-            try:
-                os.kill(postmaster_pid(self.data[s]), signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
-        time.sleep(0.5)
+        self._kill_postmasters()
         shutil.rmtree(self.base, ignore_errors=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-class PatroniPair:
+class PatroniPair(_Pair):
     """Two Patroni members bootstrapping their own cluster on loopback."""
-
-    SERVERS = ("pg1", "pg2")
 
     def __init__(self, etcd_url: str, ttl: int, loop_wait: int, retry_timeout: int, scope: str):
         self.base = tempfile.mkdtemp(prefix="patroni-pgbench-")
@@ -328,30 +339,14 @@ class PatroniPair:
     def role(self, s: str) -> str:
         return self.state(s)[0] if self.state(s)[1] == "running" else ""
 
-    def kill_postmaster(self) -> None:
-        os.kill(postmaster_pid(self.data[self.primary]), signal.SIGKILL)
-
     def processes(self, server: str) -> list[psutil.Process]:
-        p = psutil.Process(self.procs[server].pid)
         # setpriv execs patroni: the Popen pid is patroni itself
-        return [p]
-
-    def kill_server(self) -> None:
-        victims = self.processes(self.primary) + [psutil.Process(postmaster_pid(self.data[self.primary]))]
-        for p in victims:
-            p.send_signal(signal.SIGSTOP)
-        for p in victims:
-            p.send_signal(signal.SIGKILL)
+        return [psutil.Process(self.procs[server].pid)]
 
     def close(self) -> None:
         for p in self.procs.values():
             if p.poll() is None:
                 p.kill()
             p.wait()
-        for s in self.SERVERS:
-            try:
-                os.kill(postmaster_pid(self.data[s]), signal.SIGKILL)
-            except (OSError, ValueError):
-                pass
-        time.sleep(0.5)
+        self._kill_postmasters()
         shutil.rmtree(self.base, ignore_errors=True)
