@@ -9,10 +9,12 @@ arrives within those seconds (95% of the lease), the fencer SIGKILLs the
 process groups it was last told about, before the lease can expire for the
 others. The line may end with the floating IPs of those actives
 (`vip=<cidr>@<interface>`, spec.vip): the fencer drops them (`ip addr del`) with
-the kill, and when the agent dies (parent-death signal SIGTERM: an agent killed
-with -9 takes its children with it, but an address would stay behind and answer
-beside the new active's). On end of input (the agent exited or closed it) it
-leaves. It never reads etcd.
+the kill, and when the agent dies: an agent killed with -9 takes its children
+with it (their own parent-death signal), but an address would stay behind and
+answer beside the new active's. The fencer learns of that death twice, by the
+parent-death signal (SIGTERM) and by end of input on its pipe, and whichever
+comes first drops the addresses; only an agent that says `bye` before closing
+(a clean stop: it demoted its services itself) leaves them. It never reads etcd.
 
 The agent runs this file as a script with `python -S -E`: no site, no
 overseer package, only the few stdlib modules below, so the process stays a
@@ -29,12 +31,17 @@ import time
 from typing import Iterable, Optional
 
 PR_SET_PDEATHSIG = 1
+BYE = b"bye"   # the agent's last line on a clean stop: nothing vouched any more
 DEBUG = bool(os.environ.get("OVERSEER_FENCER_DEBUG"))
 
 
 def _die_with_parent() -> None:
     # runs in the agent's forked child before exec; the setting survives exec
     import ctypes  # noqa: PLC0415  (not needed in the fencer process itself)
+    # SIGTERM stays blocked (the mask survives exec too) until serve() has its
+    # handler: an agent dying while we start would otherwise end us before we
+    # drop what it already wrote into the pipe
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
     try:
         # SIGTERM, not SIGKILL: the handler in serve() drops the vouched VIPs first
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -76,43 +83,82 @@ def split_line(line: bytes) -> tuple[float, list[int], list[str]]:
     return float(parts[0]), groups, vips
 
 
+class _Watch:
+    """What the agent last vouched for, and until when."""
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.groups: list[int] = []
+        self.vips: list[str] = []
+        self.deadline: Optional[float] = None
+        self.buffer = b""
+        self.said_bye = False
+
+    def wait(self) -> Optional[float]:
+        return None if self.deadline is None else max(0.0, self.deadline - self.clock())
+
+    def feed(self, chunk: bytes) -> None:
+        self.buffer += chunk
+        while b"\n" in self.buffer:
+            line, self.buffer = self.buffer.split(b"\n", 1)
+            if line.strip() == BYE:
+                self.said_bye, self.groups, self.vips, self.deadline = True, [], [], None
+            elif line.split():
+                seconds, self.groups, self.vips = split_line(line)
+                self.deadline = self.clock() + seconds
+                if DEBUG:
+                    print(f"overseer fencer: vouched {line.decode()}", file=sys.stderr, flush=True)
+
+    def end(self, why: str) -> None:
+        """Kill the vouched groups and drop the vouched addresses."""
+        killed, dropped = _kill(self.groups), drop_vips(self.vips)
+        if killed or dropped:
+            print(f"overseer fencer: {why}; killed process groups {', '.join(map(str, killed)) or '-'}; "
+                  f"dropped {', '.join(dropped) or '-'}", file=sys.stderr, flush=True)
+        self.groups, self.vips, self.deadline = [], [], None
+
+
+def _drain(fd: int, watch: _Watch) -> None:
+    # what a dead agent wrote before it died is still in the pipe: its last word counts
+    os.set_blocking(fd, False)
+    try:
+        while chunk := os.read(fd, 4096):
+            watch.feed(chunk)
+    except BlockingIOError:
+        pass
+
+
 def serve(stream=None, clock=time.monotonic) -> None:
     stream = stream if stream is not None else sys.stdin.buffer
     fd = stream.fileno()
-    groups: list[int] = []
-    vips: list[str] = []
-
-    def _agent_died(signum, frame):
-        drop_vips(vips)
-        sys.exit(0)
-    # (an agent dying before this line leaves nothing vouched: the default
-    # SIGTERM action ending us is then right)
-    signal.signal(signal.SIGTERM, _agent_died)
-    deadline: Optional[float] = None
-    buffer = b""
+    watch = _Watch(clock)
+    # The parent-death signal reaches the loop through a wakeup pipe, not by
+    # acting inside the handler: it may land at any line, even in the middle
+    # of reading a vouch, and the handler then saw the state before that line.
+    woken, wake = os.pipe()
+    os.set_blocking(wake, False)
+    signal.set_wakeup_fd(wake)
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     while True:
-        wait = None if deadline is None else max(0.0, deadline - clock())
-        ready, _, _ = select.select([fd], [], [], wait)
+        ready, _, _ = select.select([fd, woken], [], [], watch.wait())
+        if woken in ready:
+            _drain(fd, watch)
+            if not watch.said_bye:
+                watch.end(f"agent {os.getppid()} died")
+            return
         if not ready:
-            killed = _kill(groups)
-            dropped = drop_vips(vips)
-            if killed or dropped:
-                print(f"overseer fencer: agent {os.getppid()} silent past its lease; killed process "
-                      f"groups {', '.join(map(str, killed)) or '-'}; dropped {', '.join(dropped) or '-'}",
-                      file=sys.stderr, flush=True)
-            groups, vips, deadline = [], [], None
+            watch.end(f"agent {os.getppid()} silent past its lease")
             continue
         chunk = os.read(fd, 4096)
         if not chunk:
+            # End of input without `bye`: the agent died too. The pipe can
+            # close before the parent-death signal arrives; leaving quietly
+            # here left a killed agent's address up (the VIP netns test, under load).
+            if not watch.said_bye:
+                watch.end("agent gone without a clean stop")
             return
-        buffer += chunk
-        while b"\n" in buffer:
-            line, buffer = buffer.split(b"\n", 1)
-            if line.split():
-                seconds, groups, vips = split_line(line)
-                deadline = clock() + seconds
-                if DEBUG:
-                    print(f"overseer fencer: vouched {line.decode()}", file=sys.stderr, flush=True)
+        watch.feed(chunk)
 
 
 class Fencer:
@@ -133,6 +179,12 @@ class Fencer:
             pass  # the fencer is gone; the parent-death signal still covers a crash
 
     def close(self) -> None:
+        """A clean stop: the agent demoted its services itself."""
+        try:
+            self.proc.stdin.write(BYE + b"\n")
+            self.proc.stdin.flush()
+        except OSError:
+            pass
         try:
             self.proc.stdin.close()
         except OSError:

@@ -67,3 +67,43 @@ def test_agent_killed_drops_the_vips(fake_ip, tmp_path):
         assert calls_of(fake_ip) == ["addr del 10.0.0.50/24 dev eth0"]
     finally:
         agent.kill()
+
+
+def _bare_fencer():
+    """fencer.py with no parent-death signal: only its pipe tells it the agent is gone."""
+    import overseer.reconciler.agent.fencer as module
+    return subprocess.Popen([sys.executable, "-S", "-E", module.__file__], stdin=subprocess.PIPE)
+
+
+def test_pipe_closing_without_bye_drops_the_vips(fake_ip):
+    # The pipe of an agent killed with -9 can close before the parent-death
+    # signal arrives; the fencer that simply left then kept the address up
+    # (the VIP netns test failed so under load).
+    fencer = _bare_fencer()
+    fencer.stdin.write(b"60.000 vip=10.0.0.50/24@eth0\n")
+    fencer.stdin.close()
+    assert fencer.wait(10) == 0
+    assert calls_of(fake_ip) == ["addr del 10.0.0.50/24 dev eth0"]
+
+
+def test_bye_then_close_leaves_the_vips(fake_ip):
+    fencer = _bare_fencer()
+    fencer.stdin.write(b"60.000 vip=10.0.0.50/24@eth0\nbye\n")
+    fencer.stdin.close()
+    assert fencer.wait(10) == 0
+    assert calls_of(fake_ip) == []
+
+
+def test_agent_killed_right_after_its_vouch_still_drops_the_vips(fake_ip):
+    # The agent dies while the fencer is still starting: the parent-death
+    # signal used to end it before its handler was set (or the handler ran
+    # before the line was read), and the address stayed.
+    agent = subprocess.Popen([sys.executable, "-c", textwrap.dedent("""
+        import os, signal
+        from overseer.reconciler.agent.fencer import Fencer
+        Fencer().vouch(60, [], ["10.0.0.50/24@eth0"])
+        os.kill(os.getpid(), signal.SIGKILL)
+        """)])
+    agent.wait(10)
+    poll_until(lambda: calls_of(fake_ip), timeout=10, what="the fencer dropped the VIP")
+    assert calls_of(fake_ip) == ["addr del 10.0.0.50/24 dev eth0"]
