@@ -18,6 +18,7 @@ from overseer.desired.state import Assignment, HistoryEntry, ServiceReport
 
 from . import roles
 from .answers import decided_anew, epoch_of, stood_down_under
+from .child_exits import ChildExits
 from .edges import REAL, Edges
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 RETRY_MIN, RETRY_MAX = 1.0, 30.0
 
 
-class ServiceWorker:
+class ServiceWorker(ChildExits):
     def __init__(self, *, cluster: str, server: str, doc: ServiceDoc,
                  still_current: Callable[[Assignment], Awaitable[bool]],
                  report: Callable[[ServiceReport], Awaitable[None]],
@@ -62,6 +63,7 @@ class ServiceWorker:
         # is stopped; vouching only afterwards left an active the fencer never
         # knew of beside the master's next choice (simulator seed 2516).
         self.promoting = False
+        self._exits = 0   # children that died on their own so far (_child_exited)
         # The decision we fenced ourselves under (Assignment.decision): our "standby"
         # report for it may already have let the master promote someone else,
         # so we never become active under it again; a higher decision lifts it.
@@ -233,6 +235,7 @@ class ServiceWorker:
                 return False
         ctx = ActionContext(self.cluster, self.name, self.server,
                             "active" if target == "active" else "standby", epoch)
+        exits = self._exits
         for step in plan:
             if target == "active" and (self.fenced or not self.legitimate()):
                 break  # fenced while on the way: go no further towards active
@@ -251,7 +254,11 @@ class ServiceWorker:
                 return True
             finally:
                 self.promoting = False
-            self.role = roles.role_after(step, target, self.standby_mode)
+            self.role = self._role_after(step, target, exits)
+            if self._exits != exits:   # _child_exited reported it and wakes us to start again
+                self._set_monitor_role()
+                self.on_role_change()
+                return False
         if target == "active" and (self.fenced or not self.legitimate()):
             # The fence came (or is due: found by the simulator, a promote
             # finishing right after a pause longer than the lease) while a step
@@ -326,36 +333,6 @@ class ServiceWorker:
             self.stood_down = max(self.stood_down or 0, about.decision)
         await self.report(report)
 
-    def _child_exited(self, service: str, code: Optional[int], message: str) -> None:
-        # Seen the moment the child dies: report at once, do not wait for a probe.
-        was = self.role
-        if was == "active":
-            self._failure(f"process exited: {message}")
-        self.role = "stopped"
-        if was == "active":
-            self._block()
-            # a crash is a demote the hooks must hear of: nobody will converge it away
-            self.notify("demote", "active", "stopped", self.assignment, f"process exited: {message}")
-        if hasattr(self.monitor, "child_died"):
-            # the checks keep running (and failing) until we converge again
-            self.monitor.child_died(message)
-        log.error("%s: child exited (%s) while %s", self.name, message, was)
-        self._spawn(self._after_exit(was, message))
-
-    def _spawn(self, coro) -> None:
-        # keep a reference: a task nobody holds may be collected mid-flight
-        task = asyncio.create_task(coro)
-        self._side_tasks.add(task)
-        task.add_done_callback(self._side_tasks.discard)
-
-    async def _after_exit(self, was: str, message: str) -> None:
-        await self._report("failed", f"process exited while {was}: {message}")
-        await self.history(HistoryEntry(self.name, self.edges.wall(), "role",
-                                        f"{self.server}: process exited while {was}: {message}",
-                                        self.server, self.epoch()))
-        # A warm standby comes back on its own after a pause; an active waits for the master.
-        asyncio.get_running_loop().call_later(self.retry_delay, self._wake.set)
-
     async def fence(self, why: str, event: str = "fence") -> None:
         """Self-fencing: stop acting as active without asking etcd."""
         self.fenced = True
@@ -370,12 +347,13 @@ class ServiceWorker:
             return
         ctx = ActionContext(self.cluster, self.name, self.server, "standby", self.epoch())
         log.error("%s: self-fencing (%s, epoch %d): demoting local active", self.name, why, ctx.epoch)
+        exits = self._exits
         for step in roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode):
             try:
                 await getattr(self.actuator, step)(ctx)
             except Exception as exc:  # a failed demote must not skip the stop
                 log.error("%s: %s during self-fencing failed: %s", self.name, step, exc)
-            self.role = roles.role_after(step, "stopped", self.standby_mode)
+            self.role = self._role_after(step, "stopped", exits)
         self._set_monitor_role()
         self.on_role_change()
         self.notify(event, "active", self.role, fenced_for, why)

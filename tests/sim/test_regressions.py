@@ -41,6 +41,7 @@ FOUND = {
     9131: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     15583: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     22747: "the same silent-etcd attempt: three actives of a replicas-2 service on a slow etcd",
+    77798: "the fencer killed a warm active while its self-fence demoted it; the demote 'succeeding' left a standby with no process, never started: replicas 2 stuck at 1 active",
 }
 
 SCRIPTED = {
