@@ -11,6 +11,8 @@ from __future__ import annotations
 import contextlib
 import math
 import statistics
+import os
+import shutil
 import sys
 import tempfile
 import threading
@@ -44,12 +46,16 @@ def local_etcd() -> Iterator[LocalEtcd]:
 
 @contextlib.contextmanager
 def running_cluster(etcd_url: str, name: str) -> Iterator[Cluster]:
+    keep = os.environ.get("BENCH_KEEP_LOGS")   # a directory: the agents' logs stay there to read
     with tempfile.TemporaryDirectory(prefix=f"overseer-{name}-") as tmp:
         cluster = Cluster(etcd_url, name, Path(tmp))
         try:
             yield cluster
         finally:
             cluster.stop()
+            if keep:
+                for log in Path(tmp).glob("*.log"):
+                    shutil.copy(log, Path(keep) / f"{name}-{log.name}")
 
 
 class Watch:

@@ -18,6 +18,7 @@ Run: .venv/bin/python bench/scale.py [--services 1000] [--agents 10] [--stable 6
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import re
 import statistics
@@ -74,6 +75,23 @@ def _lines(cluster, server: str) -> list[str]:
 
 def _count(cluster, server: str, what: str) -> int:
     return sum(1 for ln in _lines(cluster, server) if what in ln)
+
+
+def _stamp(line: str) -> float:
+    return datetime.datetime.strptime(line[:23], "%Y-%m-%d %H:%M:%S,%f").timestamp()
+
+
+def _phases(cluster, survivors: list[str], killed: float) -> dict:
+    """Seconds from the kill, from the survivors' logs: where the failover's time goes."""
+    lines = sorted((_stamp(ln), ln) for s in survivors for ln in _lines(cluster, s)
+                   if ln[:4].isdigit() and _stamp(ln) >= killed)
+
+    def first(what: str) -> float | None:
+        return next((round(t - killed, 3) for t, ln in lines if what in ln), None)
+    actives = [t for t, ln in lines if "now active" in ln]
+    return {"new_master": first("became master"), "first_move_decided": first("f1: down"),
+            "first_started": round(actives[0] - killed, 3) if actives else None,
+            "last_started": round(actives[-1] - killed, 3) if actives else None}
 
 
 def active_map(snap) -> dict[str, tuple[str, int]]:
@@ -142,7 +160,7 @@ def phase_lost(etcd_url: str, services: int) -> dict:
                     timeout=600, what=f"all {services} services active on f1")
         time.sleep(3.0)
         fences_before = {s: _count(cluster, s, "self-fencing") for s in servers}
-        t0 = time.monotonic()
+        t0, killed_wall = time.monotonic(), time.time()
         cluster.kill("f1")
         moved: dict[str, float] = {}
 
@@ -155,9 +173,11 @@ def phase_lost(etcd_url: str, services: int) -> dict:
         watch.until(all_moved, timeout=120, what=f"all {services} services moved off f1")
         watch.close()
         became_master = [ln for s in servers[1:] for ln in _lines(cluster, s) if "became master" in ln]
+        phases = _phases(cluster, servers[1:], killed_wall)
     times = sorted(moved.values())
     return {"services": services, "lease_ttl_s": 2.0, "bound_s": 4.0,
             "self_fences_while_starting": fences_before, "new_master_log": became_master[-1:],
+            "phases_s": phases,
             "p50_s": round(statistics.median(times), 3), "p99_s": round(percentile(times, 99), 3),
             "max_s": round(max(times), 3), "within_bound": sum(1 for t in times if t <= 4.0),
             "times": [round(t, 3) for t in times]}

@@ -1,6 +1,7 @@
 """The supervised child dies with its agent: SIGKILL a real parent process."""
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -8,6 +9,9 @@ import sys
 import time
 
 import psutil
+import pytest
+
+from overseer.actuators.child import SETPRIV, spawn_supervised, supervised_argv
 
 from .conftest import wait_gone
 
@@ -42,3 +46,24 @@ def test_child_dies_when_agent_is_sigkilled():
     finally:
         parent.kill()
         parent.wait()
+
+
+def test_a_child_whose_agent_died_before_the_prctl_never_runs_its_command(tmp_path):
+    # setpriv sets the signal, then sh checks that its parent is still the
+    # agent: here the "agent" (pid 1) is not its parent, as after an agent
+    # died between the spawn and setpriv's prctl.
+    assert SETPRIV, "setpriv (util-linux) not found: children would be spawned with a preexec_fn"
+    marker = tmp_path / "ran"
+    done = subprocess.run(supervised_argv(["touch", str(marker)], parent_pid=1), timeout=10)
+    assert done.returncode == 127 and not marker.exists()
+    done = subprocess.run(supervised_argv(["touch", str(marker)], parent_pid=os.getpid()), timeout=10)
+    assert done.returncode == 0 and marker.exists()
+
+
+def test_a_missing_or_unrunnable_command_fails_at_spawn(tmp_path):
+    script = tmp_path / "not-executable"
+    script.write_text("#!/bin/sh\n")
+    for argv, error in ((["no-such-program-here"], FileNotFoundError), ([str(tmp_path / "absent")], FileNotFoundError),
+                        ([str(script)], PermissionError)):
+        with pytest.raises(error):
+            asyncio.run(spawn_supervised(argv, env={"PATH": "/usr/bin:/bin"}, cwd=None, output=None))
