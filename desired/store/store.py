@@ -13,14 +13,14 @@ import json
 import logging
 import math
 import time
-from typing import Callable, Iterable, Optional
+from typing import Callable, Iterable, Optional, Sequence
 
 from ..state import (
     Assignment, ClusterSnapshot, FailCount, HistoryEntry, MasterRecord, Observation, ServerRecord,
     ServiceReport, SwitchoverRequest,
 )
 from . import staged
-from .chunks import chunked
+from .chunks import MAX_OPS, chunked
 from .client import ClusterNotFound, EtcdConfig, ServerReturned, StaleEpoch, StoreError, call, connect
 from .keys import ROOT, Keys
 from .snapshot import build_snapshot
@@ -229,12 +229,28 @@ class Store:
     def assignment_current(self, assignment: Assignment) -> bool:
         """The agent's fence before acting: `master` still has the assignment's
         epoch AND `assign/<service>` still holds exactly this assignment."""
-        key = self.keys.assign(assignment.service)
-        ok, _ = self._call(self.client.transaction,
-                           compare=[self._tx.create(self.keys.master()) == assignment.epoch,
-                                    self._tx.value(key) == assignment.to_json()],
-                           success=[], failure=[])
-        return ok
+        return self.assignments_current([assignment])[0]
+
+    def assignments_current(self, assignments: Sequence[Assignment]) -> list[bool]:
+        """`assignment_current` for many at once: one transaction per epoch
+        (and per MAX_OPS services) compares the master's epoch and reads the
+        assignments at that same revision. After a failover one agent asks
+        this for hundreds of services at the same moment."""
+        by_epoch: dict[int, list[Assignment]] = {}
+        for a in assignments:
+            by_epoch.setdefault(a.epoch, []).append(a)
+        current: dict[tuple[str, int], bool] = {}
+        for epoch, group in by_epoch.items():
+            for start in range(0, len(group), MAX_OPS):
+                chunk = group[start:start + MAX_OPS]
+                ok, responses = self._call(
+                    self.client.transaction, compare=[self._tx.create(self.keys.master()) == epoch],
+                    success=[self._tx.get(self.keys.assign(a.service)) for a in chunk], failure=[])
+                for a, found in zip(chunk, responses if ok else [[]] * len(chunk)):
+                    stored = found[0][0] if found else None
+                    stored = stored.decode() if isinstance(stored, bytes) else stored
+                    current[(a.service, id(a))] = stored == a.to_json()
+        return [current[(a.service, id(a))] for a in assignments]
 
     # --- the master's fenced writes ---------------------------------------
 
@@ -315,6 +331,19 @@ class Store:
 
     def put_failcount(self, record: FailCount) -> None:
         self._call(self.client.put, self.keys.failures(record.server, record.service), record.to_json())
+
+    def put_many(self, records: Sequence[Observation | ServiceReport | FailCount]) -> None:
+        """Several of the agent's own records in as few transactions as etcd
+        accepts (chunks.py): after a failover hundreds of reports are due at
+        once, and one round trip each took a second."""
+        def key(record) -> str:
+            if isinstance(record, Observation):
+                return self.keys.actual(record.server, record.service, record.check)
+            if isinstance(record, ServiceReport):
+                return self.keys.report(record.server, record.service)
+            return self.keys.failures(record.server, record.service)
+        for ops in chunked([[self._tx.put(key(r), r.to_json())] for r in records]):
+            self._call(self.client.transaction, compare=[], success=ops, failure=[])
 
     def delete_failures(self, service: str, servers: Iterable[str]) -> list[str]:
         """`overseer cleanup`: forget the service's fail counts on these servers;

@@ -54,7 +54,7 @@ class Agent:
         # clock jittered and made every presence check rewrite `servers/<me>`
         self.started_at = edges.wall()
         self._changed = asyncio.Event()
-        self._pass_cost = 0.0   # seconds the last snapshot read + handling took (_snapshot_loop)
+        self._pass_cost = 0.0   # CPU seconds the last snapshot read + handling took (_snapshot_loop)
         self._stop = asyncio.Event()
         self._timer: Optional[asyncio.TimerHandle] = None
         self._etcd_failing = False
@@ -240,15 +240,18 @@ class Agent:
                 await asyncio.wait_for(self._changed.wait(), RESYNC)
             except asyncio.TimeoutError:
                 pass
-            # Wait at least as long as the last pass took: during a storm of
-            # changes (a large cluster starting, hundreds of reports) an agent
-            # spends at most about half its time reading and handling whole
-            # snapshots, not all of it; level-triggered, the next read sees
-            # everything that changed meanwhile. Idle, the cost is DEBOUNCE.
+            # Wait at least as long as the last pass cost in CPU: during a
+            # storm of changes (a large cluster starting, hundreds of reports)
+            # an agent spends at most about half its CPU reading and handling
+            # whole snapshots, not all of it; level-triggered, the next read
+            # sees everything that changed meanwhile. Idle, the cost is
+            # DEBOUNCE. CPU, not wall time: a master pass that mostly waited
+            # for its decisions to reach etcd held the next read (and this
+            # agent's own part of the failover) back by up to a second.
             await asyncio.sleep(max(DEBOUNCE, self._pass_cost))
             resync = not self._changed.is_set()
             self._changed.clear()
-            started = self.edges.monotonic()
+            started = self.edges.cpu()
             snapshot = await self._read(resync)
             if snapshot is None:
                 continue
@@ -257,7 +260,7 @@ class Agent:
             except Exception:  # a bug on one snapshot must not stop the agent following the next
                 log.exception("could not handle snapshot at revision %d", snapshot.revision)
                 await self.mastership.resign("reconcile failed unexpectedly")
-            self._pass_cost = min(MAX_PAUSE, self.edges.monotonic() - started)
+            self._pass_cost = min(MAX_PAUSE, self.edges.cpu() - started)
 
     async def _handle(self, snapshot: ClusterSnapshot) -> None:
         self.snapshot = snapshot

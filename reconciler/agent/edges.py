@@ -64,6 +64,7 @@ class Edges:
     # the lease calls' own lane; None: presence.py's own thread (stuck calls never delay it)
     keepalive: Optional[Callable[..., Awaitable[Any]]] = None
     monotonic: Callable[[], float] = time.monotonic
+    cpu: Callable[[], float] = time.process_time          # this process's CPU seconds (all threads)
     wall: Callable[[], float] = time.time
     connect: Callable[[Any, Optional[str]], Any] = _connect
     actuator: Callable[..., Any] = build_actuator        # (service, spec, log_dir=) -> Actuator

@@ -19,6 +19,7 @@ from overseer.desired.store.store import Store
 
 from .edges import REAL, Edges
 from .answers import epoch_of
+from .current_checks import CurrentChecks
 from .service_worker import ServiceWorker
 from .sink import LatestSink
 
@@ -38,9 +39,9 @@ class LocalServices:
             os.makedirs(self.log_dir, exist_ok=True)
         self.workers: dict[str, ServiceWorker] = {}
         self.docs: dict[str, ServiceDoc] = {}
-        self.observations = LatestSink(store.put_observation, "observations", edges.etcd)
-        self.reports = LatestSink(store.put_report, "role reports", edges.etcd)
-        self.failcounts = LatestSink(store.put_failcount, "fail counts", edges.etcd)
+        self.observations = LatestSink(store.put_observation, "observations", edges.etcd, store.put_many)
+        self.reports = LatestSink(store.put_report, "role reports", edges.etcd, store.put_many)
+        self.failcounts = LatestSink(store.put_failcount, "fail counts", edges.etcd, store.put_many)
         self.failures: dict[str, FailCount] = {}   # ours, per service: etcd's, or newer ones on their way
         self._defaults = None
         self._kept = 30
@@ -49,6 +50,7 @@ class LocalServices:
         self.notifier = None                # set by the agent: role-change hooks (reconciler/hooks/)
         self._retiring: set[asyncio.Task] = set()
         self._steps = asyncio.Semaphore(STEP_SLOTS)   # ServiceWorker.steps
+        self._checks = CurrentChecks(lambda batch: edges.etcd(store.assignments_current, batch))
 
     def start_sinks(self) -> list[asyncio.Task]:
         return [asyncio.create_task(self.observations.run(), name="observation sink"),
@@ -73,7 +75,7 @@ class LocalServices:
     async def _still_current(self, assignment) -> Optional[bool]:
         """True/False from etcd; None when etcd cannot tell us now."""
         try:
-            return await self.edges.etcd(self.store.assignment_current, assignment)
+            return await self._checks.check(assignment)
         except StoreError as exc:
             log.warning("%s: cannot confirm assignment (epoch %d) with etcd: %s; will retry",
                         assignment.service, assignment.epoch, exc)

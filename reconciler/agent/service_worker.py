@@ -8,6 +8,7 @@ master's (fencing), and reports every outcome in `actual/<me>/<svc>/.role`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Awaitable, Callable, Optional
 
@@ -236,29 +237,29 @@ class ServiceWorker(ChildExits):
         ctx = ActionContext(self.cluster, self.name, self.server,
                             "active" if target == "active" else "standby", epoch)
         exits = self._exits
-        for step in plan:
-            if target == "active" and (self.fenced or not self.legitimate()):
-                break  # fenced while on the way: go no further towards active
-            if step == roles.PROMOTE:
-                self.promoting = True
-                self.on_role_change()
-            try:
-                if self.steps is None:
+        # One step slot for the whole sequence, not per step: with hundreds
+        # starting at once (a failover), every start queued before any
+        # promote and no service was up until all had started.
+        async with (self.steps or contextlib.nullcontext()):
+            for step in plan:
+                if target == "active" and (self.fenced or not self.legitimate()):
+                    break  # fenced while on the way: go no further towards active
+                if step == roles.PROMOTE:
+                    self.promoting = True
+                    self.on_role_change()
+                try:
                     await getattr(self.actuator, step)(ctx)
-                else:
-                    async with self.steps:
-                        await getattr(self.actuator, step)(ctx)
-            except ActuatorError as exc:
-                self.promoting = False
-                await self._failed(step, target, ctx, exc, about)
-                return True
-            finally:
-                self.promoting = False
-            self.role = self._role_after(step, target, exits)
-            if self._exits != exits:   # _child_exited reported it and wakes us to start again
-                self._set_monitor_role()
-                self.on_role_change()
-                return False
+                except ActuatorError as exc:
+                    self.promoting = False
+                    await self._failed(step, target, ctx, exc, about)
+                    return True
+                finally:
+                    self.promoting = False
+                self.role = self._role_after(step, target, exits)
+                if self._exits != exits:   # _child_exited reported it and wakes us to start again
+                    self._set_monitor_role()
+                    self.on_role_change()
+                    return False
         if target == "active" and (self.fenced or not self.legitimate()):
             # The fence came (or is due: found by the simulator, a promote
             # finishing right after a pause longer than the lease) while a step

@@ -7,18 +7,24 @@ newest wins) and go out when it returns, with one log line per outage.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Optional
 
 from overseer.desired.store.client import StoreError
 
 log = logging.getLogger(__name__)
 
 
+BATCH = 100   # values per write_many call (each its own chunked transactions)
+
+
 class LatestSink:
     def __init__(self, write: Callable[[object], None], name: str,
-                 run: Callable[..., Awaitable[Any]] = asyncio.to_thread):
+                 run: Callable[..., Awaitable[Any]] = asyncio.to_thread,
+                 write_many: Optional[Callable[[list], None]] = None):
         self.write = write
+        self.write_many = write_many   # several pending values in one call (Store.put_many)
         self.run_call = run  # runs the blocking write (agent/edges.py)
         self.name = name
         self.pending: dict[tuple, object] = {}
@@ -33,10 +39,14 @@ class LatestSink:
         while True:
             await self._event.wait()
             self._event.clear()
+            alone = False   # after a batch that failed for a reason of its own: find the bad value
             while self.pending:
-                key, value = next(iter(self.pending.items()))
+                batch = list(itertools.islice(self.pending.items(), 1 if alone or not self.write_many else BATCH))
                 try:
-                    await self.run_call(self.write, value)
+                    if len(batch) > 1:
+                        await self.run_call(self.write_many, [value for _, value in batch])
+                    else:
+                        await self.run_call(self.write, batch[0][1])
                 except StoreError as exc:
                     if not self._failing:
                         log.warning("%s: cannot write to etcd (%s); keeping the newest values", self.name, exc)
@@ -44,9 +54,13 @@ class LatestSink:
                     await asyncio.sleep(0.5)
                     continue
                 except Exception:  # a value we cannot write must not end reporting for good
+                    if len(batch) > 1:
+                        alone = True   # write them one by one: only the bad one is dropped
+                        continue
                     log.exception("%s: dropping a value that cannot be written", self.name)
                 if self._failing:
                     log.info("%s: writing to etcd again", self.name)
                     self._failing = False
-                if self.pending.get(key) is value:
-                    del self.pending[key]
+                for key, value in batch:
+                    if self.pending.get(key) is value:   # a newer value came meanwhile: it goes next
+                        del self.pending[key]

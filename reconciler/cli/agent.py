@@ -36,6 +36,8 @@ def agent(server: str, state_dir: str | None, ui_listen: str | None) -> None:
         import os
         os.makedirs(state_dir, exist_ok=True)
     stop_board = _start_board(ui_listen, cfg, settings().cluster) if ui_listen else None
+    from overseer.actuators.child import wait_for_children_on_the_loop  # noqa: PLC0415  (agent only)
+    wait_for_children_on_the_loop()
     try:
         asyncio.run(_main(cfg, server, settings().cluster, state_dir))
     except StoreError as exc:

@@ -124,7 +124,10 @@ class World:
             self.fencers[server] = SimFencer(self, server)
             return self.fencers[server]
 
-        return Edges(etcd=lane, keepalive=lane, monotonic=self.loop.time, wall=self.wall, connect=connect,
+        # cpu: virtual time, as the pass cost was before it was CPU (the
+        # simulator has no CPU; its schedules stay what they were)
+        return Edges(etcd=lane, keepalive=lane, monotonic=self.loop.time, cpu=self.loop.time, wall=self.wall,
+                     connect=connect,
                      actuator=actuator, probe=lambda check, ctx: sim_probe(self, check, ctx),
                      ask_peer=ask_peer, fencer=fencer,
                      healthz=lambda host, port, status: SimHealthz(self, server, status),

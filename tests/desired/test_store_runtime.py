@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from overseer.desired.state import Assignment, HistoryEntry, Observation, ServerRecord, ServiceReport
+from overseer.desired.state import (Assignment, FailCount, HistoryEntry, Observation, ServerRecord,
+                                    ServiceReport)
 from overseer.desired.store.client import EtcdConfig, ServerReturned, StaleEpoch
 from overseer.desired.store.store import LeaseLost, Store
 
@@ -59,6 +60,33 @@ def test_decision_that_took_a_server_for_gone_is_refused_once_it_registered_agai
     # services assuming nothing still get written beside a refused one's chunk
     store.write_decisions(won.epoch, [Assignment("other", ("pbx1",), (), won.epoch, "r")])
     assert store.snapshot().assignments["other"].active == ("pbx1",)
+
+
+def test_assignments_are_current_only_under_the_masters_epoch_and_exactly_as_written(store):
+    won = store.campaign("pbx1", store.grant_lease(5))
+    written = [Assignment(f"svc{i:03}", ("pbx1",), ("pbx2",), won.epoch, "r") for i in range(150)]
+    store.write_decisions(won.epoch, written)
+    changed = Assignment("svc007", ("pbx2",), ("pbx1",), won.epoch, "moved")
+    store.write_decisions(won.epoch, [changed])
+    never = Assignment("nowhere", ("pbx1",), (), won.epoch, "r")
+    stale_epoch = Assignment("svc001", ("pbx1",), ("pbx2",), won.epoch - 1, "r")
+    # more than one transaction's worth (MAX_OPS), mixed epochs, one changed, one absent
+    asked = written + [changed, never, stale_epoch]
+    got = store.assignments_current(asked)
+    assert got == [a.service != "svc007" for a in written] + [True, False, False]
+    assert store.assignment_current(changed) and not store.assignment_current(written[7])
+    assert store.resign(won)
+    assert store.assignments_current(written[:3]) == [False, False, False]
+
+
+def test_put_many_writes_every_kind_of_record_in_chunks(store):
+    reports = [ServiceReport("pbx1", f"svc{i:03}", "active", 3) for i in range(230)]
+    store.put_many([*reports, Observation("pbx1", "svc000", "alive", "ok", 1.0, "", 1.0),
+                    FailCount("pbx1", "svc000", 2, 5.0, "crashed")])
+    snap = store.snapshot()
+    assert {svc for (_, svc) in snap.reports} == {r.service for r in reports}
+    assert snap.observations[("pbx1", "svc000", "alive")].status == "ok"
+    assert snap.failures[("pbx1", "svc000")].count == 2
 
 
 def test_snapshot_reads_every_record_kind(store):

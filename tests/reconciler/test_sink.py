@@ -1,0 +1,59 @@
+"""The agent's write-behind sink (agent/sink.py): newest value per key, many per call."""
+import asyncio
+
+from overseer.desired.store.client import EtcdUnavailable
+from overseer.reconciler.agent.sink import LatestSink
+
+
+async def _direct(fn, *args):
+    return fn(*args)
+
+
+async def _until(predicate, what):
+    for _ in range(1000):
+        if predicate():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_pending_values_go_in_one_call_and_only_the_newest_per_key():
+    single, many = [], []
+    sink = LatestSink(single.append, "reports", _direct, many.append)
+    for i in range(250):
+        sink.put((f"svc{i}",), f"v{i}")
+    sink.put(("svc0",), "newest")
+    task = asyncio.create_task(sink.run())
+    await _until(lambda: not sink.pending, "the sink to drain")
+    task.cancel()
+    written = [v for call in many for v in call] + single
+    assert sorted(written) == sorted(["newest"] + [f"v{i}" for i in range(1, 250)])
+    assert len(many) == 3 and not single          # 100 + 100 + 50, never one call per value
+
+
+async def test_an_etcd_outage_keeps_the_values_and_a_bad_value_is_dropped_alone():
+    written = []
+    down = True
+
+    def write_many(values):
+        if down:
+            raise EtcdUnavailable("no answer")
+        if "bad" in values:
+            raise ValueError("cannot encode")
+        written.extend(values)
+
+    def write(value):
+        if value == "bad":
+            raise ValueError("cannot encode")
+        written.append(value)
+
+    sink = LatestSink(write, "reports", _direct, write_many)
+    for key in ("a", "bad", "c"):
+        sink.put((key,), key)
+    task = asyncio.create_task(sink.run())
+    await asyncio.sleep(0.05)
+    assert written == [] and len(sink.pending) == 3   # kept while etcd is away
+    down = False
+    await _until(lambda: not sink.pending, "the sink to drain")
+    task.cancel()
+    assert written == ["a", "c"]
