@@ -71,6 +71,13 @@ def scale_table(r: dict) -> str:
                   "|---|---|---|---|---|---|",
                   f"| {lo['services']} | {lo['lease_ttl_s']:g} s | {lo['p50_s']} s | {lo['p99_s']} s | {lo['max_s']} s "
                   f"| {lo['within_bound']} of {lo['services']} |"]
+        ph = lo.get("phases_s")
+        if ph:
+            master = (f"new master {ph['new_master']}" if ph.get("new_master") is not None
+                      else "no new master (a survivor already was)")
+            lines += ["", f"Where that time went, seconds after the kill (the survivors' logs): {master}, "
+                      f"moves decided {ph['first_move_decided']}, first service up "
+                      f"{ph['first_started']}, last up {ph['last_started']}."]
     return "\n".join(lines)
 
 
