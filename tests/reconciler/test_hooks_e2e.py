@@ -93,7 +93,12 @@ def test_a_failover_fires_each_hook_once_where_it_happened(cluster, webhook, tmp
                                         "reason", "time"}
 
         proxy.restore()
-        cluster.wait_for(lambda s: "pbx1" in s.servers and s.reports[("pbx1", "pbx")].role == "standby",
+        # standby under the *current* assignment: a "standby" report left from
+        # the old one, with pbx1 not yet a standby in the new one, raced the
+        # switchover (pbx1 then promoted from stopped)
+        cluster.wait_for(lambda s: "pbx1" in s.servers and "pbx1" in s.assignments["pbx"].standby
+                         and (r := s.reports[("pbx1", "pbx")]).role == "standby"
+                         and r.assigned >= s.assignments["pbx"].time,
                          timeout=20, what="pbx1 back as standby")
         start = len(webhook.bodies)
         cluster.cli("switchover", "pbx", "--to", "pbx1")
