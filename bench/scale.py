@@ -83,8 +83,8 @@ def _stamp(line: str) -> float:
 
 def _phases(cluster, survivors: list[str], killed: float) -> dict:
     """Seconds from the kill, from the survivors' logs: where the failover's time goes."""
-    lines = sorted((_stamp(ln), ln) for s in survivors for ln in _lines(cluster, s)
-                   if ln[:4].isdigit() and _stamp(ln) >= killed)
+    stamped = ((_stamp(ln), ln) for s in survivors for ln in _lines(cluster, s) if ln[:4].isdigit())
+    lines = sorted((t, ln) for t, ln in stamped if t >= killed)
 
     def first(what: str) -> float | None:
         return next((round(t - killed, 3) for t, ln in lines if what in ln), None)

@@ -226,31 +226,26 @@ class Store:
                            compare=[self._tx.create(key) == epoch], success=[], failure=[])
         return ok
 
-    def assignment_current(self, assignment: Assignment) -> bool:
-        """The agent's fence before acting: `master` still has the assignment's
-        epoch AND `assign/<service>` still holds exactly this assignment."""
-        return self.assignments_current([assignment])[0]
-
     def assignments_current(self, assignments: Sequence[Assignment]) -> list[bool]:
-        """`assignment_current` for many at once: one transaction per epoch
-        (and per MAX_OPS services) compares the master's epoch and reads the
-        assignments at that same revision. After a failover one agent asks
-        this for hundreds of services at the same moment."""
-        by_epoch: dict[int, list[Assignment]] = {}
-        for a in assignments:
-            by_epoch.setdefault(a.epoch, []).append(a)
-        current: dict[tuple[str, int], bool] = {}
-        for epoch, group in by_epoch.items():
-            for start in range(0, len(group), MAX_OPS):
-                chunk = group[start:start + MAX_OPS]
+        """The agent's fence before acting, for each assignment: `master` still
+        has its epoch AND `assign/<service>` still holds exactly it. One
+        transaction per epoch (and per MAX_OPS services) compares the master's
+        epoch and reads the assignments at that same revision: after a
+        failover one agent asks this for hundreds of services at once."""
+        current = [False] * len(assignments)
+        by_epoch: dict[int, list[int]] = {}
+        for i, a in enumerate(assignments):
+            by_epoch.setdefault(a.epoch, []).append(i)
+        for epoch, indices in by_epoch.items():
+            for start in range(0, len(indices), MAX_OPS):
+                chunk = indices[start:start + MAX_OPS]
                 ok, responses = self._call(
                     self.client.transaction, compare=[self._tx.create(self.keys.master()) == epoch],
-                    success=[self._tx.get(self.keys.assign(a.service)) for a in chunk], failure=[])
-                for a, found in zip(chunk, responses if ok else [[]] * len(chunk)):
-                    stored = found[0][0] if found else None
-                    stored = stored.decode() if isinstance(stored, bytes) else stored
-                    current[(a.service, id(a))] = stored == a.to_json()
-        return [current[(a.service, id(a))] for a in assignments]
+                    success=[self._tx.get(self.keys.assign(assignments[i].service)) for i in chunk], failure=[])
+                if ok:
+                    for i, found in zip(chunk, responses):
+                        current[i] = bool(found) and found[0][0] == assignments[i].to_json().encode()
+        return current
 
     # --- the master's fenced writes ---------------------------------------
 
@@ -323,26 +318,28 @@ class Store:
 
     # --- agents' reports ----------------------------------------------------
 
+    def _own_key(self, record: Observation | ServiceReport | FailCount) -> str:
+        """Where an agent's own record lives (`actual/<server>/<service>/...`)."""
+        if isinstance(record, Observation):
+            return self.keys.actual(record.server, record.service, record.check)
+        if isinstance(record, ServiceReport):
+            return self.keys.report(record.server, record.service)
+        return self.keys.failures(record.server, record.service)
+
     def put_observation(self, obs: Observation) -> None:
-        self._call(self.client.put, self.keys.actual(obs.server, obs.service, obs.check), obs.to_json())
+        self._call(self.client.put, self._own_key(obs), obs.to_json())
 
     def put_report(self, report: ServiceReport) -> None:
-        self._call(self.client.put, self.keys.report(report.server, report.service), report.to_json())
+        self._call(self.client.put, self._own_key(report), report.to_json())
 
     def put_failcount(self, record: FailCount) -> None:
-        self._call(self.client.put, self.keys.failures(record.server, record.service), record.to_json())
+        self._call(self.client.put, self._own_key(record), record.to_json())
 
     def put_many(self, records: Sequence[Observation | ServiceReport | FailCount]) -> None:
         """Several of the agent's own records in as few transactions as etcd
         accepts (chunks.py): after a failover hundreds of reports are due at
         once, and one round trip each took a second."""
-        def key(record) -> str:
-            if isinstance(record, Observation):
-                return self.keys.actual(record.server, record.service, record.check)
-            if isinstance(record, ServiceReport):
-                return self.keys.report(record.server, record.service)
-            return self.keys.failures(record.server, record.service)
-        for ops in chunked([[self._tx.put(key(r), r.to_json())] for r in records]):
+        for ops in chunked([[self._tx.put(self._own_key(r), r.to_json())] for r in records]):
             self._call(self.client.transaction, compare=[], success=ops, failure=[])
 
     def delete_failures(self, service: str, servers: Iterable[str]) -> list[str]:

@@ -255,11 +255,13 @@ class ServiceWorker(ChildExits):
                     return True
                 finally:
                     self.promoting = False
-                self.role = self._role_after(step, target, exits)
-                if self._exits != exits:   # _child_exited reported it and wakes us to start again
+                if self._exits != exits:
+                    # the child died while the step ran: _child_exited set
+                    # "stopped", reported it, and wakes us to start again
                     self._set_monitor_role()
                     self.on_role_change()
                     return False
+                self.role = roles.role_after(step, target, self.standby_mode)
         if target == "active" and (self.fenced or not self.legitimate()):
             # The fence came (or is due: found by the simulator, a promote
             # finishing right after a pause longer than the lease) while a step

@@ -74,7 +74,7 @@ def test_assignments_are_current_only_under_the_masters_epoch_and_exactly_as_wri
     asked = written + [changed, never, stale_epoch]
     got = store.assignments_current(asked)
     assert got == [a.service != "svc007" for a in written] + [True, False, False]
-    assert store.assignment_current(changed) and not store.assignment_current(written[7])
+    assert store.assignments_current([changed, written[7]]) == [True, False]
     assert store.resign(won)
     assert store.assignments_current(written[:3]) == [False, False, False]
 
