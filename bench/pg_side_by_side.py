@@ -94,13 +94,12 @@ def idle_cost(pair, etcd_url: str, window: float) -> dict:
 
 
 def _revision(etcd_url: str) -> int:
-    import etcd3
-    host, port = etcd_url.split("//", 1)[1].rsplit(":", 1)
-    c = etcd3.client(host=host, port=int(port))
+    from overseer.desired.store.client import EtcdConfig, connect
+    client = connect(EtcdConfig(endpoints=(etcd_url,)))
     try:
-        return c.get_response("/").header.revision
+        return client.get_response(b"/", count_only=True).header.revision
     finally:
-        c.close()
+        client.close()
 
 
 def main() -> None:

@@ -16,7 +16,7 @@ from . import units
 
 class Strict(BaseModel):
     # allow_inf_nan=False: `.nan` would pass every `warn < fail` comparison unnoticed
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True)
 
 
 # Names end up in etcd keys (`/` separates) and on the board; keep them plain.

@@ -14,49 +14,27 @@ Only the subset Overseer uses, kept to etcd's documented semantics:
 - watches call back after each revision touching their prefix. Delivery and
   reachability are the network's business (network.py).
 
-`SimClient` wraps it in the part of the etcd3 client API that
+`SimClient` offers the client surface of etcd_http.py that
 desired/store/store.py and documents.py call, so the real Store runs on it.
 Used by the simulator (overseer.reconciler.sim); it lives here because only
-the store layer may know etcd3 types.
+the store layer may know etcd's types.
 """
 from __future__ import annotations
 
 import asyncio
 import contextvars
-import importlib
 from dataclasses import dataclass
 from typing import Callable
 
-from etcd3 import etcdrpc, transactions
-
-from .client import StoreError
-
-KVMetadata = importlib.import_module("etcd3.client").KVMetadata
-_EQ, _NE, _LT, _GT = (etcdrpc.Compare.EQUAL, etcdrpc.Compare.NOT_EQUAL,
-                      etcdrpc.Compare.LESS, etcdrpc.Compare.GREATER)
+from .errors import StoreError
+from .etcd_types import (
+    EQUAL, GREATER, KV as _KV, LESS, NOT_EQUAL, Delete, Deleted, Get, Header as _Header, LeaseTTL, Meta,
+    Put, RangeResponse, Transactions, as_bytes as _b,
+)
 
 
-def _b(value) -> bytes:
-    return value if isinstance(value, bytes) else str(value).encode()
-
-
-class _KV:
-    __slots__ = ("key", "value", "create_revision", "mod_revision", "version", "lease")
-
-    def __init__(self, key: bytes, value: bytes, create: int, mod: int, version: int, lease: int):
-        self.key, self.value = key, value
-        self.create_revision, self.mod_revision, self.version, self.lease = create, mod, version, lease
-
-
-@dataclass
-class _Header:
-    revision: int
-
-
-@dataclass
-class _Range:
-    kvs: list
-    header: _Header
+def _Range(kvs, header):
+    return RangeResponse(kvs, header, len(kvs))
 
 
 @dataclass
@@ -162,15 +140,15 @@ class SimEtcd:
 
     def _compare(self, cmp) -> bool:
         kv = self.data.get(_b(cmp.key))
-        if isinstance(cmp, transactions.Value):
+        if cmp.target == "VALUE":
             if kv is None:
                 return False
             have, want = kv.value, _b(cmp.value)
         else:
-            attr = {transactions.Create: "create_revision", transactions.Mod: "mod_revision",
-                    transactions.Version: "version"}[type(cmp)]
+            attr = {"CREATE": "create_revision", "MOD": "mod_revision", "VERSION": "version",
+                    "LEASE": "lease"}[cmp.target]
             have, want = (getattr(kv, attr) if kv else 0), int(cmp.value)
-        return {_EQ: have == want, _NE: have != want, _LT: have < want, _GT: have > want}[cmp.op]
+        return {EQUAL: have == want, NOT_EQUAL: have != want, LESS: have < want, GREATER: have > want}[cmp.op]
 
     def txn(self, compare: list, success: list, failure: list) -> tuple[bool, list]:
         ok = all(self._compare(c) for c in compare)
@@ -178,23 +156,22 @@ class SimEtcd:
         rev = self.revision + 1
         changed, responses = [], []
         for op in ops:  # lease checks first: a rejected request changes nothing
-            if isinstance(op, transactions.Put) and op.lease and op.lease not in self.leases:
+            if isinstance(op, Put) and op.lease and op.lease not in self.leases:
                 raise StoreError("etcd rejected the request: etcdserver: requested lease not found")
         for op in ops:
-            if isinstance(op, transactions.Put):
+            if isinstance(op, Put):
                 self._put(_b(op.key), _b(op.value), int(getattr(op.lease, "id", op.lease) or 0), rev)
                 changed.append(_b(op.key))
                 responses.append(None)
-            elif isinstance(op, transactions.Delete):
+            elif isinstance(op, Delete):
                 key = _b(op.key)
                 keys = [k for k in sorted(self.data) if k.startswith(key)] if op.range_end else [key]
-                for k in keys:
-                    if self._delete(k):
-                        changed.append(k)
-                responses.append(None)
-            elif isinstance(op, transactions.Get):
+                deleted = [k for k in keys if self._delete(k)]
+                changed.extend(deleted)
+                responses.append(Deleted(len(deleted)))
+            elif isinstance(op, Get):
                 header = _Header(rev if changed else self.revision)
-                responses.append([(kv.value, KVMetadata(kv, header)) for kv in self.range(_b(op.key), False)])
+                responses.append([(kv.value, Meta(kv, header)) for kv in self.range(_b(op.key), False)])
             else:
                 raise TypeError(f"simulated etcd: unsupported txn op {op!r}")
         if changed:
@@ -210,11 +187,11 @@ class SimEtcd:
 
 
 class SimClient:
-    """The etcd3 client surface Store and documents.py use, for one server."""
+    """The client surface Store and documents.py use, for one server."""
 
     def __init__(self, etcd: SimEtcd, server: str):
         self.etcd, self.server = etcd, server
-        self.transactions = importlib.import_module("etcd3.client").Transactions()
+        self.transactions = Transactions()
 
     def _header(self) -> _Header:
         return _Header(self.etcd.revision)
@@ -223,7 +200,7 @@ class SimClient:
         kvs = self.etcd.range(_b(key), False)
         if not kvs:
             return None, None
-        return kvs[0].value, KVMetadata(kvs[0], self._header())
+        return kvs[0].value, Meta(kvs[0], self._header())
 
     def get_response(self, key, **_):
         return _Range(self.etcd.range(_b(key), False), self._header())
@@ -247,17 +224,17 @@ class SimClient:
         if limit:
             kvs = kvs[:limit]
         header = self._header()
-        return [(kv.value, KVMetadata(kv, header)) for kv in kvs]
+        return [(kv.value, Meta(kv, header)) for kv in kvs]
 
     def put(self, key, value, lease=None):
-        self.etcd.txn([], [transactions.Put(key, value, lease=lease)], [])
+        self.etcd.txn([], [Transactions.put(key, value, lease=lease)], [])
 
     def delete(self, key):
-        ok, _ = self.etcd.txn([transactions.Version(key) > 0], [transactions.Delete(key)], [])
+        ok, _ = self.etcd.txn([Transactions.version(key) > 0], [Delete(key)], [])
         return ok
 
     def delete_prefix(self, prefix):
-        self.etcd.txn([], [transactions.Delete(prefix, range_end=b"\0")], [])
+        self.etcd.txn([], [Delete(prefix, range_end=b"\0")], [])
 
     def transaction(self, compare, success, failure):
         return self.etcd.txn(compare, success, failure)
@@ -266,18 +243,13 @@ class SimClient:
         return self.etcd.grant(ttl)
 
     def refresh_lease(self, lease_id):
-        return [_KeepAlive(self.etcd.refresh(lease_id))]
+        return [LeaseTTL(self.etcd.refresh(lease_id))]
 
     def revoke_lease(self, lease_id):
         self.etcd.revoke(lease_id)
 
     def close(self) -> None:
         pass
-
-
-@dataclass
-class _KeepAlive:
-    TTL: int
 
 
 class SimWatcher:

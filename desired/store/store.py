@@ -21,6 +21,7 @@ from ..state import (
 )
 from . import staged
 from .chunks import MAX_OPS, chunked
+from .etcd_types import Meta
 from .client import ClusterNotFound, EtcdConfig, ServerReturned, StaleEpoch, StoreError, call, connect
 from .keys import ROOT, Keys
 from .snapshot import build_snapshot
@@ -124,8 +125,7 @@ class Store:
             if committed is not None:
                 desired = self.keys.desired_prefix().encode()
                 kvs = [kv for kv in kvs if not kv.key.startswith(desired)] + list(committed.kvs)
-        from etcd3.client import KVMetadata  # noqa: PLC0415  (etcd3.client is the module here)
-        return build_snapshot(self.keys, [(kv.value, KVMetadata(kv, None)) for kv in kvs], revision)
+        return build_snapshot(self.keys, [(kv.value, Meta(kv, None)) for kv in kvs], revision)
 
     def revision(self) -> int:
         """etcd's current revision, from a count-only read of one key: the cheap
@@ -314,7 +314,7 @@ class Store:
         _, responses = self._call(
             self.client.transaction, compare=[],
             success=[self._tx.delete(self.keys.history_prefix(service), last_doomed + b"\0")], failure=[])
-        return responses[0].response_delete_range.deleted
+        return responses[0].deleted
 
     # --- agents' reports ----------------------------------------------------
 

@@ -1,7 +1,7 @@
 """A prefix watch that survives etcd restarts.
 
-etcd3's callback watch dies silently with its gRPC stream. This wrapper
-re-creates it with backoff and calls `on_change` once it is back, because
+A watch stream ends with its connection (an etcd restart, a dead link). This
+wrapper re-creates it with backoff and calls `on_change` once it is back, because
 events may have been missed meanwhile: consumers are level-triggered and
 re-read the whole snapshot, so one extra call is always safe.
 """

@@ -13,14 +13,28 @@ import logging
 from typing import Awaitable, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
-
 log = logging.getLogger(__name__)
 
 # A request line longer than this is refused (414) before it is parsed; peers
 # send about 30 bytes. The StreamReader limit bounds what is buffered per
 # connection, so an oversized line costs at most this much memory.
 MAX_REQUEST_LINE = 8192
+
+
+def _exposition() -> tuple[bytes, str]:
+    """This process's metrics in Prometheus' text format. prometheus_client is
+    loaded on the first scrape (reconciler/metrics.py says why)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest  # noqa: PLC0415
+    from ..metrics import INSTRUMENTS  # noqa: PLC0415
+    global _registered
+    if not _registered:
+        for instrument in INSTRUMENTS:
+            REGISTRY.register(instrument)
+        _registered = True
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+
+
+_registered = False
 
 
 class HealthzServer:
@@ -64,7 +78,8 @@ class HealthzServer:
                 code, body = "200 OK", json.dumps(await self.status(asker)).encode()
             elif path == "/metrics":
                 # this process's own instruments, e.g. the master's reconcile durations
-                code, body, kind = "200 OK", generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+                body, kind = _exposition()
+                code = "200 OK"
             else:
                 code, body = "404 Not Found", b'{"error":"not found"}'
             writer.write(f"HTTP/1.0 {code}\r\nContent-Type: {kind}\r\n"

@@ -11,7 +11,7 @@ import signal
 
 import click
 
-from overseer.desired.store.client import StoreError, quiet_blocking_waits
+from overseer.desired.store.client import StoreError
 
 from ..agent.agent import Agent
 from .common import fail, global_options, settings
@@ -29,9 +29,6 @@ log = logging.getLogger("overseer.agent")
 def agent(server: str, state_dir: str | None, ui_listen: str | None) -> None:
     """Run this server's agent (until SIGTERM)."""
     cfg = settings().etcd_config(timeout=2.0)
-    # Our calls time out after cfg.timeout anyway, so waking no more often than that
-    # costs no signal latency on the main thread.
-    quiet_blocking_waits(cfg.timeout)
     if state_dir:
         import os
         os.makedirs(state_dir, exist_ok=True)

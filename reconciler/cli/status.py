@@ -128,7 +128,7 @@ def _ctrl_c_sets(stop: threading.Event, wake: Callable[[], None]):
     """Turn Ctrl-C (and SIGTERM) into `stop` instead of a KeyboardInterrupt.
 
     A KeyboardInterrupt can land anywhere: inside gRPC's wait for a watch
-    response or inside a lock of etcd3's watcher, and closing the channel
+    response or inside a lock of the old gRPC client's watcher, and closing the channel
     afterwards then waited for a call nobody would finish (seen once in CI:
     `status --watch` ignored Ctrl-C for 10 s). A flag is read between calls."""
     def handler(signum, frame):

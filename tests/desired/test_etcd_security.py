@@ -14,8 +14,10 @@ import subprocess
 import time
 from pathlib import Path
 
-import etcd3
-import grpc
+import socket
+import struct
+import threading
+
 import pytest
 
 from overseer.desired.state import ClusterSnapshot
@@ -273,34 +275,42 @@ def test_an_expired_auth_token_is_renewed(cluster_name):
         server.stop()
 
 
-class _Rpc(grpc.RpcError):
-    def __init__(self, details: str):
-        self._details = details
+def _resetting_server() -> tuple[socket.socket, int]:
+    """A port that accepts and at once resets the connection (a link that just
+    came back, an etcd dying mid-connection)."""
+    listener = socket.create_server(("127.0.0.1", 0))
 
-    def details(self) -> str:
-        return self._details
-
-    def code(self):
-        return grpc.StatusCode.UNAVAILABLE
-
-
-def _failed_connection(details: str) -> Exception:
-    """etcd3 raises ConnectionFailedError inside its `except RpcError`."""
-    try:
-        try:
-            raise _Rpc(details)
-        except grpc.RpcError:
-            raise etcd3.exceptions.ConnectionFailedError()
-    except etcd3.exceptions.ConnectionFailedError as exc:
-        return exc
+    def serve():
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.close()
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, listener.getsockname()[1]
 
 
-def test_a_handshake_on_plain_http_is_not_called_a_tls_failure():
+def test_a_reset_on_plain_http_is_not_called_a_tls_failure():
     """Found by the fault suite: `overseer resume` over http, right after a
     link came back, said "TLS handshake failed: check --cacert"."""
-    from overseer.desired.store.client import _translate
-    details = "failed to connect to all addresses; last error: UNKNOWN: Connection reset by peer (handshake)"
-    plain = _translate(_failed_connection(details), EtcdConfig(endpoints=("http://10.0.0.1:2379",)))
-    assert "TLS" not in str(plain) and "etcd unreachable" in str(plain), plain
-    secure = _translate(_failed_connection(details), EtcdConfig(endpoints=("https://10.0.0.1:2379",)))
-    assert "TLS handshake failed" in str(secure), secure
+    from overseer.desired.store.client import EtcdUnavailable, connect
+    listener, port = _resetting_server()
+    try:
+        with pytest.raises(EtcdUnavailable) as plain:
+            connect(EtcdConfig(endpoints=(f"http://127.0.0.1:{port}",), timeout=2))
+    finally:
+        listener.close()
+    assert "TLS" not in str(plain.value) and "etcd unreachable" in str(plain.value), plain.value
+
+
+def test_https_to_a_plain_etcd_is_called_a_tls_failure(pki):
+    """The reverse mistake: TLS options against an etcd that speaks plain http."""
+    from overseer.desired.store.client import EtcdUnavailable, connect
+    from overseer.desired.store.local_etcd import LocalEtcd
+    with LocalEtcd() as etcd:
+        url = etcd.url.replace("http://", "https://")
+        with pytest.raises(EtcdUnavailable) as secure:
+            connect(EtcdConfig(endpoints=(url,), cacert=str(pki.ca), timeout=2))
+    assert "TLS handshake failed" in str(secure.value), secure.value

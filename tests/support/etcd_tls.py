@@ -65,7 +65,9 @@ def make_pki(directory: Path) -> Pki:
     directory.mkdir(parents=True, exist_ok=True)
     _self_signed_ca("ca", directory)
     _self_signed_ca("other-ca", directory)
-    _signed("server", HOST, f"subjectAltName=IP:{HOST}\nextendedKeyUsage=serverAuth\n", directory)
+    # clientAuth too: etcd's JSON gateway, which Overseer talks to, dials etcd's
+    # own gRPC port with the server certificate (docs/etcd-production.md)
+    _signed("server", HOST, f"subjectAltName=IP:{HOST}\nextendedKeyUsage=serverAuth,clientAuth\n", directory)
     _signed("client", "root", "extendedKeyUsage=clientAuth\n", directory)
     return Pki(ca=directory / "ca.pem", server_cert=directory / "server.pem",
                server_key=directory / "server.key", client_cert=directory / "client.pem",

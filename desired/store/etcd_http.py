@@ -1,0 +1,429 @@
+"""etcd's v3 API through its JSON gateway (`/v3/...`), over HTTP/1.1.
+
+Why not gRPC: the gRPC runtime alone was a third of an idle agent's memory
+(≈ 24 MB of its 62) and its threads woke ten times a second while nothing
+happened; Patroni talks to etcd v3 the same way for the same reasons. The
+standard library's http.client is all this needs (docs/design-choices.md).
+
+Semantics kept from the gRPC client Overseer used before:
+- one endpoint at a time; on a connection failure the next is tried. A write
+  is re-sent elsewhere only when it certainly never left (the connection was
+  refused, or a pooled connection turned out closed before any answer): a
+  re-sent campaign would otherwise find its own key and report a loss.
+- every failure is a StoreError subclass naming the endpoint and the fix.
+- each call gives up after `timeout` seconds; watches block without one, but
+  TCP keep-alive probes notice a dead link within about ten seconds.
+"""
+from __future__ import annotations
+
+import base64
+import http.client
+import itertools
+import json
+import socket
+import ssl
+import threading
+from typing import Callable, Optional
+
+from .errors import AuthTokenExpired, EtcdUnavailable, Rejected, StoreError
+from .etcd_types import (
+    KV, Delete, Deleted, Get, Header, LeaseGrant, LeaseTTL, Meta, Put, RangeResponse, Transactions,
+    as_bytes, prefix_end,
+)
+
+# gRPC status codes etcd puts in its gateway errors
+_CANCELLED, _DEADLINE, _UNAVAILABLE, _PERMISSION, _UNAUTHENTICATED = 1, 4, 14, 7, 16
+# etcd answers a bad or missing user/password with INVALID_ARGUMENT, not UNAUTHENTICATED
+_AUTH_MESSAGES = ("etcdserver: authentication failed", "etcdserver: user name is empty",
+                  "etcdserver: invalid auth token", "etcdserver: user name not found")
+_IDLE_PER_ENDPOINT = 8
+# a pooled connection the server closed while idle fails like this before any answer
+_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
+def _b64(value) -> str:
+    return base64.b64encode(as_bytes(value)).decode()
+
+
+def _kv(raw: dict) -> KV:
+    return KV(base64.b64decode(raw.get("key", "")), base64.b64decode(raw.get("value", "")),
+              int(raw.get("create_revision", 0)), int(raw.get("mod_revision", 0)),
+              int(raw.get("version", 0)), int(raw.get("lease", 0)))
+
+
+def _range(raw: dict) -> RangeResponse:
+    return RangeResponse([_kv(kv) for kv in raw.get("kvs", ())],
+                         Header(int(raw.get("header", {}).get("revision", 0))), int(raw.get("count", 0)))
+
+
+def _compare(cmp) -> dict:
+    out = {"key": _b64(cmp.key), "target": cmp.target, "result": cmp.op}
+    if cmp.target == "VALUE":
+        out["value"] = _b64(cmp.value)
+    else:
+        field = {"VERSION": "version", "CREATE": "create_revision", "MOD": "mod_revision",
+                 "LEASE": "lease"}[cmp.target]
+        out[field] = int(cmp.value)
+    return out
+
+
+def _op(op) -> dict:
+    if isinstance(op, Put):
+        body = {"key": _b64(op.key), "value": _b64(op.value)}
+        if op.lease:
+            body["lease"] = int(op.lease)
+        return {"request_put": body}
+    if isinstance(op, (Delete, Get)):
+        body = {"key": _b64(op.key)}
+        if op.range_end is not None:
+            body["range_end"] = _b64(op.range_end)
+        return {"request_delete_range" if isinstance(op, Delete) else "request_range": body}
+    raise TypeError(f"not an etcd transaction operation: {op!r}")
+
+
+def _op_result(raw: dict):
+    if "response_range" in raw:
+        rng = _range(raw["response_range"])
+        return [(kv.value, Meta(kv, rng.header)) for kv in rng.kvs]
+    if "response_delete_range" in raw:
+        return Deleted(int(raw["response_delete_range"].get("deleted", 0)))
+    return None
+
+
+class HttpEtcd:
+    """The client surface Store, documents.py and staged.py use."""
+
+    def __init__(self, cfg, endpoints: list[tuple[str, str, int]], tls: Optional[ssl.SSLContext]):
+        self.cfg = cfg
+        self.timeout = cfg.timeout
+        self.transactions = Transactions()
+        self._endpoints = endpoints
+        self._tls = tls
+        self._current = 0
+        self._idle: dict[int, list[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self._token: Optional[str] = None
+        self._watches: dict[int, http.client.HTTPConnection] = {}
+        self._watch_ids = itertools.count(1)
+
+    def describe(self) -> str:
+        return self.cfg.describe()
+
+    # --- transport ----------------------------------------------------------
+
+    def _new_connection(self, index: int, timeout: Optional[float]) -> http.client.HTTPConnection:
+        _, host, port = self._endpoints[index]
+        if self._tls is not None:
+            return http.client.HTTPSConnection(host, port, timeout=timeout, context=self._tls)
+        return http.client.HTTPConnection(host, port, timeout=timeout)
+
+    def _take(self, index: int) -> tuple[http.client.HTTPConnection, bool]:
+        with self._lock:
+            idle = self._idle.get(index)
+            if idle:
+                return idle.pop(), True
+        return self._new_connection(index, self.timeout), False
+
+    def _give_back(self, index: int, conn: http.client.HTTPConnection) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(index, [])
+            if len(idle) < _IDLE_PER_ENDPOINT:
+                idle.append(conn)
+                return
+        conn.close()
+
+    def _drop_idle(self, index: int) -> None:
+        with self._lock:
+            idle = self._idle.pop(index, [])
+        for conn in idle:
+            conn.close()
+
+    def _headers(self, auth: bool) -> dict:
+        headers = {"Content-Type": "application/json"}
+        if auth and self._token:
+            headers["Authorization"] = self._token
+        return headers
+
+    def _post(self, path: str, body: dict, idempotent: bool, stream: bool = False, auth: bool = True) -> dict:
+        """One request, on the current endpoint or (see module doc) the next ones."""
+        payload = json.dumps(body).encode()
+        count = len(self._endpoints)
+        start = self._current
+        failure: Optional[StoreError] = None
+        for attempt in range(count):
+            index = (start + attempt) % count
+            for _retry_stale in range(2):
+                conn, reused = self._take(index)
+                sent = False
+                try:
+                    if conn.sock is None:
+                        conn.connect()
+                    sent = True
+                    conn.request("POST", f"/v3/{path}", payload, self._headers(auth))
+                    response = conn.getresponse()
+                    data = response.read()
+                except _STALE as exc:
+                    conn.close()
+                    failure = self._transport_error(exc)
+                    if reused:
+                        self._drop_idle(index)  # etcd closed them all (a restart): once more, fresh
+                        continue
+                    if sent and not idempotent:
+                        raise failure from None
+                    break
+                except (OSError, http.client.HTTPException) as exc:
+                    conn.close()
+                    failure = self._transport_error(exc)
+                    if reused and isinstance(exc, ssl.SSLError):
+                        self._drop_idle(index)  # a TLS session etcd ended while idle
+                        continue
+                    if isinstance(exc, ssl.SSLError) or (sent and not idempotent):
+                        raise failure from None
+                    break
+                status = response.status
+                if response.will_close:
+                    conn.close()
+                else:
+                    self._give_back(index, conn)
+                answer = self._decode(data, status, stream)
+                if isinstance(answer, StoreError):
+                    failure = answer
+                    if isinstance(answer, EtcdUnavailable) and idempotent:
+                        break             # e.g. "no leader": another member may have one
+                    raise answer
+                self._current = index
+                return answer
+            self._current = (index + 1) % count
+        assert failure is not None
+        raise failure
+
+    def _decode(self, data: bytes, status: int, stream: bool):
+        text = data.decode("utf-8", "replace")
+        if stream:
+            text = next((line for line in text.splitlines() if line.strip()), "{}")
+        try:
+            answer = json.loads(text)
+        except ValueError:
+            return StoreError(f"etcd at {self.describe()} answered HTTP {status}: {text.strip()[:200]!r}"
+                              " (is this etcd's client URL? an https etcd needs an https:// URL and --cacert)")
+        if stream and isinstance(answer, dict):
+            if isinstance(answer.get("error"), dict):
+                error = answer["error"]
+                return self._etcd_error(int(error.get("grpc_code", error.get("code", 0))),
+                                        str(error.get("message", "")))
+            answer = answer.get("result", answer)
+        if status != 200 or (isinstance(answer, dict) and "error" in answer and "code" in answer):
+            return self._etcd_error(int(answer.get("code", 0)), str(answer.get("message") or answer.get("error")))
+        return answer
+
+    def _etcd_error(self, code: int, message: str) -> StoreError:
+        where = self.describe()
+        if "invalid auth token" in message:
+            return AuthTokenExpired(f"etcd at {where}: our auth token expired ({message})")
+        if code in (_UNAUTHENTICATED, _PERMISSION) or any(m in message for m in _AUTH_MESSAGES):
+            return StoreError(f"etcd at {where} refused the credentials: {message}"
+                              " (check --user / OVERSEER_ETCD_USER and OVERSEER_ETCD_PASSWORD)")
+        if code in (_UNAVAILABLE, _DEADLINE, _CANCELLED):
+            return EtcdUnavailable(f"etcd unreachable at {where}: {message}")
+        return Rejected(f"etcd at {where} rejected the request: {message}", code)
+
+    def _transport_error(self, exc: BaseException) -> StoreError:
+        where = self.describe()
+        if isinstance(exc, ssl.SSLCertVerificationError):
+            return EtcdUnavailable(f"etcd at {where}: TLS handshake failed: etcd's certificate is not"
+                                   " signed by the CA given with --cacert / OVERSEER_ETCD_CACERT"
+                                   f" ({exc.verify_message})")
+        if isinstance(exc, ssl.SSLError):
+            reason = str(getattr(exc, "reason", "") or exc)
+            if "CERTIFICATE_REQUIRED" in reason or "BAD_CERTIFICATE" in reason:
+                why = ("etcd rejected our client certificate: give one signed by etcd's"
+                       " trusted CA with --cert and --key (OVERSEER_ETCD_CERT / _KEY)")
+            else:
+                why = ("check --cacert, --cert and --key, and that the URL scheme matches etcd"
+                       f" (http/https) ({reason})")
+            return EtcdUnavailable(f"etcd at {where}: TLS handshake failed: {why}")
+        if isinstance(exc, TimeoutError):
+            return EtcdUnavailable(f"etcd at {where} did not answer within {self.timeout:g}s")
+        return EtcdUnavailable(f"etcd unreachable at {where}: {exc or type(exc).__name__}"
+                               " (is etcd running? check --etcd / OVERSEER_ETCD;"
+                               " an https etcd needs an https:// URL)")
+
+    # --- cluster and auth ---------------------------------------------------
+
+    def status(self) -> dict:
+        return self._post("maintenance/status", {}, idempotent=True)
+
+    def authenticate(self, user: str, password: str) -> None:
+        answer = self._post("auth/authenticate", {"name": user, "password": password},
+                            idempotent=True, auth=False)
+        self._token = answer.get("token")
+
+    # --- keys -----------------------------------------------------------------
+
+    def _range_request(self, key, range_end=None, revision=None, limit=None, keys_only=False,
+                       count_only=False, sort_order=None, sort_target="key") -> RangeResponse:
+        body: dict = {"key": _b64(key)}
+        if range_end is not None:
+            body["range_end"] = _b64(range_end)
+        if revision:
+            body["revision"] = int(revision)
+        if limit:
+            body["limit"] = int(limit)
+        if keys_only:
+            body["keys_only"] = True
+        if count_only:
+            body["count_only"] = True
+        if sort_order:
+            body["sort_order"] = sort_order.upper()
+            body["sort_target"] = sort_target.upper()
+        return _range(self._post("kv/range", body, idempotent=True))
+
+    def get(self, key):
+        response = self._range_request(key)
+        if not response.kvs:
+            return None, None
+        return response.kvs[0].value, Meta(response.kvs[0], response.header)
+
+    def get_response(self, key, **options) -> RangeResponse:
+        return self._range_request(key, **options)
+
+    def get_range_response(self, start, end, **options) -> RangeResponse:
+        return self._range_request(start, range_end=end, **options)
+
+    def get_prefix_response(self, prefix, **options) -> RangeResponse:
+        prefix = as_bytes(prefix)
+        return self._range_request(prefix, range_end=prefix_end(prefix), **options)
+
+    def get_prefix(self, prefix, sort_order=None, sort_target="key", keys_only=False, limit=None):
+        response = self.get_prefix_response(prefix, sort_order=sort_order, sort_target=sort_target,
+                                            keys_only=keys_only, limit=limit)
+        return [(kv.value, Meta(kv, response.header)) for kv in response.kvs]
+
+    def put(self, key, value, lease=None) -> None:
+        body = {"key": _b64(key), "value": _b64(value)}
+        if lease:
+            body["lease"] = int(getattr(lease, "id", lease))
+        self._post("kv/put", body, idempotent=False)
+
+    def delete(self, key) -> bool:
+        answer = self._post("kv/deleterange", {"key": _b64(key)}, idempotent=False)
+        return int(answer.get("deleted", 0)) > 0
+
+    def delete_prefix(self, prefix) -> int:
+        prefix = as_bytes(prefix)
+        answer = self._post("kv/deleterange", {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))},
+                            idempotent=False)
+        return int(answer.get("deleted", 0))
+
+    def transaction(self, compare, success, failure) -> tuple[bool, list]:
+        body = {"compare": [_compare(c) for c in compare],
+                "success": [_op(op) for op in success], "failure": [_op(op) for op in failure]}
+        # a txn of reads only (a fencing check) may go to another member
+        reads_only = all(isinstance(op, Get) for op in (*success, *failure))
+        answer = self._post("kv/txn", body, idempotent=reads_only)
+        return bool(answer.get("succeeded")), [_op_result(r) for r in answer.get("responses", ())]
+
+    # --- leases -----------------------------------------------------------------
+
+    def lease(self, ttl, lease_id=None) -> LeaseGrant:
+        body = {"TTL": int(ttl)}
+        if lease_id:
+            body["ID"] = int(lease_id)
+        answer = self._post("lease/grant", body, idempotent=False)
+        if answer.get("error"):
+            raise Rejected(f"etcd at {self.describe()} refused a lease: {answer['error']}")
+        return LeaseGrant(int(answer["ID"]), int(answer.get("TTL", 0)))
+
+    def refresh_lease(self, lease_id) -> list[LeaseTTL]:
+        answer = self._post("lease/keepalive", {"ID": int(lease_id)}, idempotent=True, stream=True)
+        return [LeaseTTL(int(answer.get("TTL", 0)))]
+
+    def revoke_lease(self, lease_id) -> None:
+        self._post("lease/revoke", {"ID": int(lease_id)}, idempotent=True)
+
+    def get_lease_info(self, lease_id) -> LeaseTTL:
+        answer = self._post("lease/timetolive", {"ID": int(lease_id)}, idempotent=True)
+        return LeaseTTL(int(answer.get("TTL", 0)))
+
+    # --- watches ----------------------------------------------------------------
+
+    def add_watch_prefix_callback(self, prefix, callback: Callable) -> int:
+        """Call `callback(events)` for each batch of changes under `prefix`, and
+        `callback(StoreError)` once when the stream ends. Returns the id
+        `cancel_watch` takes; the stream is its own connection."""
+        prefix = as_bytes(prefix)
+        body = json.dumps({"create_request": {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))}})
+        index = self._current
+        conn = self._new_connection(index, self.timeout)
+        try:
+            conn.connect()
+            _keep_alive_probes(conn.sock)
+            conn.request("POST", "/v3/watch", body.encode(), self._headers(auth=True))
+            response = conn.getresponse()
+            first = response.readline()
+            answer = self._decode(first, response.status, stream=True)
+        except (OSError, http.client.HTTPException) as exc:
+            conn.close()
+            self._current = (index + 1) % len(self._endpoints)
+            raise self._transport_error(exc) from None
+        if isinstance(answer, StoreError):
+            conn.close()
+            raise answer
+        conn.sock.settimeout(None)  # idle for hours is normal; keep-alive probes find a dead link
+        watch_id = next(self._watch_ids)
+        self._watches[watch_id] = conn
+        threading.Thread(target=self._read_watch, args=(watch_id, conn, response, callback),
+                         name=f"watch {prefix.decode(errors='replace')}", daemon=True).start()
+        return watch_id
+
+    def _read_watch(self, watch_id: int, conn, response, callback: Callable) -> None:
+        try:
+            while True:
+                line = response.readline()
+                if not line:
+                    raise EtcdUnavailable(f"etcd at {self.describe()} ended the watch stream")
+                if not line.strip():
+                    continue
+                answer = self._decode(line, 200, stream=True)
+                if isinstance(answer, StoreError):
+                    raise answer
+                if answer.get("canceled"):
+                    raise EtcdUnavailable(f"etcd at {self.describe()} cancelled the watch:"
+                                          f" {answer.get('cancel_reason', 'no reason given')}")
+                if answer.get("events"):
+                    callback(answer["events"])
+        except Exception as exc:  # the stream is over, whatever ended it: say so once
+            if self._watches.pop(watch_id, None) is not None:
+                callback(exc if isinstance(exc, StoreError) else self._transport_error(exc))
+        finally:
+            conn.close()
+
+    def cancel_watch(self, watch_id: int) -> None:
+        conn = self._watches.pop(watch_id, None)
+        if conn is None:
+            return
+        try:
+            if conn.sock is not None:
+                conn.sock.shutdown(socket.SHUT_RDWR)  # wakes the reader blocked in recv
+        except OSError:
+            pass
+        conn.close()
+
+    def close(self) -> None:
+        for watch_id in list(self._watches):
+            self.cancel_watch(watch_id)
+        with self._lock:
+            idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                conn.close()
+
+
+def _keep_alive_probes(sock: socket.socket) -> None:
+    """Probe an idle watch connection: a link that died silently then ends the
+    stream within about ten seconds instead of never."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    for name, value in (("TCP_KEEPIDLE", 5), ("TCP_KEEPINTVL", 2), ("TCP_KEEPCNT", 3)):
+        option = getattr(socket, name, None)
+        if option is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, option, value)
