@@ -348,7 +348,7 @@ class HttpEtcd:
     # --- watches ----------------------------------------------------------------
 
     def add_watch_prefix_callback(self, prefix, callback: Callable) -> int:
-        """Call `callback(events)` for each batch of changes under `prefix`, and
+        """Call `callback(raw_batch)` for each batch of changes under `prefix`, and
         `callback(StoreError)` once when the stream ends. Returns the id
         `cancel_watch` takes; the stream is its own connection."""
         prefix = as_bytes(prefix)
@@ -383,6 +383,13 @@ class HttpEtcd:
                 if not line:
                     raise EtcdUnavailable(f"etcd at {self.describe()} ended the watch stream")
                 if not line.strip():
+                    continue
+                head = line[:512]   # header, ids and flags come first (proto field order)
+                if b'"events"' in line and b'"canceled"' not in head and b'"error"' not in head:
+                    # consumers only need "something changed" (they re-read at one
+                    # revision): decoding every changed value here was a twelfth of a
+                    # taking-over agent's CPU (bench/scale.py, 300 services)
+                    callback(line)
                     continue
                 answer = self._decode(line, 200, stream=True)
                 if isinstance(answer, StoreError):

@@ -11,7 +11,22 @@ import click
 from .common import Settings, global_options
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class _LazyGroup(click.Group):
+    """Sub-commands come from commands.WHERE and are imported on use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        from .commands import WHERE  # noqa: PLC0415
+        return sorted(set(super().list_commands(ctx)) | set(WHERE))
+
+    def get_command(self, ctx: click.Context, name: str):
+        command = super().get_command(ctx, name)
+        if command is None:
+            from .commands import load  # noqa: PLC0415
+            command = load(name)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @global_options
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 @click.pass_context
@@ -26,10 +41,7 @@ def cli(ctx: click.Context, verbose: bool) -> None:
 
 
 def _register() -> None:
-    # Imported here so each module can import `cli` helpers without cycles.
-    import importlib
-
-    importlib.import_module(f"{__package__}.commands")
+    """Kept for callers of the old eager registration: commands now load on use."""
 
 
 def main(argv=None) -> None:
