@@ -18,8 +18,8 @@ still names it.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import errno
+import functools
 import os
 import shutil
 import signal
@@ -27,13 +27,22 @@ import sys
 from typing import IO, Sequence
 
 _PR_SET_PDEATHSIG = 1
-_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@functools.lru_cache(maxsize=1)
+def _libc():
+    # loaded on first use, in the parent: only the preexec path needs it (where
+    # setpriv is missing), and ctypes is a quarter MB of every agent otherwise
+    import ctypes  # noqa: PLC0415
+    return ctypes.CDLL(None, use_errno=True)
 
 
 def pdeathsig_preexec(parent_pid: int):
     """A preexec_fn: the child gets SIGKILL when the thread that forked it exits."""
+    libc = _libc()   # before the fork: nothing may be imported between fork and exec
+
     def preexec() -> None:
-        if _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
             os._exit(127)
         # The parent may have died between fork and prctl: then the signal
         # will never come, so leave now rather than run as an orphan.
