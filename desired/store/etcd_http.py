@@ -16,7 +16,6 @@ Semantics kept from the gRPC client Overseer used before:
 """
 from __future__ import annotations
 
-import base64
 import http.client
 import itertools
 import json
@@ -25,69 +24,13 @@ import ssl
 import threading
 from typing import Callable, Optional
 
-from .errors import AuthTokenExpired, EtcdUnavailable, Rejected, StoreError
-from .etcd_types import (
-    KV, Delete, Deleted, Get, Header, LeaseGrant, LeaseTTL, Meta, Put, RangeResponse, Transactions,
-    as_bytes, prefix_end,
-)
+from .errors import EtcdUnavailable, Rejected, StoreError
+from .etcd_types import Get, LeaseGrant, LeaseTTL, Meta, RangeResponse, Transactions, as_bytes, prefix_end
+from .etcd_wire import b64, compare_of, decode, op_of, op_result, range_of, transport_error
 
-# gRPC status codes etcd puts in its gateway errors
-_CANCELLED, _DEADLINE, _UNAVAILABLE, _PERMISSION, _UNAUTHENTICATED = 1, 4, 14, 7, 16
-# etcd answers a bad or missing user/password with INVALID_ARGUMENT, not UNAUTHENTICATED
-_AUTH_MESSAGES = ("etcdserver: authentication failed", "etcdserver: user name is empty",
-                  "etcdserver: invalid auth token", "etcdserver: user name not found")
 _IDLE_PER_ENDPOINT = 8
 # a pooled connection the server closed while idle fails like this before any answer
 _STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
-
-
-def _b64(value) -> str:
-    return base64.b64encode(as_bytes(value)).decode()
-
-
-def _kv(raw: dict) -> KV:
-    return KV(base64.b64decode(raw.get("key", "")), base64.b64decode(raw.get("value", "")),
-              int(raw.get("create_revision", 0)), int(raw.get("mod_revision", 0)),
-              int(raw.get("version", 0)), int(raw.get("lease", 0)))
-
-
-def _range(raw: dict) -> RangeResponse:
-    return RangeResponse([_kv(kv) for kv in raw.get("kvs", ())],
-                         Header(int(raw.get("header", {}).get("revision", 0))), int(raw.get("count", 0)))
-
-
-def _compare(cmp) -> dict:
-    out = {"key": _b64(cmp.key), "target": cmp.target, "result": cmp.op}
-    if cmp.target == "VALUE":
-        out["value"] = _b64(cmp.value)
-    else:
-        field = {"VERSION": "version", "CREATE": "create_revision", "MOD": "mod_revision",
-                 "LEASE": "lease"}[cmp.target]
-        out[field] = int(cmp.value)
-    return out
-
-
-def _op(op) -> dict:
-    if isinstance(op, Put):
-        body = {"key": _b64(op.key), "value": _b64(op.value)}
-        if op.lease:
-            body["lease"] = int(op.lease)
-        return {"request_put": body}
-    if isinstance(op, (Delete, Get)):
-        body = {"key": _b64(op.key)}
-        if op.range_end is not None:
-            body["range_end"] = _b64(op.range_end)
-        return {"request_delete_range" if isinstance(op, Delete) else "request_range": body}
-    raise TypeError(f"not an etcd transaction operation: {op!r}")
-
-
-def _op_result(raw: dict):
-    if "response_range" in raw:
-        rng = _range(raw["response_range"])
-        return [(kv.value, Meta(kv, rng.header)) for kv in rng.kvs]
-    if "response_delete_range" in raw:
-        return Deleted(int(raw["response_delete_range"].get("deleted", 0)))
-    return None
 
 
 class HttpEtcd:
@@ -198,55 +141,10 @@ class HttpEtcd:
         raise failure
 
     def _decode(self, data: bytes, status: int, stream: bool):
-        text = data.decode("utf-8", "replace")
-        if stream:
-            text = next((line for line in text.splitlines() if line.strip()), "{}")
-        try:
-            answer = json.loads(text)
-        except ValueError:
-            return StoreError(f"etcd at {self.describe()} answered HTTP {status}: {text.strip()[:200]!r}"
-                              " (is this etcd's client URL? an https etcd needs an https:// URL and --cacert)")
-        if stream and isinstance(answer, dict):
-            if isinstance(answer.get("error"), dict):
-                error = answer["error"]
-                return self._etcd_error(int(error.get("grpc_code", error.get("code", 0))),
-                                        str(error.get("message", "")))
-            answer = answer.get("result", answer)
-        if status != 200 or (isinstance(answer, dict) and "error" in answer and "code" in answer):
-            return self._etcd_error(int(answer.get("code", 0)), str(answer.get("message") or answer.get("error")))
-        return answer
-
-    def _etcd_error(self, code: int, message: str) -> StoreError:
-        where = self.describe()
-        if "invalid auth token" in message:
-            return AuthTokenExpired(f"etcd at {where}: our auth token expired ({message})")
-        if code in (_UNAUTHENTICATED, _PERMISSION) or any(m in message for m in _AUTH_MESSAGES):
-            return StoreError(f"etcd at {where} refused the credentials: {message}"
-                              " (check --user / OVERSEER_ETCD_USER and OVERSEER_ETCD_PASSWORD)")
-        if code in (_UNAVAILABLE, _DEADLINE, _CANCELLED):
-            return EtcdUnavailable(f"etcd unreachable at {where}: {message}")
-        return Rejected(f"etcd at {where} rejected the request: {message}", code)
+        return decode(data, status, stream, self.describe())
 
     def _transport_error(self, exc: BaseException) -> StoreError:
-        where = self.describe()
-        if isinstance(exc, ssl.SSLCertVerificationError):
-            return EtcdUnavailable(f"etcd at {where}: TLS handshake failed: etcd's certificate is not"
-                                   " signed by the CA given with --cacert / OVERSEER_ETCD_CACERT"
-                                   f" ({exc.verify_message})")
-        if isinstance(exc, ssl.SSLError):
-            reason = str(getattr(exc, "reason", "") or exc)
-            if "CERTIFICATE_REQUIRED" in reason or "BAD_CERTIFICATE" in reason:
-                why = ("etcd rejected our client certificate: give one signed by etcd's"
-                       " trusted CA with --cert and --key (OVERSEER_ETCD_CERT / _KEY)")
-            else:
-                why = ("check --cacert, --cert and --key, and that the URL scheme matches etcd"
-                       f" (http/https) ({reason})")
-            return EtcdUnavailable(f"etcd at {where}: TLS handshake failed: {why}")
-        if isinstance(exc, TimeoutError):
-            return EtcdUnavailable(f"etcd at {where} did not answer within {self.timeout:g}s")
-        return EtcdUnavailable(f"etcd unreachable at {where}: {exc or type(exc).__name__}"
-                               " (is etcd running? check --etcd / OVERSEER_ETCD;"
-                               " an https etcd needs an https:// URL)")
+        return transport_error(exc, self.describe(), self.timeout)
 
     # --- cluster and auth ---------------------------------------------------
 
@@ -262,9 +160,9 @@ class HttpEtcd:
 
     def _range_request(self, key, range_end=None, revision=None, limit=None, keys_only=False,
                        count_only=False, sort_order=None, sort_target="key") -> RangeResponse:
-        body: dict = {"key": _b64(key)}
+        body: dict = {"key": b64(key)}
         if range_end is not None:
-            body["range_end"] = _b64(range_end)
+            body["range_end"] = b64(range_end)
         if revision:
             body["revision"] = int(revision)
         if limit:
@@ -276,7 +174,7 @@ class HttpEtcd:
         if sort_order:
             body["sort_order"] = sort_order.upper()
             body["sort_target"] = sort_target.upper()
-        return _range(self._post("kv/range", body, idempotent=True))
+        return range_of(self._post("kv/range", body, idempotent=True))
 
     def get(self, key):
         response = self._range_request(key)
@@ -300,28 +198,28 @@ class HttpEtcd:
         return [(kv.value, Meta(kv, response.header)) for kv in response.kvs]
 
     def put(self, key, value, lease=None) -> None:
-        body = {"key": _b64(key), "value": _b64(value)}
+        body = {"key": b64(key), "value": b64(value)}
         if lease:
             body["lease"] = int(getattr(lease, "id", lease))
         self._post("kv/put", body, idempotent=False)
 
     def delete(self, key) -> bool:
-        answer = self._post("kv/deleterange", {"key": _b64(key)}, idempotent=False)
+        answer = self._post("kv/deleterange", {"key": b64(key)}, idempotent=False)
         return int(answer.get("deleted", 0)) > 0
 
     def delete_prefix(self, prefix) -> int:
         prefix = as_bytes(prefix)
-        answer = self._post("kv/deleterange", {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))},
+        answer = self._post("kv/deleterange", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))},
                             idempotent=False)
         return int(answer.get("deleted", 0))
 
     def transaction(self, compare, success, failure) -> tuple[bool, list]:
-        body = {"compare": [_compare(c) for c in compare],
-                "success": [_op(op) for op in success], "failure": [_op(op) for op in failure]}
+        body = {"compare": [compare_of(c) for c in compare],
+                "success": [op_of(op) for op in success], "failure": [op_of(op) for op in failure]}
         # a txn of reads only (a fencing check) may go to another member
         reads_only = all(isinstance(op, Get) for op in (*success, *failure))
         answer = self._post("kv/txn", body, idempotent=reads_only)
-        return bool(answer.get("succeeded")), [_op_result(r) for r in answer.get("responses", ())]
+        return bool(answer.get("succeeded")), [op_result(r) for r in answer.get("responses", ())]
 
     # --- leases -----------------------------------------------------------------
 
@@ -352,7 +250,7 @@ class HttpEtcd:
         `callback(StoreError)` once when the stream ends. Returns the id
         `cancel_watch` takes; the stream is its own connection."""
         prefix = as_bytes(prefix)
-        body = json.dumps({"create_request": {"key": _b64(prefix), "range_end": _b64(prefix_end(prefix))}})
+        body = json.dumps({"create_request": {"key": b64(prefix), "range_end": b64(prefix_end(prefix))}})
         index = self._current
         conn = self._new_connection(index, self.timeout)
         try:
