@@ -40,11 +40,43 @@ class Found:
     problem: str = ""           # why nothing was found, when nothing was
 
 
-def _alive(proc: psutil.Process) -> bool:
-    try:
-        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.Error:
-        return False
+_PROC_STAT = os.path.exists("/proc/self/stat")
+
+
+def _stat(pid: int) -> Optional[tuple[bytes, bytes]]:
+    """(state, start time in clock ticks) from /proc/<pid>/stat, or None if gone.
+    The name in parentheses may hold spaces and ')': split after the last one."""
+    raw = _read(f"/proc/{pid}/stat")
+    if not raw:
+        return None
+    fields = raw.rpartition(b")")[2].split()
+    return (fields[0], fields[19]) if len(fields) > 19 else None
+
+
+class _Proc(psutil.Process):
+    """A psutil.Process that remembers its start time in ticks, so that asking
+    whether it still runs is one read of /proc/<pid>/stat. psutil's own
+    is_running() and status() read it three times (and a new Process once
+    more), which was most of what a `process` check cost at 1 s intervals."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(pid)
+        stat = _stat(pid) if _PROC_STAT else None
+        self.start_ticks = stat[1] if stat else None
+
+    def alive(self) -> bool:
+        if self.start_ticks is None:     # no /proc/<pid>/stat here: psutil's way
+            try:
+                return self.is_running() and self.status() != psutil.STATUS_ZOMBIE
+            except psutil.Error:
+                return False
+        stat = _stat(self.pid)
+        # another start time: the pid was reused; Z: exited, not yet reaped
+        return stat is not None and stat[1] == self.start_ticks and stat[0] != b"Z"
+
+
+def _alive(proc: _Proc) -> bool:
+    return proc.alive()
 
 
 RESCAN = 10.0   # seconds a scan's hits are reused while they all stay alive
@@ -104,12 +136,12 @@ def _candidates(wanted: Callable[[int], bool]) -> list[psutil.Process]:
     callers then apply the exact rule to these few only. Without /proc, every
     process is a candidate."""
     if not os.path.isdir("/proc/self"):
-        return list(psutil.process_iter())
+        return [_Proc(proc.pid) for proc in psutil.process_iter()]
     out = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit() and wanted(int(entry.name)):
             try:
-                out.append(psutil.Process(int(entry.name)))
+                out.append(_Proc(int(entry.name)))
             except psutil.Error:
                 continue
     return out
@@ -163,13 +195,32 @@ def _by_cmdline(pattern: str) -> Found:
                  f"no process whose command line contains {pattern!r}")
 
 
+_known: dict[int, _Proc] = {}     # pid -> the process last found alive under it
+
+
+def _process(pid: int) -> Optional[_Proc]:
+    """The live process with this pid, reusing the one found before while it
+    is the same process (same start time): one /proc read per probe."""
+    proc = _known.get(pid)
+    if proc is not None and proc.alive():
+        return proc
+    _known.pop(pid, None)
+    try:
+        proc = _Proc(pid)
+    except psutil.Error:
+        return None
+    if not proc.alive():
+        return None
+    if len(_known) >= 1024:           # pids probed once and gone: never let it grow
+        _known.clear()
+    _known[pid] = proc
+    return proc
+
+
 def _by_pid(pid: Optional[int], what: str, missing: str) -> Found:
     if pid:
-        try:
-            proc = psutil.Process(pid)
-        except psutil.Error:
-            proc = None
-        if proc is not None and _alive(proc):
+        proc = _process(pid)
+        if proc is not None:
             return Found((proc,), what)
         return Found((), what, f"{missing}: pid {pid} is not running")
     return Found((), what, missing)

@@ -80,6 +80,7 @@ class Presence:
             max_workers=1, thread_name_prefix="keepalive")
         self._rescue_lane: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._rescuer: Optional[asyncio.Task] = None
+        self._deadline_moved = asyncio.Event()   # wakes the guard: the deadline may be earlier
 
     async def _on_lane(self, fn, *args):
         if self._given_lane is not None:
@@ -101,6 +102,7 @@ class Presence:
         self.state.vouched_until = 0.0  # a new lease: nothing carried over from the old one
         self._legitimate_until(sent)
         self.state.etcd_ok, self.state.fenced = True, False
+        self._deadline_moved.set()
         self.state.lease_generation += 1
         self._published = record
         return lease
@@ -143,26 +145,30 @@ class Presence:
     async def _deadline_guard(self) -> None:
         """Fence when the actives' legitimacy runs out (`vouched_until`), even
         while a keep-alive or a peer query still hangs."""
-        # Sleep until the deadline, but look again at least every `most`: the
-        # deadline moves (later on renewals, earlier when a peer query ends), so
-        # this is never more than `most` late (5% of a lease; the fencer's own
-        # deadline is 15% later). Polling at 20 Hz cost an idle agent ~0.3% CPU.
-        most = max(0.05, min(0.25, self.ttl * 0.05))
-        wait = most
+        # Sleep until the deadline. It moves later on every renewal (then we
+        # wake at the old one, find it moved and sleep again: about one wake-up
+        # per lease) and earlier only where `_deadline_moved` is set (a new
+        # lease, a peer query ending). Polling at 4-20 Hz was a third of an
+        # idle agent's event-loop wake-ups.
         while True:
-            await asyncio.sleep(wait)
-            wait = most
-            if self.state.lease is None or self.state.fenced:
-                continue
-            now = self.clock()
-            # a peer query still running gets a little longer, never past 95% of a lease
-            grace = self.ttl * 0.15 if self.state.asking else 0.0
-            wait = min(most, max(0.01, self.state.vouched_until + grace - now))
-            if now >= self.state.vouched_until + grace:
-                try:
-                    await self._fence(f"no lease renewal for {now - self.state.last_renewed:.1f}s")
-                except Exception:  # the fencer process still enforces the deadline
-                    log.exception("self-fencing failed unexpectedly")
+            self._deadline_moved.clear()
+            wait = self.ttl   # no lease or fenced: nothing to guard until poked
+            if self.state.lease is not None and not self.state.fenced:
+                now = self.clock()
+                # a peer query still running gets a little longer, never past 95% of a lease
+                grace = self.ttl * 0.15 if self.state.asking else 0.0
+                if now >= self.state.vouched_until + grace:
+                    try:
+                        await self._fence(f"no lease renewal for {now - self.state.last_renewed:.1f}s")
+                    except Exception:  # the fencer process still enforces the deadline
+                        log.exception("self-fencing failed unexpectedly")
+                    continue
+                wait = self.state.vouched_until + grace - now
+            try:
+                async with asyncio.timeout(wait):
+                    await self._deadline_moved.wait()
+            except TimeoutError:
+                pass
 
     def _legitimate_until(self, moment: float) -> None:
         # Our lease lives at least a TTL after `moment` (a renewal we sent, or a
@@ -217,6 +223,7 @@ class Presence:
         if self.state.fenced:
             # The outage ended before the lease did: converge back to the assignments.
             self.state.fenced = False
+            self._deadline_moved.set()
             await self.on_lease_change()
 
     async def _rescue_while_down(self) -> None:
@@ -292,6 +299,7 @@ class Presence:
             keep, _definitive = await self.failsafe()
         finally:
             self.state.asking = False
+            self._deadline_moved.set()   # the grace is over
         if keep and not self.state.etcd_ok:  # a renewal meanwhile says more than the peers
             self.state.kept_at = asked
             self._legitimate_until(asked)

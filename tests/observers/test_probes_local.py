@@ -173,3 +173,38 @@ async def test_name_matches_are_reused_while_alive_and_rescanned_when_one_dies(m
         first.wait()
     res = await run_probe(make_check(type="process", match={"name": token}))
     assert res.status == "fail"
+
+
+async def test_a_child_found_alive_then_exited_unreaped_is_dead():
+    # The `process` check of the supervised child keeps the process it found
+    # (one /proc read per probe after that): a zombie, not yet reaped, is dead.
+    child = subprocess.Popen(["sleep", "30"])
+    try:
+        res = await run_probe(make_check(type="process"), child_pid=child.pid)
+        assert res.status == "ok"
+        child.kill()
+        poll_until(lambda: psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE,
+                   timeout=10, what="the killed child to be a zombie")
+        res = await run_probe(make_check(type="process"), child_pid=child.pid)
+        assert res.status == "fail" and "not running" in res.message
+    finally:
+        child.kill()
+        child.wait()
+
+
+async def test_a_kept_process_with_another_start_time_is_a_reused_pid():
+    from overseer.observers.probes import _procs
+
+    proc = _procs._Proc(os.getpid())
+    assert proc.alive()
+    proc.start_ticks = b"1"        # what a reused pid looks like: same pid, another start
+    assert not proc.alive()
+
+
+async def test_tcp_to_a_name_goes_through_the_resolver():
+    with socket.socket() as srv:
+        srv.bind(("127.0.0.1", 0))
+        srv.listen()
+        port = srv.getsockname()[1]
+        res = await run_probe(make_check(type="tcp", host="localhost", port=port, warn="5s", fail="10s"))
+        assert res.status == "ok" and res.message.startswith("Connect localhost:")
