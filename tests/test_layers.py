@@ -53,11 +53,12 @@ def test_layers_import_one_way(layer):
     assert not bad, "\n".join(bad)
 
 
-WIRE = ("overseer.desired.store.etcd_http", "overseer.desired.store.etcd_types", "http.client")
+WIRE = ("overseer.desired.store.etcd_http", "overseer.desired.store.etcd_types",
+        "overseer.desired.store.http11", "http.client")
 
 
 def test_only_the_store_touches_etcd():
-    """etcd's wire (the JSON gateway client, its types, raw HTTP) is known to
+    """etcd's wire (the JSON gateway client, its types, its HTTP/1.1) is known to
     desired/store/ alone; the board's HTTP server is Flask's business."""
     bad = []
     for layer in FORBIDDEN:
@@ -70,4 +71,6 @@ def test_only_the_store_touches_etcd():
                     bad.append(f"{rel}:{line}: imports {name}")
     assert not bad, "\n".join(bad)
     store = {name for p in _sources("desired/store") for _, name in _imports(p)}
-    assert "http.client" in store and "overseer.desired.store.etcd_http" in store
+    assert "overseer.desired.store.http11" in store and "overseer.desired.store.etcd_http" in store
+    # http.client would load OpenSSL into every agent (http11.py says why)
+    assert "http.client" not in store

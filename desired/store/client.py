@@ -8,7 +8,6 @@ status.
 from __future__ import annotations
 
 import os
-import ssl
 from dataclasses import dataclass, field
 from typing import Callable, Optional, TypeVar
 from urllib.parse import urlparse
@@ -85,7 +84,10 @@ def bad_endpoint(urls: str) -> Optional[str]:
     return None
 
 
-def _tls_context(cfg: EtcdConfig) -> ssl.SSLContext:
+def _tls_context(cfg: EtcdConfig):
+    """An ssl.SSLContext. ssl is imported here, only for https: it loads OpenSSL
+    (about 5 MB), which an agent on plain http never needs."""
+    import ssl  # noqa: PLC0415
     if not cfg.cacert:
         raise StoreError(f"--etcd {cfg.describe()}: https needs --cacert (or OVERSEER_ETCD_CACERT)")
     if bool(cfg.cert) != bool(cfg.key):

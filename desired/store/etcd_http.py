@@ -2,8 +2,9 @@
 
 Why not gRPC: the gRPC runtime alone was a third of an idle agent's memory
 (≈ 24 MB of its 62) and its threads woke ten times a second while nothing
-happened; Patroni talks to etcd v3 the same way for the same reasons. The
-standard library's http.client is all this needs (docs/design-choices.md).
+happened; Patroni talks to etcd v3 the same way for the same reasons. A small
+HTTP/1.1 client of our own (http11.py) is all this needs: the standard
+library's http.client would load OpenSSL into every agent (docs/design-choices.md).
 
 Semantics kept from the gRPC client Overseer used before:
 - one endpoint at a time; on a connection failure the next is tried. A write
@@ -16,37 +17,42 @@ Semantics kept from the gRPC client Overseer used before:
 """
 from __future__ import annotations
 
-import http.client
 import itertools
 import json
 import socket
-import ssl
+import sys
 import threading
 from typing import Callable, Optional
 
 from .errors import EtcdUnavailable, Rejected, StoreError
 from .etcd_types import Get, LeaseGrant, LeaseTTL, Meta, RangeResponse, Transactions, as_bytes, prefix_end
 from .etcd_wire import b64, compare_of, decode, op_of, op_result, range_of, transport_error
+from .http11 import Connection, ProtocolError, RemoteClosed
 
 _IDLE_PER_ENDPOINT = 8
 # a pooled connection the server closed while idle fails like this before any answer
-_STALE = (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+_STALE = (RemoteClosed, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
+
+
+def _tls_failure(exc: BaseException) -> bool:
+    ssl = sys.modules.get("ssl")     # not imported: no TLS here, so not a TLS failure
+    return ssl is not None and isinstance(exc, ssl.SSLError)
 
 
 class HttpEtcd:
     """The client surface Store, documents.py and staged.py use."""
 
-    def __init__(self, cfg, endpoints: list[tuple[str, str, int]], tls: Optional[ssl.SSLContext]):
+    def __init__(self, cfg, endpoints: list[tuple[str, str, int]], tls=None):
         self.cfg = cfg
         self.timeout = cfg.timeout
         self.transactions = Transactions()
         self._endpoints = endpoints
         self._tls = tls
         self._current = 0
-        self._idle: dict[int, list[http.client.HTTPConnection]] = {}
+        self._idle: dict[int, list[Connection]] = {}
         self._lock = threading.Lock()
         self._token: Optional[str] = None
-        self._watches: dict[int, http.client.HTTPConnection] = {}
+        self._watches: dict[int, Connection] = {}
         self._watch_ids = itertools.count(1)
 
     def describe(self) -> str:
@@ -54,20 +60,18 @@ class HttpEtcd:
 
     # --- transport ----------------------------------------------------------
 
-    def _new_connection(self, index: int, timeout: Optional[float]) -> http.client.HTTPConnection:
+    def _new_connection(self, index: int, timeout: Optional[float]) -> Connection:
         _, host, port = self._endpoints[index]
-        if self._tls is not None:
-            return http.client.HTTPSConnection(host, port, timeout=timeout, context=self._tls)
-        return http.client.HTTPConnection(host, port, timeout=timeout)
+        return Connection(host, port, timeout, self._tls)
 
-    def _take(self, index: int) -> tuple[http.client.HTTPConnection, bool]:
+    def _take(self, index: int) -> tuple[Connection, bool]:
         with self._lock:
             idle = self._idle.get(index)
             if idle:
                 return idle.pop(), True
         return self._new_connection(index, self.timeout), False
 
-    def _give_back(self, index: int, conn: http.client.HTTPConnection) -> None:
+    def _give_back(self, index: int, conn: Connection) -> None:
         with self._lock:
             idle = self._idle.setdefault(index, [])
             if len(idle) < _IDLE_PER_ENDPOINT:
@@ -102,8 +106,8 @@ class HttpEtcd:
                     if conn.sock is None:
                         conn.connect()
                     sent = True
-                    conn.request("POST", f"/v3/{path}", payload, self._headers(auth))
-                    response = conn.getresponse()
+                    conn.request(f"/v3/{path}", payload, self._headers(auth))
+                    response = conn.response()
                     data = response.read()
                 except _STALE as exc:
                     conn.close()
@@ -114,13 +118,13 @@ class HttpEtcd:
                     if sent and not idempotent:
                         raise failure from None
                     break
-                except (OSError, http.client.HTTPException) as exc:
+                except (OSError, ProtocolError) as exc:
                     conn.close()
                     failure = self._transport_error(exc)
-                    if reused and isinstance(exc, ssl.SSLError):
+                    if reused and _tls_failure(exc):
                         self._drop_idle(index)  # a TLS session etcd ended while idle
                         continue
-                    if isinstance(exc, ssl.SSLError) or (sent and not idempotent):
+                    if _tls_failure(exc) or (sent and not idempotent):
                         raise failure from None
                     break
                 status = response.status
@@ -256,11 +260,11 @@ class HttpEtcd:
         try:
             conn.connect()
             _keep_alive_probes(conn.sock)
-            conn.request("POST", "/v3/watch", body.encode(), self._headers(auth=True))
-            response = conn.getresponse()
+            conn.request("/v3/watch", body.encode(), self._headers(auth=True))
+            response = conn.response()
             first = response.readline()
             answer = self._decode(first, response.status, stream=True)
-        except (OSError, http.client.HTTPException) as exc:
+        except (OSError, ProtocolError) as exc:
             conn.close()
             self._current = (index + 1) % len(self._endpoints)
             raise self._transport_error(exc) from None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
-import ssl
+import sys
 
 from .errors import AuthTokenExpired, EtcdUnavailable, Rejected, StoreError
 from .etcd_types import KV, Delete, Deleted, Get, Header, Meta, Put, RangeResponse, as_bytes
@@ -103,11 +103,13 @@ def etcd_error(code: int, message: str, where: str) -> StoreError:
     return Rejected(f"etcd at {where} rejected the request: {message}", code)
 
 def transport_error(exc: BaseException, where: str, timeout: float) -> StoreError:
-    if isinstance(exc, ssl.SSLCertVerificationError):
+    # ssl is imported only where TLS is configured (client.py): without it, no TLS error
+    ssl = sys.modules.get("ssl")
+    if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
         return EtcdUnavailable(f"etcd at {where}: TLS handshake failed: etcd's certificate is not"
                                " signed by the CA given with --cacert / OVERSEER_ETCD_CACERT"
                                f" ({exc.verify_message})")
-    if isinstance(exc, ssl.SSLError):
+    if ssl is not None and isinstance(exc, ssl.SSLError):
         reason = str(getattr(exc, "reason", "") or exc)
         if "CERTIFICATE_REQUIRED" in reason or "BAD_CERTIFICATE" in reason:
             why = ("etcd rejected our client certificate: give one signed by etcd's"

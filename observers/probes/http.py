@@ -7,7 +7,6 @@ system's default certificate verification.
 from __future__ import annotations
 
 import asyncio
-import ssl
 from urllib.parse import urlsplit
 
 from ._common import (
@@ -32,16 +31,22 @@ def _status(line: bytes) -> int | None:
     return None
 
 
+def _tls_context():
+    import ssl  # noqa: PLC0415
+    return ssl.create_default_context()
+
+
 @with_timeout(lambda check: f"GET {check.url}")
 async def probe(check, ctx: ProbeContext) -> ProbeResult:
     url = urlsplit(check.url)
     secure = url.scheme == "https"
     port = url.port or (443 if secure else 80)
+    # ssl only for https: importing it loads OpenSSL (MBs) into the agent
+    context = _tls_context() if secure else None
     watch = Stopwatch()
     try:
-        reader, writer = await asyncio.open_connection(
-            url.hostname, port, ssl=ssl.create_default_context() if secure else None)
-    except (OSError, ssl.SSLError) as exc:
+        reader, writer = await asyncio.open_connection(url.hostname, port, ssl=context)
+    except OSError as exc:       # ssl.SSLError is an OSError
         return failed(endpoint_error(exc, url.hostname, port))
     try:
         writer.write(_request(url))

@@ -20,8 +20,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
@@ -135,6 +133,10 @@ def _run_command(argv: Sequence[str], env: dict[str, str], timeout: float, runni
 
 
 def _post(url: str, body: dict, timeout: float) -> None:
+    # urllib is imported when a webhook is first sent: it brings http.client,
+    # email and ssl (OpenSSL, MBs) that an agent without webhooks never needs
+    import urllib.error  # noqa: PLC0415
+    import urllib.request  # noqa: PLC0415
     data = json.dumps(body, separators=(",", ":")).encode()
     request = urllib.request.Request(url, data=data, method="POST", headers={
         "Content-Type": "application/json", "User-Agent": "overseer-hook"})

@@ -208,3 +208,21 @@ async def test_tcp_to_a_name_goes_through_the_resolver():
         port = srv.getsockname()[1]
         res = await run_probe(make_check(type="tcp", host="localhost", port=port, warn="5s", fail="10s"))
         assert res.status == "ok" and res.message.startswith("Connect localhost:")
+
+
+def test_every_check_type_has_a_probe_loaded_on_first_use():
+    import subprocess as sp
+    import typing
+
+    from overseer.desired.checks import Check
+    from overseer.observers.probes import PROBES
+
+    kinds = {typing.get_args(model.model_fields["type"].annotation)[0]
+             for model in typing.get_args(typing.get_args(Check)[0])}
+    assert set(PROBES) == kinds
+    assert all(asyncio.iscoroutinefunction(PROBES[kind]) for kind in kinds)
+    # an agent that checks processes only never imports the AMI or SIP probes
+    code = ("import sys; from overseer.observers.probes import PROBES; PROBES['process'];"
+            "print(sorted(m for m in sys.modules if m.startswith('overseer.observers.probes.')))")
+    loaded = sp.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "process" in loaded and "sip_options" not in loaded and "asterisk" not in loaded

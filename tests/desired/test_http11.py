@@ -1,0 +1,124 @@
+"""desired/store/http11.py against a real socket peer that answers scripted bytes.
+
+etcd's gateway is one peer (tests/desired/test_etcd_http.py); these cover the
+framing it may use and the failures a pooled connection meets: chunks split
+anywhere, a body with no length, a short body, and a connection the server
+closed while it sat idle.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+
+import pytest
+
+from overseer.desired.store.http11 import Connection, ProtocolError, RemoteClosed
+
+
+class Peer:
+    """Accepts one connection; for each request it reads, sends the next answer
+    (bytes), or closes the connection when the answer is None."""
+
+    def __init__(self, answers: list) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        self.requests: list[bytes] = []
+        self._answers = answers
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        conn, _ = self.server.accept()
+        with conn:
+            for answer in self._answers:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    more = conn.recv(65536)
+                    if not more:
+                        return           # the client closed its side
+                    data += more
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(next(line.split(b":")[1] for line in head.split(b"\r\n")
+                                  if line.lower().startswith(b"content-length")))
+                while len(body) < length:
+                    body += conn.recv(65536)
+                self.requests.append(head + b"\r\n\r\n" + body)
+                if answer is None:
+                    return
+                for piece in answer if isinstance(answer, list) else [answer]:
+                    conn.sendall(piece)
+
+    def close(self) -> None:
+        self._thread.join(5)
+        self.server.close()
+
+
+@pytest.fixture
+def peer(request):
+    made = []
+
+    def make(answers):
+        made.append(Peer(answers))
+        return made[-1]
+    yield make
+    for p in made:
+        p.close()
+
+
+def test_content_length_answers_on_one_persistent_connection(peer):
+    p = peer([b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}",
+              b"HTTP/1.1 404 Not Found\r\ncontent-length: 7\r\n\r\nmissing"])
+    conn = Connection("127.0.0.1", p.port, 5)
+    conn.request("/v3/kv/range", b'{"key": "a"}', {"Content-Type": "application/json"})
+    first = conn.response()
+    assert (first.status, first.read(), first.will_close) == (200, b"{}", False)
+    conn.request("/v3/kv/range", b"{}", {})
+    second = conn.response()
+    assert (second.status, second.read()) == (404, b"missing")
+    conn.close()
+    assert p.requests[0].startswith(b"POST /v3/kv/range HTTP/1.1\r\n")
+    assert b"Content-Length: 12\r\n" in p.requests[0] and p.requests[0].endswith(b'{"key": "a"}')
+
+
+def test_a_chunked_stream_is_read_line_by_line_whatever_the_chunk_boundaries(peer):
+    stream = [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+              b"5\r\n{\"a\":\r\n", b"4\r\n1}\n{\r\n", b"7\r\n\"b\":2}\n\r\n", b"0\r\n\r\n"]
+    p = peer([stream])
+    conn = Connection("127.0.0.1", p.port, 5)
+    conn.request("/v3/watch", b"{}", {})
+    response = conn.response()
+    assert [response.readline(), response.readline(), response.readline()] == \
+        [b'{"a":1}\n', b'{"b":2}\n', b""]
+    conn.close()
+
+
+def test_a_body_without_length_runs_to_the_close_and_ends_the_connection(peer):
+    p = peer([b"HTTP/1.1 200 OK\r\n\r\nuntil the end"])
+    conn = Connection("127.0.0.1", p.port, 5)
+    conn.request("/x", b"", {})
+    p.close()      # the peer closes after answering
+    response = conn.response()
+    assert response.will_close and response.read() == b"until the end"
+    conn.close()
+
+
+def test_a_short_body_is_a_protocol_error_not_a_truncated_answer(peer):
+    p = peer([[b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"], None])
+    conn = Connection("127.0.0.1", p.port, 5)
+    conn.request("/x", b"", {})
+    response = conn.response()
+    conn.sock.shutdown(socket.SHUT_WR)   # no second request: the peer closes, mid-body
+    with pytest.raises(ProtocolError, match="3 of 10"):
+        response.read()
+    conn.close()
+
+
+def test_a_connection_closed_while_idle_says_so_before_any_answer(peer):
+    p = peer([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", None])
+    conn = Connection("127.0.0.1", p.port, 5)
+    conn.request("/x", b"", {})
+    assert conn.response().read() == b""
+    conn.request("/x", b"", {})     # the peer takes this one and closes: no answer
+    with pytest.raises(RemoteClosed):
+        conn.response()
+    conn.close()
