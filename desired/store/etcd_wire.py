@@ -13,6 +13,7 @@ import sys
 
 from .errors import AuthTokenExpired, EtcdUnavailable, Rejected, StoreError
 from .etcd_types import KV, Delete, Deleted, Get, Header, Meta, Put, RangeResponse, as_bytes
+from .http11 import HandshakeCut
 
 # gRPC status codes etcd puts in its gateway errors
 _CANCELLED, _DEADLINE, _UNAVAILABLE, _PERMISSION, _UNAUTHENTICATED = 1, 4, 14, 7, 16
@@ -118,6 +119,9 @@ def transport_error(exc: BaseException, where: str, timeout: float) -> StoreErro
             why = ("check --cacert, --cert and --key, and that the URL scheme matches etcd"
                    f" (http/https) ({reason})")
         return EtcdUnavailable(f"etcd at {where}: TLS handshake failed: {why}")
+    if isinstance(exc, HandshakeCut):
+        return EtcdUnavailable(f"etcd at {where}: TLS handshake failed: {exc}; check that the URL"
+                               " scheme matches etcd (an http:// etcd needs no --cacert)")
     if isinstance(exc, TimeoutError):
         return EtcdUnavailable(f"etcd at {where} did not answer within {timeout:g}s")
     return EtcdUnavailable(f"etcd unreachable at {where}: {exc or type(exc).__name__}"

@@ -29,6 +29,12 @@ class RemoteClosed(ConnectionResetError):
     RemoteDisconnected)."""
 
 
+class HandshakeCut(ConnectionError):
+    """The connection ended during the TLS handshake (reset or closed) rather
+    than the handshake failing on its merits: typically https to a plain-http
+    port, whose 400 answer the reset can overtake."""
+
+
 class Response:
     def __init__(self, reader, status: int, headers: dict[str, str], version: str) -> None:
         self._reader = reader
@@ -105,7 +111,10 @@ class Connection:
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self._tls is not None:
-                sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+                try:
+                    sock = self._tls.wrap_socket(sock, server_hostname=self.host)
+                except (ConnectionError, EOFError) as exc:
+                    raise HandshakeCut(f"the connection ended during the TLS handshake ({exc})") from exc
         except BaseException:
             sock.close()
             raise

@@ -314,3 +314,17 @@ def test_https_to_a_plain_etcd_is_called_a_tls_failure(pki):
         with pytest.raises(EtcdUnavailable) as secure:
             connect(EtcdConfig(endpoints=(url,), cacert=str(pki.ca), timeout=2))
     assert "TLS handshake failed" in str(secure.value), secure.value
+
+
+def test_https_reset_during_the_handshake_is_called_a_tls_failure(pki):
+    """https to a plain-http etcd: etcd answers the ClientHello with HTTP 400
+    and closes, and the reset that follows can overtake the 400 (seen in CI).
+    A connection cut during the handshake says TLS, whichever came first."""
+    from overseer.desired.store.client import EtcdUnavailable, connect
+    listener, port = _resetting_server()
+    try:
+        with pytest.raises(EtcdUnavailable) as secure:
+            connect(EtcdConfig(endpoints=(f"https://127.0.0.1:{port}",), cacert=str(pki.ca), timeout=2))
+    finally:
+        listener.close()
+    assert "TLS handshake failed" in str(secure.value) and "URL scheme" in str(secure.value), secure.value
