@@ -145,10 +145,16 @@ class MasterLoop:
         """Re-issue under our epoch every assignment a previous master wrote and
         the plan keeps: agents act only on the current master's epoch."""
         planned = {a.service for a in actions if isinstance(a, Assign)}
+        # Not while an active is on a server that is down: the plan moves it
+        # once the failover margin is over, and adopting it first rewrote
+        # every such assignment twice (300 of them when a master holding 300
+        # actives died, delaying the move itself: bench/scale.py). Its
+        # standbys meanwhile keep the role the old assignment gave them.
+        down = set(self.down_since)
         return [Assign(name, a.active, a.standby, f"adopted by epoch {self.epoch}: {_original(a.reason)}")
                 for name, a in sorted(snapshot.assignments.items())
                 if a.epoch != self.epoch and name not in planned and name in snapshot.desired.services
-                and not snapshot.is_paused(name)]
+                and not snapshot.is_paused(name) and down.isdisjoint(a.active)]
 
     async def _apply(self, snapshot: ClusterSnapshot, actions: list, now: float) -> None:
         generation = snapshot.desired.generation
