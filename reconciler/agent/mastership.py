@@ -7,6 +7,7 @@ reconcile pass per snapshot while it holds the lock.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Callable, Mapping, Optional
 
@@ -37,6 +38,7 @@ class Mastership:
         self.masterless_since: Optional[float] = None
         self.events = events            # failover and masterChange hooks fire here, on the master
         self.last_master = ""           # the previous master, for masterChange's `from`
+        self._recording: Optional[asyncio.Task] = None
 
     @property
     def is_master(self) -> bool:
@@ -91,7 +93,11 @@ class Mastership:
             self.master = self._loop(won)
             if self.events is not None:
                 self.events.became_master(self.last_master, won.epoch, self.me)
-            await self._history_all(snapshot, f"{self.me} became master (epoch {won.epoch})", won.epoch)
+            # Recorded beside the first passes, not before them: one entry per
+            # service, and a new master's first job is often a failover.
+            self._recording = asyncio.get_running_loop().create_task(
+                self._history_all(snapshot, f"{self.me} became master (epoch {won.epoch})", won.epoch),
+                name="record the new master")
             self.look_again()
 
     def _reclaim(self, snapshot: ClusterSnapshot) -> None:
