@@ -109,16 +109,29 @@ class Connection:
         host = self.host.encode("ascii") if self.host.isascii() else self.host
         sock = socket.create_connection((host, self.port), self.timeout)
         try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            try:
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except OSError:
+                pass      # already reset: the handshake or the request says so
             if self._tls is not None:
-                try:
-                    sock = self._tls.wrap_socket(sock, server_hostname=self.host)
-                except (ConnectionError, EOFError) as exc:
-                    raise HandshakeCut(f"the connection ended during the TLS handshake ({exc})") from exc
+                sock = self._handshake(sock)
         except BaseException:
             sock.close()
             raise
         self.sock, self._reader = sock, sock.makefile("rb")
+
+    def _handshake(self, sock: socket.socket):
+        import ssl  # noqa: PLC0415  (only with TLS, which built the context with it)
+        try:
+            # explicitly, not on wrap: a socket reset before the wrap counts
+            # as "not connected" there and would fail later, at the request
+            tls = self._tls.wrap_socket(sock, server_hostname=self.host, do_handshake_on_connect=False)
+            tls.do_handshake()
+        except ssl.SSLError:
+            raise                     # the handshake failed on its merits (certificates, versions)
+        except (OSError, EOFError) as exc:
+            raise HandshakeCut(f"the connection ended during the TLS handshake ({exc})") from exc
+        return tls
 
     def request(self, path: str, body: bytes, headers: dict[str, str]) -> None:
         if self.sock is None:

@@ -275,15 +275,18 @@ def test_an_expired_auth_token_is_renewed(cluster_name):
         server.stop()
 
 
-def _resetting_server() -> tuple[socket.socket, int]:
+def _resetting_server(after_first_bytes: bool = False) -> tuple[socket.socket, int]:
     """A port that accepts and at once resets the connection (a link that just
-    came back, an etcd dying mid-connection)."""
+    came back, an etcd dying mid-connection); or, `after_first_bytes`, resets
+    once the client has sent something (a plain-http etcd given a TLS hello)."""
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve():
         while True:
             try:
                 conn, _ = listener.accept()
+                if after_first_bytes:
+                    conn.recv(1)      # the rest stays unread: close then sends a reset
             except OSError:
                 return
             conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -321,7 +324,7 @@ def test_https_reset_during_the_handshake_is_called_a_tls_failure(pki):
     and closes, and the reset that follows can overtake the 400 (seen in CI).
     A connection cut during the handshake says TLS, whichever came first."""
     from overseer.desired.store.client import EtcdUnavailable, connect
-    listener, port = _resetting_server()
+    listener, port = _resetting_server(after_first_bytes=True)
     try:
         with pytest.raises(EtcdUnavailable) as secure:
             connect(EtcdConfig(endpoints=(f"https://127.0.0.1:{port}",), cacert=str(pki.ca), timeout=2))
