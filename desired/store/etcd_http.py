@@ -20,23 +20,18 @@ from __future__ import annotations
 import itertools
 import json
 import socket
-import sys
 import threading
 from typing import Callable, Optional
 
 from .errors import EtcdUnavailable, Rejected, StoreError
 from .etcd_types import Get, LeaseGrant, LeaseTTL, Meta, RangeResponse, Transactions, as_bytes, prefix_end
-from .etcd_wire import b64, compare_of, decode, op_of, op_result, range_of, transport_error
+from .etcd_wire import b64, compare_of, decode, op_of, op_result, range_of, tls_failure, transport_error
 from .http11 import Connection, ProtocolError, RemoteClosed
 
 _IDLE_PER_ENDPOINT = 8
 # a pooled connection the server closed while idle fails like this before any answer
 _STALE = (RemoteClosed, BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
-
-def _tls_failure(exc: BaseException) -> bool:
-    ssl = sys.modules.get("ssl")     # not imported: no TLS here, so not a TLS failure
-    return ssl is not None and isinstance(exc, ssl.SSLError)
 
 
 class HttpEtcd:
@@ -121,10 +116,10 @@ class HttpEtcd:
                 except (OSError, ProtocolError) as exc:
                     conn.close()
                     failure = self._transport_error(exc)
-                    if reused and _tls_failure(exc):
+                    if reused and tls_failure(exc):
                         self._drop_idle(index)  # a TLS session etcd ended while idle
                         continue
-                    if _tls_failure(exc) or (sent and not idempotent):
+                    if tls_failure(exc) or (sent and not idempotent):
                         raise failure from None
                     break
                 status = response.status

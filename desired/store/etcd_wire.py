@@ -103,14 +103,19 @@ def etcd_error(code: int, message: str, where: str) -> StoreError:
         return EtcdUnavailable(f"etcd unreachable at {where}: {message}")
     return Rejected(f"etcd at {where} rejected the request: {message}", code)
 
-def transport_error(exc: BaseException, where: str, timeout: float) -> StoreError:
-    # ssl is imported only where TLS is configured (client.py): without it, no TLS error
+def tls_failure(exc: BaseException, kind: str = "SSLError") -> bool:
+    """Is `exc` an ssl.<kind>? Asked without importing ssl: it is imported only
+    where TLS is configured (client.py), and where it is not, nothing failed in TLS."""
     ssl = sys.modules.get("ssl")
-    if ssl is not None and isinstance(exc, ssl.SSLCertVerificationError):
+    return ssl is not None and isinstance(exc, getattr(ssl, kind))
+
+
+def transport_error(exc: BaseException, where: str, timeout: float) -> StoreError:
+    if tls_failure(exc, "SSLCertVerificationError"):
         return EtcdUnavailable(f"etcd at {where}: TLS handshake failed: etcd's certificate is not"
                                " signed by the CA given with --cacert / OVERSEER_ETCD_CACERT"
                                f" ({exc.verify_message})")
-    if ssl is not None and isinstance(exc, ssl.SSLError):
+    if tls_failure(exc):
         reason = str(getattr(exc, "reason", "") or exc)
         if "CERTIFICATE_REQUIRED" in reason or "BAD_CERTIFICATE" in reason:
             why = ("etcd rejected our client certificate: give one signed by etcd's"

@@ -71,16 +71,6 @@ def parse_documents(items: Iterable[tuple[str, str, bytes]], generation: int = 0
 _records: dict[str, tuple[bytes, object]] = {}
 
 
-def _parse(rel: str, value: bytes, parse, used: dict, previous: dict):
-    hit = previous.get(rel)
-    if hit is not None and hit[0] == value:
-        record = hit[1]
-    else:
-        record = parse(value)
-    used[rel] = (value, record)
-    return record
-
-
 class _Builder:
     def __init__(self, keys: Keys):
         self.keys = keys
@@ -132,7 +122,10 @@ class _Builder:
                 self.switchovers[parts[2]] = SwitchoverRequest.from_json(value)
 
     def _parsed(self, rel: str, value: bytes, parse):
-        return _parse(rel, value, parse, self.used, self._previous)
+        hit = self._previous.get(rel)
+        record = hit[1] if hit is not None and hit[0] == value else parse(value)
+        self.used[rel] = (value, record)
+        return record
 
     def build(self, revision: int) -> ClusterSnapshot:
         global _records

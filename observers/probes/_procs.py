@@ -75,10 +75,6 @@ class _Proc(psutil.Process):
         return stat is not None and stat[1] == self.start_ticks and stat[0] != b"Z"
 
 
-def _alive(proc: _Proc) -> bool:
-    return proc.alive()
-
-
 RESCAN = 10.0   # seconds a scan's hits are reused while they all stay alive
 
 _scans: dict[tuple[str, str], tuple[float, tuple]] = {}
@@ -91,7 +87,7 @@ def _recent(kind: str, needle: str, clock=time.monotonic) -> Optional[Found]:
     hands a full scan to a thread."""
     with _scans_lock:
         hit = _scans.get((kind, needle))
-    if hit is not None and clock() - hit[0] < RESCAN and all(_alive(p) for p in hit[1].processes):
+    if hit is not None and clock() - hit[0] < RESCAN and all(p.alive() for p in hit[1].processes):
         return hit[1]
     return None
 
@@ -175,7 +171,7 @@ def _by_name(name: str) -> Found:
         argv0 = (info.get("cmdline") or [""])[0]
         names = {info.get("name"), os.path.basename(info.get("exe") or ""),
                  os.path.basename(argv0)}
-        if proc.pid != me and name in names and _alive(proc):
+        if proc.pid != me and name in names and proc.alive():
             hits.append(proc)
     return Found(tuple(hits), f"process named {name}", f"no process named {name}")
 
@@ -189,7 +185,7 @@ def _by_cmdline(pattern: str) -> Found:
             line = " ".join(proc.cmdline())
         except psutil.Error:
             continue
-        if proc.pid != me and pattern in line and _alive(proc):
+        if proc.pid != me and pattern in line and proc.alive():
             hits.append(proc)
     return Found(tuple(hits), f"process matching {pattern!r}",
                  f"no process whose command line contains {pattern!r}")
