@@ -214,8 +214,14 @@ class MasterLoop:
             keep = self._untrimmed.pop(service)
             try:
                 await self.etcd(self.store.trim_history, service, keep)
-            except StoreError as exc:   # only tidying: the next write of its history tries again
-                log.warning("%s: could not trim history (epoch %d): %s", service, self.epoch, exc)
+            except StoreError as exc:
+                # Only tidying: stop until the next pass that writes history,
+                # with everything still queued. Going on would wait out one
+                # timeout and log one line per service while etcd is away.
+                self._untrimmed.setdefault(service, keep)
+                log.warning("could not trim history (epoch %d), %d services left for later: %s",
+                            self.epoch, len(self._untrimmed), exc)
+                return
 
 
 def _original(reason: str) -> str:
