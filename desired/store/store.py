@@ -9,6 +9,7 @@ deposed master learns it on its first write. Reads come back as frozen records
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -64,6 +65,7 @@ class Store:
         self.keys = Keys(self.cluster)
         self._watchers: list[PrefixWatcher] = []
         self._lease_client = lease_client  # see dedicate_lease_channel
+        self._rescues = itertools.count()  # rescue_keepalive: which endpoint the next one starts at
 
     def dedicate_lease_channel(self, timeout: float) -> None:
         """Grant, refresh and revoke leases on a connection of their own, whose
@@ -169,10 +171,20 @@ class Store:
     def rescue_keepalive(self, lease_id: int, timeout: float) -> int:
         """Refresh the lease on a fresh connection; if that works, it becomes
         the lease connection. The old one may sit in TCP retransmission
-        back-off for seconds after a dropped link returns (presence.py)."""
+        back-off for seconds after a dropped link returns (presence.py).
+
+        Each rescue starts at the next endpoint. A server cut off with its own
+        etcd member still reaches that member, which has lost its leader and
+        holds a renewal until the leader's heartbeat gets through again: the
+        leader's own connection to it may be in back-off for a second after the
+        link returns. Rescues that all began there fenced on a link flap of a
+        third of the lease (the fault suite's calm family); one in three now
+        asks another member, which answers as soon as the link is back."""
         if self._lease_client is None or self._lease_client is self.client:
             return self.keepalive(lease_id)   # no dedicated connection to replace (tests, simulator)
-        fresh = connect(dataclasses.replace(self.cfg, timeout=timeout))
+        first = next(self._rescues) % len(self.cfg.endpoints)   # count() is atomic: rescues run on threads
+        endpoints = self.cfg.endpoints[first:] + self.cfg.endpoints[:first]
+        fresh = connect(dataclasses.replace(self.cfg, timeout=timeout, endpoints=endpoints))
         try:
             responses = call(lambda: list(fresh.refresh_lease(lease_id)), self.cfg, _client=fresh)
         except Exception:

@@ -28,6 +28,7 @@ from .failsafe import Peer, Vouches, everyone_lost_etcd
 from .local import LocalServices
 from .mastership import Mastership
 from .presence import Presence
+from .vouching import Vouching
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,7 @@ class Agent:
         spec = snapshot.desired.cluster.spec
         self.local = LocalServices(self.store, self.me, self.state_dir, self.edges)
         self.fencer = self.edges.fencer()
+        self.vouching = Vouching(self.fencer)
         self.local.on_role_change = self._vouch_now
         self.local.legitimate = self._legitimate
         self.hooks = self.edges.hooks(self._record_hook)
@@ -303,10 +305,11 @@ class Agent:
         if state.fenced:
             self._vouch(0.0)  # an active while fenced: the fencer kills it at once
         elif state.etcd_ok:
-            self._vouch(self.presence.ttl * 0.95 - (self.edges.monotonic() - state.last_renewed))
+            self.vouching.changed(self.presence.ttl * 0.95 - (self.edges.monotonic() - state.last_renewed),
+                                  self.local.active_groups(), self.local.active_vips())
 
     def _vouch(self, seconds: float) -> None:
-        self.fencer.vouch(max(0.0, seconds), self.local.active_groups(), self.local.active_vips())
+        self.vouching.renew(seconds, self.local.active_groups(), self.local.active_vips())
 
     async def _lease_changed(self) -> None:
         self.local.unfence()

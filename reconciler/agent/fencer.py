@@ -7,7 +7,9 @@ failsafe verdict "everyone lost etcd"), vouches for its active supervised
 children by writing one line: `<seconds> <pgid> <pgid>...`. If no new line
 arrives within those seconds (95% of the lease), the fencer SIGKILLs the
 process groups it was last told about, before the lease can expire for the
-others. The line may end with the floating IPs of those actives
+others. A new active between two keep-alives is added with a short line,
+`+ <pgid>...`: vouched until the deadline already set, or killed at once if
+none is set (the fencer already fired, or was never told of a lease). The line may end with the floating IPs of those actives
 (`vip=<cidr>@<interface>`, spec.vip): the fencer drops them (`ip addr del`) with
 the kill, and when the agent dies: an agent killed with -9 takes its children
 with it (their own parent-death signal), but an address would stay behind and
@@ -93,12 +95,13 @@ def drop_vips(vips: list[str]) -> list[str]:
     return dropped
 
 
-def split_line(line: bytes) -> tuple[float, list[int], list[str]]:
-    """`<seconds> <pgid>... vip=<cidr>@<interface>...` -> (seconds, groups, vips)."""
-    parts = line.decode().split()
-    vips = [p[4:] for p in parts[1:] if p.startswith("vip=")]
-    groups = [int(p) for p in parts[1:] if not p.startswith("vip=")]
-    return float(parts[0]), groups, vips
+def split_line(line: bytes) -> tuple[float | None, list[int], list[str]]:
+    """`<seconds> <pgid>... vip=<cidr>@<interface>...` -> (seconds, groups, vips);
+    seconds is None for an addition, `+ <pgid>... vip=...`."""
+    head, *parts = line.decode().split()
+    vips = [p[4:] for p in parts if p.startswith("vip=")]
+    groups = [int(p) for p in parts if not p.startswith("vip=")]
+    return (None if head == "+" else float(head)), groups, vips
 
 
 class _Watch:
@@ -122,8 +125,13 @@ class _Watch:
             if line.strip() == BYE:
                 self.said_bye, self.groups, self.vips, self.deadline = True, [], [], None
             elif line.split():
-                seconds, self.groups, self.vips = split_line(line)
-                self.deadline = self.clock() + seconds
+                seconds, groups, vips = split_line(line)
+                if seconds is not None:
+                    self.groups, self.vips, self.deadline = groups, vips, self.clock() + seconds
+                else:
+                    self.groups, self.vips = self.groups + groups, self.vips + vips
+                    if self.deadline is None:
+                        self.deadline = self.clock()  # nothing vouched now: an added active is not legitimate
                 if DEBUG:
                     print(f"overseer fencer: vouched {line.decode()}", file=sys.stderr, flush=True)
 
@@ -190,7 +198,15 @@ class Fencer:
             stdin=subprocess.PIPE, preexec_fn=_die_with_parent, start_new_session=True)
 
     def vouch(self, seconds: float, groups: list[int], vips: list[str] = ()) -> None:
-        line = " ".join([f"{seconds:.3f}", *map(str, groups), *(f"vip={v}" for v in vips)]) + "\n"
+        """These are all the actives, legitimate for `seconds` from now."""
+        self._write(f"{seconds:.3f}", groups, vips)
+
+    def add(self, groups: list[int], vips: list[str] = ()) -> None:
+        """These actives too, until the deadline the last `vouch` set."""
+        self._write("+", groups, vips)
+
+    def _write(self, head: str, groups, vips) -> None:
+        line = " ".join([head, *map(str, groups), *(f"vip={v}" for v in vips)]) + "\n"
         try:
             self.proc.stdin.write(line.encode())
             self.proc.stdin.flush()

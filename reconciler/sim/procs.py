@@ -109,16 +109,25 @@ class SimFencer:
     def __init__(self, world: "World", server: str):
         self.world, self.server = world, server
         self.token = 0
+        self.groups: list[int] | None = None   # None: no deadline set (never vouched, or fired)
         self.alive = True
 
     def vouch(self, seconds: float, groups, vips=()) -> None:   # the simulated services carry no VIP
         self.token += 1
-        token, groups = self.token, list(groups)
-        self.world.loop.call_later(seconds, self._expire, token, groups, context=self.world.context)
+        self.groups = list(groups)
+        self.world.loop.call_later(seconds, self._expire, self.token, context=self.world.context)
 
-    def _expire(self, token: int, groups: list[int]) -> None:
-        if not self.alive or token != self.token:
+    def add(self, groups, vips=()) -> None:
+        """`+ <pgid>...`: until the deadline already set; at once if none is."""
+        if self.groups is None:
+            self.vouch(0.0, groups)
+        else:
+            self.groups.extend(groups)
+
+    def _expire(self, token: int) -> None:
+        if not self.alive or token != self.token or self.groups is None:
             return
+        groups, self.groups = self.groups, None
         for pid in groups:
             self.world.kill_pid(pid, "fencer: agent silent past its lease")
 

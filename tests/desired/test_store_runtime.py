@@ -1,4 +1,5 @@
 """The runtime store on a real etcd: election txn, fencing, snapshot, watch."""
+import socket
 import threading
 import time
 
@@ -125,6 +126,41 @@ def test_rescue_keepalive_renews_on_a_fresh_connection_that_then_carries_the_lea
     with pytest.raises(LeaseLost):
         store.rescue_keepalive(lease, 2.0)
     assert store._lease_client is after                         # a failed rescue replaces nothing
+
+
+def _connections_waiting(listener) -> int:
+    listener.setblocking(False)
+    count = 0
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except BlockingIOError:
+            return count
+        conn.close()
+        count += 1
+
+
+def test_rescues_start_at_successive_endpoints(etcd_url, cluster_name):
+    """A server cut off with its etcd member still reaches that member, which
+    holds a renewal until it hears its leader again: rescues that all began
+    there fenced on short link flaps. Each rescue now starts at the next
+    endpoint. A member that accepts and never answers stands in for it."""
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)
+    cfg = EtcdConfig(endpoints=(f"http://127.0.0.1:{silent.getsockname()[1]}", etcd_url))
+    store = Store(EtcdConfig(endpoints=(etcd_url,)), cluster=cluster_name)
+    try:
+        store.dedicate_lease_channel(2.0)
+        lease = store.grant_lease(5)
+        store.cfg = cfg   # set up on the live member alone; the rescues see both
+        assert store.rescue_keepalive(lease, 0.3) > 0   # begins at the silent one, times out, goes on
+        assert store.rescue_keepalive(lease, 0.3) > 0   # begins at the live one
+        assert store.rescue_keepalive(lease, 0.3) > 0   # the silent one again
+        assert _connections_waiting(silent) == 2
+    finally:
+        store.close()
+        silent.close()
 
 
 def test_watch_calls_back_on_change(store):
