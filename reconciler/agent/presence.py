@@ -1,7 +1,7 @@
 """Keeping this server's presence lease, and knowing when to fence ourselves.
 
 The lease carries `servers/<name>` and, on the master, `master`. Keep-alives
-go every TTL/4, on a thread and an etcd connection of their own; while etcd
+go every TTL/8 (RENEW_EVERY), on a thread and an etcd connection of their own; while etcd
 does not answer, overlapping ones on fresh connections as well. Our actives are legitimate until 80% of a lease after the last
 renewal we sent (`vouched_until`); a deadline guard fences them (`on_fence`)
 when that passes, even while a call still hangs on a dropped link, so they are
@@ -32,6 +32,13 @@ from .edges import REAL, Edges
 
 log = logging.getLogger(__name__)
 
+# Keep-alives go every TTL/8. The renewal before a link flap may be this old
+# when the flap begins, and the fence deadline is 0.8 x TTL after it: at
+# TTL/4, a flap of 0.45 x TTL left 0.1 x TTL for the first renewal after the
+# link returned, and etcd needs about that to answer again (the fault suite's
+# calm family fenced). TTL/8 leaves 0.225 x TTL, for one more small call per
+# TTL/8 (docs/benchmarks.md, idle cost).
+RENEW_EVERY = 1 / 8
 RETRY_WHILE_DOWN = 0.2   # seconds between keep-alive attempts while etcd does not answer
 # While etcd does not answer, overlapping keep-alives on fresh connections
 # (`_rescue_while_down`): at most this many in flight at once.
@@ -121,7 +128,7 @@ class Presence:
         return max(0.2, self.ttl / 4)
 
     async def run(self) -> None:
-        interval = max(0.1, self.ttl / 4)
+        interval = max(0.1, self.ttl * RENEW_EVERY)
         guard = asyncio.create_task(self._deadline_guard())
         try:
             while True:

@@ -61,6 +61,9 @@ class VirtualLoop(asyncio.BaseEventLoop):
     def is_frozen(self, key: str) -> bool:
         return key in self._frozen
 
+    def is_killed(self, key: str) -> bool:
+        return key in self._killed
+
     # --- no threads, no I/O -------------------------------------------------
 
     def run_in_executor(self, executor: Any, func: Any, *args: Any) -> asyncio.Future:

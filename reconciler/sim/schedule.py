@@ -252,9 +252,10 @@ def _blip(rng: random.Random, s: Schedule, names: list[str]) -> Fault:
     server, service = rng.choice(SERVERS), rng.choice(names)
     if kind == "flap":   # a single failed probe
         return Fault(kind, at, 0.0, server=server, service=service, blip=True)
-    # under the fence deadline with room for one keep-alive that hung in the cut
-    # link (TTL/4) and the retry after it: see docs/testing.md, calm
-    short = round(rng.uniform(0.05, 0.3) * s.ttl, 2)
+    # under half a lease (DESIGN.md, calm): the last renewal may be TTL/8 old
+    # when the blip begins, which leaves 0.225 x TTL after it for a renewal to
+    # get through before the fence deadline (docs/testing.md, calm)
+    short = round(rng.uniform(0.05, 0.45) * s.ttl, 2)
     if kind == "agent_pause":
         return Fault(kind, at, short, server=server, blip=True)
     if kind == "etcd_down":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import inspect
 import logging
 import random
 from typing import Optional
@@ -142,11 +143,17 @@ class World:
             await asyncio.sleep(timeout)
             return None
         await asyncio.sleep(self.net.latency())
-        task = self.loop.create_task(status(me), context=self.contexts[peer.name].copy())
+        coro = status(me)
+        task = self.loop.create_task(coro, context=self.contexts[peer.name].copy())
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.TimeoutError:
             return None
+        finally:
+            # the peer was killed before its answer began: its first step lies in
+            # the loop's graveyard, and the coroutine would warn "never awaited"
+            if self.loop.is_killed(key) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+                coro.close()
 
     # --- agents as processes -----------------------------------------------------
 
