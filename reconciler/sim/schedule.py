@@ -98,10 +98,16 @@ class Schedule:
         return replace(self, **changes)
 
 
-def draw(seed: int, extras: bool = True) -> Schedule:
+# The longest labelled blip, x leaseTTL (see _blip). It was 0.3 until
+# 2026-12-05; seeds found before then replay with blips_upto=BLIPS_UPTO_BEFORE.
+BLIPS_UPTO = 0.45
+BLIPS_UPTO_BEFORE = 0.3
+
+
+def draw(seed: int, extras: bool = True, blips_upto: float = BLIPS_UPTO) -> Schedule:
     """The schedule of `seed`. `extras=False`: as drawn before the faults with
-    generators of their own existed (regression seeds found then keep that
-    schedule too)."""
+    generators of their own existed; `blips_upto`: another longest blip.
+    Regression seeds found under an older generator keep their schedule so."""
     rng = random.Random(seed)
     ttl = rng.choice((2.0, 3.0, 5.0))
     services = []
@@ -113,7 +119,7 @@ def draw(seed: int, extras: bool = True) -> Schedule:
     schedule = Schedule(seed=seed, ttl=ttl, interval=rng.choice((0.5, 1.0)), fail_after=rng.choice((2, 3)),
                         margin=rng.choice((0.2, 0.5)), campaign_delay=1.0,
                         actuator_timeout=rng.choice((1.0, 2.0)), services=tuple(services))
-    faults = _faults(rng, schedule)
+    faults = _faults(rng, schedule, blips_upto)
     if extras and faults and not all(f.blip for f in faults):
         faults += _silent_etcd(seed, schedule) + _master_loss(seed, schedule) + _cleanups(seed, schedule)
     return schedule.but(faults=tuple(sorted(faults, key=lambda f: (f.at, f.kind))))
@@ -131,10 +137,10 @@ def _silent_etcd(seed: int, s: Schedule) -> list[Fault]:
     return [Fault("etcd_silent", at, round(rng.uniform(0.3, 2.5) * s.ttl, 2))]
 
 
-def _faults(rng: random.Random, s: Schedule) -> list[Fault]:
+def _faults(rng: random.Random, s: Schedule, blips_upto: float) -> list[Fault]:
     names = [svc.name for svc in s.services]
     if rng.random() < 0.2:  # a calm seed: only labelled blips
-        return _flaps_apart(_apart([_blip(rng, s, names) for _ in range(rng.randint(1, 4))], s.ttl), s.interval)
+        return _flaps_apart(_apart([_blip(rng, s, names, blips_upto) for _ in range(rng.randint(1, 4))], s.ttl), s.interval)
     weights = {k: (rng.random() if rng.random() < 0.6 else 0.0) for k in KINDS}
     if not any(weights.values()):
         weights["proc_crash"] = 1.0
@@ -144,7 +150,7 @@ def _faults(rng: random.Random, s: Schedule) -> list[Fault]:
         kind = rng.choices(kinds, [weights[k] for k in kinds])[0]
         out.append(_fault(rng, s, kind, names))
     if rng.random() < 0.3:
-        out.append(_blip(rng, s, names))
+        out.append(_blip(rng, s, names, blips_upto))
     return out
 
 
@@ -246,7 +252,7 @@ def _flaps_apart(blips: list[Fault], interval: float) -> list[Fault]:
     return sorted(placed, key=lambda f: f.at)
 
 
-def _blip(rng: random.Random, s: Schedule, names: list[str]) -> Fault:
+def _blip(rng: random.Random, s: Schedule, names: list[str], upto: float) -> Fault:
     at = round(FAULT_START + rng.uniform(0, WINDOW), 2)
     kind = rng.choice(("flap", "agent_pause", "etcd_down", "cut"))
     server, service = rng.choice(SERVERS), rng.choice(names)
@@ -255,7 +261,7 @@ def _blip(rng: random.Random, s: Schedule, names: list[str]) -> Fault:
     # under half a lease (DESIGN.md, calm): the last renewal may be TTL/8 old
     # when the blip begins, which leaves 0.225 x TTL after it for a renewal to
     # get through before the fence deadline (docs/testing.md, calm)
-    short = round(rng.uniform(0.05, 0.45) * s.ttl, 2)
+    short = round(rng.uniform(0.05, upto) * s.ttl, 2)
     if kind == "agent_pause":
         return Fault(kind, at, short, server=server, blip=True)
     if kind == "etcd_down":
