@@ -114,9 +114,11 @@ class Agent:
         self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
                                  self._failsafe, self._lease_changed, vouch=self._vouch,
                                  clock=self.edges.monotonic, edges=self.edges)
+        self.vouches.everyone_until(self.started_at + spec.leaseTTL)   # see Vouches
         self.mastership = Mastership(self.store, self.me, self.presence, self.started,
                                      self._wake_in, self._changed.set, self.edges, MasterEvents(notifier),
-                                     vouched=self.vouches.active)
+                                     vouched=lambda now: self.vouches.active(
+                                         now, [s for s in self.snapshot.desired.servers if s != self.me]))
         if not await self._register():
             self.fencer.close()
             return  # stopped before we ever held a lease: nothing to hand over
@@ -162,20 +164,23 @@ class Agent:
         await self.healthz.start()
 
     async def _healthz_status(self, asker: str = "") -> dict:
-        # true: etcd answered; false: it refused at once (down); null: no
-        # answer in time. A slow etcd still expires leases, so a peer asking
-        # must not read "no answer" as "etcd is down" (found by the simulator:
-        # a slow etcd plus one cut server gave two actives, seed 91). Reading
-        # "no answer while our own keep-alives fail too" as down, with the
-        # vouch below, kept actives on a silent etcd but gave two actives on
-        # a slow one (seeds 7352, 22747): not done (docs/testing.md).
+        # true: etcd answered; false: it refused at once (down), or gave no
+        # answer in time while our own keep-alives fail too (gone for us as
+        # well: a cut etcd is silent, not refused); null: no answer in time
+        # while our keep-alives get through. A slow etcd still expires leases,
+        # so "no answer" alone is not "down" (found by the simulator: a slow
+        # etcd plus one cut server gave two actives, seed 91). Whoever we say
+        # "gone" to keeps its actives on our word: we vouch (Vouches), and a
+        # restarted agent assumes it did (docs/testing.md, failsafe).
         try:
             await asyncio.wait_for(self.edges.etcd(self.store.get_master), 0.3)
             reaching: Optional[bool] = True
         except StoreError:
             reaching = False
         except asyncio.TimeoutError:
-            reaching = None
+            # No answer in time. With our own keep-alives failing too, etcd is
+            # gone or too slow for anyone to use: say "gone", and vouch.
+            reaching = None if self.presence is None or self.presence.state.etcd_ok else False
         if reaching is False and asker and asker != self.me and asker in self.snapshot.desired.servers:
             # it may keep its actives on our word: we move none of them while it may
             self.vouches.vouch(asker, self.edges.wall() + self.presence.ttl)

@@ -12,9 +12,10 @@ members do for a leader's POST /failsafe: it remembers the asker (`Vouches`)
 for a whole lease and, if it becomes master, moves none of the asker's actives
 before that runs out, so whoever reconnects first waits until the asker's
 extended legitimacy (at most 0.95 x leaseTTL after it asked) is over. Peers
-say "gone" only when etcd refused them; a probe that timed out says "cannot
-tell" (a silent etcd may be a slow one that still expires leases:
-docs/testing.md, "Open: failsafe on a silent etcd").
+say "gone" when etcd refused them, or when their probe timed out while their
+own keep-alives fail too (a cut etcd is silent, not refused); a probe that
+timed out while their keep-alives get through says "cannot tell" (a slow
+etcd still expires leases: docs/testing.md, failsafe on a silent etcd).
 """
 from __future__ import annotations
 
@@ -37,18 +38,33 @@ class Peer:
 
 class Vouches:
     """Peers this agent told "etcd is gone here too", each until a wall-clock
-    moment: their actives are legitimate until then, whatever etcd says."""
+    moment: their actives are legitimate until then, whatever etcd says.
+
+    The memory dies with the process. An agent restarted a moment after it
+    vouched (kill -9, a crash, systemd's restart) would otherwise know of no
+    vouch and, as a new master, move the actives of a peer still keeping them
+    on its word: so a fresh agent counts every server as vouched for until a
+    lease after it started (`everyone_until`), the longest any vouch it gave
+    before dying can have left."""
 
     def __init__(self) -> None:
         self._until: dict[str, float] = {}
+        self._everyone_until = 0.0
+
+    def everyone_until(self, until: float) -> None:
+        self._everyone_until = max(self._everyone_until, until)
 
     def vouch(self, server: str, until: float) -> None:
         self._until[server] = max(until, self._until.get(server, until))
 
-    def active(self, now: float) -> dict[str, float]:
+    def active(self, now: float, servers: Iterable[str] = ()) -> dict[str, float]:
         for server in [s for s, until in self._until.items() if until <= now]:
             del self._until[server]
-        return dict(self._until)
+        vouched = dict(self._until)
+        if now < self._everyone_until:
+            for server in servers:
+                vouched[server] = max(vouched.get(server, 0.0), self._everyone_until)
+        return vouched
 
 
 async def ask_peer(peer: Peer, timeout: float, asker: str = "") -> dict | None:

@@ -162,8 +162,12 @@ class Presence:
             wait = self.ttl   # no lease or fenced: nothing to guard until poked
             if self.state.lease is not None and not self.state.fenced:
                 now = self.clock()
-                # a peer query still running gets a little longer, never past 95% of a lease
-                grace = self.ttl * 0.15 if self.state.asking else 0.0
+                # A peer query still running gets a little longer: to 90% of a
+                # lease, short of the fencer's 95%. At 95% both, the fencer
+                # could kill a child just before a "keep" verdict extended our
+                # legitimacy, and the worker then started it again beside the
+                # master's replacement (a slow etcd answered its epoch check).
+                grace = self.ttl * 0.1 if self.state.asking else 0.0
                 if now >= self.state.vouched_until + grace:
                     try:
                         await self._fence(f"no lease renewal for {now - self.state.last_renewed:.1f}s")

@@ -28,6 +28,16 @@ def test_a_vouch_lasts_until_its_moment_and_only_grows():
     assert vouches.active(110.0) == {}
 
 
+def test_a_fresh_agent_counts_everyone_as_vouched_for_a_lease():
+    # It may have vouched just before it was restarted, and remembers nothing.
+    vouches = Vouches()
+    vouches.everyone_until(110.0)
+    vouches.vouch("c", 112.0)
+    assert vouches.active(100.0, ["b", "c"]) == {"b": 110.0, "c": 112.0}
+    assert vouches.active(109.9) == {"c": 112.0}         # only the servers it is told of
+    assert vouches.active(110.0, ["b", "c"]) == {"c": 112.0}
+
+
 def _snapshot(live: list[str]) -> ClusterSnapshot:
     state = desired(SERVERS, [service("pbx", ["b", "c"])])
     return ClusterSnapshot(cluster="t", revision=10, desired=state,

@@ -216,13 +216,10 @@ def test_cut_off_standby_moves_nothing(netc):
     assert running_pid(snap, "pbx1") == child and _alive(child)
 
 
-# Open: a dropped link times out rather than refuses, and a peer whose probe
-# timed out answers "cannot tell" (a slow etcd still expires leases: seed 91),
-# so the failsafe may not hold on a cut (it does on a refusing etcd:
-# test_fencing). Answering "gone" when the peer's own keep-alives fail too,
-# with vouches, made this pass but gave two actives on a slow etcd in the
-# simulator (seeds 7352, 22747); reverted, safety first. docs/testing.md.
-@pytest.mark.xfail(strict=False, reason="failsafe on a cut (silent) etcd: open, see docs/testing.md")
+# A dropped link times out rather than refuses: a peer whose probe timed out
+# while its own keep-alives fail too answers "gone" and vouches (a peer whose
+# keep-alives get through answers "cannot tell": a slow etcd still expires
+# leases, seed 91). A refusing etcd: test_fencing. docs/testing.md, failsafe.
 @pytest.mark.parametrize("ttl", ["3s", "2s"])
 def test_etcd_cut_off_from_everyone_keeps_actives(netc, ttl):
     lab, cluster = netc
