@@ -21,7 +21,7 @@ from overseer.desired.store.client import EtcdUnavailable
 from overseer.reconciler.agent.presence import Presence
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-TTL = 0.4  # the presence loop ticks every TTL/4 of real time: keep it short
+TTL = 0.4  # the presence loop ticks every TTL/8 of real time (at least 0.1 s): keep it short
 
 
 def stated(doc: str, pattern: str) -> str:

@@ -123,8 +123,10 @@ class Presence:
 
     @property
     def call_timeout(self) -> float:
-        # A dropped link makes calls hang, not fail: never wait longer than a
-        # keep-alive period, or the fence deadline passes while we wait.
+        # A dropped link makes calls hang, not fail: give up after a quarter
+        # lease (two keep-alive periods, so a keep-alive slowed by load is not
+        # an outage); once one has failed, rescues on fresh connections
+        # overlap every RETRY_WHILE_DOWN, so no wait holds the next renewal back.
         return max(0.2, self.ttl / 4)
 
     async def run(self) -> None:
