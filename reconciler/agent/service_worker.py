@@ -351,11 +351,22 @@ class ServiceWorker(ChildExits):
         ctx = ActionContext(self.cluster, self.name, self.server, "standby", self.epoch())
         log.error("%s: self-fencing (%s, epoch %d): demoting local active", self.name, why, ctx.epoch)
         exits = self._exits
-        for step in roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode):
+        steps = list(roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode))
+        for step in steps:   # may grow while it runs (below)
             try:
                 await getattr(self.actuator, step)(ctx)
             except Exception as exc:  # a failed demote must not skip the stop
                 log.error("%s: %s during self-fencing failed: %s", self.name, step, exc)
+                # A warm active whose demote failed may still act as active:
+                # stop it. Until a step succeeds the role stays "active", so
+                # the fencer process (told at once, below) kills the group if
+                # the stop fails too. Counting a failed demote as done left a
+                # cut-off server's pbx promoted beside its successor (fault
+                # suite seed 339: a link cut while demote commands failed).
+                if step == roles.DEMOTE and roles.STOP not in steps:
+                    steps.append(roles.STOP)
+                if self._exits == exits:
+                    continue
             self.role = self._role_after(step, "stopped", exits)
         self._set_monitor_role()
         self.on_role_change()

@@ -36,7 +36,9 @@ class SimActuator(Actuator):
     async def _step(self, name: str, ctx: ActionContext) -> None:
         world = self.world
         fault = world.actuator_fault(self.server, self.service)
-        if fault == "fail" and name in ("start", "promote"):
+        # a failing command fails on demote too: the fault suite's `cmd` fault
+        # (seed 339: a self-fence whose demote failed left the service promoted)
+        if fault == "fail" and name in ("start", "promote", "demote"):
             await asyncio.sleep(world.rng.uniform(0.01, 0.05))
             raise ActuatorError(self.service, name, "exited 1 (simulated failure)")
         if fault == "hang" and name in ("start", "promote"):

@@ -54,6 +54,15 @@ SCRIPTED = {
                           faults=(Fault("etcd_down", 15.03, 0.62, blip=True),
                                   Fault("agent_pause", 15.34, 0.61, server="s2", blip=True),
                                   Fault("cut", 32.95, 0.77, server="s1", blip=True)))),
+    # fault suite seed 339 (real processes): s1, active, cut off from etcd and
+    # its peers while its demote commands fail; the self-fence counted the
+    # failed demote as done and the service stayed promoted beside s2's
+    "fault-seed-339": ("a self-fence whose demote failed left a warm active promoted: two actives",
+                       Schedule(seed=339, ttl=3.0, interval=0.5, fail_after=2, margin=0.5, campaign_delay=1.0,
+                                actuator_timeout=2.0,
+                                services=(ServicePlan("pbx", "warm", ("s1", "s2", "s3"), 1, True),),
+                                faults=(Fault("cut", 15.0, 3.25, server="s1", peers=True),
+                                        Fault("act_fail", 15.1, 5.5, server="s1", service="pbx")))),
 }
 # Seeds whose drawn schedule gained a fault drawn from a generator of its own
 # (silent etcd, master loss, cleanup): the schedule that found the bug, as it was.
