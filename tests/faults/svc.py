@@ -56,10 +56,14 @@ def child(journal: str, ctl: str) -> None:
         append(journal, "exit", os.getpid())
         sys.exit(0)
     signal.signal(signal.SIGTERM, stop)
+    # Journal the start before publishing the pid: a promote reads the pid
+    # file, and its journal line must come after this one. The other order
+    # let a promote land first, and the checker read it as "no live child"
+    # and the service as stuck (seed 389 of a 200-schedule run).
+    append(journal, "start", os.getpid())
     with open(_pidfile(ctl) + ".tmp", "w") as out:
         out.write(str(os.getpid()))
     os.replace(_pidfile(ctl) + ".tmp", _pidfile(ctl))
-    append(journal, "start", os.getpid())
     while True:
         time.sleep(3600)
 
