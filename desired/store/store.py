@@ -8,11 +8,8 @@ deposed master learns it on its first write. Reads come back as frozen records
 """
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import json
 import logging
-import math
 import time
 from typing import Callable, Iterable, Optional, Sequence
 
@@ -23,16 +20,13 @@ from ..state import (
 from . import staged
 from .chunks import MAX_OPS, chunked
 from .etcd_types import Meta
-from .client import ClusterNotFound, EtcdConfig, ServerReturned, StaleEpoch, StoreError, call, connect
+from .client import ClusterNotFound, EtcdConfig, ServerReturned, StaleEpoch, call, connect
 from .keys import ROOT, Keys
+from .leases import LeaseChannel, LeaseLost, close_quietly  # noqa: F401  (LeaseLost: callers import it from here)
 from .snapshot import build_snapshot
 from .watch import PrefixWatcher
 
 log = logging.getLogger(__name__)
-
-
-class LeaseLost(StoreError):
-    """etcd no longer knows our lease: everything on it is gone."""
 
 
 def discover_clusters(client, cfg: EtcdConfig) -> list[str]:
@@ -55,7 +49,7 @@ def resolve_cluster(client, cfg: EtcdConfig, cluster: Optional[str]) -> str:
     raise ClusterNotFound(f"several clusters in etcd ({', '.join(names)}): choose one with --cluster")
 
 
-class Store:
+class Store(LeaseChannel):
     def __init__(self, cfg: EtcdConfig, cluster: Optional[str] = None, client=None,
                  watcher: Callable[..., PrefixWatcher] = PrefixWatcher, lease_client=None):
         self.cfg = cfg
@@ -64,27 +58,7 @@ class Store:
         self.cluster = resolve_cluster(self.client, cfg, cluster)
         self.keys = Keys(self.cluster)
         self._watchers: list[PrefixWatcher] = []
-        self._lease_client = lease_client  # see dedicate_lease_channel
-        self._rescues = itertools.count()  # rescue_keepalive: which endpoint the next one starts at
-
-    def dedicate_lease_channel(self, timeout: float) -> None:
-        """Grant, refresh and revoke leases on a connection of their own, whose
-        calls give up after `timeout`: a keep-alive then never waits behind a
-        large snapshot read on the shared channel, and a hung one ends before
-        the next is due. If it cannot connect, leases stay on the shared one."""
-        if self._lease_client is not None:
-            return
-        try:
-            self._lease_client = connect(dataclasses.replace(self.cfg, timeout=timeout))
-        except StoreError as exc:
-            log.warning("lease calls share the main etcd connection: %s", exc)
-
-    def _lease_call(self, fn, *args, **kwargs):
-        return call(fn, self.cfg, *args, _client=self._lease_client or self.client, **kwargs)
-
-    @property
-    def _leases(self):
-        return self._lease_client or self.client
+        super().__init__(lease_client)
 
     def _call(self, fn, *args, **kwargs):
         return call(fn, self.cfg, *args, _client=self.client, **kwargs)
@@ -97,11 +71,8 @@ class Store:
         for watcher in self._watchers:
             watcher.cancel()
         for client in (self._lease_client, self.client):
-            try:
-                if client is not None:
-                    client.close()
-            except Exception:  # closing a dead channel must not mask the real error
-                pass
+            if client is not None:
+                close_quietly(client)
 
     # --- reading ----------------------------------------------------------
 
@@ -153,53 +124,7 @@ class Store:
                            sort_order="descend", sort_target="key", limit=limit)
         return [HistoryEntry.from_json(v) for v, _ in items][::-1]
 
-    # --- presence ---------------------------------------------------------
-
-    def grant_lease(self, ttl: float) -> int:
-        # etcd leases are whole seconds; round up so we never promise less
-        return self._lease_call(self._leases.lease, max(1, math.ceil(ttl))).id
-
-    def keepalive(self, lease_id: int) -> int:
-        """Refresh the lease; returns the TTL etcd granted. Raises LeaseLost."""
-        client = self._leases
-        responses = self._lease_call(lambda: list(client.refresh_lease(lease_id)))
-        ttl = responses[0].TTL if responses else 0
-        if ttl <= 0:
-            raise LeaseLost(f"lease {lease_id:x} expired in etcd")
-        return ttl
-
-    def rescue_keepalive(self, lease_id: int, timeout: float) -> int:
-        """Refresh the lease on a fresh connection; if that works, it becomes
-        the lease connection. The old one may sit in TCP retransmission
-        back-off for seconds after a dropped link returns (presence.py).
-
-        Each rescue starts at the next endpoint. A server cut off with its own
-        etcd member still reaches that member, which has lost its leader and
-        holds a renewal until the leader's heartbeat gets through again: the
-        leader's own connection to it may be in back-off for a second after the
-        link returns. Rescues that all began there fenced on a link flap of a
-        third of the lease (the fault suite's calm family); one in three now
-        asks another member, which answers as soon as the link is back."""
-        if self._lease_client is None or self._lease_client is self.client:
-            return self.keepalive(lease_id)   # no dedicated connection to replace (tests, simulator)
-        first = next(self._rescues) % len(self.cfg.endpoints)   # count() is atomic: rescues run on threads
-        endpoints = self.cfg.endpoints[first:] + self.cfg.endpoints[:first]
-        fresh = connect(dataclasses.replace(self.cfg, timeout=timeout, endpoints=endpoints))
-        try:
-            responses = call(lambda: list(fresh.refresh_lease(lease_id)), self.cfg, _client=fresh)
-        except Exception:
-            _close_quietly(fresh)
-            raise
-        ttl = responses[0].TTL if responses else 0
-        if ttl <= 0:
-            _close_quietly(fresh)
-            raise LeaseLost(f"lease {lease_id:x} expired in etcd")
-        old, self._lease_client = self._lease_client, fresh
-        _close_quietly(old)
-        return ttl
-
-    def revoke_lease(self, lease_id: int) -> None:
-        self._lease_call(self._leases.revoke_lease, lease_id)
+    # --- presence (the lease calls themselves: leases.py) ----------------
 
     def put_server(self, record: ServerRecord, lease_id: int) -> None:
         self._call(self.client.put, self.keys.server(record.name), record.to_json(), lease=lease_id)
@@ -393,13 +318,6 @@ class Store:
 
     def cancel_switchover(self, service: str) -> None:
         self._call(self.client.delete, self.keys.switchover(service))
-
-
-def _close_quietly(client) -> None:
-    try:
-        client.close()
-    except Exception:  # closing a dead channel must not mask the real outcome
-        pass
 
 
 def _ns(t: float) -> int:

@@ -118,7 +118,7 @@ class Agent:
         self.mastership = Mastership(self.store, self.me, self.presence, self.started,
                                      self._wake_in, self._changed.set, self.edges, MasterEvents(notifier),
                                      vouched=lambda now: self.vouches.active(
-                                         now, [s for s in self.snapshot.desired.servers if s != self.me]))
+                                         now, (s for s in self.snapshot.desired.servers if s != self.me)))
         if not await self._register():
             self.fencer.close()
             return  # stopped before we ever held a lease: nothing to hand over
