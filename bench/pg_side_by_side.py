@@ -11,6 +11,10 @@ Scenarios, each on a freshly built pair:
 - `postmaster`: kill -9 of the primary's postmaster;
 - `server`: loss of the primary's whole server (its agent or Patroni, and its
   postgres, stopped and killed together).
+The kill lands at a seeded random point of the dead member's renewal period
+(`loop_wait` for Patroni, leaseTTL/8 for Overseer): a kill right after a
+renewal and one right before it differ by that period, and fixed timing would
+always land on the same side.
 Measured: from the kill until the first INSERT commits on whichever node,
 on a connection opened after the kill (INSERTs are tried on both every 10 ms;
 a backend of a killed postmaster goes on committing on its old connection for
@@ -24,11 +28,13 @@ and its fencer, or Patroni; postgres not counted), RSS, and etcd writes/s
 Writes bench/results/pg-side-by-side.json and bench/results/pg-failover.png;
 bench/report.py puts the table in docs/benchmarks.md.
 Run: .venv/bin/python bench/pg_side_by_side.py [--runs 3] [--idle 30]
+     [--rows 2,4 --scenario server]   (re-measure some cells, keep the rest)
 """
 from __future__ import annotations
 
 import argparse
 import json
+import random
 import statistics
 import sys
 import time
@@ -59,10 +65,16 @@ def build(stack: str, cfg: dict, etcd_url: str, n: int):
     return OverseerPair(etcd_url, cfg["ttl"], f"pgbench{n}")
 
 
-def one_failover(pair, scenario: str, timeout: float) -> dict:
+def renewal_period(stack: str, cfg: dict) -> float:
+    """How often the primary's member proves it is alive to etcd."""
+    return float(cfg["loop_wait"]) if stack == "patroni" else cfg["ttl"] / 8
+
+
+def one_failover(pair, scenario: str, timeout: float, phase: float) -> dict:
     writers = Writers(pair.ports)
     try:
         wait(lambda: writers.commits[pair.primary], 30, "a first write on the primary")
+        time.sleep(phase)
         t0 = time.monotonic()
         (pair.kill_postmaster if scenario == "postmaster" else pair.kill_server)()
         try:
@@ -71,7 +83,8 @@ def one_failover(pair, scenario: str, timeout: float) -> dict:
             return {"seconds": None, "timed_out_after": timeout, "two_writers": writers.two_writers(t0)}
         node, t1 = writers.first_after(t0)
         time.sleep(3.0)   # keep writing on both: a second writer would show here
-        return {"seconds": round(t1 - t0, 3), "wrote_first": node, "two_writers": writers.two_writers(t0)}
+        return {"seconds": round(t1 - t0, 3), "wrote_first": node, "two_writers": writers.two_writers(t0),
+                "phase_s": round(phase, 3)}
     finally:
         writers.close()
 
@@ -107,26 +120,40 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="failovers per row and scenario")
     parser.add_argument("--idle", type=float, default=30.0, help="idle window in seconds")
     parser.add_argument("--only", choices=("patroni", "overseer"), help="one stack only")
+    parser.add_argument("--rows", help="comma-separated row numbers (1-4) to run; the others keep "
+                                       "their last results in the JSON")
+    parser.add_argument("--scenario", choices=SCENARIOS, help="one scenario only (the other keeps its last results)")
+    parser.add_argument("--seed", type=int, default=1, help="seeds the kill phases")
     args = parser.parse_args()
+    wanted = {int(x) for x in args.rows.split(",")} if args.rows else set(range(1, len(ROWS) + 1))
+    path = RESULTS / "pg-side-by-side.json"
+    partial = args.only or args.rows or args.scenario
+    kept = {r["row"]: r for r in json.loads(path.read_text())["rows"]} if partial and path.exists() else {}
     results = {"bench": "pg-side-by-side", "date": time.strftime("%Y-%m-%d"), "runs": args.runs,
                "cores": psutil.cpu_count(), "rows": []}
+    rng = random.Random(args.seed)
     n = 0
     with local_etcd() as etcd:
-        for label, stack, cfg in ROWS:
-            if args.only and stack != args.only:
+        for i, (label, stack, cfg) in enumerate(ROWS, start=1):
+            if (args.only and stack != args.only) or i not in wanted:
+                if label in kept:
+                    results["rows"].append(kept[label])
                 continue
-            row = {"row": label, "stack": stack, "config": cfg}
+            row = dict(kept.get(label, {}), row=label, stack=stack, config=cfg)
             timeout = cfg["ttl"] * 3 + 30
             for scenario in SCENARIOS:
+                if args.scenario and scenario != args.scenario:
+                    continue
                 runs = []
                 for _ in range(args.runs):
                     n += 1
                     pair = build(stack, cfg, etcd.url, n)
                     try:
-                        if scenario == SCENARIOS[0] and not runs:
+                        if not runs and (scenario == SCENARIOS[0] or "idle" not in row):
                             row["idle"] = idle_cost(pair, etcd.url, args.idle)
                             print(f"{label}: idle {row['idle']}", flush=True)
-                        runs.append(one_failover(pair, scenario, timeout))
+                        phase = rng.uniform(0, renewal_period(stack, cfg))
+                        runs.append(one_failover(pair, scenario, timeout, phase))
                     finally:
                         pair.close()
                     print(f"{label} / {scenario}: {runs[-1]}", flush=True)
@@ -138,7 +165,7 @@ def main() -> None:
                                  "two_writers": sum(1 for r in runs if r["two_writers"])}
             results["rows"].append(row)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "pg-side-by-side.json").write_text(json.dumps(results, indent=2) + "\n")
+    path.write_text(json.dumps(results, indent=2) + "\n")
     plot(results, RESULTS / "pg-failover.png")
     print(report.pg_table(results))
 

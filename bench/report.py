@@ -21,15 +21,18 @@ def _load(name: str):
 
 
 def pg_table(r: dict) -> str:
+    counts = sorted({len(row[s]["runs"]) for row in r["rows"] for s in ("postmaster", "server") if s in row})
+    per_cell = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}" if counts else "0"
     lines = [f"PostgreSQL 15 pair, same machine and etcd ({r['date']}, {r['cores']} cores, "
-             f"{r['runs']} runs per cell; plot: `bench/results/pg-failover.png`):", "",
+             f"{per_cell} runs per cell; plot: `bench/results/pg-failover.png`):", "",
              "| row | postmaster kill -9 → first INSERT: p50 / max | whole server lost → first INSERT: p50 / max "
              "| two writers | idle CPU of a core, per member | RSS per member | etcd writes/s per member |",
              "|---|---|---|---|---|---|---|"]
     for row in r["rows"]:
         pm, sv, idle = row.get("postmaster", {}), row.get("server", {}), row.get("idle", {})
         two = pm.get("two_writers", 0) + sv.get("two_writers", 0)
-        lines.append(f"| {row['row']} | {_cell(pm)} | {_cell(sv)} | {two} of {2 * r['runs']} runs "
+        runs = len(pm.get("runs", [])) + len(sv.get("runs", []))
+        lines.append(f"| {row['row']} | {_cell(pm)} | {_cell(sv)} | {two} of {runs} runs "
                      f"| {idle.get('cpu_percent_of_core', '-')} % | {idle.get('rss_mb', '-')} MB "
                      f"| {idle.get('etcd_writes_per_s', '-')} |")
     return "\n".join(lines)

@@ -18,6 +18,7 @@ Run: .venv/bin/python bench/scale.py [--services 1000] [--agents 10] [--stable 6
 from __future__ import annotations
 
 import argparse
+import base64
 import datetime
 import json
 import re
@@ -25,16 +26,20 @@ import statistics
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _cluster import Watch, local_etcd, percentile, running_cluster  # noqa: E402
+from _cluster import local_etcd, percentile, running_cluster  # noqa: E402
 
+from overseer.desired.state import ServiceReport  # noqa: E402
 from overseer.desired.store import documents  # noqa: E402
+from overseer.desired.store.keys import REPORT  # noqa: E402
 from tests.support.peers.local import free_port  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -99,6 +104,57 @@ def active_map(snap) -> dict[str, tuple[str, int]]:
             if r.role == "active" and r.outcome == "ok" and r.pid}
 
 
+class ReportStream:
+    """Role reports as etcd delivers them, timed on arrival: no reads at all.
+
+    Re-reading the cluster after every change (as first written) made the
+    bench itself one of the busiest processes on the two cores during the
+    burst it times: 40 MB of range answers in 4 s."""
+
+    def __init__(self, cluster):
+        self.keys, self.client = cluster.store.keys, cluster.store.client
+        self.lock, self.changed = threading.Lock(), threading.Event()
+        self.active: dict[str, tuple[str, float]] = {}   # service -> (server, first seen active there)
+        self.error: Exception | None = None
+        self.id = self.client.add_watch_prefix_callback(self.keys.actual_prefix(), self._batch)
+
+    def _batch(self, batch) -> None:
+        seen = time.monotonic()
+        if isinstance(batch, Exception):
+            self.error = batch
+        else:
+            events = batch if isinstance(batch, list) else json.loads(batch).get("result", {}).get("events", [])
+            for event in events:
+                kv = event.get("kv", {})
+                key = base64.b64decode(kv.get("key", "")).decode()
+                if event.get("type") == "DELETE" or not key.endswith("/" + REPORT):
+                    continue
+                r = ServiceReport.from_json(base64.b64decode(kv.get("value", "")))
+                with self.lock:
+                    if r.role == "active" and r.outcome == "ok" and r.pid:
+                        if self.active.get(r.service, ("",))[0] != r.server:
+                            self.active[r.service] = (r.server, seen)
+                    elif self.active.get(r.service, ("",))[0] == r.server:
+                        del self.active[r.service]
+        self.changed.set()
+
+    def until(self, predicate: Callable[[dict], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            self.changed.clear()
+            with self.lock:
+                if predicate(dict(self.active)):
+                    return
+            if self.error is not None:
+                raise RuntimeError(f"watch ended while waiting for {what}: {self.error}")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"timed out after {timeout:g}s waiting for {what}")
+            self.changed.wait(0.25)
+
+    def close(self) -> None:
+        self.client.cancel_watch(self.id)
+
+
 def lease_losses(cluster) -> int:
     return sum(len(LEASE_LOST.findall((cluster.workdir / f"{s}.log").read_text(errors="replace")))
                for s in cluster.agents)
@@ -153,25 +209,23 @@ def phase_lost(etcd_url: str, services: int) -> dict:
     servers = ["f1", "f2", "f3"]
     with running_cluster(etcd_url, "lost") as cluster:
         cluster.apply(docs("lost", servers, "2s", services, lambda i: servers, "2s"))
-        for s in servers:
-            cluster.start_agent(s)
-        watch = Watch(cluster)
-        watch.until(lambda s: len([v for v, (srv, _) in active_map(s).items() if srv == "f1"]) == services,
-                    timeout=600, what=f"all {services} services active on f1")
-        time.sleep(3.0)
-        fences_before = {s: _count(cluster, s, "self-fencing") for s in servers}
-        t0, killed_wall = time.monotonic(), time.time()
-        cluster.kill("f1")
-        moved: dict[str, float] = {}
-
-        def all_moved(snap) -> bool:
-            seen = time.monotonic()
-            for svc, (server, _) in active_map(snap).items():
-                if server != "f1" and svc not in moved:
-                    moved[svc] = seen - t0
-            return len(moved) == services
-        watch.until(all_moved, timeout=120, what=f"all {services} services moved off f1")
-        watch.close()
+        stream = ReportStream(cluster)   # before the agents: no report may come before it
+        try:
+            for s in servers:
+                cluster.start_agent(s)
+            stream.until(lambda act: sum(1 for srv, _ in act.values() if srv == "f1") == services,
+                         timeout=600, what=f"all {services} services active on f1")
+            time.sleep(3.0)
+            fences_before = {s: _count(cluster, s, "self-fencing") for s in servers}
+            t0, killed_wall = time.monotonic(), time.time()
+            cluster.kill("f1")
+            stream.until(lambda act: sum(1 for srv, _ in act.values() if srv != "f1") == services,
+                         timeout=120, what=f"all {services} services moved off f1")
+            moved = {svc: seen - t0 for svc, (srv, seen) in stream.active.items() if srv != "f1"}
+        except (TimeoutError, RuntimeError) as exc:
+            raise RuntimeError(f"{exc}\n{cluster.logs()}") from None
+        finally:
+            stream.close()
         became_master = [ln for s in servers[1:] for ln in _lines(cluster, s) if "became master" in ln]
         phases = _phases(cluster, servers[1:], killed_wall)
     times = sorted(moved.values())
