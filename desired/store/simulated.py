@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Optional
 
 from .errors import StoreError
 from .etcd_types import (
@@ -46,7 +46,7 @@ class Lease:
 
 
 class Watch:
-    def __init__(self, server: str, prefix: bytes, callback: Callable[[], None]):
+    def __init__(self, server: str, prefix: bytes, callback: Callable[[Optional[list]], None]):
         self.server, self.prefix, self.callback = server, prefix, callback
         self.context = contextvars.copy_context()  # the watching process's: frozen with it
         self.cancelled = False
@@ -183,7 +183,7 @@ class SimEtcd:
         self.on_commit(keys)
         for watch in self.watches:
             if not watch.cancelled and any(k.startswith(watch.prefix) for k in keys):
-                self.notify(watch)
+                self.notify(watch, [k for k in keys if k.startswith(watch.prefix)])
 
 
 class SimClient:

@@ -105,10 +105,18 @@ class Store(LeaseChannel):
         way to learn that nothing changed (any write anywhere moves it)."""
         return self._call(self.client.get_response, self.keys.master(), count_only=True).header.revision
 
-    def watch(self, on_change: Callable[[], None]) -> Callable[[], None]:
+    def watch(self, on_change: Callable[[], None],
+              unused: Optional[Callable[[bytes], bool]] = None) -> Callable[[], None]:
         """Call `on_change` after every change under the cluster (and after a
-        reconnect, when events may have been missed). Returns cancel."""
-        watcher = self._watcher(self.client, self.keys.root, on_change, self.cfg)
+        reconnect, when events may have been missed). Returns cancel.
+        `unused(key)` True for every key of a batch skips that batch: a
+        consumer that re-reads the cluster on a change it cannot use only
+        costs itself and etcd (a bystander agent during a failover of 300)."""
+        def changed(keys: Optional[list[bytes]] = None) -> None:
+            if unused is not None and keys and all(unused(k) for k in keys):
+                return
+            on_change()
+        watcher = self._watcher(self.client, self.keys.root, changed, self.cfg)
         watcher.start()
         self._watchers.append(watcher)
         return watcher.cancel

@@ -4,15 +4,39 @@ A watch stream ends with its connection (an etcd restart, a dead link). This
 wrapper re-creates it with backoff and calls `on_change` once it is back, because
 events may have been missed meanwhile: consumers are level-triggered and
 re-read the whole snapshot, so one extra call is always safe.
+
+`on_change(keys)` gets the keys the batch changed, or None when they are not
+known (a re-created watch): Store.watch lets a consumer skip batches it has
+no use for, and None never is.
 """
 from __future__ import annotations
 
+import base64
 import logging
+import re
 import threading
+from typing import Optional
 
 from .client import EtcdConfig, StoreError, call
 
 log = logging.getLogger(__name__)
+
+
+# the gateway's JSON: every event's kv names its key first; values are base64 too
+_KEY = re.compile(rb'"key":"([A-Za-z0-9+/=]*)"')
+
+
+def changed_keys(response) -> Optional[list[bytes]]:
+    """The keys of one watch batch: a raw JSON line (etcd_http.py passes it
+    undecoded) or decoded events. None when it cannot tell."""
+    try:
+        if isinstance(response, (bytes, bytearray)):
+            return [base64.b64decode(k) for k in _KEY.findall(response)] or None
+        if isinstance(response, list):
+            return [base64.b64decode(e["kv"]["key"]) for e in response] or None
+    except (ValueError, KeyError, TypeError):
+        pass
+    return None
 
 
 class PrefixWatcher:
@@ -48,7 +72,7 @@ class PrefixWatcher:
             self._broken.set()
             return
         try:
-            self.on_change()
+            self.on_change(None if response is None else changed_keys(response))
         except Exception:
             log.exception("watch consumer failed on %s", self.prefix)
 

@@ -131,7 +131,7 @@ class Agent:
                  *self.local.start_sinks()]
         self._tasks += [*vital, asyncio.create_task(sdnotify.watchdog_loop(), name="sd watchdog")]
         self._loop = asyncio.get_running_loop()
-        self.store.watch(self._on_watch)
+        self.store.watch(self._on_watch, unused=self._unused)
         loop_task = asyncio.create_task(self._snapshot_loop(), name="snapshots")
         for task in [*vital, loop_task]:
             task.add_done_callback(self._task_ended)
@@ -210,6 +210,19 @@ class Agent:
 
     def _on_watch(self) -> None:
         self._loop.call_soon_threadsafe(self._changed.set)
+
+    def _unused(self, key: bytes) -> bool:
+        """A change no pass of ours reads: history (agents never read it), and
+        unless we are master, other servers' observations and reports. Those
+        are most of a failover's changes, and a bystander re-reading the whole
+        cluster for each burst took CPU from the survivor (bench/scale.py).
+        A new master reads everything as it takes over (Mastership.look_again)."""
+        keys = self.store.keys
+        if key.startswith(keys.history_prefix().encode()):
+            return True
+        master = self.mastership is not None and self.mastership.is_master
+        return (not master and key.startswith(keys.actual_prefix().encode())
+                and not key.startswith(keys.actual_prefix(self.me).encode()))
 
     def request_stop(self) -> None:
         self._stop.set()

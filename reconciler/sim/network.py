@@ -40,7 +40,7 @@ class Network:
         self.slow = 0.0                     # extra one-way latency of every etcd call
         self.silent = False                 # etcd up but cut off from every server (calls hang)
         self._missed: dict[int, Watch] = {}
-        self._pending: set[int] = set()
+        self._pending: dict[int, Optional[list[bytes]]] = {}   # watch -> keys on their way
 
     def latency(self) -> float:
         return self.rng.uniform(*BASE_LATENCY) + (self.rng.uniform(0.5, 1.0) * self.slow if self.slow else 0.0)
@@ -77,29 +77,34 @@ class Network:
 
     # --- watches --------------------------------------------------------------
 
-    def _deliver(self, watch: Watch) -> None:
+    def _deliver(self, watch: Watch, keys: Optional[list[bytes]] = None) -> None:
+        """`keys` the batch changed; None: unknown (after a reconnect)."""
         if not self.reaches_etcd(watch.server):
             self._missed[id(watch)] = watch
             return
         if id(watch) in self._pending:
-            return  # one delivery in flight already says "something changed"
-        self._pending.add(id(watch))
+            # one delivery in flight already says "something changed": it
+            # carries these keys too (or "unknown" if either is)
+            known = self._pending[id(watch)]
+            self._pending[id(watch)] = None if known is None or keys is None else known + keys
+            return
+        self._pending[id(watch)] = None if keys is None else list(keys)
         self.loop.call_later(self.latency(), self._fire, watch, context=self.context)
 
     def _fire(self, watch: Watch) -> None:
-        self._pending.discard(id(watch))
+        keys = self._pending.pop(id(watch), None)
         if watch.cancelled:
             return
         if not self.reaches_etcd(watch.server):
             self._missed[id(watch)] = watch
             return
-        watch.context.run(self.loop.call_soon, watch.callback)
+        watch.context.run(self.loop.call_soon, watch.callback, keys)
 
     def _reconnected(self) -> None:
         for key, watch in sorted(self._missed.items()):
             if self.reaches_etcd(watch.server):
                 del self._missed[key]
-                self._deliver(watch)
+                self._deliver(watch, None)
 
 
 class EtcdLane:

@@ -14,6 +14,7 @@ import pytest
 
 from overseer.desired.store.client import EtcdConfig, EtcdUnavailable, connect
 from overseer.desired.store.local_etcd import LocalEtcd, free_port
+from overseer.desired.store.watch import changed_keys
 from tests.support.waiting import poll_until
 
 
@@ -94,6 +95,23 @@ def test_a_watch_reports_changes_then_its_end(etcd):
     etcd.kill()
     poll_until(lambda: len(seen) == 2, 5, "the watch to say it ended")
     assert isinstance(seen[1], EtcdUnavailable), seen[1]
+    client.close()
+
+
+def test_a_watch_batch_names_its_keys(etcd):
+    """What Store.watch's filter sees: the keys of one raw batch, puts and
+    deletes alike, and None for what it cannot read."""
+    client = connect(EtcdConfig(endpoints=(etcd.url,), timeout=2))
+    seen: list = []
+    client.add_watch_prefix_callback(b"/t/", seen.append)
+    client.transaction(compare=[], success=[client.transactions.put(b"/t/a", b"1"),
+                                            client.transactions.put(b"/t/b/c", b"2")], failure=[])
+    client.delete(b"/t/a")
+    poll_until(lambda: len(seen) == 2, 5, "both batches")
+    assert changed_keys(seen[0]) == [b"/t/a", b"/t/b/c"]
+    assert changed_keys(seen[1]) == [b"/t/a"]
+    assert changed_keys(b'{"result":{"header":{}}}') is None
+    assert changed_keys(None) is None
     client.close()
 
 

@@ -173,6 +173,35 @@ def test_watch_calls_back_on_change(store):
     cancel()
 
 
+class _CapturedWatcher:
+    """Stands in for PrefixWatcher: the test hands batches to Store.watch's callback."""
+    last = None
+
+    def __init__(self, client, prefix, on_change, cfg, **_):
+        _CapturedWatcher.last = on_change
+
+    def start(self) -> None:
+        pass
+
+    def cancel(self) -> None:
+        pass
+
+
+def test_watch_skips_a_batch_only_when_every_key_is_unused(store):
+    calls: list[int] = []
+    store._watcher = _CapturedWatcher
+    history = store.keys.history_prefix().encode()
+    store.watch(lambda: calls.append(1), unused=lambda key: key.startswith(history))
+    batch = _CapturedWatcher.last
+    batch([history + b"svc/1"])
+    assert calls == []                           # all unused: skipped
+    batch([history + b"svc/2", store.keys.master().encode()])
+    assert calls == [1]                          # one used key wakes the consumer
+    batch(None)
+    batch([])
+    assert calls == [1, 1, 1]                    # keys unknown (a re-created watch): always
+
+
 def test_history_trim_keeps_newest(store):
     for i in range(7):
         store.append_history(HistoryEntry("svc", 1000.0 + i, "check", f"m{i}"))
