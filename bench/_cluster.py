@@ -63,13 +63,10 @@ def running_cluster(etcd_url: str, name: str) -> Iterator[Cluster]:
 
 class Watch:
     """Wakes on every change under the cluster's prefix; `until` returns the
-    first snapshot (and its monotonic time) that satisfies a predicate.
-    `read` replaces the whole-cluster snapshot with a cheaper read where the
-    predicate needs only part of it."""
+    first snapshot (and its monotonic time) that satisfies a predicate."""
 
-    def __init__(self, cluster: Cluster, read: Callable[[], object] | None = None):
+    def __init__(self, cluster: Cluster):
         self.cluster = cluster
-        self.read = read or cluster.snapshot
         self._changed = threading.Event()
         self._cancel = cluster.store.watch(self._changed.set)
 
@@ -78,12 +75,11 @@ class Watch:
         deadline = time.monotonic() + timeout
         while True:
             self._changed.clear()
-            snap = self.read()
+            snap = self.cluster.snapshot()
             seen = time.monotonic()
             if predicate(snap):
                 return snap, seen
             if seen > deadline:
-                snap = self.cluster.snapshot()
                 raise BenchTimeout(f"timed out after {timeout:g}s waiting for {what}; "
                                    f"master={snap.master}, assign={dict(snap.assignments)}\n"
                                    f"reports={dict(snap.reports)}\nobservations={dict(snap.observations)}\n"

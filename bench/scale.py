@@ -99,9 +99,13 @@ def _phases(cluster, survivors: list[str], killed: float) -> dict:
             "last_started": round(actives[-1] - killed, 3) if actives else None}
 
 
+def runs_active(r: ServiceReport) -> bool:
+    """What counts as "active there": the role, a good outcome and a live child."""
+    return r.role == "active" and r.outcome == "ok" and bool(r.pid)
+
+
 def active_map(snap) -> dict[str, tuple[str, int]]:
-    return {svc: (server, r.pid) for (server, svc), r in snap.reports.items()
-            if r.role == "active" and r.outcome == "ok" and r.pid}
+    return {svc: (server, r.pid) for (server, svc), r in snap.reports.items() if runs_active(r)}
 
 
 class ReportStream:
@@ -131,7 +135,7 @@ class ReportStream:
                     continue
                 r = ServiceReport.from_json(base64.b64decode(kv.get("value", "")))
                 with self.lock:
-                    if r.role == "active" and r.outcome == "ok" and r.pid:
+                    if runs_active(r):
                         if self.active.get(r.service, ("",))[0] != r.server:
                             self.active[r.service] = (r.server, seen)
                     elif self.active.get(r.service, ("",))[0] == r.server:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
 import logging
 import os
 from typing import Optional
@@ -217,12 +218,18 @@ class Agent:
         are most of a failover's changes, and a bystander re-reading the whole
         cluster for each burst took CPU from the survivor (bench/scale.py).
         A new master reads everything as it takes over (Mastership.look_again)."""
-        keys = self.store.keys
-        if key.startswith(keys.history_prefix().encode()):
+        history, actual, own = self._watch_prefixes
+        if key.startswith(history):
             return True
         master = self.mastership is not None and self.mastership.is_master
-        return (not master and key.startswith(keys.actual_prefix().encode())
-                and not key.startswith(keys.actual_prefix(self.me).encode()))
+        return not master and key.startswith(actual) and not key.startswith(own)
+
+    @functools.cached_property
+    def _watch_prefixes(self) -> tuple[bytes, bytes, bytes]:
+        # once, not per key: _unused runs for every key of every watch batch
+        keys = self.store.keys
+        return (keys.history_prefix().encode(), keys.actual_prefix().encode(),
+                keys.actual_prefix(self.me).encode())
 
     def request_stop(self) -> None:
         self._stop.set()
