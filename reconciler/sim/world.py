@@ -26,7 +26,8 @@ from overseer.desired.validate import check_documents
 from ..agent.agent import Agent
 from ..agent.edges import Edges
 from ..hooks.runner import NoHooks
-from ..agent.failsafe import Peer
+from ..agent.failsafe import Peer, Reply, Unanswered
+from ..agent.peer_auth import PeerKey, PeerTrust
 from .checker import Checker
 from overseer.desired.store.simulated import SimClient, SimWatcher
 from .loop import PROCESS, VirtualLoop
@@ -37,6 +38,8 @@ from .schedule import SERVERS, Fault, Schedule
 CLUSTER = "sim"
 WALL0 = 1_800_000_000.0   # the simulated wall clock's epoch
 CFG = EtcdConfig(endpoints=("sim-etcd:2379",), timeout=3.0)
+# every agent signs its failsafe questions and answers, as a real cluster's do
+PEER_TRUST = PeerTrust(PeerKey(b"the simulated cluster's peer key, at least 32 bytes as a real one", "sim"))
 OPERATOR_RETRY = 1.0  # virtual seconds before a person runs a failed command again
 
 
@@ -118,8 +121,8 @@ class World:
         def actuator(service, spec, log_dir=None):
             return SimActuator(self, server, service, spec)
 
-        async def ask_peer(peer: Peer, timeout: float, asker: str = ""):
-            return await self.ask_peer(server, peer, timeout)
+        async def ask_peer(peer: Peer, timeout: float, query: dict):
+            return await self.ask_peer(server, peer, timeout, query)
 
         def fencer():
             self.fencers[server] = SimFencer(self, server)
@@ -134,21 +137,21 @@ class World:
                      healthz=lambda host, port, status: SimHealthz(self, server, status),
                      server_health=SimServerHealth, pgid=lambda pid: pid, hooks=lambda record: NoHooks())
 
-    async def ask_peer(self, me: str, peer: Peer, timeout: float) -> Optional[dict]:
-        status = self.healthz.get(peer.name)
+    async def ask_peer(self, me: str, peer: Peer, timeout: float, query: dict) -> Reply | Unanswered:
+        answer = self.healthz.get(peer.name)
         key = self.keys.get(peer.name)
         reachable = (me not in self.net.cut_peers and peer.name not in self.net.cut_peers
-                     and status is not None and key is not None and not self.loop.is_frozen(key))
+                     and answer is not None and key is not None and not self.loop.is_frozen(key))
         if not reachable:
             await asyncio.sleep(timeout)
-            return None
+            return Unanswered("silent")
         await asyncio.sleep(self.net.latency())
-        coro = status(me)
+        coro = answer(query, me)
         task = self.loop.create_task(coro, context=self.contexts[peer.name].copy())
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.TimeoutError:
-            return None
+            return Unanswered("silent")
         finally:
             # the peer was killed before its answer began: its first step lies in
             # the loop's graveyard, and the coroutine would warn "never awaited"
@@ -162,7 +165,7 @@ class World:
         key = f"{server}#{self.incarnation[server]}"
         ctx = self.loop.context_for(key)
         self.keys[server], self.contexts[server] = key, ctx
-        agent = ctx.run(Agent, CFG, server, CLUSTER, None, self.edges_for(server))
+        agent = ctx.run(Agent, CFG, server, CLUSTER, None, self.edges_for(server), peer_trust=PEER_TRUST)
         self.agents[server] = agent
         self.loop.create_task(agent.run(), context=ctx)
         self.trace.event(self.now(), server, f"agent started (incarnation {self.incarnation[server]})")
