@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Optional
 
 from overseer.desired.store.local_etcd import etcd_binary
+from overseer.reconciler.agent.peer_auth import write_key
 from tests.support.cluster import OVERSEER
 from tests.support.netns import NetnsLab, unavailable
 
@@ -53,6 +54,9 @@ class FaultLab:
     def __enter__(self) -> "FaultLab":
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ctl.mkdir(exist_ok=True)
+        key = self.workdir / "peer.key"    # the agents' failsafe key, one per lab
+        key.unlink(missing_ok=True)
+        write_key(str(key))
         self.net.__enter__()
         try:
             for host in SERVERS:
@@ -87,7 +91,7 @@ class FaultLab:
 
     def env(self) -> dict:
         return dict(os.environ, OVERSEER_ETCD=self.endpoints, OVERSEER_CLUSTER=self.cluster,
-                    PYTHONUNBUFFERED="1")
+                    OVERSEER_PEER_KEY_FILE=str(self.workdir / "peer.key"), PYTHONUNBUFFERED="1")
 
     # --- etcd -----------------------------------------------------------------
 
