@@ -101,7 +101,7 @@ class ServerSpec(Strict):
     address: str = Field(min_length=1)
     failureDomain: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
-    # The agent's small HTTP endpoint (/healthz), asked by peers when etcd is gone.
+    # The agent's peer endpoint (/healthz, signed with the peer key), asked by peers when etcd is gone.
     agentPort: int = Field(default=7480, ge=1, le=65535)
 
 

@@ -22,8 +22,9 @@ log = logging.getLogger("overseer.agent")
 
 
 @click.command("agent")
-@click.option("--server", "server", required=True, envvar="OVERSEER_SERVER", help="this server's name")
-@click.option("--state-dir", type=click.Path(file_okay=False), default=None,
+@click.option("--server", "server", required=True, envvar="OVERSEER_SERVER", metavar="NAME",
+              help="this server's name")
+@click.option("--state-dir", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="where logs of supervised children go")
 @click.option("--ui", "ui_listen", default=None, metavar="HOST:PORT",
               help="also serve the read-only board here, so any surviving server shows it")

@@ -3,7 +3,9 @@
 Walks the pydantic models of overseer.desired.models and .checks from the
 three document kinds down, one section per model: every field with its type
 (in the units the YAML accepts: duration, size, percent, ...), its default
-(or "required") and the comment the model's source gives it.
+(or "required") and the comment the model's source gives it. Then the
+options of `overseer agent`, from the command itself (its own, not the etcd
+connection options every command shares: etcd-production.md).
 `python -m overseer.reconciler.demo.docref > docs/reference.md`; a test
 compares the committed file with this output.
 """
@@ -175,6 +177,24 @@ def section(model: type[BaseModel]) -> tuple[list[str], list[type[BaseModel]]]:
     return lines + [""], nested
 
 
+def agent_options() -> list[str]:
+    from overseer.reconciler.cli.agent import agent  # noqa: PLC0415  (click: only when generating)
+    lines = ["## Agent options", "",
+             "`overseer agent` (the systemd unit passes `--server` and `--state-dir`; put the others "
+             "in `/etc/overseer/agent.env`). Failsafe and the peer key: "
+             "[operations.md](operations.md#failsafe-and-the-peer-key).", "",
+             "| option | environment | default | notes |", "|---|---|---|---|"]
+    for param in agent.params:
+        if not param.expose_value:
+            continue   # the shared etcd options
+        flag = param.opts[0] + ("" if getattr(param, "is_flag", False) else f" {param.metavar or 'VALUE'}")
+        env = f"`{param.envvar}`" if param.envvar else ""
+        default = ("required" if param.required else "off" if param.default is False else
+                   "none" if param.default is None else f"`{param.default}`")
+        lines.append(f"| `{flag}` | {env} | {default} | {param.help} |")
+    return lines + [""]
+
+
 def generate() -> str:
     out = [HEADER]
     queue: list = [models.ClusterDoc, models.ServerDoc, models.ServiceDoc]
@@ -188,6 +208,7 @@ def generate() -> str:
         out += lines
         base = _base(model)
         queue += ([base] if base else []) + nested
+    out += agent_options()
     return "\n".join(out).rstrip() + "\n"
 
 
