@@ -13,7 +13,11 @@ flood of idle ones (tests/reconciler/test_netns.py):
 
 - at most `max_connections` at once. One more closes the oldest connection
   still sending its request (a peer sends its whole request at once, so an
-  idle connection is never a peer's), or itself when every slot is answering;
+  idle connection is never a peer's), or itself when every slot is answering.
+  Connections are accepted one at a time by our own loop, each admitted
+  before the next is taken: asyncio's server accepts up to its backlog per
+  wake-up and looks at them later, so a flood held a hundred descriptors
+  more than the cap for a moment;
 - the request (line and headers) must arrive within REQUEST_DEADLINE and
   MAX_REQUEST_LINE / MAX_HEADERS bytes (414 / 431 otherwise). The headers
   are read, not left unread: closing a socket with unread input resets the
@@ -26,6 +30,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import socket
 import time
 from collections import OrderedDict
 from typing import Awaitable, Callable, Mapping
@@ -41,6 +46,7 @@ log = logging.getLogger(__name__)
 MAX_REQUEST_LINE = 8192
 MAX_HEADERS = 8192          # all header lines together (431 beyond)
 MAX_CONNECTIONS = 32        # a cluster's peers ask one question each at a time
+BACKLOG = 32                # connections the kernel queues before we accept them (no descriptor of ours)
 REQUEST_DEADLINE = 1.0      # longer than any asker waits (failsafe asks with at most 1 s)
 WRITE_DEADLINE = 2.0
 LOG_EVERY = 10.0            # at most one line per this many seconds about bad requests
@@ -59,7 +65,9 @@ class HttpEndpoint:
                  max_connections: int = MAX_CONNECTIONS):
         self.host, self.port, self.routes, self.name = host, port, dict(routes), name
         self.max_connections = max_connections
-        self._server: asyncio.AbstractServer | None = None
+        self._sock: socket.socket | None = None
+        self._acceptor: asyncio.Task | None = None
+        self._tasks: set[asyncio.Task] = set()
         self._open: set[asyncio.StreamWriter] = set()
         # connections still sending their request, oldest first: the ones a new connection may close
         self._reading: OrderedDict[asyncio.StreamWriter, None] = OrderedDict()
@@ -67,36 +75,60 @@ class HttpEndpoint:
         self._unsaid = 0
 
     async def start(self) -> bool:
+        loop = asyncio.get_running_loop()
         try:
-            self._server = await asyncio.start_server(self._handle, self.host, self.port,
-                                                      limit=MAX_REQUEST_LINE)
+            family = (await loop.getaddrinfo(self.host, self.port, type=socket.SOCK_STREAM,
+                                              flags=socket.AI_PASSIVE))[0][0]
+            self._sock = socket.create_server((self.host, self.port), family=family, backlog=BACKLOG)
         except OSError as exc:
-            log.warning("%s endpoint not started on %s:%d: %s", self.name, self.host, self.port, exc)
+            log.warning("%s not started on %s:%d: %s", self.name, self.host, self.port, exc)
             return False
+        self._sock.setblocking(False)
+        self._acceptor = asyncio.create_task(self._accept_loop(), name=f"{self.name} accepting")
         return True
 
     @property
     def bound_port(self) -> int:
-        return self._server.sockets[0].getsockname()[1]
+        return self._sock.getsockname()[1]
 
-    def _admit(self, writer: asyncio.StreamWriter) -> bool:
-        if len(self._open) >= self.max_connections:
-            if not self._reading:
-                return False
-            oldest, _ = self._reading.popitem(last=False)
-            self._open.discard(oldest)
-            oldest.transport.abort()
-            self._say(f"over {self.max_connections} connections: closed the oldest one still sending "
-                      f"its request")
-        self._open.add(writer)
-        self._reading[writer] = None
+    async def _accept_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            try:
+                conn, _ = await loop.sock_accept(self._sock)
+            except OSError as exc:
+                # out of descriptors (EMFILE) or buffers: the connection waits
+                # in the backlog; the agent's own sockets matter more
+                self._say(f"cannot accept: {exc.strerror or exc}")
+                await asyncio.sleep(0.1)
+                continue
+            if not self._make_room():
+                conn.close()
+                self._say(f"over {self.max_connections} connections, all answering: refused a new one")
+                continue
+            try:
+                reader, writer = await asyncio.open_connection(sock=conn, limit=MAX_REQUEST_LINE)
+            except OSError:
+                conn.close()
+                continue
+            self._open.add(writer)
+            self._reading[writer] = None
+            task = asyncio.create_task(self._handle(reader, writer), name=f"{self.name} request")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    def _make_room(self) -> bool:
+        if len(self._open) < self.max_connections:
+            return True
+        if not self._reading:
+            return False
+        oldest, _ = self._reading.popitem(last=False)
+        self._open.discard(oldest)
+        oldest.transport.abort()
+        self._say(f"over {self.max_connections} connections: closed the oldest one still sending its request")
         return True
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self._admit(writer):
-            writer.transport.abort()
-            self._say(f"over {self.max_connections} connections, all answering: refused a new one")
-            return
         try:
             try:
                 async with asyncio.timeout(REQUEST_DEADLINE):
@@ -175,11 +207,16 @@ class HttpEndpoint:
         self._quiet_until, self._unsaid = now + LOG_EVERY, 0
 
     async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for writer in list(self._open):
-                writer.transport.abort()
-            await self._server.wait_closed()
+        if self._acceptor is not None:
+            self._acceptor.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+            await asyncio.gather(self._acceptor, *self._tasks, return_exceptions=True)
+            self._acceptor = None
+        if self._sock is not None:
+            self._sock.close()
+        for writer in list(self._open):
+            writer.transport.abort()
 
 
 _REASONS = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}

@@ -218,8 +218,10 @@ def test_a_flood_of_idle_connections_does_not_stop_the_agent_renewing(netc):
     master, child = snap.master, running_pid(snap, "pbx1")
     before = len(os.listdir(f"/proc/{agent}/fd"))
     log = cluster.workdir / "pbx1.log"
+    fds = []
 
     def renewing():
+        fds.append(len(os.listdir(f"/proc/{agent}/fd")))
         now = cluster.snapshot()
         assert "pbx1" in now.servers, "pbx1's lease expired"
         assert now.master == master and running_pid(now, "pbx1") == child, "something moved"
@@ -227,15 +229,26 @@ def test_a_flood_of_idle_connections_does_not_stop_the_agent_renewing(netc):
     with IdleFlood(lab.address("pbx1"), AGENT_PORT, count=300) as flood:
         poll_until(lambda: flood.opened >= 300, 20, "300 connections opened to pbx1's agent port")
         holds_for(renewing, 3 * 2.0, "pbx1 renewing its lease under the flood")
-        during = len(os.listdir(f"/proc/{agent}/fd"))
-        # and a real peer's question is still answered, signed
+        # and a real peer's question is still answered, signed (a peer asks again
+        # every 0.2-1 s: one of a few tries may meet a full backlog)
         trust = peer_auth.PeerTrust(cluster.peer_key)
-        question = peer_auth.ask(trust, "pbx2", "pbx1", time.time())
-        reply = parse_answer(_signed_get(lab.address("pbx1"), question))
-        answer = peer_auth.check_answer(trust, question, reply.status, reply.headers, reply.body, time.time())
+        answers = []
+
+        def answered():
+            question = peer_auth.ask(trust, "pbx2", "pbx1", time.time())
+            try:
+                reply = parse_answer(_signed_get(lab.address("pbx1"), question, timeout=1.0))
+            except OSError:
+                return False
+            answers.append(peer_auth.check_answer(trust, question, reply.status, reply.headers, reply.body,
+                                                  time.time()))
+            return True
+        poll_until(answered, 5, "pbx1 to answer a signed question during the flood")
+        answer = answers[-1]
     print(f"\nflood: {flood.opened} connections opened, at most {flood.most} open at once; "
-          f"pbx1's agent had {before} fds before, {during} during (limit {limit[0]})")
+          f"pbx1's agent had {before} fds before, at most {max(fds)} during (limit {limit[0]})")
     assert answer == {"server": "pbx1", "etcd": True}
     text = log.read_text()
     assert "fencing" not in text and "new lease" not in text and "etcd unreachable" not in text, text[-3000:]
-    assert during <= before + MAX_CONNECTIONS + 4, (before, during)
+    # the connections served, and a few the agent itself opened or had still to close meanwhile
+    assert max(fds) <= before + MAX_CONNECTIONS + 8, (before, max(fds))
