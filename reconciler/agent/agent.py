@@ -171,7 +171,8 @@ class Agent:
         probe = EtcdProbe(lambda: self.edges.etcd(self.store.get_master), self.edges.monotonic)
         self.desk = PeerDesk(self.me, self.peer_trust, self.edges.ask_peer, self.edges.wall, probe,
                              keepalives_ok=lambda: self.presence.state.etcd_ok, vouch=self._vouch_for)
-        self.endpoints.append(self.edges.healthz(host, doc.spec.agentPort, self.desk.answer))
+        tls = {"tls": self.peer_trust.tls.server} if self.peer_trust.tls else {}   # the simulator has none
+        self.endpoints.append(self.edges.healthz(host, doc.spec.agentPort, self.desk.answer, **tls))
         if self.metrics_listen:
             from .healthz import HttpEndpoint  # noqa: PLC0415  (a real socket: never in the simulator)
             self.endpoints.append(HttpEndpoint(*self.metrics_listen, agent_http.routes(self._local_status),

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from typing import Awaitable, Callable, Mapping
 
-from .failsafe import Reply
+from .failsafe import Caller, Reply
 
 DEFAULT_HOST = "127.0.0.1"
 
@@ -48,12 +48,12 @@ def _exposition() -> tuple[bytes, str]:
 _registered = False
 
 
-def routes(status: Callable[[], Awaitable[dict]]) -> dict[str, Callable[[Mapping[str, str], str], Awaitable[Reply]]]:
-    async def metrics(query: Mapping[str, str], client: str) -> Reply:
+def routes(status: Callable[[], Awaitable[dict]]) -> dict[str, Callable[[Mapping[str, str], Caller], Awaitable[Reply]]]:
+    async def metrics(query: Mapping[str, str], caller: Caller) -> Reply:
         body, kind = _exposition()
         return Reply(200, body, {"Content-Type": kind})
 
-    async def healthz(query: Mapping[str, str], client: str) -> Reply:
+    async def healthz(query: Mapping[str, str], caller: Caller) -> Reply:
         return Reply(200, json.dumps(await status()).encode())
 
     return {"/metrics": metrics, "/healthz": healthz}

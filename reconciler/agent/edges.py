@@ -37,9 +37,9 @@ def _fencer():
     return Fencer()
 
 
-def _healthz(host: str, port: int, answer):
+def _healthz(host: str, port: int, answer, tls=None):
     from .healthz import HttpEndpoint  # noqa: PLC0415
-    return HttpEndpoint(host, port, {"/healthz": answer}, name="peer endpoint")
+    return HttpEndpoint(host, port, {"/healthz": answer}, name="peer endpoint", tls=tls)
 
 
 def _server_health(**kwargs):
@@ -69,11 +69,11 @@ class Edges:
     connect: Callable[[Any, Optional[str]], Any] = _connect
     actuator: Callable[..., Any] = build_actuator        # (service, spec, log_dir=) -> Actuator
     probe: Callable[[Any, ProbeContext], Awaitable[ProbeResult]] = run_probe
-    # (peer, timeout, query) -> the peer's Reply as it came, or why none came
+    # (peer, timeout, query[, tls=]) -> the peer's Reply as it came, or why none came
     ask_peer: Callable[[failsafe.Peer, float, dict], Awaitable[failsafe.Reply | failsafe.Unanswered]] = \
         peer_client.ask_peer
     fencer: Callable[[], Any] = _fencer                   # -> .vouch(seconds, groups), .close()
-    healthz: Callable[..., Any] = _healthz                # (host, port, answer) -> .start(), .close()
+    healthz: Callable[..., Any] = _healthz                # (host, port, answer[, tls=]) -> .start(), .close()
     server_health: Callable[..., Any] = _server_health    # (**ServerHealthMonitor kwargs) -> .run()
     pgid: Callable[[int], int] = os.getpgid
     hooks: Callable[..., Any] = _hooks                    # (record) -> .submit(event, hook, services), .drain(s)

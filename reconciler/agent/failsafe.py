@@ -80,6 +80,14 @@ class Reply:
 
 
 @dataclass(frozen=True)
+class Caller:
+    """Who sent a question: its address, and the server names its TLS client
+    certificate holds (none without mutual TLS: peer_tls.py)."""
+    address: str
+    certified: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Unanswered:
     """No answer that counts from a peer, and why (silent, refused, forged)."""
     why: str

@@ -31,12 +31,14 @@ import asyncio
 import json
 import logging
 import socket
+import ssl
 import time
 from collections import OrderedDict
-from typing import Awaitable, Callable, Mapping
+from typing import Awaitable, Callable, Mapping, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from .failsafe import Reply
+from .failsafe import Caller, Reply
+from .peer_tls import certified_names
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +53,7 @@ REQUEST_DEADLINE = 1.0      # longer than any asker waits (failsafe asks with at
 WRITE_DEADLINE = 2.0
 LOG_EVERY = 10.0            # at most one line per this many seconds about bad requests
 
-Handler = Callable[[Mapping[str, str], str], Awaitable[Reply]]   # (query, client address) -> Reply
+Handler = Callable[[Mapping[str, str], Caller], Awaitable[Reply]]   # (query, who asks) -> Reply
 
 
 class BadRequest(Exception):
@@ -62,15 +64,15 @@ class BadRequest(Exception):
 
 class HttpEndpoint:
     def __init__(self, host: str, port: int, routes: Mapping[str, Handler], *, name: str = "healthz",
-                 max_connections: int = MAX_CONNECTIONS):
+                 max_connections: int = MAX_CONNECTIONS, tls: Optional[ssl.SSLContext] = None):
         self.host, self.port, self.routes, self.name = host, port, dict(routes), name
-        self.max_connections = max_connections
+        self.max_connections, self.tls = max_connections, tls
         self._sock: socket.socket | None = None
         self._acceptor: asyncio.Task | None = None
-        self._tasks: set[asyncio.Task] = set()
-        self._open: set[asyncio.StreamWriter] = set()
-        # connections still sending their request, oldest first: the ones a new connection may close
-        self._reading: OrderedDict[asyncio.StreamWriter, None] = OrderedDict()
+        self._open: set[asyncio.Task] = set()     # one task per connection, from accept to close
+        # connections still sending their request (or their TLS handshake), oldest first:
+        # the ones a new connection may close
+        self._reading: OrderedDict[asyncio.Task, None] = OrderedDict()
         self._quiet_until = 0.0
         self._unsaid = 0
 
@@ -95,7 +97,7 @@ class HttpEndpoint:
         loop = asyncio.get_running_loop()
         while True:
             try:
-                conn, _ = await loop.sock_accept(self._sock)
+                conn, address = await loop.sock_accept(self._sock)
             except OSError as exc:
                 # out of descriptors (EMFILE) or buffers: the connection waits
                 # in the backlog; the agent's own sockets matter more
@@ -106,16 +108,14 @@ class HttpEndpoint:
                 conn.close()
                 self._say(f"over {self.max_connections} connections, all answering: refused a new one")
                 continue
-            try:
-                reader, writer = await asyncio.open_connection(sock=conn, limit=MAX_REQUEST_LINE)
-            except OSError:
-                conn.close()
-                continue
-            self._open.add(writer)
-            self._reading[writer] = None
-            task = asyncio.create_task(self._handle(reader, writer), name=f"{self.name} request")
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task = asyncio.create_task(self._serve(conn, _address(address)), name=f"{self.name} request")
+            self._open.add(task)
+            self._reading[task] = None
+            task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task) -> None:
+        self._open.discard(task)
+        self._reading.pop(task, None)
 
     def _make_room(self) -> bool:
         if len(self._open) < self.max_connections:
@@ -124,33 +124,57 @@ class HttpEndpoint:
             return False
         oldest, _ = self._reading.popitem(last=False)
         self._open.discard(oldest)
-        oldest.transport.abort()
+        oldest.cancel()   # its transport is aborted as the cancellation unwinds (_serve)
         self._say(f"over {self.max_connections} connections: closed the oldest one still sending its request")
         return True
 
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def _streams(self, conn: socket.socket) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=MAX_REQUEST_LINE, loop=loop)
+        protocol = asyncio.StreamReaderProtocol(reader, loop=loop)
+        # a TLS handshake counts against the request's deadline, in this
+        # connection's own task: never in the accept loop
+        transport, _ = await loop.connect_accepted_socket(
+            lambda: protocol, conn, ssl=self.tls,
+            **({"ssl_handshake_timeout": REQUEST_DEADLINE, "ssl_shutdown_timeout": WRITE_DEADLINE}
+               if self.tls else {}))
+        return reader, asyncio.StreamWriter(transport, protocol, reader, loop)
+
+    async def _serve(self, conn: socket.socket, address: str) -> None:
+        writer: Optional[asyncio.StreamWriter] = None
+        answered = False
         try:
             try:
                 async with asyncio.timeout(REQUEST_DEADLINE):
+                    reader, writer = await self._streams(conn)
                     method, target = await self._read_request(reader)
             except TimeoutError:
                 return   # idle or too slow: nothing to answer
+            except ssl.SSLError as exc:
+                self._say(f"TLS handshake with {address} failed: {exc.reason or exc}")
+                return
             except BadRequest as exc:
-                self._say(f"request from {_client(writer)} refused ({exc.status[:3]}): {exc}")
+                self._say(f"request from {address} refused ({exc.status[:3]}): {exc}")
                 reply = Reply(0, json.dumps({"error": str(exc)}).encode())
                 await self._write(writer, exc.status, reply, method="GET")
+                answered = True
                 return
-            self._reading.pop(writer, None)
+            self._reading.pop(asyncio.current_task(), None)
             if not method:
-                return   # closed before a whole request, or closed by _admit
-            status, reply = await self._route(method, target, _client(writer))
+                return   # closed before a whole request
+            caller = Caller(address, certified_names(writer.get_extra_info("peercert")))
+            status, reply = await self._route(method, target, caller)
             await self._write(writer, status, reply, method)
+            answered = True
         except (OSError, TimeoutError, UnicodeDecodeError):
             pass
         finally:
-            self._reading.pop(writer, None)
-            self._open.discard(writer)
-            writer.close()
+            if writer is None:
+                conn.close()      # no transport took it (one that did closed it as it failed)
+            elif answered:
+                writer.close()    # after the answer: a clean end (TLS: close_notify, bounded)
+            else:
+                writer.transport.abort()   # idle, evicted, failed: free the descriptor now
 
     async def _read_request(self, reader: asyncio.StreamReader) -> tuple[str, str]:
         try:
@@ -177,7 +201,7 @@ class HttpEndpoint:
             raise BadRequest("400 Bad Request", "malformed request line")
         return parts[0], parts[1]
 
-    async def _route(self, method: str, target: str, client: str) -> tuple[str, Reply]:
+    async def _route(self, method: str, target: str, caller: Caller) -> tuple[str, Reply]:
         if method not in ("GET", "HEAD"):
             return "405 Method Not Allowed", Reply(405, b'{"error":"read-only"}')
         url = urlsplit(target)
@@ -185,7 +209,7 @@ class HttpEndpoint:
         if handler is None:
             return "404 Not Found", Reply(404, b'{"error":"not found"}')
         query = {name: values[0] for name, values in parse_qs(url.query).items()}
-        reply = await handler(query, client)
+        reply = await handler(query, caller)
         return f"{reply.status} {_REASONS.get(reply.status, 'Status')}", reply
 
     async def _write(self, writer: asyncio.StreamWriter, status: str, reply: Reply, method: str) -> None:
@@ -208,20 +232,17 @@ class HttpEndpoint:
 
     async def close(self) -> None:
         if self._acceptor is not None:
-            self._acceptor.cancel()
-            for task in list(self._tasks):
+            tasks = [self._acceptor, *self._open]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(self._acceptor, *self._tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
             self._acceptor = None
         if self._sock is not None:
             self._sock.close()
-        for writer in list(self._open):
-            writer.transport.abort()
 
 
 _REASONS = {200: "OK", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable"}
 
 
-def _client(writer: asyncio.StreamWriter) -> str:
-    peer = writer.get_extra_info("peername")
+def _address(peer) -> str:
     return f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)

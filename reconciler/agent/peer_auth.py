@@ -17,10 +17,10 @@ A shared key proves membership of the cluster, not which member: any holder
 can sign as any server (as with corosync). Keep the file as private as etcd's
 credentials.
 
-`PeerTrust` is what the agent was told: a key, or explicitly none
-(`--failsafe-trusts-network`: unsigned questions and answers, the exchange
-before keys existed), or neither, and then failsafe is off (agent.py says so
-at start).
+`PeerTrust` is what the agent was told: a key, certificates (peer_tls.py:
+mutual TLS), both, or explicitly none (`--failsafe-trusts-network`: unsigned
+questions and answers, the exchange before keys existed), or nothing, and
+then failsafe is off (peer_desk.announce says so at start).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ import secrets
 import stat
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Mapping, Optional
+from typing import Any, Mapping, Optional
 
 KEY_MIN_BYTES = 32        # 256 bits, the HMAC's own size; corosync's authkey is at least 128 bytes
 KEY_MAX_BYTES = 4096
@@ -61,26 +61,32 @@ class PeerKey:
         return f"PeerKey(from {self.source})"
 
 
-def load_key(path: str) -> PeerKey:
-    """The cluster key from `path`: its whole content, as corosync's authkey.
-    Refused unless it is a regular file owned by root or by us that nobody
-    else may read or write, between 32 and 4096 bytes."""
+def read_private(path: str, what: str, limit: int) -> bytes:
+    """Up to `limit` + 1 bytes of a secret file, refused (PeerKeyError) unless
+    it is a regular file owned by root or by us that nobody else may read or
+    write: as ssh does with its keys."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)   # a FIFO must not hang the start
     except OSError as exc:
-        raise PeerKeyError(f"peer key file {path}: {exc.strerror or exc}") from None
+        raise PeerKeyError(f"{what} {path}: {exc.strerror or exc}") from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise PeerKeyError(f"peer key file {path}: not a regular file")
+            raise PeerKeyError(f"{what} {path}: not a regular file")
         if info.st_uid not in (0, os.geteuid()):
-            raise PeerKeyError(f"peer key file {path}: owned by uid {info.st_uid}, not by root or this user")
+            raise PeerKeyError(f"{what} {path}: owned by uid {info.st_uid}, not by root or this user")
         if info.st_mode & 0o077:
-            raise PeerKeyError(f"peer key file {path}: mode {stat.S_IMODE(info.st_mode):04o} lets others "
+            raise PeerKeyError(f"{what} {path}: mode {stat.S_IMODE(info.st_mode):04o} lets others "
                                f"read or write it; chmod 0400 {path}")
-        secret = os.read(fd, KEY_MAX_BYTES + 1)
+        return os.read(fd, limit + 1)
     finally:
         os.close(fd)
+
+
+def load_key(path: str) -> PeerKey:
+    """The cluster key from `path`: its whole content, as corosync's authkey,
+    from a private file (read_private) of 32 to 4096 bytes."""
+    secret = read_private(path, "peer key file", KEY_MAX_BYTES)
     if not KEY_MIN_BYTES <= len(secret) <= KEY_MAX_BYTES:
         raise PeerKeyError(f"peer key file {path}: {len(secret)} bytes; it must hold {KEY_MIN_BYTES} to "
                            f"{KEY_MAX_BYTES} (e.g. head -c 64 /dev/urandom > {path})")
@@ -100,10 +106,11 @@ def write_key(path: str) -> PeerKey:
 class PeerTrust:
     key: Optional[PeerKey] = None
     trusts_network: bool = False     # no key, and told to trust unsigned answers anyway
+    tls: Optional[Any] = None        # peer_tls.PeerTls: mutual TLS, with or without a key
 
     @property
     def failsafe(self) -> bool:
-        return self.key is not None or self.trusts_network
+        return self.key is not None or self.tls is not None or self.trusts_network
 
 
 TRUSTS_NETWORK = PeerTrust(trusts_network=True)

@@ -11,7 +11,8 @@ What the answer says, and whether it counts, is the caller's to check
 from __future__ import annotations
 
 import asyncio
-from typing import Mapping
+import ssl
+from typing import Mapping, Optional
 from urllib.parse import urlencode
 
 from .failsafe import Peer, Reply, Unanswered
@@ -19,12 +20,15 @@ from .failsafe import Peer, Reply, Unanswered
 MAX_ANSWER = 16 * 1024    # a failsafe answer is about 100 bytes plus headers
 
 
-async def ask_peer(peer: Peer, timeout: float, params: Mapping[str, str]) -> Reply | Unanswered:
+async def ask_peer(peer: Peer, timeout: float, params: Mapping[str, str],
+                   tls: Optional[ssl.SSLContext] = None) -> Reply | Unanswered:
+    """`tls`: mutual TLS (peer_tls.py), the answering certificate must name `peer`."""
     query = urlencode(params)
     request = f"GET /healthz{'?' + query if query else ''} HTTP/1.0\r\nHost: {peer.address}\r\n\r\n"
     try:
         async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(peer.address, peer.port)
+            reader, writer = await asyncio.open_connection(
+                peer.address, peer.port, ssl=tls, server_hostname=peer.name if tls else None)
             try:
                 writer.write(request.encode())
                 await writer.drain()
@@ -33,6 +37,8 @@ async def ask_peer(peer: Peer, timeout: float, params: Mapping[str, str]) -> Rep
                 writer.close()
     except TimeoutError:
         return Unanswered(f"silent for {timeout:g}s")
+    except ssl.SSLError as exc:   # before OSError, which it is: the reason matters here
+        return Unanswered(f"TLS: {getattr(exc, 'verify_message', None) or exc.reason or exc}")
     except OSError as exc:
         return Unanswered(exc.strerror or type(exc).__name__)
     except AnswerTooLong:

@@ -14,8 +14,9 @@ refused); null: no answer in time while our keep-alives get through. A slow
 etcd still expires leases, so "no answer" alone is not "down" (found by the
 simulator: a slow etcd plus one cut server gave two actives, seed 91).
 Whoever we say "gone" to keeps its actives on our word: we vouch for it
-(failsafe.Vouches), only when its question proved who asked (or the network
-is trusted by choice).
+(failsafe.Vouches), only when its question proved who asked: signed with the
+key, and with mutual TLS from the server its certificate names (or the
+network is trusted by choice).
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from typing import Awaitable, Callable, Iterable, Mapping, Optional
 from overseer.desired.store.client import StoreError
 
 from . import peer_auth
-from .failsafe import Answer, Peer, Reply, Unanswered, Verdict, everyone_lost_etcd
+from .failsafe import Answer, Caller, Peer, Reply, Unanswered, Verdict, everyone_lost_etcd
 from .peer_auth import PeerAuthError, PeerTrust
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,10 @@ class EtcdProbe:
 
 def announce(trust: PeerTrust) -> None:
     """Once at start, loudly: what a failsafe answer is worth here."""
-    if trust.key is not None:
+    if trust.tls is not None:
+        log.info("failsafe: peers must present a certificate from the CA in %s naming them (mutual TLS)%s",
+                 trust.tls.cacert, f", and sign with the peer key from {trust.key.source}" if trust.key else "")
+    elif trust.key is not None:
         log.info("failsafe: peers' answers count only when signed with the peer key from %s", trust.key.source)
     elif trust.trusts_network:
         log.warning("failsafe TRUSTS THE NETWORK (--failsafe-trusts-network, no peer key): whoever reaches "
@@ -85,9 +89,9 @@ def announce(trust: PeerTrust) -> None:
                     "their replacements, or make this agent vouch for any server. Give every agent the "
                     "same --peer-key-file (docs/operations.md)")
     else:
-        log.warning("failsafe is OFF: no peer key (--peer-key-file / OVERSEER_PEER_KEY_FILE). If every "
-                    "server loses etcd at once, every active is fenced within leaseTTL. Give every agent "
-                    "the same key file (docs/operations.md)")
+        log.warning("failsafe is OFF: no peer key (--peer-key-file / OVERSEER_PEER_KEY_FILE) and no peer "
+                    "certificate (--peer-cert). If every server loses etcd at once, every active is fenced "
+                    "within leaseTTL. Give every agent the same key file (docs/operations.md)")
 
 
 class PeerDesk:
@@ -108,7 +112,9 @@ class PeerDesk:
 
     async def ask(self, peer: Peer, timeout: float) -> Answer:
         question = peer_auth.ask(self.trust, self.me, peer.name, self.wall())
-        reply = await self._ask_peer(peer, timeout, question.params())
+        # the TLS context only when there is one: the simulator's edge takes none
+        tls = {"tls": self.trust.tls.client} if self.trust.tls else {}
+        reply = await self._ask_peer(peer, timeout, question.params(), **tls)
         if isinstance(reply, Unanswered):
             return reply
         try:
@@ -119,7 +125,7 @@ class PeerDesk:
 
     # --- answering ----------------------------------------------------------
 
-    async def answer(self, query: Mapping[str, str], client: str) -> Reply:
+    async def answer(self, query: Mapping[str, str], caller: Caller) -> Reply:
         if not self.trust.failsafe:
             return _refusal(403, "failsafe is off on this server (no peer key)")
         asker = query.get("from", "")
@@ -129,9 +135,14 @@ class PeerDesk:
                 question = peer_auth.read_question(query)
                 peer_auth.check_question(self.trust.key, question, self.me, self.wall(), self._replays)
             except PeerAuthError as exc:
-                self._say(f"refused a failsafe question from {client}: {exc}")
+                self._say(f"refused a failsafe question from {caller.address}: {exc}")
                 return _refusal(401, str(exc))
             asker = question.asker
+        if self.trust.tls is not None and asker not in caller.certified:
+            why = (f"question says it is from {asker!r}, the client certificate names "
+                   f"{', '.join(caller.certified) or 'no server'}")
+            self._say(f"refused a failsafe question from {caller.address}: {why}")
+            return _refusal(403, why)
         reaching = await self.reaching()
         if reaching is False and asker and asker != self.me:
             self.vouch(asker)   # it may keep its actives on our word: we move none of them while it may

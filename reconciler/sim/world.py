@@ -26,7 +26,7 @@ from overseer.desired.validate import check_documents
 from ..agent.agent import Agent
 from ..agent.edges import Edges
 from ..hooks.runner import NoHooks
-from ..agent.failsafe import Peer, Reply, Unanswered
+from ..agent.failsafe import Caller, Peer, Reply, Unanswered
 from ..agent.peer_auth import PeerKey, PeerTrust
 from .checker import Checker
 from overseer.desired.store.simulated import SimClient, SimWatcher
@@ -146,7 +146,7 @@ class World:
             await asyncio.sleep(timeout)
             return Unanswered("silent")
         await asyncio.sleep(self.net.latency())
-        coro = answer(query, me)
+        coro = answer(query, Caller(me))
         task = self.loop.create_task(coro, context=self.contexts[peer.name].copy())
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
