@@ -339,6 +339,31 @@ class Agent:
     async def _lease_changed(self) -> None:
         self.local.unfence()
         self._changed.set()
+        state = self.presence.state
+        if state.kept_through is not None:
+            state.kept_through = None
+            # Every lease went at once: servers come back one by one, so give
+            # them the same rank-scaled head start as at a cluster's start, or
+            # whoever re-registered first would take the lock from the
+            # hierarchy's head and the master would change for nothing.
+            self.mastership.started = self.edges.monotonic()
+            self._tasks.append(asyncio.create_task(self._record_kept(state.lost_at - state.last_renewed),
+                                                   name="record kept actives"))
+
+    async def _record_kept(self, silent_for: float) -> None:
+        """Say in each kept service's history why nothing moved (presence.py, `_lease_lost`)."""
+        epoch = self.snapshot.master.epoch if self.snapshot.master else 0
+        message = (f"{self.me} kept its active: etcd answered again after {silent_for:.1f}s and had expired "
+                   f"every lease at once while all servers still reached each other (failsafe); "
+                   f"new lease taken, nothing moved")
+        for service in self.local.active_services():
+            try:
+                await self.edges.etcd(self.store.append_history,
+                                      HistoryEntry(service, self.edges.wall(), HistoryKind.KEPT, message,
+                                                   self.me, epoch))
+            except StoreError as exc:
+                log.warning("could not record in %s's history that its active was kept: %s", service, exc)
+                return
 
     async def _failsafe(self) -> tuple[bool, bool]:
         desired = self.snapshot.desired

@@ -55,6 +55,8 @@ class PresenceState:
     kept_at: float = float("-inf")     # last time failsafe said "everyone lost etcd"
     vouched_until: float = 0.0         # monotonic time our actives stop being legitimate
     asking: bool = False               # a failsafe query of the peers is under way
+    lost_at: Optional[float] = None    # when etcd last told us our lease had expired
+    kept_through: Optional[float] = None  # that happened while our actives were legitimate: kept
     errors: list = field(default_factory=list)
 
 
@@ -161,8 +163,8 @@ class Presence:
         # idle agent's event-loop wake-ups.
         while True:
             self._deadline_moved.clear()
-            wait = self.ttl   # no lease or fenced: nothing to guard until poked
-            if self.state.lease is not None and not self.state.fenced:
+            wait = self.ttl   # nothing held, or fenced: nothing to guard until poked
+            if self._holding() and not self.state.fenced:
                 now = self.clock()
                 # A peer query still running gets a little longer: to 90% of a
                 # lease, short of the fencer's 95%. At 95% both, the fencer
@@ -182,6 +184,10 @@ class Presence:
                     await self._deadline_moved.wait()
             except TimeoutError:
                 pass
+
+    def _holding(self) -> bool:
+        # A lease, or a lost one whose deadline still runs while we take a new one.
+        return self.state.lease is not None or self.state.vouched_until > 0.0
 
     def _legitimate_until(self, moment: float) -> None:
         # Our lease lives at least a TTL after `moment` (a renewal we sent, or a
@@ -218,13 +224,34 @@ class Presence:
                 # row under load. The next tick publishes (nothing marked done).
                 log.debug("publishing servers/%s deferred to the next renewal: %s", self.record().name, exc)
         except LeaseLost:
-            log.warning("lease %x expired in etcd: our master lock and presence are gone; re-registering",
-                        self.state.lease)
-            self.state.lease = None  # nothing may be written on the dead lease meanwhile
-            await self._fence("lease expired")
-            await self._reregister()
+            await self._lease_lost()
         except StoreError as exc:
             await self._etcd_down(exc)
+
+    async def _lease_lost(self) -> None:
+        """etcd says our lease is gone. What may run here is decided by our own
+        deadline (`vouched_until`), not by the lease: the master moves nothing
+        of ours before that deadline is over (down tracking counts from the
+        lease's expiry, and from any failsafe vouch we were given, plus the
+        margin). The lease can be gone while the deadline still runs only when
+        etcd itself expired it early: a stalled etcd resuming without a leader
+        change expires every lease at once, while failsafe had everyone keep
+        their actives. Then we take a new lease and keep them; the deadline
+        guard still fences if that does not succeed in time
+        (docs/design-choices.md, "After a cluster-wide lease expiry")."""
+        lost, now = self.state.lease, self.clock()
+        self.state.lease = None  # nothing may be written on the dead lease meanwhile
+        self.state.lost_at = now
+        if self.state.fenced or now >= self.state.vouched_until:
+            log.warning("lease %x expired in etcd: our master lock and presence are gone; re-registering", lost)
+            await self._fence("lease expired")
+        else:
+            self.state.kept_through = self.state.vouched_until
+            log.warning("lease %x expired in etcd while our actives are still legitimate for %.1fs "
+                        "(%s): taking a new lease and keeping them", lost, self.state.vouched_until - now,
+                        "failsafe: everyone lost etcd" if self.state.kept_at > float("-inf")
+                        else "renewed in time")
+        await self._reregister()
 
     async def _renewed(self, sent: float) -> None:
         """A keep-alive sent at `sent` got through (the loop's or a rescue's)."""
