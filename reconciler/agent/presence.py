@@ -8,11 +8,12 @@ when that passes, even while a call still hangs on a dropped link, so they are
 down before the lease can expire for the others. From half the TTL without a
 renewal the agent asks its peers (`failsafe`) every tick: if all answer and
 none reaches etcd, the outage is etcd's and the legitimacy is extended from
-the moment we asked (a returning etcd extends every lease; the peers also
-vouch for us, failsafe.py). A peer that reaches etcd
+the moment we asked (the peers also vouch for us, failsafe.py). A peer that reaches etcd
 extends nothing: we may be the one cut off, or just the last to reconnect,
 and a keep-alive that gets through in time settles it. A lease found expired
-fences too: the master may already have moved our actives. The fencer
+fences too once that legitimacy has run out: the master may already have
+moved our actives. Before then it only means etcd expired every lease at once
+(it stalled, or was cut off from everyone): we take a new lease and keep them. The fencer
 process (fencer.py) enforces the same deadline if this agent itself hangs.
 """
 from __future__ import annotations
@@ -191,7 +192,8 @@ class Presence:
 
     def _legitimate_until(self, moment: float) -> None:
         # Our lease lives at least a TTL after `moment` (a renewal we sent, or a
-        # moment when nobody reached etcd: a returning etcd extends every lease).
+        # moment when nobody reached etcd: every peer vouched for us until a lease
+        # after its answer, and a master moves nothing of ours before that ends).
         self.state.vouched_until = max(self.state.vouched_until, moment + self.ttl * 0.8)
         self.vouch(moment + self.ttl * 0.95 - self.clock())
 
