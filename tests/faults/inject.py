@@ -46,6 +46,7 @@ class Injector:
         self.operator_threads: list[threading.Thread] = []
         self.injected = 0
         self.gone: set[str] = set()                         # never started again
+        self.targets: list[str] = []                        # each fault's target as resolved
         self.losses: list[tuple[str, float, list[str]]] = []   # host, when, services active there
 
     # --- resolving targets ----------------------------------------------------
@@ -117,6 +118,7 @@ class Injector:
         """Inject now; returns the heal actions as (delay, action)."""
         self.injected += 1
         kind, target = fault.kind, self.resolve(fault.target) if fault.target else ""
+        self.targets.append(target)
         self.log(f"inject {fault.describe()} -> {target or '-'}")
         return getattr(self, "_" + kind.replace("-", "_"))(fault, target)
 

@@ -143,9 +143,9 @@ def _run_in_lab(schedule: Schedule, workdir: Path, timing: Timing, converge_time
                         impaired=injector.impaired, blocked=injector.blocked, stopped=sampler.stopped())
         if schedule.label == "calm" or all(f.blip for f in schedule.faults):
             judge_calm(verdict, schedule.faults)
-        if len(schedule.faults) == 1:
-            # alone, a lost server's services must move within the requirement's bound
-            for host, at, services in injector.losses:
+        for host, at, services in injector.losses:
+            # when every fault hit the lost host alone, the others must take over within the bound
+            if set(injector.targets) == {host}:
                 judge_server_loss(verdict, SPECS, host, at, services, timing.server_loss_bound(), end)
         log(report(verdict))
     return verdict, injector.injected

@@ -248,6 +248,22 @@ def from_sim_as_found(seed: int, t: Timing = Timing()) -> Schedule:
     return from_sim(seed, t, draw(seed, extras=False))
 
 
+def frozen_host(seed: int, t: Timing = Timing()) -> Schedule:
+    """pbx's active host frozen (agent, fencer, children) past the lease,
+    jittered by the seed; on odd seeds its demote command hangs too, so the
+    thawed host cannot end its active with a demote. The others take over
+    meanwhile; after the thaw the old child must not act beside them."""
+    rng = random.Random(seed)
+    freeze = Fault(1.0, "host-freeze", "active:pbx", round(rng.uniform(1.2, 2.0) * t.lease_ttl, 2))
+    faults = [freeze]
+    if seed % 2:
+        # aimed at pbx's first candidate, where it runs after the cluster converged
+        hang = Fault(0.5, "cmd", SPECS["pbx"].candidates[0], round(freeze.duration + 3 * t.actuator_timeout, 2),
+                     "demote:hang")
+        faults = [hang, freeze]
+    return Schedule(seed, faults, label="frozen-host")
+
+
 def random_as_found(seed: int, t: Timing = Timing()) -> Schedule:
     """The random schedule of `seed` as drawn before the kinds of `_extras` existed."""
     schedule = random_schedule(seed, t, extras=False)
@@ -256,4 +272,4 @@ def random_as_found(seed: int, t: Timing = Timing()) -> Schedule:
 
 
 LABELLED = {"two-warm-actives": two_warm_actives, "calm": calm, "sim": from_sim,
-            "sim-as-found": from_sim_as_found, "random-as-found": random_as_found}
+            "sim-as-found": from_sim_as_found, "random-as-found": random_as_found, "frozen-host": frozen_host}
