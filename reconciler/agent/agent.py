@@ -16,7 +16,7 @@ import logging
 import os
 from typing import Optional
 
-from overseer.desired.state import ClusterSnapshot, HistoryEntry, HistoryKind, ServerRecord
+from overseer.desired.state import ClusterSnapshot, ServerRecord
 from overseer.desired.store.client import EtcdConfig, StoreError
 from overseer.desired.store.store import Store
 
@@ -26,9 +26,10 @@ from .edges import REAL, Edges
 from ..hooks.events import Notifier
 from ..hooks.master_events import MasterEvents
 from . import agent_http
-from .failsafe import Peer, Vouches
+from .failsafe import Vouches, peers_of
 from .local import LocalServices
 from .mastership import Mastership
+from .own_history import OwnHistory
 from .peer_auth import OFF, PeerTrust
 from .peer_desk import EtcdProbe, PeerDesk, announce
 from .presence import Presence
@@ -49,7 +50,7 @@ class Agent:
         self.cfg, self.me, self.cluster_name = cfg, server, cluster
         self.edges = edges
         self.peer_trust, self.metrics_listen = peer_trust, metrics_listen
-        self.endpoints: list = []   # the peer endpoint, and the local one if asked for (healthz.py)
+        self.endpoints: list = []   # the peer endpoint, and the local one if asked for (agent_http.py)
         self.state_dir = state_dir
         self.store: Optional[Store] = None
         self.snapshot: Optional[ClusterSnapshot] = None
@@ -116,7 +117,8 @@ class Agent:
         self.vouching = Vouching(self.fencer)
         self.local.on_role_change = self._vouch_now
         self.local.legitimate = self._legitimate
-        self.hooks = self.edges.hooks(self._record_hook)
+        self.own_history = OwnHistory(self.store, self.me, self.edges)
+        self.hooks = self.edges.hooks(self.own_history.hook)
         notifier = Notifier(self.me, lambda: self.snapshot.desired, self.hooks, self.edges.wall)
         self.local.notifier = notifier
         self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
@@ -167,16 +169,11 @@ class Agent:
 
     async def _start_endpoints(self, snapshot: ClusterSnapshot) -> None:
         doc = snapshot.desired.servers[self.me]
-        host = os.environ.get("OVERSEER_AGENT_LISTEN", doc.spec.address)
         probe = EtcdProbe(lambda: self.edges.etcd(self.store.get_master), self.edges.monotonic)
         self.desk = PeerDesk(self.me, self.peer_trust, self.edges.ask_peer, self.edges.wall, probe,
                              keepalives_ok=lambda: self.presence.state.etcd_ok, vouch=self._vouch_for)
-        tls = {"tls": self.peer_trust.tls.server} if self.peer_trust.tls else {}   # the simulator has none
-        self.endpoints.append(self.edges.healthz(host, doc.spec.agentPort, self.desk.answer, **tls))
-        if self.metrics_listen:
-            from .healthz import HttpEndpoint  # noqa: PLC0415  (a real socket: never in the simulator)
-            self.endpoints.append(HttpEndpoint(*self.metrics_listen, agent_http.routes(self._local_status),
-                                               name="local endpoint (--metrics)"))
+        self.endpoints = agent_http.endpoints(self.edges, os.environ.get("OVERSEER_AGENT_LISTEN", doc.spec.address),
+                                              doc.spec.agentPort, self.desk, self.metrics_listen, self._local_status)
         for endpoint in self.endpoints:
             await endpoint.start()
 
@@ -340,13 +337,23 @@ class Agent:
     async def _lease_changed(self) -> None:
         self.local.unfence()
         self._changed.set()
+        state = self.presence.state
+        if state.kept_through is not None:
+            state.kept_through = None
+            # Every lease went at once: servers come back one by one, so give
+            # them the same rank-scaled head start as at a cluster's start, or
+            # whoever re-registered first would take the lock from the
+            # hierarchy's head and the master would change for nothing.
+            self.mastership.started = self.edges.monotonic()
+            epoch = self.snapshot.master.epoch if self.snapshot.master else 0
+            self._tasks.append(asyncio.create_task(
+                self.own_history.kept(self.local.active_services(), epoch, state.lost_at - state.last_renewed),
+                name="record kept actives"))
 
     async def _failsafe(self) -> tuple[bool, bool]:
-        desired = self.snapshot.desired
-        peers = [Peer(name, doc.spec.address, doc.spec.agentPort)
-                 for name, doc in desired.servers.items() if name != self.me]
         # longer than a peer's own etcd probe (0.3 s), short enough to decide in time
-        verdict = await self.desk.verdict(peers, timeout=max(0.5, min(1.0, self.presence.ttl / 4)))
+        verdict = await self.desk.verdict(peers_of(self.snapshot.desired, self.me),
+                                          timeout=max(0.5, min(1.0, self.presence.ttl / 4)))
         said = (verdict.keep, verdict.definitive)
         if said != self._failsafe_said:
             # once per state change, not once per keep-alive tick
@@ -357,12 +364,6 @@ class Agent:
             log.log(logging.WARNING if verdict.keep else logging.ERROR,
                     "etcd unreachable: %s → %s", verdict.why, outcome)
         return verdict.keep, verdict.definitive
-
-    def _record_hook(self, outcome, services) -> None:
-        # on a hook worker thread: a blocking etcd call is fine there
-        for service in services:
-            self.store.append_history(HistoryEntry(service, self.edges.wall(), HistoryKind.HOOK, outcome.message(),
-                                                   self.me, outcome.event.epoch))
 
     # --- shutdown -------------------------------------------------------------
 

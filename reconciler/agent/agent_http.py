@@ -12,7 +12,7 @@ the whole server network.
 from __future__ import annotations
 
 import json
-from typing import Awaitable, Callable, Mapping
+from typing import Awaitable, Callable, Mapping, Optional
 
 from .failsafe import Caller, Reply
 
@@ -46,6 +46,18 @@ def _exposition() -> tuple[bytes, str]:
 
 
 _registered = False
+
+
+def endpoints(edges, host: str, port: int, desk, listen: Optional[tuple[str, int]],
+              status: Callable[[], Awaitable[dict]]) -> list:
+    """The peer endpoint on the Server's address and agentPort (through the
+    edges: the simulator has its own), and the local one if asked for."""
+    tls = {"tls": desk.trust.tls.server} if desk.trust.tls else {}   # the simulator's edge takes none
+    made = [edges.healthz(host, port, desk.answer, **tls)]
+    if listen:
+        from .healthz import HttpEndpoint  # noqa: PLC0415  (a real socket: never in the simulator)
+        made.append(HttpEndpoint(*listen, routes(status), name="local endpoint (--metrics)"))
+    return made
 
 
 def routes(status: Callable[[], Awaitable[dict]]) -> dict[str, Callable[[Mapping[str, str], Caller], Awaitable[Reply]]]:

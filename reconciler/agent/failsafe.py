@@ -70,6 +70,11 @@ class Vouches:
         return vouched
 
 
+def peers_of(desired, me: str) -> list[Peer]:
+    """Every other server of the documents, where its agent answers."""
+    return [Peer(name, doc.spec.address, doc.spec.agentPort) for name, doc in desired.servers.items() if name != me]
+
+
 @dataclass(frozen=True)
 class Reply:
     """One HTTP answer as it came over the wire (peer_client.py) or from a
