@@ -112,6 +112,10 @@ class HttpEndpoint:
             self._open.add(task)
             self._reading[task] = None
             task.add_done_callback(self._forget)
+            # An accept that finds a connection waiting returns without yielding
+            # to the loop: without this, a backlog full of a flood was accepted
+            # before any connection closed by _make_room had let go of its descriptor.
+            await asyncio.sleep(0)
 
     def _forget(self, task: asyncio.Task) -> None:
         self._open.discard(task)
