@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 0.3   # an etcd that has not answered by then is "silent" for this answer
 MAX_AGE = 0.5         # a probe result older than this is not used; askers ask every 0.2-1 s
+WARM_EVERY = 0.1      # while our own keep-alives fail, a new probe this long after the last ended
 LOG_EVERY = 10.0
 
 
@@ -43,7 +44,13 @@ class EtcdProbe:
     """Whether etcd answers, at most MAX_AGE old: however many peers ask (or
     flood the port), at most one etcd call is in flight and none is made
     while the last result is fresh. A result's age counts from when its call
-    was sent."""
+    was sent.
+
+    Idle, nothing is probed until someone asks. While our own keep-alives
+    fail (`keep_fresh`), when the peers are about to ask, the result is kept
+    fresh in the background: an answer waiting for a 0.3 s probe left a
+    cut-off asker at leaseTTL 2 s a few milliseconds short of its deadline
+    (it asks from the first keep-alive that fails after half the lease)."""
 
     def __init__(self, call: Callable[[], Awaitable[object]], clock: Callable[[], float],
                  timeout: float = PROBE_TIMEOUT, max_age: float = MAX_AGE):
@@ -51,6 +58,18 @@ class EtcdProbe:
         self._outcome: Optional[str] = None
         self._at = float("-inf")
         self._refresh: Optional[asyncio.Task] = None
+        self._warm: Optional[asyncio.Task] = None
+
+    def keep_fresh(self, until: Callable[[], bool]) -> None:
+        if self._warm is None or self._warm.done():
+            self._warm = asyncio.create_task(self._keep_fresh(until), name="etcd probe while etcd is away")
+
+    async def _keep_fresh(self, until: Callable[[], bool]) -> None:
+        while not until():
+            if self._refresh is None or self._refresh.done():
+                self._refresh = asyncio.create_task(self._probe(), name="etcd probe for peers")
+            await asyncio.shield(self._refresh)
+            await asyncio.sleep(WARM_EVERY)
 
     async def outcome(self) -> str:
         """"ok", "refused" (an etcd error at once) or "silent" (no answer in time)."""
@@ -102,6 +121,10 @@ class PeerDesk:
         self.probe, self.keepalives_ok, self.vouch = probe, keepalives_ok, vouch
         self._replays = peer_auth.Replays()
         self._quiet_until, self._unsaid = 0.0, 0
+
+    def etcd_away(self) -> None:
+        """Our keep-alives began to fail: keep the probe fresh until they get through."""
+        self.probe.keep_fresh(until=self.keepalives_ok)
 
     # --- asking -------------------------------------------------------------
 

@@ -67,7 +67,8 @@ class Presence:
                  failsafe: Callable[[], Awaitable[tuple[bool, bool]]],
                  on_lease_change: Callable[[], Awaitable[None]],
                  vouch: Callable[[float], None] = lambda seconds: None,
-                 clock: Callable[[], float] = time.monotonic, edges: Edges = REAL):
+                 clock: Callable[[], float] = time.monotonic, edges: Edges = REAL,
+                 on_down: Callable[[], None] = lambda: None):
         self.store = store
         self.etcd, self._given_lane = edges.etcd, edges.keepalive
         self.record = record
@@ -76,6 +77,7 @@ class Presence:
         self.failsafe = failsafe
         self.on_lease_change = on_lease_change
         self.vouch = vouch  # tells the fencer process how long our actives stay legitimate
+        self.on_down = on_down  # our keep-alives just began to fail: peers will ask us soon (peer_desk)
         self.clock = clock
         self.state = PresenceState()
         # compared as records, not as JSON: serialising on every keep-alive was
@@ -325,10 +327,11 @@ class Presence:
             await self._etcd_down(exc)
 
     async def _etcd_down(self, exc: StoreError) -> None:
-        if self.state.etcd_ok:
+        was_ok, self.state.etcd_ok = self.state.etcd_ok, False
+        if was_ok:
             log.warning("etcd unreachable: %s (lease renewed %.1fs ago)", exc,
                         self.clock() - self.state.last_renewed)
-        self.state.etcd_ok = False
+            self.on_down()
         if self._rescuer is None or self._rescuer.done():
             self._rescuer = asyncio.create_task(self._rescue_while_down(), name="rescue keep-alives")
         silent_for = self.clock() - self.state.last_renewed

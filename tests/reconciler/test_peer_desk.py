@@ -185,3 +185,20 @@ async def test_the_probe_is_reused_only_while_fresh(age, calls):
     now["t"] += age
     assert await probe.outcome() == "ok"
     assert len(count) == calls
+
+
+async def test_while_our_keepalives_fail_the_answer_is_ready_before_anyone_asks():
+    """A peer asking as its own deadline nears must not wait for our probe:
+    from our keep-alives' first failure the probe runs on its own."""
+    calls = []
+
+    async def silent():
+        calls.append(1)
+        await asyncio.sleep(5)
+    now = {"t": 100.0}
+    probe = EtcdProbe(silent, lambda: now["t"])
+    probe.keep_fresh(until=lambda: len(calls) >= 2)
+    await asyncio.wait_for(probe._warm, 5)    # two probes ran, nobody asked
+    assert len(calls) == 2
+    assert await asyncio.wait_for(probe.outcome(), 0.1) == "silent"   # no third call, no wait
+    assert len(calls) == 2
