@@ -20,7 +20,14 @@ comes first drops the addresses; only an agent that says `bye` before closing
 
 The agent runs this file as a script with `python -S -E`: no site, no
 overseer package, only the few stdlib modules below, so the process stays a
-few MB (it is one per server, for the server's whole life).
+few MB (it is one per server, for the server's whole life). Its environment
+is PATH and its own two settings, never the agent's etcd credentials.
+
+It runs as the agent's user, in a session of its own. A service whose
+commands run as another user (`user:` in its documents) cannot signal it,
+nor the agent: the kernel refuses a signal across users without CAP_KILL.
+A service running as the agent's own user can, and could then outlive its
+lease; the documented deployment gives every service a user of its own.
 """
 from __future__ import annotations
 
@@ -187,6 +194,20 @@ def serve(stream=None, clock=time.monotonic) -> None:
         watch.feed(chunk)
 
 
+# All the fencer gets of the agent's environment: where `ip` is, and the two
+# settings it reads. It never reads etcd, so never the etcd credentials, and
+# nothing else the agent was given by its unit.
+FENCER_ENV = ("PATH", "OVERSEER_IP_COMMAND", "OVERSEER_FENCER_DEBUG")
+DEFAULT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def fencer_environment(source=None) -> dict[str, str]:
+    source = os.environ if source is None else source
+    env = {name: source[name] for name in FENCER_ENV if name in source}
+    env.setdefault("PATH", DEFAULT_PATH)
+    return env
+
+
 class Fencer:
     """The agent's end: spawn the watchdog and vouch for the actives."""
 
@@ -194,7 +215,7 @@ class Fencer:
         import subprocess  # noqa: PLC0415  (the agent's side only: the fencer process never needs it)
         self._timeout_expired = subprocess.TimeoutExpired
         self.proc = subprocess.Popen(
-            [sys.executable, "-S", "-E", os.path.abspath(__file__)],
+            [sys.executable, "-S", "-E", os.path.abspath(__file__)], env=fencer_environment(),
             stdin=subprocess.PIPE, preexec_fn=_die_with_parent, start_new_session=True)
 
     def vouch(self, seconds: float, groups: list[int], vips: list[str] = ()) -> None:
