@@ -8,8 +8,9 @@ effective and saved ids and the supplementary groups, sets no-new-privileges
 inheritable and ambient capability sets, and the bounding set when the agent
 may (CAP_SETPCAP): after the switch away from uid 0 the kernel clears the
 rest, so the command holds no capability at all. An agent running as another
-user than root drops no privilege it does not hold itself: it needs
-CAP_SETUID and CAP_SETGID, and `credentials()` says so before the spawn.
+user than root needs CAP_SETUID and CAP_SETGID to switch, and CAP_KILL to
+stop (and fence) what then runs as someone else; `credentials()` says which
+is missing before the spawn.
 
 A command running as another user than the agent cannot read the agent's
 /proc/<pid>/environ or memory, nor signal the agent or its fencer (the kernel
@@ -31,7 +32,7 @@ from .run_as import RunAs
 SETPRIV = shutil.which("setpriv")
 
 # capability numbers (linux/capability.h)
-CAP_SETGID, CAP_SETUID, CAP_SETPCAP = 6, 7, 8
+CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP = 5, 6, 7, 8
 
 
 class RunAsError(Exception):
@@ -146,13 +147,17 @@ def credentials(spec: RunAs) -> Optional[Credentials]:
 
 def _may_switch(uid: int, user: str) -> None:
     # setpriv would fail in the child, where a supervised service's error
-    # only reaches its log file: say it here, at the start
-    missing = [name for cap, name, needed in ((CAP_SETUID, "CAP_SETUID", uid != os.geteuid()),
-                                              (CAP_SETGID, "CAP_SETGID", True))
+    # only reaches its log file; and a child of another user that the agent
+    # may not signal could never be stopped or fenced: say it here, at the start
+    other = uid != os.geteuid()
+    missing = [name for cap, name, needed in ((CAP_SETUID, "CAP_SETUID", other),
+                                              (CAP_SETGID, "CAP_SETGID", True),
+                                              (CAP_KILL, "CAP_KILL", other))
                if needed and not _holds(cap)]
     if missing:
+        lacks = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
         raise RunAsError(("user",), f"the agent (uid {os.geteuid()}) may not run commands as user"
-                                 f" {user!r}: it lacks {' and '.join(missing)}")
+                                    f" {user!r}: it lacks {lacks}")
 
 
 @functools.lru_cache(maxsize=1)

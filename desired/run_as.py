@@ -66,8 +66,8 @@ class RunAs(Strict):
     of that. Names are looked up on the server when the command starts: an
     unknown one fails that start (or check, or hook) with the field named in
     the message. `overseer validate --check-users` looks them up on the
-    machine it runs on. The agent needs CAP_SETUID and CAP_SETGID for this
-    (root has them)."""
+    machine it runs on. The agent needs CAP_SETUID, CAP_SETGID and CAP_KILL
+    for this (root has them)."""
     user: Optional[User] = None   # run as this user instead of the agent; no capabilities, no new privileges
     group: Optional[Group] = None   # its primary group; unset: the user's own
     groups: Optional[list[Group]] = None   # its supplementary groups; unset: the user's, from /etc/group; [] for none

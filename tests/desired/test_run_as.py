@@ -77,15 +77,20 @@ def test_a_user_is_looked_up_with_its_groups():
 
 
 def test_an_agent_that_may_not_switch_users_says_so_before_any_spawn():
-    # root, but without CAP_SETUID/CAP_SETGID: as an agent run by a User= without them
+    # root, but without some capabilities: as an agent run by a User= without them
     code = ("from overseer.desired.child_user import credentials, RunAsError\n"
             "from overseer.desired.run_as import RunAs\n"
             "try:\n    credentials(RunAs(user='nobody'))\n"
             "except RunAsError as exc:\n    print(exc.where('spec.actuator'), exc.reason)\n")
-    proc = subprocess.run(["setpriv", "--inh-caps=-setuid,-setgid", "--bounding-set=-setuid,-setgid", "--",
-                           sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
-    assert proc.stdout.strip() == (f"spec.actuator.user the agent (uid {os.geteuid()}) may not run commands"
-                                   " as user 'nobody': it lacks CAP_SETUID and CAP_SETGID"), proc.stderr
+    def lacking(caps: str) -> str:
+        proc = subprocess.run(["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", "--",
+                               sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+    said = f"spec.actuator.user the agent (uid {os.geteuid()}) may not run commands as user 'nobody': it lacks"
+    assert lacking("-setuid,-setgid,-kill") == f"{said} CAP_SETUID, CAP_SETGID and CAP_KILL"
+    # without CAP_KILL it could never stop (nor fence) what it started
+    assert lacking("-kill") == f"{said} CAP_KILL"
     if os.geteuid() == 0:
         assert credentials(RunAs(user="nobody")).uid == NOBODY.pw_uid
 
