@@ -56,6 +56,7 @@ class ServicePlan:
     candidates: tuple[str, ...]
     replicas: int = 1
     demote: bool = True
+    vip: int = 0                # a floating address with this arpCount; 0: none
 
 
 @dataclass(frozen=True)
@@ -120,9 +121,19 @@ def draw(seed: int, extras: bool = True, blips_upto: float = BLIPS_UPTO) -> Sche
                         margin=rng.choice((0.2, 0.5)), campaign_delay=1.0,
                         actuator_timeout=rng.choice((1.0, 2.0)), services=tuple(services))
     faults = _faults(rng, schedule, blips_upto)
+    if extras:
+        schedule = schedule.but(services=_vips(seed, schedule.services))
     if extras and faults and not all(f.blip for f in faults):
         faults += _silent_etcd(seed, schedule) + _master_loss(seed, schedule) + _cleanups(seed, schedule)
     return schedule.but(faults=tuple(sorted(faults, key=lambda f: (f.at, f.kind))))
+
+
+def _vips(seed: int, services: tuple[ServicePlan, ...]) -> tuple[ServicePlan, ...]:
+    """Half the services of one active carry a floating address (spec.vip),
+    announced 1-3 times. A generator of its own, as the faults below."""
+    rng = random.Random(seed * 1_000_003 + 17)
+    return tuple(replace(svc, vip=rng.choice((1, 2, 3))) if svc.replicas == 1 and rng.random() < 0.5 else svc
+                 for svc in services)
 
 
 def _silent_etcd(seed: int, s: Schedule) -> list[Fault]:
