@@ -47,6 +47,7 @@ class HistoryKind(StrEnum):
     ACTION = "action"
     CLEANUP = "cleanup"
     HOOK = "hook"                    # a notification hook's outcome (desired/hooks.py)
+    KEPT = "kept"                    # an active kept through etcd trouble: why nothing moved
 
 
 # str-valued: records read back from JSON hold plain strings, equal to these

@@ -16,7 +16,7 @@ import logging
 import os
 from typing import Optional
 
-from overseer.desired.state import ClusterSnapshot, HistoryEntry, HistoryKind, ServerRecord
+from overseer.desired.state import ClusterSnapshot, ServerRecord
 from overseer.desired.store.client import EtcdConfig, StoreError
 from overseer.desired.store.store import Store
 
@@ -28,6 +28,7 @@ from ..hooks.master_events import MasterEvents
 from .failsafe import Peer, Vouches, everyone_lost_etcd
 from .local import LocalServices
 from .mastership import Mastership
+from .own_history import OwnHistory
 from .presence import Presence
 from .vouching import Vouching
 
@@ -109,7 +110,8 @@ class Agent:
         self.vouching = Vouching(self.fencer)
         self.local.on_role_change = self._vouch_now
         self.local.legitimate = self._legitimate
-        self.hooks = self.edges.hooks(self._record_hook)
+        self.own_history = OwnHistory(self.store, self.me, self.edges)
+        self.hooks = self.edges.hooks(self.own_history.hook)
         notifier = Notifier(self.me, lambda: self.snapshot.desired, self.hooks, self.edges.wall)
         self.local.notifier = notifier
         self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
@@ -339,6 +341,18 @@ class Agent:
     async def _lease_changed(self) -> None:
         self.local.unfence()
         self._changed.set()
+        state = self.presence.state
+        if state.kept_through is not None:
+            state.kept_through = None
+            # Every lease went at once: servers come back one by one, so give
+            # them the same rank-scaled head start as at a cluster's start, or
+            # whoever re-registered first would take the lock from the
+            # hierarchy's head and the master would change for nothing.
+            self.mastership.started = self.edges.monotonic()
+            epoch = self.snapshot.master.epoch if self.snapshot.master else 0
+            self._tasks.append(asyncio.create_task(
+                self.own_history.kept(self.local.active_services(), epoch, state.lost_at - state.last_renewed),
+                name="record kept actives"))
 
     async def _failsafe(self) -> tuple[bool, bool]:
         desired = self.snapshot.desired
@@ -357,12 +371,6 @@ class Agent:
             log.log(logging.WARNING if verdict.keep else logging.ERROR,
                     "etcd unreachable: %s → %s", verdict.why, outcome)
         return verdict.keep, verdict.definitive
-
-    def _record_hook(self, outcome, services) -> None:
-        # on a hook worker thread: a blocking etcd call is fine there
-        for service in services:
-            self.store.append_history(HistoryEntry(service, self.edges.wall(), HistoryKind.HOOK, outcome.message(),
-                                                   self.me, outcome.event.epoch))
 
     # --- shutdown -------------------------------------------------------------
 
