@@ -47,8 +47,7 @@ class World:
         self.loop = VirtualLoop()
         self.t0 = self.loop.time()
         self.rng = random.Random(schedule.seed * 7919 + 17)   # runtime draws: latencies, step times
-        # runtime draws of their own (partial commands, the fencer's kill, `ip addr`),
-        # so the draws above stay what they were for the schedules that need none
+        # commands' partial work, the fencer's kill, `ip addr`: draws of their own, the above unchanged
         self.proc_rng = random.Random(schedule.seed * 7919 + 23)
         self.context = contextvars.Context()                  # the world's own: never frozen
         self.net = Network(self.loop, self.rng, self.context, CFG.timeout)
@@ -182,8 +181,7 @@ class World:
             return
         self.loop.kill(key)
         self.paused.discard(server)
-        # the children die with their agent (parent-death signal); the fencer
-        # learns of it and drops the vouched addresses (its children are gone)
+        # the children die with their agent (parent-death signal); the fencer drops its addresses
         for actuator in self.actuators:
             if actuator.server == server and not actuator.closed:
                 actuator.closed = True
