@@ -129,6 +129,14 @@ def _drain(fd: int, watch: Watch) -> None:
         pass
 
 
+def _signals(woken: int) -> set[int]:
+    """The signal numbers the wakeup pipe brought."""
+    try:
+        return set(os.read(woken, 64))
+    except BlockingIOError:
+        return set()
+
+
 def serve(stream=None, clock=time.monotonic) -> None:
     stream = stream if stream is not None else sys.stdin.buffer
     fd = stream.fileno()
@@ -140,14 +148,19 @@ def serve(stream=None, clock=time.monotonic) -> None:
     os.set_blocking(wake, False)
     signal.set_wakeup_fd(wake)
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    # A whole host frozen (SIGSTOP of everything, a hung VM) and thawed: the
+    # deadline passed while we were stopped, but select() resumes with the
+    # time that was left when it stopped, and the thawed children acted for
+    # seconds beside their successors. SIGCONT wakes us to check at once.
+    signal.signal(signal.SIGCONT, lambda signum, frame: None)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     while True:
         ready, _, _ = select.select([fd, woken], [], [], watch.wait())
-        if woken in ready:
+        if woken in ready and _signals(woken) - {signal.SIGCONT}:
             _drain(fd, watch)
             _end(watch.agent_gone(), f"agent {os.getppid()} died")
             return
-        if not ready:
+        if not ready or ready == [woken]:
             fired = watch.expired()
             if fired is not None:
                 _end(fired, f"agent {os.getppid()} silent past its lease")
