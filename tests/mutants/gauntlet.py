@@ -61,8 +61,12 @@ def run_child(scratch: Path, files: list[MutatedFile], seeds: list[int], catches
     (scratch / "job.json").write_text(json.dumps(job))
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     env.update(PYTHONPATH=str(scratch) if path is None else path, PYTHONHASHSEED="0", PYTHONDONTWRITEBYTECODE="1")
-    proc = subprocess.run([sys.executable, str(CHILD), str(scratch / "job.json")], env=env, cwd=scratch,
-                          capture_output=True, text=True, timeout=60 + SECONDS_PER_SEED_LIMIT * len(seeds))
+    limit = 60 + SECONDS_PER_SEED_LIMIT * len(seeds)
+    try:
+        proc = subprocess.run([sys.executable, str(CHILD), str(scratch / "job.json")], env=env, cwd=scratch,
+                              capture_output=True, text=True, timeout=limit)
+    except subprocess.TimeoutExpired:
+        return {"error": f"the child ran longer than {limit:.0f}s for {len(seeds)} seeds: stuck"}
     result_file = scratch / "result.json"
     if proc.returncode != 0 or not result_file.exists():
         return {"error": f"child exited {proc.returncode}: {proc.stderr[-2000:]}"}
