@@ -51,6 +51,7 @@ def main(argv=None) -> int:
         for m in mutants:
             n, estimated = budget(m)
             print(f"{m.name:30} {'/'.join(m.catches):10} within {n}{' (estimate)' if estimated else ''}: {m.bug}")
+            print(f"{'':30} {m.why}")
         return 0
     if os.environ.get("PYTHONHASHSEED") != "0":   # as the simulator's own entry point does
         os.environ["PYTHONHASHSEED"] = "0"
