@@ -59,7 +59,13 @@ def _dump(obj) -> str:
 
 
 def _load(cls, raw: str | bytes | dict):
-    data = json.loads(raw) if isinstance(raw, (str, bytes)) else dict(raw)
+    """ValueError or TypeError when `raw` is not such a record (whoever wrote it)."""
+    try:
+        data = json.loads(raw) if isinstance(raw, (str, bytes)) else dict(raw)
+    except RecursionError:
+        raise ValueError(f"not a {cls.__name__}: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"not a {cls.__name__}: {type(data).__name__}, not a JSON object")
     known = {f.name for f in fields(cls)}
     return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known})
 

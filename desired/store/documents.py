@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import io
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -27,6 +28,8 @@ from . import staged
 from .chunks import MAX_OPS, chunked
 from .client import Conflict, EtcdConfig, StoreError, call
 from .keys import ROOT, Keys
+
+log = logging.getLogger(__name__)
 
 ETCD_FILE = "(etcd)"  # the `file` of documents read back from etcd, in errors
 CREATED, CONFIGURED, UNCHANGED, PRUNED = "created", "configured", "unchanged", "pruned"
@@ -69,13 +72,25 @@ def _parse(kvs, keys: Keys) -> tuple[dict, int, int]:
     prefix = keys.desired_prefix()
     docs, generation, gen_rev = {}, 0, 0
     for kv in kvs:
-        if kv.key.decode() == keys.generation():
-            generation, gen_rev = int(kv.value.decode() or 0), kv.mod_revision
+        key = kv.key.decode(errors="replace")
+        if key == keys.generation():
+            generation, gen_rev = _generation(kv.value, key), kv.mod_revision
             continue
-        kind, _, name = kv.key.decode()[len(prefix):].partition("/")
+        kind, _, name = key[len(prefix):].partition("/")
         if kind in MODELS and name:
-            docs[(kind, name)] = kv.value.decode()
+            # not UTF-8: the replacement characters fail the models (sources_from_store)
+            docs[(kind, name)] = kv.value.decode(errors="replace")
     return docs, generation, gen_rev
+
+
+def _generation(value: bytes, key: str) -> int:
+    """The count of applies; one that is no number counts as 0 (the next apply
+    writes a good one: its guard is the key's mod_revision, not its value)."""
+    try:
+        return int(value.decode() or 0)
+    except ValueError:
+        log.error("%s in etcd holds %r, not a number; counted as 0", key, value[:40])
+        return 0
 
 
 def read(client_or_store: Any, cluster: str, cfg: Optional[EtcdConfig] = None) -> Snapshot:
@@ -87,8 +102,8 @@ def read(client_or_store: Any, cluster: str, cfg: Optional[EtcdConfig] = None) -
     base = staged.base_revision(response.kvs, keys)
     if base is None:
         return Snapshot(docs, generation, gen_rev, response.header.revision)
-    marker = next(kv for kv in response.kvs if kv.key.decode() == keys.applying())
-    pending = staged.Pending(marker.value.decode(), marker.mod_revision, base, docs)
+    marker = next(kv for kv in response.kvs if kv.key == keys.applying().encode())
+    pending = staged.Pending(marker.value.decode(errors="replace"), marker.mod_revision, base, docs)
     committed = staged.read_base(client, cfg, keys, base)
     if committed is not None:
         docs, generation, gen_rev = _parse(committed.kvs, keys)
@@ -151,13 +166,15 @@ def discover_clusters(client_or_store: Any, cfg: Optional[EtcdConfig] = None) ->
         response = call(client.get_range_response, cfg, start, end, limit=1, keys_only=True)
         if not response.kvs:
             return found
-        cluster = response.kvs[0].key.decode()[len(ROOT):].split("/", 1)[0]
+        # bytes: a key that is not UTF-8 must not turn into a start before itself
+        raw = response.kvs[0].key[len(ROOT):].split(b"/", 1)[0]
+        cluster = raw.decode(errors="replace")
         prefix = f"{Keys(cluster).desired_prefix()}Cluster/"
         hit = call(client.get_prefix_response, cfg, prefix, limit=1, keys_only=True)
         if hit.kvs:
             found.append(cluster)
         # every key of this cluster starts with "<root><cluster>/"; skip past them
-        start = f"{ROOT}{cluster}" + chr(ord("/") + 1)
+        start = ROOT.encode() + raw + bytes([ord("/") + 1])
 
 
 def revision(client_or_store: Any, cfg: Optional[EtcdConfig] = None) -> int:
