@@ -192,9 +192,20 @@ class Response:
         bytes; b"" at its end."""
         limit = self.max_body if limit is None else limit
         if not self.chunked:
-            line = self._reader.readline(limit)
+            if self._left is None:
+                line = self._reader.readline(limit)
+            elif self._left == 0:
+                return b""
+            elif self._left <= limit:         # never past the body's end: the next answer's
+                line = self._reader.readline(self._left)
+                if line is None:
+                    line = self._reader.read(self._left)   # its last line, without a line end
+            else:
+                line = self._reader.readline(limit)
             if line is None:
                 raise BodyTooLarge("a line of the stream ran past the limit", limit)
+            if self._left is not None:
+                self._left -= len(line)
             return line
         parts: list[bytes] = []
         size = 0
