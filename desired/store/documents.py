@@ -112,8 +112,8 @@ def read(client_or_store: Any, cluster: str, cfg: Optional[EtcdConfig] = None) -
 
 def get(client_or_store: Any, cluster: str, kind: str, name: str,
         cfg: Optional[EtcdConfig] = None) -> Optional[dict]:
-    text = read(client_or_store, cluster, cfg).docs.get((kind, name))
-    return json.loads(text) if text is not None else None
+    snap = read(client_or_store, cluster, cfg)
+    return _stored(snap, (kind, name), cluster) if (kind, name) in snap.docs else None
 
 
 def list_docs(client_or_store: Any, cluster: str, kind: Optional[str] = None,
@@ -123,12 +123,22 @@ def list_docs(client_or_store: Any, cluster: str, kind: Optional[str] = None,
     order = {k: i for i, k in enumerate(KINDS)}
     chosen = sorted((k for k in snap.docs if kind is None or k[0] == kind),
                     key=lambda k: (order.get(k[0], 99), k[1]))
-    return [json.loads(snap.docs[k]) for k in chosen]
+    return [_stored(snap, k, cluster) for k in chosen]
 
 
 class StoredDocumentInvalid(StoreError):
     """A stored document no longer passes the models (written by another version)."""
     exit_code = 1
+
+
+def _stored(snap: Snapshot, key: tuple[str, str], cluster: str = "") -> Any:
+    """A stored document's JSON; StoredDocumentInvalid if it is none (whoever wrote it)."""
+    try:
+        return json.loads(snap.docs[key])
+    except (ValueError, RecursionError):
+        where = f"cluster {cluster!r}: " if cluster else ""
+        raise StoredDocumentInvalid(f"{where}stored {key[0]} {key[1]!r} is not JSON any more;"
+                                    " re-apply it") from None
 
 
 def sources_from_store(snap: Snapshot, cluster: str, strict: bool = False) -> list[Source]:
@@ -142,7 +152,7 @@ def sources_from_store(snap: Snapshot, cluster: str, strict: bool = False) -> li
         try:
             data = json.loads(text)
             model = MODELS[kind].model_validate(data)
-        except (ValueError, ValidationError) as exc:
+        except (ValueError, ValidationError, RecursionError) as exc:
             if strict:
                 raise StoredDocumentInvalid(
                     f"cluster {cluster!r}: stored {kind} {name!r} is not valid any more"
@@ -283,7 +293,7 @@ def diff(snap: Snapshot, sources: Iterable[Source], prune: bool = False) -> str:
     for kind, name, state in plan(snap, sources.values(), prune):
         if state == UNCHANGED:
             continue
-        old = to_yaml(json.loads(snap.docs[(kind, name)])) if (kind, name) in snap.docs else ""
+        old = to_yaml(_stored(snap, (kind, name))) if (kind, name) in snap.docs else ""
         new = to_yaml(json.loads(canonical(sources[(kind, name)].data))) if state != PRUNED else ""
         label = f"{kind}/{name}"
         out.extend(difflib.unified_diff(old.splitlines(True), new.splitlines(True),

@@ -46,7 +46,7 @@ def parse_documents(items: Iterable[tuple[str, str, bytes]], generation: int = 0
         if doc is None:
             try:
                 doc = model.model_validate(json.loads(raw))
-            except (ValidationError, ValueError) as exc:
+            except (ValidationError, ValueError, RecursionError) as exc:
                 log.error("desired/%s/%s in etcd does not parse, ignored: %s", kind, name, exc)
                 continue
         used[key] = doc

@@ -47,7 +47,10 @@ class Settings:
 
     def _etcd_config(self, timeout: float) -> EtcdConfig:
         return EtcdConfig.from_options(self.etcd, self.cacert, self.cert, self.key,
-                                       self.user, timeout=timeout, password_file=self.password_file,
+                                       self.user, timeout=timeout,
+                                       # from the environment: from_options reads it, and says so
+                                       password_file=self.password_file if "password_file" in self.given
+                                       else None,
                                        max_answer=self.max_answer,
                                        insecure_transport=self.insecure_transport)
 

@@ -158,7 +158,7 @@ DRIP_EVERY = 0.3
 
 
 class HostileEtcd:
-    def __init__(self, etcd_url: str):
+    def __init__(self, etcd_url: str, host: str = "127.0.0.1"):
         target = urlparse(etcd_url)
         self.target = (target.hostname, target.port)
         self.mode: Optional[str] = None
@@ -167,14 +167,15 @@ class HostileEtcd:
         self.piped = 0
         self._lock = threading.Lock()
         self._conns: list[socket.socket] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.host = host
+        self._listener = socket.create_server((host, 0))
         self.port = self._listener.getsockname()[1]
         self._stopped = False
         threading.Thread(target=self._accept, daemon=True, name="hostile etcd").start()
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def set(self, mode: Optional[str]) -> None:
         if mode is not None and mode not in ANSWERS and mode not in MUTATIONS:
