@@ -138,8 +138,10 @@ def _tls_context(cfg: EtcdConfig):
     return context
 
 
-def connect(cfg: EtcdConfig) -> HttpEtcd:
-    """Build a client and prove the cluster answers within `cfg.timeout`."""
+def check_settings(cfg: EtcdConfig) -> tuple[list[tuple[str, str, int]], bool]:
+    """(the endpoints, whether TLS is used), or the StoreError that says why
+    these settings cannot work: nothing is asked of etcd. An agent checks at
+    start, so it stops with the reason instead of retrying forever."""
     if cfg.user and cfg.password is None:
         raise StoreError(f"--user {cfg.user}: set the password in a file named by --password-file"
                          f" ({credentials.PASSWORD_FILE_ENV}) or in {credentials.PASSWORD_ENV}")
@@ -153,6 +155,12 @@ def connect(cfg: EtcdConfig) -> HttpEtcd:
     secure = cfg.cacert is not None or any(scheme == "https" for scheme, _, _ in endpoints)
     if cfg.user:
         credentials.refuse_clear_text(endpoints, cfg.endpoints, secure, cfg.insecure_transport)
+    return endpoints, secure
+
+
+def connect(cfg: EtcdConfig) -> HttpEtcd:
+    """Build a client and prove the cluster answers within `cfg.timeout`."""
+    endpoints, secure = check_settings(cfg)
     client = HttpEtcd(cfg, endpoints, _tls_context(cfg) if secure else None)
     if cfg.user:
         client.authenticate(cfg.user, cfg.password)

@@ -19,7 +19,7 @@ import click
 from click.core import ParameterSource
 
 from overseer.desired.fields import NAME_PATTERN, NAME_RULE
-from overseer.desired.store.client import BadSetting, EtcdConfig, StoreError, bad_endpoint
+from overseer.desired.store.client import EtcdConfig, StoreError, bad_endpoint, check_settings
 
 
 @dataclass
@@ -38,12 +38,15 @@ class Settings:
     given: set = field(default_factory=set)
 
     def etcd_config(self, timeout: float = 3.0) -> EtcdConfig:
-        """The etcd settings; one line and exit 2 when they cannot work
-        (an unreadable password file, a bad --max-answer)."""
+        """The etcd settings; one line and exit 2 when they cannot work (an
+        unreadable password file, a bad --max-answer, credentials over plain
+        http to another machine), before anything is asked of etcd."""
         try:
-            return self._etcd_config(timeout)
-        except BadSetting as exc:
+            cfg = self._etcd_config(timeout)
+            check_settings(cfg)
+        except StoreError as exc:   # BadSetting, BadEndpoint: exit 2
             fail(str(exc), exc.exit_code)
+        return cfg
 
     def _etcd_config(self, timeout: float) -> EtcdConfig:
         return EtcdConfig.from_options(self.etcd, self.cacert, self.cert, self.key,

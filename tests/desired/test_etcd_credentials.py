@@ -147,6 +147,17 @@ def test_credentials_over_plain_http_to_another_machine_are_refused(password_fil
     assert "https://" in line and "--insecure-transport" in line and "OVERSEER_ETCD_INSECURE_TRANSPORT=1" in line
 
 
+def test_an_agent_refused_credentials_in_clear_text_stops_at_once(password_file, tmp_path):
+    """A setting that cannot work is no etcd outage: the agent says why and
+    exits (systemd shows it) rather than retrying forever."""
+    proc = subprocess.run([OVERSEER, "agent", "--server", "pbx1", "--state-dir", str(tmp_path / "st"),
+                           "--etcd", "http://192.0.2.1:2379", "--user", "root",
+                           "--password-file", str(password_file)],
+                          env=_CLEAN_ENV, capture_output=True, text=True, timeout=30)
+    line = one_line_failure(proc, codes=(2,))
+    assert "plain http" in line and "--insecure-transport" in line
+
+
 def test_credentials_over_plain_http_to_another_machine_with_insecure_transport(auth_etcd, password_file):
     address = _lan_address()
     if address is None:

@@ -12,7 +12,7 @@ import threading
 
 import pytest
 
-from overseer.desired.store.http11 import Connection, ProtocolError, RemoteClosed
+from overseer.desired.store.http11 import BodyTooLarge, Connection, ProtocolError, RemoteClosed
 
 LIMIT = 1 << 20
 
@@ -123,4 +123,28 @@ def test_a_connection_closed_while_idle_says_so_before_any_answer(peer):
     conn.request("/x", b"", {})     # the peer takes this one and closes: no answer
     with pytest.raises(RemoteClosed):
         conn.response(LIMIT)
+    conn.close()
+
+
+def test_a_stream_with_a_length_is_read_line_by_line_up_to_its_end_only(peer):
+    """Lines of a body with Content-Length never run into the next answer on
+    the same connection (a watch answered that way by a proxy)."""
+    p = peer([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{\"a\":1}\n{}",
+              b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"])
+    conn = Connection("127.0.0.1", p.port, 5)
+    conn.request("/v3/watch", b"{}", {})
+    first = conn.response(LIMIT)
+    assert [first.readline(), first.readline(), first.readline()] == [b'{"a":1}\n', b"{}", b""]
+    conn.request("/x", b"", {})
+    assert conn.response(LIMIT).read() == b"{}"
+    conn.close()
+
+
+def test_limits_are_checked_before_reading(peer):
+    p = peer([b"HTTP/1.1 200 OK\r\nContent-Length: 4096\r\n\r\n" + b"x" * 4096])
+    conn = Connection("127.0.0.1", p.port, 5)
+    conn.request("/x", b"", {})
+    with pytest.raises(BodyTooLarge, match="Content-Length 4,096") as too_large:
+        conn.response(1024)
+    assert too_large.value.limit == 1024
     conn.close()
