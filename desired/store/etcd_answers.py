@@ -49,15 +49,16 @@ def obj(value, field: str = "") -> dict:
     return value
 
 
+# A field left out is its zero value (proto3 JSON); one given as null is not etcd's.
+
 def get_obj(raw: dict, name: str, prefix: str = "") -> dict:
-    value = raw.get(name)
-    return {} if value is None else obj(value, _name(prefix, name))
+    return obj(raw[name], _name(prefix, name)) if name in raw else {}
 
 
 def get_list(raw: dict, name: str, prefix: str = "") -> list:
-    value = raw.get(name)
-    if value is None:
+    if name not in raw:
         return []
+    value = raw[name]
     if type(value) is not list:
         raise BadAnswer(_name(prefix, name), f"is {_shown(value)}, not a list")
     return value
@@ -77,9 +78,9 @@ def _int(value) -> int:
 
 
 def get_int(raw: dict, name: str, prefix: str = "") -> int:
-    value = raw.get(name)
-    if value is None:
+    if name not in raw:
         return 0
+    value = raw[name]
     try:
         return _int(value)
     except ValueError:
@@ -116,7 +117,7 @@ def get_bytes(raw: dict, name: str, prefix: str = "") -> bytes:
 
 def header_of(raw: dict, prefix: str = "", required: bool = True) -> Optional[Header]:
     """etcd's response header; every top-level answer has one with a revision."""
-    if raw.get("header") is None and not required:
+    if "header" not in raw and not required:
         return None
     header = get_obj(raw, "header", prefix)
     revision = get_int(header, "revision", _name(prefix, "header"))
