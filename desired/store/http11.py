@@ -128,7 +128,7 @@ class _Reader:
                 if not count:
                     break
                 got += count
-        return bytes(out) if got == n else bytes(out[:got])
+        return out if got == n else bytes(out[:got])   # (bytes-like: a large body is not copied again)
 
     def read_to_close(self, limit: int) -> Optional[bytes]:
         """Everything until the peer closes; None if that is over `limit` bytes."""
