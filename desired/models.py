@@ -117,7 +117,7 @@ class ServerDoc(Strict):
 
 class _ActuatorBase(Strict):
     promote: Optional[Command] = None
-    demote: Optional[Command] = None
+    demote: Optional[Command] = None   # without one, a warm active steps down by a restart (stop, then start)
     timeout: PositiveDuration = 30.0
 
 

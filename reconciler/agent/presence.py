@@ -231,29 +231,38 @@ class Presence:
             await self._etcd_down(exc)
 
     async def _lease_lost(self) -> None:
-        """etcd says our lease is gone. What may run here is decided by our own
-        deadline (`vouched_until`), not by the lease: the master moves nothing
-        of ours before that deadline is over (down tracking counts from the
-        lease's expiry, and from any failsafe vouch we were given, plus the
-        margin). The lease can be gone while the deadline still runs only when
-        etcd itself expired it early: a stalled etcd resuming without a leader
-        change expires every lease at once, while failsafe had everyone keep
-        their actives. Then we take a new lease and keep them; the deadline
-        guard still fences if that does not succeed in time
-        (docs/design-choices.md, "After a cluster-wide lease expiry")."""
+        """etcd says our lease is gone. If our peers vouched for our actives
+        (failsafe: everyone lost etcd) and that still holds, no master moves
+        them before the vouch ends, whatever became of the lease: a stalled
+        etcd resuming without a leader change expires every lease at once.
+        Then we take a new lease and keep them; the deadline guard still
+        fences if that does not succeed in time. Otherwise the master may
+        already have moved them: fence (docs/design-choices.md, "After a
+        cluster-wide lease expiry")."""
         lost, now = self.state.lease, self.clock()
         self.state.lease = None  # nothing may be written on the dead lease meanwhile
         self.state.lost_at = now
-        if self.state.fenced or now >= self.state.vouched_until:
+        if self._kept_by_peers(now):
+            self.state.kept_through = self.state.vouched_until
+            log.warning("lease %x expired in etcd while our peers vouch for our actives for %.1fs more "
+                        "(failsafe: everyone lost etcd): taking a new lease and keeping them",
+                        lost, self.state.vouched_until - now)
+        else:
             log.warning("lease %x expired in etcd: our master lock and presence are gone; re-registering", lost)
             await self._fence("lease expired")
-        else:
-            self.state.kept_through = self.state.vouched_until
-            log.warning("lease %x expired in etcd while our actives are still legitimate for %.1fs "
-                        "(%s): taking a new lease and keeping them", lost, self.state.vouched_until - now,
-                        "failsafe: everyone lost etcd" if self.state.kept_at > float("-inf")
-                        else "renewed in time")
         await self._reregister()
+
+    def _kept_by_peers(self, now: float) -> bool:
+        """Whether our actives are still legitimate on our peers' word: a
+        failsafe "keep" less than 80 % of a lease ago. Every peer vouched for
+        us then, until a lease after its answer, so no master moves them
+        before that ends. A deadline that rests on a renewal alone is not
+        enough: a lease expired early that way (an etcd leader that stalled
+        and revoked leases renewed through the new leader meanwhile) is
+        unknown to the master, which may move our actives a margin later."""
+        state = self.state
+        return (not state.fenced and now < state.vouched_until
+                and now < state.kept_at + self.ttl * 0.8)
 
     async def _renewed(self, sent: float) -> None:
         """A keep-alive sent at `sent` got through (the loop's or a rescue's)."""
