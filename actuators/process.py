@@ -1,9 +1,10 @@
 """The `process` actuator: the agent itself runs and supervises the service.
 
 `command` is spawned as a child in its own process group that dies with the
-agent (see child.py), as the spec's `user` when it names one. A watcher task awaits the child's exit and calls
-`on_exit` at once when it dies without being asked to, so a crash is seen in
-milliseconds instead of at the next probe. Stop sends `stopSignal` to the
+agent (see child.py), as the spec's `user` when it names one. A watcher task
+awaits the child's exit and calls `on_exit` at once when it dies without
+being asked to, so a crash is seen in milliseconds instead of at the next
+probe. Stop sends `stopSignal` to the
 group, waits `timeout`, then SIGKILLs the group.
 """
 from __future__ import annotations

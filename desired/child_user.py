@@ -137,7 +137,7 @@ def resolve(spec: RunAs, here: str = "this server") -> Optional[Credentials]:
 
 def credentials(spec: RunAs) -> Optional[Credentials]:
     """`resolve`, and whether this agent can switch to those ids at all (setpriv
-    is here, the agent holds CAP_SETUID and CAP_SETGID)."""
+    is here, the agent holds CAP_SETUID, CAP_SETGID and CAP_KILL)."""
     found = resolve(spec)
     if found is not None:
         setpriv_program()
