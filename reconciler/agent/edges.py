@@ -2,8 +2,9 @@
 
 Everything the agent does that is not computation on its event loop goes
 through an `Edges`: etcd calls (blocking, so real ones run on threads), the
-clocks, building actuators, running probes, asking a peer's `/healthz`, the
-fencer process, the peer endpoint and the server-health sampler. `REAL`
+clocks, building actuators, the floating addresses' system calls, running
+probes, asking a peer's `/healthz`, the fencer process, the peer endpoint
+and the server-health sampler. `REAL`
 wires the production implementations. The simulator
 (overseer.reconciler.sim) passes its own: single-threaded, on virtual time,
 with faults injected at exactly these seams, while every decision in between
@@ -18,6 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Optional
 
 from overseer.actuators.factory import build_actuator
+from overseer.actuators.vip import IP_COMMANDS, IpCommands
 from overseer.observers.probes import PROBES, ProbeContext, ProbeResult
 
 from . import failsafe, peer_client
@@ -68,6 +70,7 @@ class Edges:
     wall: Callable[[], float] = time.time
     connect: Callable[[Any, Optional[str]], Any] = _connect
     actuator: Callable[..., Any] = build_actuator        # (service, spec, log_dir=) -> Actuator
+    addresses: IpCommands = IP_COMMANDS                  # spec.vip's ip addr add/del and announcements
     probe: Callable[[Any, ProbeContext], Awaitable[ProbeResult]] = run_probe
     # (peer, timeout, query[, tls=]) -> the peer's Reply as it came, or why none came
     ask_peer: Callable[[failsafe.Peer, float, dict], Awaitable[failsafe.Reply | failsafe.Unanswered]] = \

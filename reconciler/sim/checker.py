@@ -7,7 +7,8 @@ epoch), the `master` key's epochs as etcd committed them, and the faults.
 - safety: never more `active` processes of a service than `replicas`; no
   promote under an epoch that was not the master's at any moment of the
   last `STALE_GRACE` seconds (the span between the agent's epoch check and
-  the promote itself).
+  the promote itself); never two servers holding a service's floating
+  address at once (no grace: vip.py drops it before anyone may add it).
 - liveness: after the last fault heals, every service has `replicas` actives
   within `Schedule.bound`; while faults last, no service is without an active
   for longer than the bound while a live candidate exists (agent running and
@@ -84,6 +85,11 @@ class Checker:
         if self.world.schedule.calm and self.settled is not None and "active" in (before, after):
             self.violation("calm", f"{actuator.service} on {actuator.server}: {before} -> {after} ({why}) "
                                    "in a schedule of blips only")
+
+    def address_held(self, service: str, address: str, holders: list[str]) -> None:
+        """A server added `service`'s floating address; `holders` hold it now."""
+        if len(holders) > 1:
+            self.violation("safety", f"{service}'s address {address} held by {', '.join(holders)} at once")
 
     def _epochs_text(self) -> str:
         return ", ".join(f"{e}@{s:.2f}" + ("" if end is None else f"-{end:.2f}") for s, e, end in self.epochs[-4:])

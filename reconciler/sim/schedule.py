@@ -17,6 +17,9 @@ WINDOW = 30.0          # faults begin within this window
 KINDS = ("proc_crash", "agent_crash", "agent_pause", "etcd_down", "cut", "slow",
          "act_hang", "act_fail", "flap", "switchover", "pause", "apply")
 # also drawn, from a generator of its own (_silent_etcd): "etcd_silent"
+# act_hang / act_fail: the service's promote and demote commands fail or hang
+# (and may have done their work first), its stop waits out a child ignoring
+# the stop signal, its start (a spawn) fails; see sim/procs.py
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class ServicePlan:
     candidates: tuple[str, ...]
     replicas: int = 1
     demote: bool = True
+    vip: int = 0                # a floating address with this arpCount; 0: none
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,20 @@ def draw(seed: int, extras: bool = True, blips_upto: float = BLIPS_UPTO) -> Sche
                         margin=rng.choice((0.2, 0.5)), campaign_delay=1.0,
                         actuator_timeout=rng.choice((1.0, 2.0)), services=tuple(services))
     faults = _faults(rng, schedule, blips_upto)
+    if extras:
+        schedule = schedule.but(services=_vips(seed, schedule.services))
     if extras and faults and not all(f.blip for f in faults):
-        faults += _silent_etcd(seed, schedule) + _master_loss(seed, schedule) + _cleanups(seed, schedule)
+        faults += (_silent_etcd(seed, schedule) + _master_loss(seed, schedule) + _cleanups(seed, schedule)
+                   + failing_failover(seed, schedule))
     return schedule.but(faults=tuple(sorted(faults, key=lambda f: (f.at, f.kind))))
+
+
+def _vips(seed: int, services: tuple[ServicePlan, ...]) -> tuple[ServicePlan, ...]:
+    """Half the services of one active carry a floating address (spec.vip),
+    announced 1-3 times. A generator of its own, as the faults below."""
+    rng = random.Random(seed * 1_000_003 + 17)
+    return tuple(replace(svc, vip=rng.choice((1, 2, 3))) if svc.replicas == 1 and rng.random() < 0.5 else svc
+                 for svc in services)
 
 
 def _silent_etcd(seed: int, s: Schedule) -> list[Fault]:
@@ -207,6 +222,23 @@ def _cleanups(seed: int, s: Schedule) -> list[Fault]:
         server = rng.choice(("", *svc.candidates))
         out.append(Fault("cleanup", round(FAULT_START + rng.uniform(0, WINDOW), 2), server=server, service=svc.name))
     return out
+
+
+def failing_failover(seed: int, s: Schedule) -> list[Fault]:
+    """Sometimes, a failover into failing commands: a service's first active
+    crashes while the promote and demote commands of the candidate next in
+    line fail or hang, after doing their work or not (the fault suite's `cmd`
+    beside a `child-kill`): the path of a promote that partly succeeded.
+    A generator of its own, as above."""
+    rng = random.Random(seed * 1_000_003 + 19)
+    if rng.random() >= 0.2:
+        return []
+    svc = rng.choice(s.services)
+    at = round(FAULT_START + rng.uniform(0, WINDOW), 2)
+    kind = rng.choice(("act_hang", "act_fail"))
+    return [Fault(kind, at, round(rng.uniform(1.0, 3.0) * s.ttl, 2), server=svc.candidates[svc.replicas],
+                  service=svc.name),
+            Fault("proc_crash", round(at + rng.uniform(0.1, 1.0), 2), server=svc.candidates[0], service=svc.name)]
 
 
 def _silenced(f: Fault) -> frozenset:

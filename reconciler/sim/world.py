@@ -30,6 +30,7 @@ from ..agent.failsafe import Caller, Peer, Reply, Unanswered
 from ..agent.peer_auth import PeerKey, PeerTrust
 from .checker import Checker
 from overseer.desired.store.simulated import SimClient, SimWatcher
+from .addresses import Addresses, SimIp
 from .loop import PROCESS, VirtualLoop
 from .network import EtcdLane, Network
 from .procs import SimActuator, SimFencer, SimHealthz, SimServerHealth, sim_probe
@@ -49,11 +50,14 @@ class World:
         self.loop = VirtualLoop()
         self.t0 = self.loop.time()
         self.rng = random.Random(schedule.seed * 7919 + 17)   # runtime draws: latencies, step times
+        # commands' partial work, the fencer's kill, `ip addr`: draws of their own, the above unchanged
+        self.proc_rng = random.Random(schedule.seed * 7919 + 23)
         self.context = contextvars.Context()                  # the world's own: never frozen
         self.net = Network(self.loop, self.rng, self.context, CFG.timeout)
         self.checker = Checker(self)
         self.net.etcd.on_commit = self.checker.on_commit
         self.actuators: list[SimActuator] = []
+        self.addresses = Addresses(self)
         self.healthz: dict[str, object] = {}
         self.fencers: dict[str, SimFencer] = {}
         self.agents: dict[str, Agent] = {}
@@ -89,15 +93,19 @@ class World:
             docs.append({"apiVersion": "overseer/v1", "kind": "Server", "metadata": {"name": server},
                          "spec": {"address": f"10.0.0.{i + 1}", "agentPort": 7480,
                                   "failureDomain": f"rack{i + 1}"}})
-        for svc in s.services:
+        for i, svc in enumerate(s.services):
             actuator = {"type": "process", "command": ["sim", svc.name], "promote": ["sim", "promote"],
                         "timeout": f"{s.actuator_timeout}s"}
             if svc.demote:
                 actuator["demote"] = ["sim", "demote"]
+            spec = {"standby": svc.standby, "replicas": svc.replicas,
+                    "candidates": list(self.candidates[svc.name]), "actuator": actuator,
+                    "checks": [{"name": "alive", "type": "process"}]}
+            if svc.vip:
+                spec["vip"] = {"address": f"10.0.9.{i + 1}/24", "interface": "eth0", "arpCount": svc.vip}
+                self.addresses.service_of[spec["vip"]["address"]] = svc.name
             docs.append({"apiVersion": "overseer/v1", "kind": "Service", "metadata": {"name": svc.name},
-                         "spec": {"standby": svc.standby, "replicas": svc.replicas,
-                                  "candidates": list(self.candidates[svc.name]), "actuator": actuator,
-                                  "checks": [{"name": "alive", "type": "process"}]}})
+                         "spec": spec})
         return docs
 
     def apply(self) -> None:
@@ -132,7 +140,7 @@ class World:
         # simulator has no CPU; its schedules stay what they were)
         return Edges(etcd=lane, keepalive=lane, monotonic=self.loop.time, cpu=self.loop.time, wall=self.wall,
                      connect=connect,
-                     actuator=actuator, probe=lambda check, ctx: sim_probe(self, check, ctx),
+                     actuator=actuator, addresses=SimIp(self, server), probe=lambda check, ctx: sim_probe(self, check, ctx),
                      ask_peer=ask_peer, fencer=fencer,
                      healthz=lambda host, port, status: SimHealthz(self, server, status),
                      server_health=SimServerHealth, pgid=lambda pid: pid, hooks=lambda record: NoHooks())
@@ -176,14 +184,14 @@ class World:
             return
         self.loop.kill(key)
         self.paused.discard(server)
-        # the children die with their agent (parent-death signal), so does the fencer
+        # the children die with their agent (parent-death signal); the fencer drops its addresses
         for actuator in self.actuators:
             if actuator.server == server and not actuator.closed:
                 actuator.closed = True
                 actuator.crash("agent killed", tell_agent=False)
         fencer = self.fencers.pop(server, None)
         if fencer:
-            fencer.close()
+            fencer.agent_died()
         self.healthz.pop(server, None)
         for watch in list(self.net.etcd.watches):
             if watch.server == server:

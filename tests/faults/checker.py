@@ -262,7 +262,7 @@ def judge_calm(verdict: Verdict, faults) -> None:
     labelled family's real failure (one fault, not a blip) moves."""
     if faults and all(f.blip for f in faults) and verdict.moves:
         verdict.calm.append("blips moved a service: " + "; ".join(verdict.moves))
-    elif len(faults) == 1 and not faults[0].blip and faults[0].kind != "switchover" and not verdict.moves:
+    elif len(faults) == 1 and faults[0].blip is False and faults[0].kind != "switchover" and not verdict.moves:
         verdict.calm.append(f"a real failure ({faults[0].kind}) moved nothing")
 
 

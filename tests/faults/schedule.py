@@ -38,7 +38,7 @@ from __future__ import annotations
 import json
 import random
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Optional
 
 from .docs import SPECS, Timing
 from .lab import SERVERS
@@ -58,11 +58,13 @@ class Fault:
     target: str = ""
     duration: float = 0.0
     extra: Any = None
-    blip: bool = False      # labelled blip (the calm family): must move nothing
+    # labelled blip (the calm family): must move nothing. None: not judged for
+    # calm (etcd's own bug may move it: UNJUDGED below), a real failure otherwise.
+    blip: Optional[bool] = False
 
     def describe(self) -> str:
         extra = f" {self.extra}" if self.extra is not None else ""
-        label = " (blip)" if self.blip else ""
+        label = " (blip)" if self.blip else " (not judged for calm)" if self.blip is None else ""
         return f"+{self.at:.2f}s {self.kind}{label} {self.target}{extra} for {self.duration:.2f}s"
 
 
@@ -108,6 +110,11 @@ def _one(rng: random.Random, at: float, t: Timing) -> Fault:
     return Fault(at, "pause", service(), span(0.5, 2 * t.lease_ttl))
 
 
+# etcd before 3.5.13 revokes, after a leader stall, leases renewed through the
+# new leader meanwhile: such a stall may rightly move services here, and a fixed
+# etcd must move nothing. Set to True to judge it against such an etcd.
+UNJUDGED: Optional[bool] = None
+
 EXTRAS = {"member-stop": 2, "etcd-stop": 2, "host-freeze": 2, "server-gone": 1}   # relative weights
 EXTRA_CHANCE = 0.3
 
@@ -124,12 +131,22 @@ def _extras(seed: int, t: Timing, window: float) -> list[Fault]:
     at = round(rng.uniform(0, window), 2)
     span = lambda lo, hi: round(rng.uniform(lo, hi), 2)   # noqa: E731
     if kind == "member-stop":
-        return [Fault(at, kind, rng.choice(MEMBER_TARGETS), span(0.3, 3 * t.lease_ttl), blip=True)]
+        target = rng.choice(MEMBER_TARGETS)     # drawn before the span, as it always was
+        stall = span(0.3, 3 * t.lease_ttl)
+        return [Fault(at, kind, target, stall, blip=_member_stop_blip(stall, t))]
     if kind == "etcd-stop":
         return [Fault(at, kind, "", span(0.3, 3 * t.lease_ttl), blip=True)]
     if kind == "host-freeze":
         return [Fault(at, kind, rng.choice(HOST_TARGETS), span(0.2, 2 * t.lease_ttl))]
     return [Fault(at, kind, rng.choice(HOST_TARGETS))]
+
+
+def _member_stop_blip(stall: float, t: Timing) -> Optional[bool]:
+    """A stalled member is a blip, unless it may be the leader and stalls past
+    the lease: the etcd of these tests (3.5.1) then revokes on resuming leases
+    renewed through the new leader meanwhile, and the agents rightly fence
+    (docs/etcd-production.md, "Which etcd version"). Not judged for calm then."""
+    return True if stall < t.lease_ttl else UNJUDGED
 
 
 def random_schedule(seed: int, timing: Timing = Timing(), window: float = 8.0, extras: bool = True) -> Schedule:
@@ -186,7 +203,8 @@ def calm_cases(t: Timing = Timing()) -> list[Fault]:
         Fault(1.0, "probe-fail", "active:pbx", 4.0),               # a check that keeps failing
         # etcd trouble while the servers reach each other: a blip at any length
         Fault(1.0, "member-stop", "etcd-follower", stall, blip=True),
-        Fault(1.0, "member-stop", "etcd-leader", stall, blip=True),   # the others elect a new leader
+        # the others elect a new leader; etcd 3.5.1's bug may then revoke leases
+        Fault(1.0, "member-stop", "etcd-leader", stall, blip=UNJUDGED),
         Fault(1.0, "etcd-stop", "", stall, blip=True),                # every lease expires meanwhile
         Fault(1.0, "host-freeze", "active:pbx", stall),               # agent, fencer, children frozen
         Fault(1.0, "server-gone", "active:pbx"),                      # never comes back

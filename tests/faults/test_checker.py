@@ -115,7 +115,7 @@ def test_the_kinds_added_later_leave_every_seed_its_old_faults():
     kinds = {f.kind for seed in range(1, 201) for f in random_schedule(seed).faults}
     assert 40 <= added <= 80 and set(EXTRAS) <= kinds, (added, kinds)
     assert [f.describe() for f in random_schedule(20).faults if f.kind in EXTRAS] == \
-        ["+4.76s member-stop (blip) etcd-leader for 8.96s"], "seed 20's draw must not change"
+        ["+4.76s member-stop (not judged for calm) etcd-leader for 8.96s"], "seed 20's draw must not change"
 
 
 # --- a frozen host: its stopped child acts for nobody until it runs again ---
