@@ -38,6 +38,7 @@ FOUND = {
     7352: "peers answering 'gone' on a timed-out probe (silent-etcd attempt) gave two actives on a slow etcd",
     10894: "an agent restarted during an etcd blip died with the blip's error instead of waiting it out",
     8366: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
+    604: "a demote that failed after doing its work kept the role 'active': switched back, never promoted again",
     9131: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     15583: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     22747: "the same silent-etcd attempt: three actives of a replicas-2 service on a slow etcd",
