@@ -30,6 +30,7 @@ from ..agent.failsafe import Peer
 from .checker import Checker
 from overseer.desired.store.simulated import SimClient, SimWatcher
 from .addresses import Addresses, SimIp
+from .fence_agents import SimFenceAgents, with_fence_agents
 from .loop import PROCESS, VirtualLoop
 from .network import EtcdLane, Network
 from .procs import SimActuator, SimFencer, SimHealthz, SimServerHealth, sim_probe
@@ -68,6 +69,7 @@ class World:
         self._pid = 1000
         self.operator = Store(CFG, CLUSTER, client=SimClient(self.net.etcd, "operator"), watcher=SimWatcher)
         self.candidates = {s.name: list(s.candidates) for s in schedule.services}
+        self.fence_agents = SimFenceAgents(self)      # the power switch a master's fence reaches
 
     # --- time -------------------------------------------------------------------
 
@@ -103,7 +105,7 @@ class World:
                 self.addresses.service_of[spec["vip"]["address"]] = svc.name
             docs.append({"apiVersion": "overseer/v1", "kind": "Service", "metadata": {"name": svc.name},
                          "spec": spec})
-        return docs
+        return with_fence_agents(s, docs)
 
     def apply(self) -> None:
         """`overseer apply` of the documents, through the real documents.apply."""
@@ -138,7 +140,7 @@ class World:
         return Edges(etcd=lane, keepalive=lane, monotonic=self.loop.time, cpu=self.loop.time, wall=self.wall,
                      connect=connect,
                      actuator=actuator, addresses=SimIp(self, server), probe=lambda check, ctx: sim_probe(self, check, ctx),
-                     ask_peer=ask_peer, fencer=fencer,
+                     ask_peer=ask_peer, fencer=fencer, fence=self.fence_agents,
                      healthz=lambda host, port, status: SimHealthz(self, server, status),
                      server_health=SimServerHealth, pgid=lambda pid: pid, hooks=lambda record: NoHooks())
 
