@@ -6,8 +6,11 @@ own (`fence_plan`), so the schedules drawn before fence agents existed stay
 as they were unless it fires. The master's real code decides when to fence
 (planner/fencing.py, master_fencing.py); this file only plays the switch:
 after a drawn moment it powers the target off (its agent, fencer and
-children die at once, as `crash_agent` does), and the server boots again,
-its agent started, a drawn moment later (Pacemaker's default `reboot`).
+children die at once, as `crash_agent` does) and keeps it off for longer
+than the liveness bound (a real server takes minutes to boot), so a service
+that waits for a fence which never counts is seen as stuck while others
+could serve it; it boots, its agent started, early enough to rejoin before
+the run ends.
 An attempt sometimes fails quickly or hangs to its timeout, having done its
 work first or not; at most `max_failures` attempts fail per outage of a
 server, so a fence that never succeeds (the service rightly stays without
@@ -38,7 +41,7 @@ class FencePlan:
     failure: float                   # chance an attempt fails (up to max_failures per outage)
     hang: float                      # chance a failing attempt hangs to its timeout instead
     max_failures: int
-    boot: tuple[float, float]        # from power-off to the agent started again
+    boot: tuple[float, float]        # seconds beyond the schedule's bound from power-off to boot
 
 
 def fence_plan(seed: int) -> Optional[FencePlan]:
@@ -49,7 +52,7 @@ def fence_plan(seed: int) -> Optional[FencePlan]:
     timeout = rng.choice((2.0, 3.0))
     return FencePlan(timeout=timeout, delay=(0.05, rng.choice((0.3, 1.5))),
                      failure=rng.choice((0.0, 0.3, 0.6)), hang=rng.choice((0.0, 0.5)),
-                     max_failures=rng.choice((1, 2)), boot=(2.0, 8.0))
+                     max_failures=rng.choice((1, 2)), boot=(1.0, 3.0))
 
 
 def with_fence_agents(schedule: "Schedule", docs: list[dict]) -> list[dict]:
@@ -70,6 +73,7 @@ class SimFenceAgents:
         self.world = world
         self.rng = random.Random(world.schedule.seed * 7919 + 29)   # draws of its own: the others unchanged
         self.failed: collections.Counter = collections.Counter()   # (server, incarnation) -> failed attempts
+        self.off: set[str] = set()      # powered off, not booted yet: no fault's end starts its agent
 
     async def __call__(self, call: FenceCall) -> FenceResult:
         world, plan, target = self.world, self.world.schedule.fence, call.server
@@ -100,14 +104,19 @@ class SimFenceAgents:
         return FenceResult(True, "Success: Powered OFF")
 
     def _power_off(self, server: str) -> None:
-        world = self.world
+        world, schedule = self.world, self.world.schedule
         world.trace.event(world.now(), "sim", f"fence agent: {server} powered off")
         world.crash_agent(server)
-        world.loop.call_later(self.rng.uniform(*world.schedule.fence.boot), self._boot, server,
-                              context=world.context)
+        self.off.add(server)
+        # off past the bound, yet up again half a bound after the faults
+        # healed at the latest: time to rejoin before the run ends
+        boot = world.now() + schedule.bound + self.rng.uniform(*schedule.fence.boot)
+        boot = min(boot, max(world.now() + 2.0, schedule.healed_at + schedule.bound / 2))
+        world.loop.call_later(boot - world.now(), self._boot, server, context=world.context)
 
     def _boot(self, server: str) -> None:
         world = self.world
+        self.off.discard(server)
         if server not in world.keys:
             world.trace.event(world.now(), "sim", f"{server} booted after its fence")
             world.start_agent(server)

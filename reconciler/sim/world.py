@@ -273,7 +273,7 @@ class World:
     def _finish(self, f: Fault) -> None:
         k = f.kind
         self.trace.event(self.now(), "sim", f"fault over: {k} {f.server or f.service}".rstrip())
-        if k == "agent_crash" and f.server not in self.keys:
+        if k == "agent_crash" and f.server not in self.keys and f.server not in self.fence_agents.off:
             self.start_agent(f.server)   # overlapping crashes: one restart, when the first is over
         elif k == "agent_pause" and f.server in self.paused:
             self.paused.discard(f.server)
