@@ -18,6 +18,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Awaitable, Callable, Optional
 
+from overseer.desired.fence import FenceAgent
 from overseer.desired.state import ClusterSnapshot, FenceOutcome, FenceRecord, HistoryEntry, HistoryKind
 from overseer.desired.store.client import ServerReturned, StaleEpoch, StoreError
 
@@ -52,7 +53,7 @@ class FenceRuns:
                 name=f"fence {action.server}")
             self.running[action.server] = task
 
-    async def _attempt(self, cluster: str, address: str, spec, action: FenceServer,
+    async def _attempt(self, cluster: str, address: str, spec: FenceAgent, action: FenceServer,
                        previous: Optional[FenceRecord]) -> None:
         try:
             await self._run(cluster, address, spec, action, previous)
@@ -74,7 +75,9 @@ class FenceRuns:
             m.deposed = True
             return False
         except ServerReturned:
-            log.warning("%s registered again: not fenced (epoch %d)", record.server, m.epoch)
+            # its registration ended the outage: nothing to fence, or to record
+            what = "not fenced" if record.outcome == FenceOutcome.PENDING else f"fence {record.outcome} not recorded"
+            log.warning("%s registered again: %s (epoch %d)", record.server, what, m.epoch)
             return False
         except StoreError as exc:
             log.warning("could not record the fence of %s (%s, epoch %d): %s",
@@ -82,7 +85,7 @@ class FenceRuns:
             return False
         return True
 
-    async def _run(self, cluster: str, address: str, spec, action: FenceServer,
+    async def _run(self, cluster: str, address: str, spec: FenceAgent, action: FenceServer,
                    previous: Optional[FenceRecord]) -> None:
         m, server, services = self.master, action.server, tuple(action.services)
         me, epoch = m.master.server, m.epoch

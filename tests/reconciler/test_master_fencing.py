@@ -106,3 +106,20 @@ def test_the_master_fences_then_moves_and_retries_a_failed_fence(store):
         assert snap.assignments["pbx"].active == ("b",), snap.assignments["pbx"]
         assert "fenced by its fence agent" in snap.assignments["pbx"].reason
     asyncio.run(main())
+
+
+def test_a_server_that_registered_again_is_not_fenced_on_a_stale_snapshot(store):
+    async def main():
+        master = store.campaign("b", store.grant_lease(30))
+        store.put_server(ServerRecord("b", "10.0.0.2"), store.grant_lease(30))
+        store.write_decisions(master.epoch, [Assignment("pbx", ("a",), ("b",), master.epoch, "placed", 1.0, 1, 1)])
+        switch = PowerSwitch()
+        loop = MasterLoop(store, master, clock=lambda: 100.6, fence=switch)
+        loop.started = float("-inf")
+        loop.down_since["a"] = 100.0                      # seen gone; its margin has passed
+        stale = store.snapshot()
+        store.put_server(ServerRecord("a", "10.0.0.1"), store.grant_lease(30))   # a is back
+        await loop.reconcile(stale)
+        await _until(lambda: not loop.fence_runs.running, "the attempt to end")
+        assert switch.calls == [] and "a" not in store.snapshot().fences
+    asyncio.run(main())
