@@ -76,20 +76,24 @@ SCRIPTED = {
 _EXTRAS_CAME_LATER = (57, 1515, 2516, 5877)
 for _seed in _EXTRAS_CAME_LATER:
     SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], draw(_seed, extras=False, blips_upto=BLIPS_UPTO_BEFORE))
-# All of FOUND was found while blips lasted at most 0.3 x leaseTTL and before
-# the failing failovers (schedule.failing_failover): where either changed a
-# seed's schedule since, it also replays as it was.
+# All of FOUND was found while blips lasted at most 0.3 x leaseTTL, before
+# the failing failovers (schedule.failing_failover) and before servers had
+# fence agents (sim/fence_agents.py): where any changed a seed's schedule
+# since, it also replays as it was.
 
 
 def _as_found(seed: int) -> Schedule:
     schedule = draw(seed, blips_upto=BLIPS_UPTO_BEFORE)
     later = set(failing_failover(seed, schedule))
-    return schedule.but(faults=tuple(f for f in schedule.faults if f not in later))
+    return schedule.but(faults=tuple(f for f in schedule.faults if f not in later), fence=None)
 
 
 for _seed in sorted(set(FOUND) - set(_EXTRAS_CAME_LATER)):
     if _as_found(_seed) != draw(_seed):
         SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], _as_found(_seed))
+for _seed, _why in FOUND_WITH_COMMANDS.items():
+    if draw(_seed).fence is not None:
+        SCRIPTED[f"seed-{_seed}-as-found"] = (_why, draw(_seed).but(fence=None))
 FOUND.update(FOUND_WITH_COMMANDS)
 
 _RUN_SCRIPTED = """
