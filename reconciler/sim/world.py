@@ -82,6 +82,8 @@ class World:
                           "campaignDelay": f"{s.campaign_delay}s", "failoverMargin": f"{s.margin}s",
                           "defaults": {"interval": f"{s.interval}s", "timeout": "0.5s",
                                        "failAfter": s.fail_after, "recoverAfter": 1}}}]
+        if s.failure_timeout != 600.0:   # the default, left out so older schedules stay as they were
+            docs[0]["spec"]["defaults"]["failureTimeout"] = f"{s.failure_timeout:g}s"
         for i, server in enumerate(SERVERS):
             docs.append({"apiVersion": "overseer/v1", "kind": "Server", "metadata": {"name": server},
                          "spec": {"address": f"10.0.0.{i + 1}", "agentPort": 7480,
@@ -234,6 +236,7 @@ class World:
             self.at(fault.end, self._finish, fault)
 
     def _begin(self, f: Fault) -> None:
+        self.checker.fault_began(f)   # what it promises, from what ran before it
         self.trace.event(self.now(), "sim", "fault: " + f.describe())
         k = f.kind
         if k == "proc_crash":

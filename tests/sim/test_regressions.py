@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from overseer.reconciler.sim.schedule import BLIPS_UPTO_BEFORE, Fault, Schedule, ServicePlan, draw
+from overseer.reconciler.sim.schedule import (
+    BLIPS_UPTO_BEFORE, EXTRAS_BEFORE_DEADLINES, Fault, Schedule, ServicePlan, draw,
+)
 from tests.sim.test_simulator import _sim
 
 FOUND = {
@@ -69,11 +71,14 @@ SCRIPTED = {
 _EXTRAS_CAME_LATER = (57, 1515, 2516, 5877)
 for _seed in _EXTRAS_CAME_LATER:
     SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], draw(_seed, extras=False, blips_upto=BLIPS_UPTO_BEFORE))
-# All of FOUND was found while blips lasted at most 0.3 x leaseTTL: where the
-# longer blips since changed a seed's schedule, it also replays as it was.
+# All of FOUND was found while blips lasted at most 0.3 x leaseTTL, and before
+# the generators of their own that came with per-fault deadlines (a long loss,
+# a short failure memory): where either changed a seed's schedule, it also
+# replays as it was.
 for _seed in sorted(set(FOUND) - set(_EXTRAS_CAME_LATER)):
-    if draw(_seed, blips_upto=BLIPS_UPTO_BEFORE) != draw(_seed):
-        SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], draw(_seed, blips_upto=BLIPS_UPTO_BEFORE))
+    _as_found = draw(_seed, extras=EXTRAS_BEFORE_DEADLINES, blips_upto=BLIPS_UPTO_BEFORE)
+    if _as_found != draw(_seed):
+        SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], _as_found)
 
 _RUN_SCRIPTED = """
 import sys
