@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from .schedule import FAULT_START, SERVERS, Fault, Schedule, ServicePlan
+from .schedule import FAULT_START, SERVERS, Fault, Schedule
 
 SLACK = 1.0          # the "+ 1 s" of every bound: watches, passes, etcd round trips
 RETRY_MAX = 30.0     # the longest restart back-off (design-choices.md, "A blocked active")
@@ -106,6 +106,20 @@ def server_lost(f: Fault, sit: Situation) -> list[Deadline]:
     parts += [("start+promote", start_promote(s)), ("slack", SLACK)]
     head = f"{f.kind} {f.server} at {f.at:.2f}{' (the master)' if was_master and sit.master != ANY else ''}"
     return _each(services, f.at, f.at, head, parts)
+
+
+def agent_restarted(f: Fault, sit: Situation) -> list[Deadline]:
+    """A killed agent is lost (server_lost); once it runs again it counts
+    every server as vouched for during its first lease (design-choices.md,
+    "Vouching": it may have vouched just before it died), so as a new master
+    it moves a lost server's actives only after that lease (or its election,
+    if longer) plus failoverMargin: from its restart, max(leaseTTL, election)
+    + failoverMargin + start + promote + 1 s, for every service."""
+    s = sit.schedule
+    parts = [("first lease or election", max(s.ttl, election(s))), ("failoverMargin", s.margin),
+             ("start+promote", start_promote(s)), ("slack", SLACK)]
+    return server_lost(f, sit) + _each([p.name for p in s.services], f.end, f.end,
+                                       f"{f.server}'s agent restarted at {f.end:.2f}", parts)
 
 
 def _restarts_before(f: Fault, sit: Situation) -> int:
@@ -212,7 +226,7 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    "agent_crash": Kind(server_lost),
+    "agent_crash": Kind(agent_restarted),
     "cut": Kind(server_lost),
     "agent_pause": Kind(server_lost),
     "proc_crash": Kind(child_died),
@@ -255,4 +269,4 @@ def run_end(schedule: Schedule) -> float:
 
 
 __all__ = ["KINDS", "Kind", "Deadline", "Situation", "UnknownFault", "deadlines", "run_end",
-           "resumed", "became_live", "unexplained", "initial", "returned", "ServicePlan"]
+           "resumed", "became_live", "unexplained", "initial", "returned"]
