@@ -166,3 +166,6 @@ class Liveness:
                                 f"{t - deadline.at:.1f}s before the end while {', '.join(live)} could serve")
             elif outage.exempt:
                 self._say(f"{outage.service}: still short at the end, exempt: no live candidate")
+            else:   # began within the last bound of the run (bounds.run_end): its deadline is still ahead
+                self._say(f"{outage.service}: still short at the end, its deadline "
+                          f"{outage.deadline.at:.2f} not reached")
