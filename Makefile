@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -ra --durations=15 --timeout=300
 # extra pytest arguments, e.g. make test ARGS='-k apply -x'
 ARGS ?=
 
-.PHONY: venv system-deps test demo sim faults bench clean
+.PHONY: venv system-deps test demo sim mutants faults bench clean
 
 venv: $(STAMP)
 
@@ -69,6 +69,16 @@ N ?= 200
 SEED ?= 1
 sim: venv
 	PYTHONHASHSEED=0 $(VENV)/bin/python -m overseer.reconciler.sim --n $(N) --seed $(SEED)
+
+# The mutation gauntlet (docs/testing.md): every planted bug of tests/mutants/catalogue.py,
+# each on a scratch copy of the tree, must be caught by the simulator within its seeds.
+# ONLY=margin-0 (names or patterns, comma-separated) runs some; JOBS=2 runs two at once;
+# SEEDS=2000 gives each that many seeds instead of its budget (to calibrate one).
+ONLY ?=
+JOBS ?= 1
+SEEDS ?=
+mutants: venv
+	$(VENV)/bin/python -m tests.mutants --jobs $(JOBS) $(if $(ONLY),--only '$(ONLY)') $(if $(SEEDS),--seeds $(SEEDS))
 
 # The fault suite on real processes across network namespaces (root; docs/testing.md):
 # N seeded schedules from SEED, or a labelled family (LABEL=two-warm-actives).

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from .fields import Command, PositiveDuration, Strict
+from .run_as import RunAs
 
 SERVICE_EVENTS = ("promote", "demote", "failover", "fence")
 EVENTS = SERVICE_EVENTS + ("masterChange",)
@@ -33,7 +34,7 @@ def _http_url(value: str) -> str:
 WebhookUrl = Annotated[str, AfterValidator(_http_url)]
 
 
-class Hook(Strict):
+class Hook(RunAs):
     """What runs after one event: a command, a webhook, or both (each on its own,
     with its own attempts and its own outcome).
 
@@ -44,7 +45,7 @@ class Hook(Strict):
 
     `command` is an argv, never run by a shell, in its own process group, with
     stdin closed and stdout discarded (the first line of stderr explains a
-    failure). Its environment: `OVERSEER_CLUSTER`, `OVERSEER_SERVICE` (empty
+    failure), as `user` when given (else as the agent). Its environment: `OVERSEER_CLUSTER`, `OVERSEER_SERVICE` (empty
     for masterChange), `OVERSEER_SERVER` (where it runs), `OVERSEER_EPOCH`,
     `OVERSEER_EVENT`, `OVERSEER_FROM`, `OVERSEER_TO`, `OVERSEER_REASON`, and
     `OVERSEER_ROLE` (`active` or `standby`) for promote, demote and fence;
@@ -80,6 +81,9 @@ class Hook(Strict):
         if self.command is None and self.webhook is None:
             raise ValueError("give a command, a webhook or both (in a Service, `EVENT: null`"
                              " turns the Cluster's hook for that event off)")
+        if self.user is not None and self.command is None:
+            raise ValueError("user, group and groups are for the command; this hook has none"
+                             " (a webhook is sent by the agent itself)")
         return self
 
 

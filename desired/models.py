@@ -13,6 +13,7 @@ from pydantic import Field, field_validator, model_validator
 
 from .checks import Check
 from .hooks import ClusterHooks, ServiceHooks
+from .run_as import RunAs
 from .vip import Vip
 from .fields import (
     Command, Count, Name, Percent, PositiveDuration, PositiveInt, Strict,
@@ -101,7 +102,7 @@ class ServerSpec(Strict):
     address: str = Field(min_length=1)
     failureDomain: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
-    # The agent's small HTTP endpoint (/healthz), asked by peers when etcd is gone.
+    # The agent's peer endpoint (/healthz, signed with the peer key), asked by peers when etcd is gone.
     agentPort: int = Field(default=7480, ge=1, le=65535)
 
 
@@ -116,11 +117,11 @@ class ServerDoc(Strict):
 
 class _ActuatorBase(Strict):
     promote: Optional[Command] = None
-    demote: Optional[Command] = None
+    demote: Optional[Command] = None   # without one, a warm active steps down by a restart (stop, then start)
     timeout: PositiveDuration = 30.0
 
 
-class ExecActuator(_ActuatorBase):
+class ExecActuator(_ActuatorBase, RunAs):
     type: Literal["exec"]
     start: Command
     stop: Command
@@ -128,11 +129,14 @@ class ExecActuator(_ActuatorBase):
 
 
 class SystemdActuator(_ActuatorBase):
+    """`systemctl start|stop|is-active UNIT`, run as the agent (systemctl needs
+    root, or polkit rights over the unit). The unit's own `User=` decides who
+    the service runs as; `promote` and `demote` run as the agent too."""
     type: Literal["systemd"]
     unit: str = Field(min_length=1)
 
 
-class ProcessActuator(_ActuatorBase):
+class ProcessActuator(_ActuatorBase, RunAs):
     type: Literal["process"]
     command: Command
     stopSignal: str = "SIGTERM"

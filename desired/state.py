@@ -47,6 +47,7 @@ class HistoryKind(StrEnum):
     ACTION = "action"
     CLEANUP = "cleanup"
     HOOK = "hook"                    # a notification hook's outcome (desired/hooks.py)
+    KEPT = "kept"                    # an active kept through etcd trouble: why nothing moved
 
 
 # str-valued: records read back from JSON hold plain strings, equal to these
@@ -59,9 +60,36 @@ def _dump(obj) -> str:
 
 
 def _load(cls, raw: str | bytes | dict):
-    data = json.loads(raw) if isinstance(raw, (str, bytes)) else dict(raw)
-    known = {f.name for f in fields(cls)}
-    return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known})
+    """ValueError or TypeError when `raw` is not such a record (whoever wrote it)."""
+    try:
+        data = json.loads(raw) if isinstance(raw, (str, bytes)) else dict(raw)
+    except RecursionError:
+        raise ValueError(f"not a {cls.__name__}: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"not a {cls.__name__}: {type(data).__name__}, not a JSON object")
+    types = _field_types(cls)
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in types}
+    for name, value in values.items():
+        if not isinstance(value, types[name]):
+            raise ValueError(f"not a {cls.__name__}: {name} is {type(value).__name__}")
+    return cls(**values)
+
+
+# A record's field annotations (strings: `from __future__ import annotations`)
+# as the JSON types a value may have; unknown annotations accept anything.
+_JSON_TYPES = {"str": (str,), "float": (int, float), "int": (int,), "bool": (bool,), "tuple": (tuple,)}
+
+
+@functools.lru_cache(maxsize=None)
+def _field_types(cls) -> dict:
+    out = {}
+    for f in fields(cls):
+        text = str(f.type)
+        optional = text.startswith("Optional[")
+        base = text[len("Optional["):-1] if optional else text
+        types = (dict,) if base.startswith("Mapping[") else _JSON_TYPES.get(base, (object,))
+        out[f.name] = types + ((type(None),) if optional else ())
+    return out
 
 
 class Record:

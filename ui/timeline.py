@@ -25,11 +25,11 @@ HEIGHT = 18
 CATEGORIES = {
     "placement": "move", "failover": "move", "switchover": "move", "demote": "move",
     "switchover-refused": "refused", "master": "master", "role": "failure", "action": "failure",
-    "hook": "hook", "cleanup": "cleanup",
+    "hook": "hook", "cleanup": "cleanup", "kept": "kept",
 }
 LEGEND = (("move", "move"), ("fence", "fence"), ("master", "master change"),
           ("failure", "failure as active"), ("check", "failed check"), ("refused", "refused switchover"),
-          ("hook", "hook"), ("cleanup", "cleanup"))
+          ("hook", "hook"), ("cleanup", "cleanup"), ("kept", "kept through etcd trouble"))
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ def parse_documents(items: Iterable[tuple[str, str, bytes]], generation: int = 0
         if doc is None:
             try:
                 doc = model.model_validate(json.loads(raw))
-            except (ValidationError, ValueError) as exc:
+            except (ValidationError, ValueError, RecursionError) as exc:
                 log.error("desired/%s/%s in etcd does not parse, ignored: %s", kind, name, exc)
                 continue
         used[key] = doc
@@ -99,7 +99,7 @@ class _Builder:
         elif head == "servers" and len(parts) == 2:
             self.servers[parts[1]] = self._parsed(rel, value, ServerRecord.from_json)
         elif head == "master" and len(parts) == 1:
-            self.master = MasterRecord(server=value.decode(), epoch=meta.create_revision,
+            self.master = MasterRecord(server=value.decode(errors="replace"), epoch=meta.create_revision,
                                        lease=meta.lease_id)
         elif head == "actual" and len(parts) == 4:
             server, service, check = parts[1:]
@@ -151,9 +151,9 @@ class _Builder:
 def build_snapshot(keys: Keys, kvs: Iterable[tuple[bytes, object]], revision: int) -> ClusterSnapshot:
     builder = _Builder(keys)
     for value, meta in kvs:
-        rel = keys.relative(meta.key)
+        rel = keys.relative(meta.key.decode(errors="replace"))
         try:
             builder.add(rel, value, meta)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:   # a UnicodeDecodeError is a ValueError
             log.error("%s in etcd does not parse, ignored: %s", rel, exc)
     return builder.build(revision)

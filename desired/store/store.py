@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 def discover_clusters(client, cfg: EtcdConfig) -> list[str]:
     names = set()
     for _, meta in call(client.get_prefix, cfg, ROOT, keys_only=True):
-        parts = meta.key.decode()[len(ROOT):].split("/")
+        parts = meta.key.decode(errors="replace")[len(ROOT):].split("/")
         if len(parts) >= 3 and parts[1] == "desired" and parts[2] == "Cluster":
             names.add(parts[0])
     return sorted(names)
@@ -125,12 +125,19 @@ class Store(LeaseChannel):
         value, meta = self._call(self.client.get, self.keys.master())
         if value is None:
             return None
-        return MasterRecord(server=value.decode(), epoch=meta.create_revision, lease=meta.lease_id)
+        return MasterRecord(server=value.decode(errors="replace"), epoch=meta.create_revision,
+                            lease=meta.lease_id)
 
     def history(self, service: str, limit: int = 100) -> list[HistoryEntry]:
         items = self._call(self.client.get_prefix, self.keys.history_prefix(service),
                            sort_order="descend", sort_target="key", limit=limit)
-        return [HistoryEntry.from_json(v) for v, _ in items][::-1]
+        entries = []
+        for value, meta in items:
+            try:
+                entries.append(HistoryEntry.from_json(value))
+            except (ValueError, TypeError) as exc:
+                log.error("%s in etcd does not parse, ignored: %s", meta.key.decode(errors="replace"), exc)
+        return entries[::-1]
 
     # --- presence (the lease calls themselves: leases.py) ----------------
 
@@ -152,7 +159,8 @@ class Store(LeaseChannel):
         if not rows:
             return None
         value, meta = rows[0]
-        holder = MasterRecord(server=value.decode(), epoch=meta.create_revision, lease=meta.lease_id)
+        holder = MasterRecord(server=value.decode(errors="replace"), epoch=meta.create_revision,
+                              lease=meta.lease_id)
         return holder if ok and holder.server == server else None
 
     def resign(self, master: MasterRecord) -> bool:

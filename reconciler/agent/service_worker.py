@@ -41,7 +41,7 @@ class ServiceWorker(ChildExits):
         self.still_current, self.report, self.history = still_current, report, history
         self.actuator = edges.actuator(self.name, doc.spec.actuator, log_dir=log_dir)
         if doc.spec.vip is not None:   # the floating IP rides on the same fenced steps
-            self.actuator = VipActuator(self.actuator, doc.spec.vip, self.name)
+            self.actuator = VipActuator(self.actuator, doc.spec.vip, self.name, edges.addresses)
         self.actuator.on_exit = self._child_exited
         self.monitor = monitor_factory(self)
         self.role = "stopped"
@@ -208,7 +208,7 @@ class ServiceWorker(ChildExits):
         # simulator: a switchover raced a second assignment to two actives).
         about, was = self.assignment, self.role
         target = self._target()
-        plan = roles.steps(self.role, target, self.standby_mode)
+        plan = roles.steps(self.role, target, self.standby_mode, self.doc.spec.actuator.demote is not None)
         if not plan:
             # e.g. stopped -> cold standby: nothing to run, but say we are ready;
             # and a block that ended or a new assignment changes what we report.
@@ -300,12 +300,20 @@ class ServiceWorker(ChildExits):
                                         f"{self.server}: {step} failed: {exc}", self.server, ctx.epoch))
 
     async def _retreat(self, ctx: ActionContext) -> None:
-        """After a failed move to active: make sure we are not half-active."""
-        for step in roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode):
+        """After a failed move to active: make sure we are not half-active.
+        The failed step may have done its work before it failed (a promote
+        command that made the service active, then exited non-zero or hung):
+        a demote that fails too is followed by a stop, as in a self-fence.
+        Counting it as done left a promoted warm standby beside the master's
+        next choice (simulator seed 216: a hung promote, then a hung demote)."""
+        steps = list(roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode))
+        for step in steps:   # may grow while it runs (below)
             try:
                 await getattr(self.actuator, step)(ctx)
             except Exception as exc:  # whatever demote did, still try to stop
                 log.error("%s: %s while retreating failed: %s", self.name, step, exc)
+                if step == roles.DEMOTE and roles.STOP not in steps:
+                    steps.append(roles.STOP)
         running = await self._running(ctx)
         self.role = "standby" if running and self.standby_mode == "warm" else "stopped"
         self._set_monitor_role()

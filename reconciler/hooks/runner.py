@@ -4,7 +4,8 @@
 worker threads run each job's command and/or webhook, each with its own
 attempts (a timeout per attempt, 1 s, 2 s, 4 s... between them), so a hook
 that hangs holds at most one worker for `attempts x timeout` and never the
-agent's event loop, its actuators or a failover. Every outcome (ok / failed:
+agent's event loop, its actuators or a failover. A command with a `user`
+runs as that user, without capabilities. Every outcome (ok / failed:
 reason / timed out) is logged with service and epoch and handed to `record`
 (the agent writes it to history, kind `hook`).
 """
@@ -23,7 +24,8 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-from overseer.actuators.child import pdeathsig_preexec
+from overseer.actuators.child import pdeathsig_preexec, supervised_argv
+from overseer.desired.child_user import Credentials, RunAsError, check_runnable, credentials
 from overseer.desired.hooks import Hook
 
 from ..metrics import HOOK_RUNS
@@ -102,13 +104,27 @@ class _Running:
         return len(procs)
 
 
-def _run_command(argv: Sequence[str], env: dict[str, str], timeout: float, running: _Running) -> None:
+def _spawn(argv: Sequence[str], env: dict[str, str], user: Optional[Credentials], err) -> subprocess.Popen:
+    # dies with the agent's hook thread, so a kill -9 of the agent ends it too
+    # (as another user: setpriv sets that signal again after the switch, and
+    # sh checks the agent is still there, as for a supervised child)
+    if user is not None:
+        check_runnable(argv[0], env, None)   # the wrapper's own exec would only exit 127
+        argv = supervised_argv(argv, os.getpid(), user)
+    return subprocess.Popen(list(argv), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=err, start_new_session=True, preexec_fn=pdeathsig_preexec(os.getpid()))
+
+
+def _run_command(hook: Hook, event: HookEvent, running: _Running) -> None:
+    argv, timeout = hook.command, hook.timeout
+    try:
+        user = credentials(hook)
+    except RunAsError as exc:
+        raise _Failed(f"not run: {exc.where()}: {exc.reason}") from None
+    env = event.env(account=user.env() if user is not None else None)
     with tempfile.TemporaryFile() as err:
         try:
-            # dies with the agent's hook thread, so a kill -9 of the agent ends it too
-            proc = subprocess.Popen(list(argv), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, start_new_session=True,
-                                    preexec_fn=pdeathsig_preexec(os.getpid()))
+            proc = _spawn(argv, env, user, err)
         except OSError as exc:
             raise _Failed(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
         except subprocess.SubprocessError as exc:   # the preexec step failed (parent gone)
@@ -210,7 +226,7 @@ class HookRunner:
 
     def _run(self, event: HookEvent, hook: Hook, kind: str, services: Sequence[str]) -> None:
         if kind == "command":
-            attempt = lambda: _run_command(hook.command, event.env(), hook.timeout, self._running)  # noqa: E731
+            attempt = lambda: _run_command(hook, event, self._running)  # noqa: E731
         else:
             attempt = lambda: _post(hook.webhook, event.body(), hook.timeout)  # noqa: E731
         outcome = self._attempts(event, kind, attempt, hook.attempts)

@@ -53,12 +53,13 @@ def what_if_down(desired: DesiredState, actual: ActualState, assignments: Mappin
 def next_wakeup(desired: DesiredState, actual: ActualState, assignments: Mapping[str, Assignment],
                 now: float) -> Optional[float]:
     """The earliest future moment the plan may change by itself: a dead
-    server's failover margin expiring, or a scheduled switchover's time."""
+    server's failover margin expiring (an active's, or a standby's, which
+    stays listed until then), or a scheduled switchover's time."""
     view = View(desired, actual, now)
     dead_actives: set[str] = set()
     for name, assignment in assignments.items():
         if name in desired.services and not actual.is_paused(name):
-            dead_actives.update(s for s in assignment.active if s not in actual.servers)
+            dead_actives.update(s for s in (*assignment.active, *assignment.standby) if s not in actual.servers)
     for (server, name), report in actual.reports.items():
         if report.role == Role.ACTIVE and server not in actual.servers and not actual.is_paused(name):
             dead_actives.add(server)

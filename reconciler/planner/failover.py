@@ -65,7 +65,7 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
     # re-planning the same snapshot gives the same list.
     was = {s: i for i, s in enumerate(cur_standby + cur)}
     last = sorted(demoting, key=lambda s: was.get(s, len(was)))
-    standby = standby_order(view, svc, active, first=pending, last=last)
+    standby = standby_order(view, svc, active, first=pending, last=last, current=cur_standby)
     added = tuple(s for s in active if s not in cur)
     return Decision(
         active=tuple(active), standby=standby, added=added,

@@ -62,7 +62,7 @@ def _steady(view: View, name: str, svc: ServiceDoc, cur: tuple, cur_standby: tup
     for server in cur:
         if not is_eligible(view.grade(server, name, svc)) or server not in svc.spec.candidates:
             return False
-    return standby_order(view, svc, cur) == cur_standby
+    return standby_order(view, svc, cur, current=cur_standby) == cur_standby
 
 
 def _reissue(view: View, name: str, svc: ServiceDoc, current: Assignment,

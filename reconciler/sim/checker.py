@@ -8,7 +8,8 @@ faults as they begin.
 - safety: never more `active` processes of a service than `replicas`; no
   promote under an epoch that was not the master's at any moment of the
   last `STALE_GRACE` seconds (the span between the agent's epoch check and
-  the promote itself).
+  the promote itself); never two servers holding a service's floating
+  address at once (no grace: vip.py drops it before anyone may add it).
 - liveness (liveness.py): every outage of a service (fewer actives than
   `replicas`) ends by the deadline of the faults that explain it
   (bounds.py), else it is "late" or "never"; exempt while no live
@@ -121,6 +122,11 @@ class Checker:
             self.violation("calm", f"{actuator.service} on {actuator.server}: {before} -> {after} ({why}) "
                                    "in a schedule of blips only")
         self.placement.effect(actuator.server, actuator.service, before, after, t)
+
+    def address_held(self, service: str, address: str, holders: list[str]) -> None:
+        """A server added `service`'s floating address; `holders` hold it now."""
+        if len(holders) > 1:
+            self.violation("safety", f"{service}'s address {address} held by {', '.join(holders)} at once")
 
     def _epochs_text(self) -> str:
         return ", ".join(f"{e}@{s:.2f}" + ("" if end is None else f"-{end:.2f}") for s, e, end, _ in self.epochs[-4:])

@@ -17,6 +17,9 @@ WINDOW = 30.0          # faults begin within this window
 KINDS = ("proc_crash", "agent_crash", "agent_pause", "etcd_down", "cut", "slow",
          "act_hang", "act_fail", "flap", "switchover", "pause", "apply")
 # also drawn, from a generator of its own (_silent_etcd): "etcd_silent"
+# act_hang / act_fail: the service's promote and demote commands fail or hang
+# (and may have done their work first), its stop waits out a child ignoring
+# the stop signal, its start (a spawn) fails; see sim/procs.py
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class ServicePlan:
     candidates: tuple[str, ...]
     replicas: int = 1
     demote: bool = True
+    vip: int = 0                # a floating address with this arpCount; 0: none
 
 
 @dataclass(frozen=True)
@@ -98,9 +102,10 @@ BLIPS_UPTO_BEFORE = 0.3
 
 # Faults drawn from generators of their own, in the order they were added.
 # `draw(seed, extras=...)` names the ones a schedule is drawn with, so a
-# regression seed found before a generator existed keeps its schedule.
-EXTRAS = ("silent_etcd", "master_loss", "cleanups", "long_loss", "short_memory")
-EXTRAS_BEFORE_DEADLINES = EXTRAS[:3]   # before the checker judged per-fault deadlines
+# regression seed found before a generator existed keeps its schedule. The
+# services' floating addresses (_vips) come with any of them.
+EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory")
+EXTRAS_BEFORE_DEADLINES = EXTRAS[:4]   # before the checker judged per-fault deadlines
 
 
 def draw(seed: int, extras=True, blips_upto: float = BLIPS_UPTO) -> Schedule:
@@ -121,6 +126,8 @@ def draw(seed: int, extras=True, blips_upto: float = BLIPS_UPTO) -> Schedule:
                         margin=rng.choice((0.2, 0.5)), campaign_delay=1.0,
                         actuator_timeout=rng.choice((1.0, 2.0)), services=tuple(services))
     faults = _faults(rng, schedule, blips_upto)
+    if names:
+        schedule = schedule.but(services=_vips(seed, schedule.services))
     if names and faults and not all(f.blip for f in faults):
         for name in names:
             schedule, more = _GENERATORS[name](seed, schedule)
@@ -138,7 +145,7 @@ def _long_loss(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
     off from etcd) for 1.5-3 times the longest bound a lost server's actives
     have: nothing that waits for it to come back can pass for a failover.
     A generator of its own, as above."""
-    rng = random.Random(seed * 1_000_003 + 17)
+    rng = random.Random(seed * 1_000_003 + 23)
     if rng.random() >= 0.3:
         return s, []
     server = rng.choice(s.services).candidates[0]
@@ -155,7 +162,7 @@ def _short_memory(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
     on its first, then, once that failure has expired, on the server it moved
     to: it must go back to the first (candidates order again), not to the
     third. A generator of its own, as above."""
-    rng = random.Random(seed * 1_000_003 + 19)
+    rng = random.Random(seed * 1_000_003 + 29)
     if rng.random() >= 0.3:
         return s, []
     s = s.but(failure_timeout=rng.choice((4.0, 8.0, 15.0)))
@@ -169,6 +176,14 @@ def _short_memory(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
     second = round(first + s.failure_timeout + 4 * s.actuator_timeout + 4.0 + rng.uniform(1, 4), 2)
     return s, [Fault("proc_crash", first, server=svc.candidates[0], service=svc.name),
                Fault("proc_crash", second, server=svc.candidates[1], service=svc.name)]
+
+
+def _vips(seed: int, services: tuple[ServicePlan, ...]) -> tuple[ServicePlan, ...]:
+    """Half the services of one active carry a floating address (spec.vip),
+    announced 1-3 times. A generator of its own, as the faults below."""
+    rng = random.Random(seed * 1_000_003 + 17)
+    return tuple(replace(svc, vip=rng.choice((1, 2, 3))) if svc.replicas == 1 and rng.random() < 0.5 else svc
+                 for svc in services)
 
 
 def _silent_etcd(seed: int, s: Schedule) -> list[Fault]:
@@ -255,6 +270,23 @@ def _cleanups(seed: int, s: Schedule) -> list[Fault]:
     return out
 
 
+def failing_failover(seed: int, s: Schedule) -> list[Fault]:
+    """Sometimes, a failover into failing commands: a service's first active
+    crashes while the promote and demote commands of the candidate next in
+    line fail or hang, after doing their work or not (the fault suite's `cmd`
+    beside a `child-kill`): the path of a promote that partly succeeded.
+    A generator of its own, as above."""
+    rng = random.Random(seed * 1_000_003 + 19)
+    if rng.random() >= 0.2:
+        return []
+    svc = rng.choice(s.services)
+    at = round(FAULT_START + rng.uniform(0, WINDOW), 2)
+    kind = rng.choice(("act_hang", "act_fail"))
+    return [Fault(kind, at, round(rng.uniform(1.0, 3.0) * s.ttl, 2), server=svc.candidates[svc.replicas],
+                  service=svc.name),
+            Fault("proc_crash", round(at + rng.uniform(0.1, 1.0), 2), server=svc.candidates[0], service=svc.name)]
+
+
 def _silenced(f: Fault) -> frozenset:
     """Servers a blip keeps from renewing their lease."""
     if f.kind in ("etcd_down", "etcd_silent"):
@@ -320,4 +352,5 @@ def _unchanged(generator):
 
 
 _GENERATORS = {"silent_etcd": _unchanged(_silent_etcd), "master_loss": _unchanged(_master_loss),
-               "cleanups": _unchanged(_cleanups), "long_loss": _long_loss, "short_memory": _short_memory}
+               "cleanups": _unchanged(_cleanups), "failing_failover": _unchanged(failing_failover),
+               "long_loss": _long_loss, "short_memory": _short_memory}

@@ -26,9 +26,11 @@ from overseer.desired.validate import check_documents
 from ..agent.agent import Agent
 from ..agent.edges import Edges
 from ..hooks.runner import NoHooks
-from ..agent.failsafe import Peer
+from ..agent.failsafe import Caller, Peer, Reply, Unanswered
+from ..agent.peer_auth import PeerKey, PeerTrust
 from .checker import Checker
 from overseer.desired.store.simulated import SimClient, SimWatcher
+from .addresses import Addresses, SimIp
 from .loop import PROCESS, VirtualLoop
 from .network import EtcdLane, Network
 from .procs import SimActuator, SimFencer, SimHealthz, SimServerHealth, sim_probe
@@ -37,6 +39,8 @@ from .schedule import SERVERS, Fault, Schedule
 CLUSTER = "sim"
 WALL0 = 1_800_000_000.0   # the simulated wall clock's epoch
 CFG = EtcdConfig(endpoints=("sim-etcd:2379",), timeout=3.0)
+# every agent signs its failsafe questions and answers, as a real cluster's do
+PEER_TRUST = PeerTrust(PeerKey(b"the simulated cluster's peer key, at least 32 bytes as a real one", "sim"))
 OPERATOR_RETRY = 1.0  # virtual seconds before a person runs a failed command again
 
 
@@ -46,11 +50,14 @@ class World:
         self.loop = VirtualLoop()
         self.t0 = self.loop.time()
         self.rng = random.Random(schedule.seed * 7919 + 17)   # runtime draws: latencies, step times
+        # commands' partial work, the fencer's kill, `ip addr`: draws of their own, the above unchanged
+        self.proc_rng = random.Random(schedule.seed * 7919 + 23)
         self.context = contextvars.Context()                  # the world's own: never frozen
         self.net = Network(self.loop, self.rng, self.context, CFG.timeout)
         self.checker = Checker(self)
         self.net.etcd.on_commit = self.checker.on_commit
         self.actuators: list[SimActuator] = []
+        self.addresses = Addresses(self)
         self.healthz: dict[str, object] = {}
         self.fencers: dict[str, SimFencer] = {}
         self.agents: dict[str, Agent] = {}
@@ -88,15 +95,19 @@ class World:
             docs.append({"apiVersion": "overseer/v1", "kind": "Server", "metadata": {"name": server},
                          "spec": {"address": f"10.0.0.{i + 1}", "agentPort": 7480,
                                   "failureDomain": f"rack{i + 1}"}})
-        for svc in s.services:
+        for i, svc in enumerate(s.services):
             actuator = {"type": "process", "command": ["sim", svc.name], "promote": ["sim", "promote"],
                         "timeout": f"{s.actuator_timeout}s"}
             if svc.demote:
                 actuator["demote"] = ["sim", "demote"]
+            spec = {"standby": svc.standby, "replicas": svc.replicas,
+                    "candidates": list(self.candidates[svc.name]), "actuator": actuator,
+                    "checks": [{"name": "alive", "type": "process"}]}
+            if svc.vip:
+                spec["vip"] = {"address": f"10.0.9.{i + 1}/24", "interface": "eth0", "arpCount": svc.vip}
+                self.addresses.service_of[spec["vip"]["address"]] = svc.name
             docs.append({"apiVersion": "overseer/v1", "kind": "Service", "metadata": {"name": svc.name},
-                         "spec": {"standby": svc.standby, "replicas": svc.replicas,
-                                  "candidates": list(self.candidates[svc.name]), "actuator": actuator,
-                                  "checks": [{"name": "alive", "type": "process"}]}})
+                         "spec": spec})
         return docs
 
     def apply(self) -> None:
@@ -120,8 +131,8 @@ class World:
         def actuator(service, spec, log_dir=None):
             return SimActuator(self, server, service, spec)
 
-        async def ask_peer(peer: Peer, timeout: float, asker: str = ""):
-            return await self.ask_peer(server, peer, timeout)
+        async def ask_peer(peer: Peer, timeout: float, query: dict):
+            return await self.ask_peer(server, peer, timeout, query)
 
         def fencer():
             self.fencers[server] = SimFencer(self, server)
@@ -131,26 +142,26 @@ class World:
         # simulator has no CPU; its schedules stay what they were)
         return Edges(etcd=lane, keepalive=lane, monotonic=self.loop.time, cpu=self.loop.time, wall=self.wall,
                      connect=connect,
-                     actuator=actuator, probe=lambda check, ctx: sim_probe(self, check, ctx),
+                     actuator=actuator, addresses=SimIp(self, server), probe=lambda check, ctx: sim_probe(self, check, ctx),
                      ask_peer=ask_peer, fencer=fencer,
                      healthz=lambda host, port, status: SimHealthz(self, server, status),
                      server_health=SimServerHealth, pgid=lambda pid: pid, hooks=lambda record: NoHooks())
 
-    async def ask_peer(self, me: str, peer: Peer, timeout: float) -> Optional[dict]:
-        status = self.healthz.get(peer.name)
+    async def ask_peer(self, me: str, peer: Peer, timeout: float, query: dict) -> Reply | Unanswered:
+        answer = self.healthz.get(peer.name)
         key = self.keys.get(peer.name)
         reachable = (me not in self.net.cut_peers and peer.name not in self.net.cut_peers
-                     and status is not None and key is not None and not self.loop.is_frozen(key))
+                     and answer is not None and key is not None and not self.loop.is_frozen(key))
         if not reachable:
             await asyncio.sleep(timeout)
-            return None
+            return Unanswered("silent")
         await asyncio.sleep(self.net.latency())
-        coro = status(me)
+        coro = answer(query, Caller(me))
         task = self.loop.create_task(coro, context=self.contexts[peer.name].copy())
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.TimeoutError:
-            return None
+            return Unanswered("silent")
         finally:
             # the peer was killed before its answer began: its first step lies in
             # the loop's graveyard, and the coroutine would warn "never awaited"
@@ -164,7 +175,7 @@ class World:
         key = f"{server}#{self.incarnation[server]}"
         ctx = self.loop.context_for(key)
         self.keys[server], self.contexts[server] = key, ctx
-        agent = ctx.run(Agent, CFG, server, CLUSTER, None, self.edges_for(server))
+        agent = ctx.run(Agent, CFG, server, CLUSTER, None, self.edges_for(server), peer_trust=PEER_TRUST)
         self.agents[server] = agent
         self.loop.create_task(agent.run(), context=ctx)
         self.trace.event(self.now(), server, f"agent started (incarnation {self.incarnation[server]})")
@@ -175,14 +186,14 @@ class World:
             return
         self.loop.kill(key)
         self.paused.discard(server)
-        # the children die with their agent (parent-death signal), so does the fencer
+        # the children die with their agent (parent-death signal); the fencer drops its addresses
         for actuator in self.actuators:
             if actuator.server == server and not actuator.closed:
                 actuator.closed = True
                 actuator.crash("agent killed", tell_agent=False)
         fencer = self.fencers.pop(server, None)
         if fencer:
-            fencer.close()
+            fencer.agent_died()
         self.healthz.pop(server, None)
         for watch in list(self.net.etcd.watches):
             if watch.server == server:

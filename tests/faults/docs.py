@@ -43,6 +43,15 @@ class Timing:
         return (2 * self.lease_ttl + self.failover_margin + self.servers * self.campaign_delay
                 + self.fail_after * self.interval + BLOCK_SECONDS + 2 * self.actuator_timeout + RESYNC)
 
+    def server_loss_bound(self) -> float:
+        """Seconds within which a lost server's (frozen or gone) services run
+        elsewhere, from what the operator configured: its lease runs out
+        (leaseTTL), the failover margin, a new master's campaign if the lost
+        one was master (one campaignDelay), the start or promote (actuator
+        timeout), and 1 s for etcd's lease-expiry ticks and the watch.
+        leaseTTL + failoverMargin + campaignDelay + actuator timeout + 1 s."""
+        return self.lease_ttl + self.failover_margin + self.campaign_delay + self.actuator_timeout + 1.0
+
 
 SPECS = {
     "pbx": ServiceSpec(replicas=1, warm=True, candidates=("s1", "s2", "s3")),

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .checker import Verdict, build_intervals, check, judge_calm
+from .checker import Verdict, build_intervals, check, judge_calm, judge_server_loss
 from .docs import SPECS, Timing
 from .inject import Injector
 from .lab import FaultLab
@@ -38,7 +38,7 @@ class Result:
 
 def _healthy(sampler: Sampler) -> bool:
     events, last_alive = sampler.snapshot()
-    intervals, _, _ = build_intervals(events, last_alive, SPECS)
+    intervals, _, _ = build_intervals(events, last_alive, SPECS, sampler.stopped())
     return all(sum(1 for iv in intervals if iv.service == s and iv.end is None) == spec.replicas
                for s, spec in SPECS.items())
 
@@ -140,9 +140,13 @@ def _run_in_lab(schedule: Schedule, workdir: Path, timing: Timing, converge_time
         sampler.stop()
         events, last_alive = sampler.snapshot()
         verdict = check(events, last_alive, SPECS, begin=begin, healed=healed, end=end, bound=bound,
-                        impaired=injector.impaired, blocked=injector.blocked)
+                        impaired=injector.impaired, blocked=injector.blocked, stopped=sampler.stopped())
         if schedule.label == "calm" or all(f.blip for f in schedule.faults):
             judge_calm(verdict, schedule.faults)
+        for host, at, services in injector.losses:
+            # when every fault hit the lost host alone, the others must take over within the bound
+            if set(injector.targets) == {host}:
+                judge_server_loss(verdict, SPECS, host, at, services, timing.server_loss_bound(), end)
         log(report(verdict))
     return verdict, injector.injected
 
@@ -153,6 +157,7 @@ def report(verdict: Verdict) -> str:
     lines += [f"  stale epoch: {d}" for d in verdict.stale_epochs]
     lines += [f"  stuck: {d}" for d in verdict.stuck]
     lines += [f"  calm: {d}" for d in verdict.calm]
+    lines += [f"  late: {d}" for d in verdict.late]
     lines += [f"  anomaly: {d}" for d in verdict.anomalies]
     lines += [f"  recovery {s}: " + ("stuck" if r is None else f"{r:.2f}s") for s, r in verdict.recovery.items()]
     lines.append(f"  worst outage while a candidate was healthy: {verdict.worst_outage:.2f}s "

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from overseer.reconciler.sim.schedule import (
-    BLIPS_UPTO_BEFORE, EXTRAS_BEFORE_DEADLINES, Fault, Schedule, ServicePlan, draw,
+    BLIPS_UPTO, BLIPS_UPTO_BEFORE, EXTRAS, EXTRAS_BEFORE_DEADLINES, Fault, Schedule, ServicePlan, draw,
 )
 from tests.sim.test_simulator import _sim
 
@@ -45,6 +45,12 @@ FOUND = {
     22747: "the same silent-etcd attempt: three actives of a replicas-2 service on a slow etcd",
     77798: "the fencer killed a warm active while its self-fence demoted it; the demote 'succeeding' left a standby with no process, never started: replicas 2 stuck at 1 active",
 }
+# Found by the simulator once commands ran as production runs them (a failing
+# or hung command may have done its work) and a demote without a command did nothing.
+FOUND_WITH_COMMANDS = {
+    52: "a warm active without a demote command 'demoted' by doing nothing went on acting as active beside its successor",
+    216: "a promote that timed out after making the service active, then a hung demote while retreating: three actives",
+}
 
 SCRIPTED = {
     # seed 234 as drawn before blips in calm schedules were spaced a lease apart
@@ -72,13 +78,23 @@ _EXTRAS_CAME_LATER = (57, 1515, 2516, 5877)
 for _seed in _EXTRAS_CAME_LATER:
     SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], draw(_seed, extras=False, blips_upto=BLIPS_UPTO_BEFORE))
 # All of FOUND was found while blips lasted at most 0.3 x leaseTTL, and before
-# the generators of their own that came with per-fault deadlines (a long loss,
-# a short failure memory): where either changed a seed's schedule, it also
-# replays as it was.
+# the failing failovers (schedule.failing_failover) and the generators that
+# came with per-fault deadlines (a long loss, a short failure memory); those
+# of FOUND_WITH_COMMANDS before the latter two only. Where any of these
+# changed a seed's schedule since, it also replays as it was.
+_BEFORE_COMMANDS = tuple(name for name in EXTRAS_BEFORE_DEADLINES if name != "failing_failover")
+
+
+def _as_found(seed: int) -> Schedule:
+    if seed in FOUND_WITH_COMMANDS:
+        return draw(seed, extras=EXTRAS_BEFORE_DEADLINES, blips_upto=BLIPS_UPTO)
+    return draw(seed, extras=_BEFORE_COMMANDS, blips_upto=BLIPS_UPTO_BEFORE)
+
+
+FOUND.update(FOUND_WITH_COMMANDS)
 for _seed in sorted(set(FOUND) - set(_EXTRAS_CAME_LATER)):
-    _as_found = draw(_seed, extras=EXTRAS_BEFORE_DEADLINES, blips_upto=BLIPS_UPTO_BEFORE)
-    if _as_found != draw(_seed):
-        SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], _as_found)
+    if _as_found(_seed) != draw(_seed, extras=EXTRAS):
+        SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], _as_found(_seed))
 
 _RUN_SCRIPTED = """
 import sys
