@@ -7,8 +7,9 @@ gives it away is the Host header: the browser sends `evil.example`. So
 every request whose Host is not on the list is refused with 421 Misdirected
 Request before anything is read.
 
-The list: the address the board listens on (unless it is a wildcard such as
-0.0.0.0, which no browser sends), `localhost`, `127.0.0.1` and `::1`, and
+The list: the address the board listens on (a wildcard such as 0.0.0.0
+too, though it names no machine: only tools on this one use it), `localhost`,
+`127.0.0.1` and `::1`, and
 every name given with `--allow-host` (a name, or an address, without a
 port). The port is not compared: a rebinding page can only change the name. A request with no
 Host header at all (HTTP/1.0 tools) is let through: browsers always send one.
@@ -41,7 +42,7 @@ def normalise(name: str) -> str:
 class AllowedHosts:
     def __init__(self, listen_host: str = "127.0.0.1", extra: Iterable[str] = ()):
         names = set(LOOPBACK)
-        if normalise(listen_host) not in WILDCARDS:
+        if normalise(listen_host):
             names.add(normalise(listen_host))
         for name in extra:
             names.add(_allowed_name(name))
@@ -54,7 +55,7 @@ class AllowedHosts:
 
     def only_loopback(self) -> bool:
         """True when no other machine's browser could reach the board by a name it accepts."""
-        return self.names <= frozenset(_canonical(n) for n in LOOPBACK)
+        return self.names <= frozenset(_canonical(n) for n in LOOPBACK + WILDCARDS)
 
 
 def _allowed_name(name: str) -> str:

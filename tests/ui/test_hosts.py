@@ -49,9 +49,9 @@ def test_the_listen_address_and_the_names_given_are_allowed_and_nothing_else():
         assert client.get("/", headers={"Host": host}).status_code == 421, host
 
 
-def test_a_wildcard_listen_address_is_not_a_name():
+def test_a_wildcard_listen_address_names_no_other_machine():
     hosts = AllowedHosts("0.0.0.0")
-    assert hosts.only_loopback() and not hosts.allows("0.0.0.0:8080")
+    assert hosts.only_loopback() and hosts.allows("0.0.0.0:8080") and not hosts.allows("192.0.2.10")
     assert not AllowedHosts("::", ["pbx1.example"]).only_loopback()
 
 
