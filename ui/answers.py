@@ -62,10 +62,12 @@ class AnswerCache:
             if kept is not None and now < kept.valid_until:
                 self._answers.move_to_end(key)
                 return kept
-            building = self._building.get(key)
+            # per snapshot: a request on a newer one must not take an older one's answer
+            pending = (id(snapshot), key)   # the builder holds the snapshot: its id is not reused
+            building = self._building.get(pending)
             mine = building is None
             if mine:
-                building = self._building[key] = _Building(threading.Event())
+                building = self._building[pending] = _Building(threading.Event())
         if not mine:
             building.done.wait()
             if building.answer is not None and now < building.answer.valid_until:
@@ -77,7 +79,7 @@ class AnswerCache:
         finally:
             with self._lock:
                 self.builds += 1
-                del self._building[key]
+                del self._building[pending]
                 if building.answer is not None and self._snapshot is snapshot:
                     self._keep(key, building.answer)
             building.done.set()

@@ -66,6 +66,25 @@ def test_concurrent_requests_for_one_answer_build_it_once():
     assert cache.builds == 2
 
 
+def test_a_request_on_a_new_snapshot_never_gets_the_answer_being_built_for_the_old_one():
+    cache, started, release = AnswerCache(), threading.Event(), threading.Event()
+    old, new = object(), object()
+
+    def old_build():
+        started.set()
+        release.wait(5)
+        return Answer.of(b"old", "text/plain")
+
+    with ThreadPoolExecutor(2) as pool:
+        slow = pool.submit(cache.get, old, "k", 0.0, old_build)
+        assert started.wait(5)
+        fresh = pool.submit(cache.get, new, "k", 0.0, lambda: Answer.of(b"new", "text/plain"))
+        assert fresh.result(timeout=5).body == b"new"
+        release.set()
+        assert slow.result(timeout=5).body == b"old"
+    assert cache.get(new, "k", 0.0, lambda: Answer.of(b"again", "text/plain")).body == b"new"
+
+
 def test_kept_answers_never_exceed_their_byte_budget():
     cache, snap = AnswerCache(max_bytes=1000), object()
     for i in range(50):
