@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
+from .fence_agents import FencePlan, fence_plan
+
 SERVERS = ("s1", "s2", "s3")
 FAULT_START = 8.0      # virtual seconds after the agents start: the cluster has settled
 WINDOW = 30.0          # faults begin within this window
@@ -73,6 +75,7 @@ class Schedule:
     actuator_timeout: float
     services: tuple[ServicePlan, ...]
     faults: tuple[Fault, ...] = field(default=())
+    fence: Optional[FencePlan] = None   # every server has a fence agent (fence_agents.py)
 
     @property
     def calm(self) -> bool:
@@ -125,7 +128,7 @@ def draw(seed: int, extras: bool = True, blips_upto: float = BLIPS_UPTO) -> Sche
                         actuator_timeout=rng.choice((1.0, 2.0)), services=tuple(services))
     faults = _faults(rng, schedule, blips_upto)
     if extras:
-        schedule = schedule.but(services=_vips(seed, schedule.services))
+        schedule = schedule.but(services=_vips(seed, schedule.services), fence=fence_plan(seed))
     if extras and faults and not all(f.blip for f in faults):
         faults += (_silent_etcd(seed, schedule) + _master_loss(seed, schedule) + _cleanups(seed, schedule)
                    + failing_failover(seed, schedule))

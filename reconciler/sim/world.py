@@ -31,6 +31,7 @@ from ..agent.peer_auth import PeerKey, PeerTrust
 from .checker import Checker
 from overseer.desired.store.simulated import SimClient, SimWatcher
 from .addresses import Addresses, SimIp
+from .fence_agents import SimFenceAgents, with_fence_agents
 from .loop import PROCESS, VirtualLoop
 from .network import EtcdLane, Network
 from .procs import SimActuator, SimFencer, SimHealthz, SimServerHealth, sim_probe
@@ -71,6 +72,7 @@ class World:
         self._pid = 1000
         self.operator = Store(CFG, CLUSTER, client=SimClient(self.net.etcd, "operator"), watcher=SimWatcher)
         self.candidates = {s.name: list(s.candidates) for s in schedule.services}
+        self.fence_agents = SimFenceAgents(self)      # the power switch a master's fence reaches
 
     # --- time -------------------------------------------------------------------
 
@@ -106,7 +108,7 @@ class World:
                 self.addresses.service_of[spec["vip"]["address"]] = svc.name
             docs.append({"apiVersion": "overseer/v1", "kind": "Service", "metadata": {"name": svc.name},
                          "spec": spec})
-        return docs
+        return with_fence_agents(s, docs)
 
     def apply(self) -> None:
         """`overseer apply` of the documents, through the real documents.apply."""
@@ -141,7 +143,7 @@ class World:
         return Edges(etcd=lane, keepalive=lane, monotonic=self.loop.time, cpu=self.loop.time, wall=self.wall,
                      connect=connect,
                      actuator=actuator, addresses=SimIp(self, server), probe=lambda check, ctx: sim_probe(self, check, ctx),
-                     ask_peer=ask_peer, fencer=fencer,
+                     ask_peer=ask_peer, fencer=fencer, fence=self.fence_agents,
                      healthz=lambda host, port, status: SimHealthz(self, server, status),
                      server_health=SimServerHealth, pgid=lambda pid: pid, hooks=lambda record: NoHooks())
 
@@ -274,7 +276,7 @@ class World:
     def _finish(self, f: Fault) -> None:
         k = f.kind
         self.trace.event(self.now(), "sim", f"fault over: {k} {f.server or f.service}".rstrip())
-        if k == "agent_crash" and f.server not in self.keys:
+        if k == "agent_crash" and f.server not in self.keys and f.server not in self.fence_agents.off:
             self.start_agent(f.server)   # overlapping crashes: one restart, when the first is over
         elif k == "agent_pause" and f.server in self.paused:
             self.paused.discard(f.server)

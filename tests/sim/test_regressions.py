@@ -38,6 +38,7 @@ FOUND = {
     7352: "peers answering 'gone' on a timed-out probe (silent-etcd attempt) gave two actives on a slow etcd",
     10894: "an agent restarted during an etcd blip died with the blip's error instead of waiting it out",
     8366: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
+    604: "a demote that failed after doing its work kept the role 'active': switched back, never promoted again",
     9131: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     15583: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     22747: "the same silent-etcd attempt: three actives of a replicas-2 service on a slow etcd",
@@ -75,20 +76,24 @@ SCRIPTED = {
 _EXTRAS_CAME_LATER = (57, 1515, 2516, 5877)
 for _seed in _EXTRAS_CAME_LATER:
     SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], draw(_seed, extras=False, blips_upto=BLIPS_UPTO_BEFORE))
-# All of FOUND was found while blips lasted at most 0.3 x leaseTTL and before
-# the failing failovers (schedule.failing_failover): where either changed a
-# seed's schedule since, it also replays as it was.
+# All of FOUND was found while blips lasted at most 0.3 x leaseTTL, before
+# the failing failovers (schedule.failing_failover) and before servers had
+# fence agents (sim/fence_agents.py): where any changed a seed's schedule
+# since, it also replays as it was.
 
 
 def _as_found(seed: int) -> Schedule:
     schedule = draw(seed, blips_upto=BLIPS_UPTO_BEFORE)
     later = set(failing_failover(seed, schedule))
-    return schedule.but(faults=tuple(f for f in schedule.faults if f not in later))
+    return schedule.but(faults=tuple(f for f in schedule.faults if f not in later), fence=None)
 
 
 for _seed in sorted(set(FOUND) - set(_EXTRAS_CAME_LATER)):
     if _as_found(_seed) != draw(_seed):
         SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], _as_found(_seed))
+for _seed, _why in FOUND_WITH_COMMANDS.items():
+    if draw(_seed).fence is not None:
+        SCRIPTED[f"seed-{_seed}-as-found"] = (_why, draw(_seed).but(fence=None))
 FOUND.update(FOUND_WITH_COMMANDS)
 
 _RUN_SCRIPTED = """
