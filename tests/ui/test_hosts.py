@@ -90,3 +90,4 @@ def test_the_command_refuses_a_malformed_allow_host_in_one_line():
     assert result.returncode == 1
     assert result.stderr.strip() == ("overseer: --allow-host 'http://board.example.com/': "
                                      "give a host name or an address, e.g. board.example.com")
+
