@@ -384,6 +384,13 @@ class ServiceWorker(ChildExits):
                     steps.append(roles.STOP)
                 if self._exits == exits:
                     continue
+            if step == roles.DEMOTE and self.doc.spec.actuator.demote is None and self._exits == exits:
+                # No command demoted it (the step only dropped its address): it
+                # acts as active until the stop ends it, and the fencer must
+                # keep its group. Counted as "standby", a vouch made meanwhile
+                # dropped the group, and a stop that hung let it run beside its
+                # successor (simulator seed 3309).
+                continue
             self.role = self._role_after(step, "stopped", exits)
         self._set_monitor_role()
         self.on_role_change()

@@ -95,6 +95,10 @@ def _as_found(seed: int) -> Schedule:
     return schedule.but(fence=None)
 
 
+SCRIPTED["seed-3309-without-fence-agents"] = (
+    "a warm active with no demote command counted as standby after a self-fence's demote, which ran no "
+    "command: a vouch meanwhile dropped its group, and its hung stop ran it beside its successor: two actives",
+    draw(3309).but(fence=None))
 FOUND.update(FOUND_WITH_COMMANDS)
 for _seed in sorted(set(FOUND) - set(_EXTRAS_CAME_LATER)):
     if _as_found(_seed) != draw(_seed, extras=EXTRAS):
