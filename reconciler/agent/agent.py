@@ -336,6 +336,7 @@ class Agent:
 
     async def _lease_changed(self) -> None:
         self.local.unfence()
+        self.local.reports.resend()   # a report sent into the outage may still hang on it
         self._changed.set()
         state = self.presence.state
         if state.kept_through is not None:
