@@ -97,26 +97,28 @@ def _connect(target: Target, deadline: float, timeout: float) -> socket.socket:
         raise Failed(f"cannot resolve {target.shown}: not a valid host name") from None
     failure: Optional[OSError] = None
     for family, kind, proto, _, address in addresses:
-        sock = socket.socket(family, kind, proto)
+        sock = None
         try:
+            sock = socket.socket(family, kind, proto)
             sock.settimeout(_left(deadline, timeout, f"no connection to {target.shown}"))
             sock.connect(address)
             break
-        except TimedOut:
-            sock.close()
-            raise
         except TimeoutError:
             sock.close()
             raise TimedOut(f"no connection to {target.shown} within {timeout:g}s") from None
-        except OSError as exc:
-            sock.close()
+        except OSError as exc:      # the next address may answer (IPv6 first, then IPv4)
+            if sock is not None:
+                sock.close()
             failure = exc
+        except TimedOut:
+            sock.close()
+            raise
     else:
         why = failure.strerror if failure is not None and failure.strerror else "no address"
         raise Failed(f"cannot reach {target.shown}: {why}")
     if not target.tls:
         return sock
-    import ssl  # noqa: PLC0415  (loaded by _tls_context just before)
+    import ssl  # noqa: PLC0415  (only for https)
     context = _tls_context()
     try:
         # the handshake as a whole waits at most this long (CPython's deadline)
