@@ -83,9 +83,11 @@ mutants: venv
 # The fault suite on real processes across network namespaces (root; docs/testing.md):
 # N seeded schedules from SEED, or a labelled family (LABEL=two-warm-actives).
 # A failing seed reruns its schedule: make faults N=1 SEED=<seed>
+# Every Server has a fence agent (a power switch, tests/faults/power.py); FENCE=0: none.
 LABEL ?=
+FENCE ?= 1
 faults: venv system-deps
-	$(VENV)/bin/python -m tests.faults --n $(N) --seed $(SEED) $(if $(LABEL),--label $(LABEL))
+	$(VENV)/bin/python -m tests.faults --n $(N) --seed $(SEED) $(if $(LABEL),--label $(LABEL)) $(if $(filter 0,$(FENCE)),--no-fence)
 
 demo: venv
 	$(VENV)/bin/overseer demo

@@ -12,6 +12,7 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import Field, field_validator, model_validator
 
 from .checks import Check
+from .fence import FenceAgent
 from .hooks import ClusterHooks, ServiceHooks
 from .run_as import RunAs
 from .vip import Vip
@@ -104,6 +105,7 @@ class ServerSpec(Strict):
     labels: dict[str, str] = Field(default_factory=dict)
     # The agent's peer endpoint (/healthz, signed with the peer key), asked by peers when etcd is gone.
     agentPort: int = Field(default=7480, ge=1, le=65535)
+    fence: Optional[FenceAgent] = None    # the command the master runs to power this server off before moving its actives (desired/fence.py)
 
 
 class ServerDoc(Strict):
@@ -191,5 +193,5 @@ KINDS = tuple(MODELS)
 __all__ = [
     "API_VERSION", "MODELS", "KINDS", "Document", "ClusterDoc", "ServerDoc", "ServiceDoc",
     "ClusterSpec", "ServerSpec", "ServiceSpec", "CheckDefaults", "ServerHealth",
-    "ExecActuator", "SystemdActuator", "ProcessActuator", "Actuator", "Check", "Count", "Vip",
+    "ExecActuator", "SystemdActuator", "ProcessActuator", "Actuator", "Check", "Count", "Vip", "FenceAgent",
 ]

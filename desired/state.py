@@ -49,6 +49,15 @@ class HistoryKind(StrEnum):
     CLEANUP = "cleanup"
     HOOK = "hook"                    # a notification hook's outcome (desired/hooks.py)
     KEPT = "kept"                    # an active kept through etcd trouble: why nothing moved
+    FENCE = "fence"                  # the master's fence agent run on a dead server, and its outcome
+
+
+class FenceOutcome(StrEnum):
+    """How the master's attempt to fence a dead server went (`fence/<server>`)."""
+    PENDING = "pending"              # the command runs
+    OK = "ok"                        # it exited 0: the server is off
+    FAILED = "failed"                # it failed or timed out: retried after a back-off
+    CONFIRMED = "confirmed"          # `overseer fence confirm`: a person made sure it is off
 
 
 # str-valued: records read back from JSON hold plain strings, equal to these
@@ -225,6 +234,29 @@ class HistoryEntry(Record):
 
 
 @dataclass(frozen=True)
+class FenceRecord(Record):
+    """`fence/<server>`: the latest fence of a dead server in its current
+    outage. Written only while the server has no `servers/<name>` record, and
+    deleted by the server's own registration (one transaction), so a record
+    that exists always speaks of the outage going on now."""
+    server: str
+    started: float                   # when the attempt began (or the confirmation was made)
+    time: float = 0.0                # when it ended (pending: = started)
+    outcome: str = "pending"         # pending | ok | failed | confirmed
+    epoch: int = 0                   # the master that ran it (0: an operator's confirmation)
+    attempt: int = 1                 # attempts in this outage, this one included
+    message: str = ""                # the command's last line, or why it failed
+    services: tuple = ()             # the services waiting for it
+    by: str = ""                     # the server it ran on, or "operator"
+    timeout: float = 0.0             # the command's timeout: a pending attempt older than this is lost
+
+    @property
+    def off(self) -> bool:
+        """The server is known to be off: fenced, or confirmed by a person."""
+        return self.outcome in (FenceOutcome.OK, FenceOutcome.CONFIRMED)
+
+
+@dataclass(frozen=True)
 class SwitchoverRequest(Record):
     """`control/switchover/<service>`: an operator asked for a planned move."""
     service: str
@@ -266,6 +298,7 @@ class ClusterSnapshot:
     history: Mapping[str, tuple] = field(default_factory=dict)  # service -> recent HistoryEntry, oldest first
     failures: Mapping[tuple, FailCount] = field(default_factory=dict)  # (server, service)
     cordoned: frozenset = frozenset()                   # server names (`overseer cordon`)
+    fences: Mapping[str, FenceRecord] = field(default_factory=dict)   # server -> its fence in this outage
 
     def is_paused(self, service: str) -> bool:
         return "*" in self.paused or service in self.paused

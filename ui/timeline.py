@@ -25,7 +25,7 @@ HEIGHT = 18
 CATEGORIES = {
     "placement": "move", "failover": "move", "switchover": "move", "demote": "move",
     "switchover-refused": "refused", "master": "master", "role": "failure", "action": "failure",
-    "hook": "hook", "cleanup": "cleanup", "kept": "kept",
+    "hook": "hook", "cleanup": "cleanup", "kept": "kept", "fence": "fence",   # fence: a fence agent's run
 }
 LEGEND = (("move", "move"), ("fence", "fence"), ("master", "master change"),
           ("failure", "failure as active"), ("check", "failed check"), ("refused", "refused switchover"),

@@ -46,8 +46,11 @@ class Lease:
 
 
 class Watch:
-    def __init__(self, server: str, prefix: bytes, callback: Callable[[Optional[list]], None]):
+    def __init__(self, server: str, prefix: bytes, callback: Callable[[Optional[list]], None], seq: int = 0):
         self.server, self.prefix, self.callback = server, prefix, callback
+        # creation order within one etcd: what orders watches wherever order
+        # matters (never id(), which depends on what ran before in the process)
+        self.seq = seq
         self.context = contextvars.copy_context()  # the watching process's: frozen with it
         self.cancelled = False
 
@@ -62,7 +65,13 @@ class SimEtcd:
         self.watches: list[Watch] = []
         self.down = False
         self._next_lease = 0x7a00
+        self._next_watch = 0
         self.on_commit: Callable[[list[bytes]], None] = lambda keys: None  # the checker's eye
+
+    def watch(self, server: str, prefix: bytes, callback: Callable[[Optional[list]], None]) -> Watch:
+        """A new (not yet started) watch, numbered in creation order."""
+        self._next_watch += 1
+        return Watch(server, prefix, callback, self._next_watch)
 
     # --- leases -----------------------------------------------------------
 
@@ -256,8 +265,8 @@ class SimWatcher:
     """Stands in for desired/store/watch.py's PrefixWatcher (same constructor)."""
 
     def __init__(self, client: SimClient, prefix: str, on_change, cfg, **_):
-        self.watch = Watch(client.server, _b(prefix), on_change)
         self.etcd = client.etcd
+        self.watch = self.etcd.watch(client.server, _b(prefix), on_change)
 
     def start(self) -> None:
         self.etcd.watches.append(self.watch)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from ..models import MODELS
 from ..state import (
-    Assignment, ClusterSnapshot, DesiredState, FailCount, HistoryEntry, MasterRecord, Observation,
+    Assignment, ClusterSnapshot, DesiredState, FailCount, FenceRecord, HistoryEntry, MasterRecord, Observation,
     ServerRecord, ServiceReport, SwitchoverRequest,
 )
 from .keys import FAILURES, REPORT, Keys
@@ -87,6 +87,7 @@ class _Builder:
         self.paused: set[str] = set()
         self.switchovers: dict[str, SwitchoverRequest] = {}
         self.cordoned: set[str] = set()
+        self.fences: dict[str, FenceRecord] = {}
 
     def add(self, rel: str, value: bytes, meta) -> None:
         parts = rel.split("/")
@@ -113,6 +114,8 @@ class _Builder:
             self.assignments[parts[1]] = self._parsed(rel, value, Assignment.from_json)
         elif head == "history" and len(parts) == 3:
             self.history.setdefault(parts[1], []).append(self._parsed(rel, value, HistoryEntry.from_json))
+        elif head == "fence" and len(parts) == 2:
+            self.fences[parts[1]] = self._parsed(rel, value, FenceRecord.from_json)
         elif head == "control" and len(parts) == 3:
             if parts[1] == "pause":
                 self.paused.add(parts[2])
@@ -145,6 +148,7 @@ class _Builder:
             history={s: tuple(h[-HISTORY_IN_SNAPSHOT:]) for s, h in self.history.items()},
             failures=self.failures,
             cordoned=frozenset(self.cordoned),
+            fences=self.fences,
         )
 
 

@@ -3,8 +3,8 @@
 Everything the agent does that is not computation on its event loop goes
 through an `Edges`: etcd calls (blocking, so real ones run on threads), the
 clocks, building actuators, the floating addresses' system calls, running
-probes, asking a peer's `/healthz`, the fencer process, the peer endpoint
-and the server-health sampler. `REAL`
+probes, asking a peer's `/healthz`, the fencer process, the peer endpoint,
+the server-health sampler and, on the master, dead servers' fence agents. `REAL`
 wires the production implementations. The simulator
 (overseer.reconciler.sim) passes its own: single-threaded, on virtual time,
 with faults injected at exactly these seams, while every decision in between
@@ -22,6 +22,7 @@ from overseer.actuators.factory import build_actuator
 from overseer.actuators.vip import IP_COMMANDS, IpCommands
 from overseer.observers.probes import PROBES, ProbeContext, ProbeResult
 
+from ..fence_agent import run_fence
 from . import failsafe, peer_client
 
 
@@ -80,6 +81,7 @@ class Edges:
     server_health: Callable[..., Any] = _server_health    # (**ServerHealthMonitor kwargs) -> .run()
     pgid: Callable[[int], int] = os.getpgid
     hooks: Callable[..., Any] = _hooks                    # (record) -> .submit(event, hook, services), .drain(s)
+    fence: Callable[[Any], Awaitable[Any]] = run_fence    # (FenceCall) -> FenceResult: a dead server's fence agent, on the master
 
     def but(self, **changes: Any) -> "Edges":
         return replace(self, **changes)

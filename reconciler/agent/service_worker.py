@@ -295,23 +295,32 @@ class ServiceWorker(ChildExits):
             self._failure(f"{step} failed: {exc}")
             self._block()
             await self._retreat(ctx)
+        elif step == roles.DEMOTE:
+            # It may have done its work or not: "active" is a guess either way,
+            # and one that a next assignment naming us active never promoted
+            # again (simulator seed 604). Stopping makes the state known, as a
+            # self-fence does; the next pass starts a warm standby again.
+            await self._retreat(ctx, steps=[roles.STOP])
         await self._report("failed", str(exc), about)
         await self.history(HistoryEntry(self.name, self.edges.wall(), "action",
                                         f"{self.server}: {step} failed: {exc}", self.server, ctx.epoch))
 
-    async def _retreat(self, ctx: ActionContext) -> None:
+    async def _retreat(self, ctx: ActionContext, steps: Optional[list] = None) -> None:
         """After a failed move to active: make sure we are not half-active.
         The failed step may have done its work before it failed (a promote
         command that made the service active, then exited non-zero or hung):
         a demote that fails too is followed by a stop, as in a self-fence.
         Counting it as done left a promoted warm standby beside the master's
         next choice (simulator seed 216: a hung promote, then a hung demote)."""
-        steps = list(roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode))
+        only_stop = steps is not None
+        steps = steps or list(roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode))
         for step in steps:   # may grow while it runs (below)
             try:
                 await getattr(self.actuator, step)(ctx)
             except Exception as exc:  # whatever demote did, still try to stop
                 log.error("%s: %s while retreating failed: %s", self.name, step, exc)
+                if only_stop:
+                    return   # after a failed demote: still active as far as we know
                 if step == roles.DEMOTE and roles.STOP not in steps:
                     steps.append(roles.STOP)
         running = await self._running(ctx)

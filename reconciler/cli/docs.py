@@ -145,7 +145,10 @@ def _summary(doc: dict) -> str:
     if kind == "Cluster":
         return "hierarchy=" + ",".join(spec.get("hierarchy", []))
     if kind == "Server":
-        return f"address={spec.get('address', '')}"
+        fence = spec.get("fence")
+        command = fence.get("command") if isinstance(fence, dict) else None
+        argv0 = (command.split() or [""])[0] if isinstance(command, str) else (command or [""])[0]
+        return f"address={spec.get('address', '')}" + (f" fence={argv0}" if fence else "")
     return f"mode={spec.get('mode', 'active-standby')} candidates={','.join(spec.get('candidates', []))}"
 
 

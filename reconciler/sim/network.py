@@ -80,23 +80,23 @@ class Network:
     def _deliver(self, watch: Watch, keys: Optional[list[bytes]] = None) -> None:
         """`keys` the batch changed; None: unknown (after a reconnect)."""
         if not self.reaches_etcd(watch.server):
-            self._missed[id(watch)] = watch
+            self._missed[watch.seq] = watch
             return
-        if id(watch) in self._pending:
+        if watch.seq in self._pending:
             # one delivery in flight already says "something changed": it
             # carries these keys too (or "unknown" if either is)
-            known = self._pending[id(watch)]
-            self._pending[id(watch)] = None if known is None or keys is None else known + keys
+            known = self._pending[watch.seq]
+            self._pending[watch.seq] = None if known is None or keys is None else known + keys
             return
-        self._pending[id(watch)] = None if keys is None else list(keys)
+        self._pending[watch.seq] = None if keys is None else list(keys)
         self.loop.call_later(self.latency(), self._fire, watch, context=self.context)
 
     def _fire(self, watch: Watch) -> None:
-        keys = self._pending.pop(id(watch), None)
+        keys = self._pending.pop(watch.seq, None)
         if watch.cancelled:
             return
         if not self.reaches_etcd(watch.server):
-            self._missed[id(watch)] = watch
+            self._missed[watch.seq] = watch
             return
         watch.context.run(self.loop.call_soon, watch.callback, keys)
 

@@ -31,6 +31,7 @@ from ..agent.peer_auth import PeerKey, PeerTrust
 from .checker import Checker
 from overseer.desired.store.simulated import SimClient, SimWatcher
 from .addresses import Addresses, SimIp
+from .fence_agents import SimFenceAgents, with_fence_agents
 from .loop import PROCESS, VirtualLoop
 from .network import EtcdLane, Network
 from .procs import SimActuator, SimFencer, SimHealthz, SimServerHealth, sim_probe
@@ -71,6 +72,7 @@ class World:
         self._pid = 1000
         self.operator = Store(CFG, CLUSTER, client=SimClient(self.net.etcd, "operator"), watcher=SimWatcher)
         self.candidates = {s.name: list(s.candidates) for s in schedule.services}
+        self.fence_agents = SimFenceAgents(self)      # the power switch a master's fence reaches
 
     # --- time -------------------------------------------------------------------
 
@@ -89,6 +91,8 @@ class World:
                           "campaignDelay": f"{s.campaign_delay}s", "failoverMargin": f"{s.margin}s",
                           "defaults": {"interval": f"{s.interval}s", "timeout": "0.5s",
                                        "failAfter": s.fail_after, "recoverAfter": 1}}}]
+        if s.failure_timeout != 600.0:   # the default, left out so older schedules stay as they were
+            docs[0]["spec"]["defaults"]["failureTimeout"] = f"{s.failure_timeout:g}s"
         for i, server in enumerate(SERVERS):
             docs.append({"apiVersion": "overseer/v1", "kind": "Server", "metadata": {"name": server},
                          "spec": {"address": f"10.0.0.{i + 1}", "agentPort": 7480,
@@ -106,7 +110,7 @@ class World:
                 self.addresses.service_of[spec["vip"]["address"]] = svc.name
             docs.append({"apiVersion": "overseer/v1", "kind": "Service", "metadata": {"name": svc.name},
                          "spec": spec})
-        return docs
+        return with_fence_agents(s, docs)
 
     def apply(self) -> None:
         """`overseer apply` of the documents, through the real documents.apply."""
@@ -141,7 +145,7 @@ class World:
         return Edges(etcd=lane, keepalive=lane, monotonic=self.loop.time, cpu=self.loop.time, wall=self.wall,
                      connect=connect,
                      actuator=actuator, addresses=SimIp(self, server), probe=lambda check, ctx: sim_probe(self, check, ctx),
-                     ask_peer=ask_peer, fencer=fencer,
+                     ask_peer=ask_peer, fencer=fencer, fence=self.fence_agents,
                      healthz=lambda host, port, status: SimHealthz(self, server, status),
                      server_health=SimServerHealth, pgid=lambda pid: pid, hooks=lambda record: NoHooks())
 
@@ -245,6 +249,7 @@ class World:
             self.at(fault.end, self._finish, fault)
 
     def _begin(self, f: Fault) -> None:
+        self.checker.fault_began(f)   # what it promises, from what ran before it
         self.trace.event(self.now(), "sim", "fault: " + f.describe())
         k = f.kind
         if k == "proc_crash":
@@ -274,7 +279,7 @@ class World:
     def _finish(self, f: Fault) -> None:
         k = f.kind
         self.trace.event(self.now(), "sim", f"fault over: {k} {f.server or f.service}".rstrip())
-        if k == "agent_crash" and f.server not in self.keys:
+        if k == "agent_crash" and f.server not in self.keys and f.server not in self.fence_agents.off:
             self.start_agent(f.server)   # overlapping crashes: one restart, when the first is over
         elif k == "agent_pause" and f.server in self.paused:
             self.paused.discard(f.server)
@@ -315,7 +320,11 @@ class World:
         elif f.kind == "apply":
             order = self.candidates[f.service]
             order.append(order.pop(0))
-            self._op(self.apply, f"apply: {f.service} candidates now {', '.join(order)}")
+            if not self._op(self.apply, f"apply: {f.service} candidates now {', '.join(order)}"):
+                # not applied: the cluster keeps the old order, and so does the
+                # checker, which reads it from here (seed 676: a failover to the
+                # first candidate of an order etcd never had read as misplaced)
+                order.insert(0, order.pop())
 
     def _op(self, fn, what: str) -> bool:
         if self.net.etcd.down:

@@ -7,7 +7,10 @@ may overlap on one host, so cuts, losses, member kills and stops are counted
 and undone only when the last one heals, a restart never starts a second
 agent, and a server gone for good is never started again.
 
-The windows it records feed the checker's outage measure: `impaired[host]`
+A host its fence agent powered off (tests/faults/power.py, run by the
+master) is powered on again, its agent started, when the last fault on it
+heals: a server back from a power cycle. The windows it records feed the
+checker's outage measure: `impaired[host]`
 (the host could not have taken over: cut, lossy, agent dead or stopped, host
 frozen or gone, a failing command) and `blocked` ("*": etcd had no quorum;
 SVC: paused). `losses` lists every host frozen or gone, when, and the
@@ -100,6 +103,16 @@ class Injector:
             self.impaired[host].append([now, float("inf")])
         elif not on and self._impair_count[host] == 0:
             self.impaired[host][-1][1] = now
+            self._power_on(host)
+
+    def _power_on(self, host: str) -> None:
+        """Start the agent of a host the fence agent powered off, once nothing
+        keeps the host down any more (never one gone for good)."""
+        off = self.lab.powered_off().get(host)
+        if off is None or host in self.gone or self.lab.agent_running(host):
+            return
+        self.log(f"{host} powered on again (its fence agent powered it off at {off:.3f})")
+        self.lab.start_agent(host)
 
     def _member(self, host: str, down: bool) -> None:
         self.members_down[host] += 1 if down else -1

@@ -3,7 +3,9 @@
 `FaultLab(workdir)` (a context manager) builds the hosts with
 tests/support/netns.py, starts a 3-member etcd spread over them, applies the
 cluster documents (tests/faults/docs.py) and starts one `overseer agent`
-per host. It offers the fault primitives the runner schedules: a pulled
+per host. Every Server has a fence agent, tests/faults/power.py, a power
+switch that kills everything of its host but the etcd member
+(`fence=False`: none, to see what happens without). It offers the fault primitives the runner schedules: a pulled
 cable, one-way loss (nftables inside the host's namespace), signals to an
 agent, stopping (SIGSTOP) or killing an etcd member or the whole etcd and
 starting it again, freezing or killing everything of a host but its etcd
@@ -44,8 +46,11 @@ __all__ = ["FaultLab", "SERVERS", "unavailable"]
 
 
 class FaultLab:
-    def __init__(self, workdir: Path, cluster: str = "faults", timing: Optional[docs.Timing] = None):
+    def __init__(self, workdir: Path, cluster: str = "faults", timing: Optional[docs.Timing] = None,
+                 fence: bool = True):
         self.workdir = Path(workdir)
+        self.fence = fence
+        self.power_log = self.workdir / "power.jsonl"      # power.py's line per host it powered off
         self.cluster = cluster
         self.timing = timing or docs.Timing()
         self.journal = self.workdir / "journal.jsonl"
@@ -66,6 +71,7 @@ class FaultLab:
         write_key(str(key))
         self.net.__enter__()
         try:
+            self._write_hosts()
             for host in SERVERS:
                 self.start_member(host)
             self.wait_etcd()
@@ -92,9 +98,34 @@ class FaultLab:
     def _write_docs(self) -> Path:
         path = self.workdir / "cluster.yaml"
         addresses = {h: self.net.address(h) for h in SERVERS}
+        power = str(self.workdir / "hosts.json") if self.fence else None
         path.write_text(docs.cluster_docs(self.cluster, addresses, AGENT_PORT, str(self.journal),
-                                          str(self.ctl), self.timing))
+                                          str(self.ctl), self.timing, power))
         return path
+
+    def _member_pidfile(self, host: str) -> Path:
+        return self.workdir / f"member-{host}.pid"
+
+    def _write_hosts(self) -> None:
+        """What power.py needs to find a host's processes: its namespace, and
+        the pid of its etcd member, which it spares."""
+        hosts = {h: {"ns": self.net.hosts[h].ns, "member_pidfile": str(self._member_pidfile(h))} for h in SERVERS}
+        (self.workdir / "hosts.json").write_text(json.dumps({"hosts": hosts, "log": str(self.power_log)}))
+
+    def powered_off(self) -> dict[str, float]:
+        """host -> when power.py last powered it off (the master's fence agent)."""
+        found: dict[str, float] = {}
+        try:
+            lines = self.power_log.read_text().splitlines()
+        except OSError:
+            return found
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            found[entry["host"]] = entry["t"]
+        return found
 
     @property
     def endpoints(self) -> str:
@@ -119,6 +150,7 @@ class FaultLab:
                 *ETCD_TIMING, "--logger", "zap", "--log-level", "warn"]
         with open(self.workdir / f"etcd-{host}.log", "ab") as log:
             self.etcd[host] = self.net.run_in(host, argv, stdout=log, stderr=log)
+        self._member_pidfile(host).write_text(str(self.etcd[host].pid))
 
     def kill_member(self, host: str) -> None:
         proc = self.etcd.get(host)

@@ -58,7 +58,8 @@ def _wait_converged(lab: FaultLab, sampler: Sampler, timeout: float) -> None:
 
 
 def run(schedule: Schedule, workdir: Path, timing: Timing = Timing(), keep: bool = False,
-        converge_timeout: float = 60.0) -> Result:
+        converge_timeout: float = 60.0, fence: bool = True) -> Result:
+    """`fence`: every Server has the lab's power switch as its fence agent."""
     started = time.monotonic()
     workdir = Path(workdir)
     if workdir.exists():
@@ -72,13 +73,13 @@ def run(schedule: Schedule, workdir: Path, timing: Timing = Timing(), keep: bool
         log_file.flush()
 
     try:
-        verdict, injected = _run_in_lab(schedule, workdir, timing, converge_timeout, log)
+        verdict, injected = _run_in_lab(schedule, workdir, timing, converge_timeout, log, fence)
     except BaseException:
         log_file.close()
         _keep(workdir, schedule, "error")   # a broken run keeps its logs too
         raise
     log_file.close()
-    kept = _keep(workdir, schedule, "seed") if (not verdict.ok or keep) else None
+    kept = _keep(workdir, schedule, "seed" if fence else "nofence-seed") if (not verdict.ok or keep) else None
     shutil.rmtree(workdir, ignore_errors=True)
     return Result(schedule, verdict, injected, kept, time.monotonic() - started)
 
@@ -114,12 +115,13 @@ def _fire_all(schedule: Schedule, injector: Injector, begin: float) -> float:
 
 
 def _run_in_lab(schedule: Schedule, workdir: Path, timing: Timing, converge_timeout: float,
-                log) -> tuple[Verdict, int]:
+                log, fence: bool = True) -> tuple[Verdict, int]:
     bound, settle = timing.bound(), timing.lease_ttl
-    with FaultLab(workdir, timing=timing) as lab, Sampler(lab.journal) as sampler:
+    with FaultLab(workdir, timing=timing, fence=fence) as lab, Sampler(lab.journal) as sampler:
         _wait_converged(lab, sampler, converge_timeout)
         begin = time.time()
-        log(f"converged; schedule {schedule.label} seed {schedule.seed}:\n{schedule.describe()}")
+        log(f"converged; schedule {schedule.label} seed {schedule.seed}"
+            f" ({'with' if fence else 'without'} fence agents):\n{schedule.describe()}")
         injector = Injector(lab, sampler, log)
         healed = _fire_all(schedule, injector, begin)
         log("healed")

@@ -108,3 +108,29 @@ def test_the_lab_undoes_its_stops_and_leaves_nothing_stopped_after_a_failure(roo
             assert len(left) >= 3 and all(state(pid) in STOPPED for pid in left), left
             raise RuntimeError("a schedule broke mid-fault")
     assert [pid for pid in left if state(pid) not in ("", "Z")] == []
+
+
+def test_the_power_switch_kills_everything_of_its_host_but_its_etcd_member(root):
+    """The lab's fence agent (tests/faults/power.py), run from another host's
+    namespace as a master runs it: the frozen host's agent, fencer and
+    children die, stopped as they are; its etcd member lives on."""
+    import subprocess
+    import sys
+
+    from tests.faults.docs import POWER
+
+    with FaultLab(root / "power") as lab:
+        poll_until(lambda: len(lab.host_pids("s2")) >= 3, 60, "s2's agent, fencer and a child")
+        frozen = lab.freeze_host("s2")
+        member = lab.etcd["s2"].pid
+        env = dict(lab.env(), OVERSEER_FENCE_SERVER="s2", OVERSEER_SERVER="s1")
+        proc = lab.net.run_in("s1", [sys.executable, POWER, str(lab.workdir / "hosts.json")], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "s2: powered off" in out
+        lab.agents["s2"].wait(10)
+        assert [pid for pid in frozen if state(pid) not in ("", "Z")] == []
+        assert lab.host_pids("s2") == [] and lab.member_running("s2")
+        assert set(lab.powered_off()) == {"s2"}
+        lab.release(frozen)

@@ -86,8 +86,8 @@ def _late(seconds: int) -> Mutant:
         (Edit("reconciler/planner/health.py", _MARGIN,
               f"self.margin = (spec.failoverMargin if spec else DEFAULT_MARGIN) + {seconds}.0"),),
         ("liveness",),
-        why="needs a bound derived from the requirement (leaseTTL + failoverMargin + the promote + 1 s); "
-            "the bound from the implementation's timers is 17-27 s and every drawn server outage is shorter",
+        why="liveness, late: a lost server's deadline is leaseTTL + failoverMargin (+ the election if it "
+            "was the master) + start + promote + 1 s, and the long-loss fault outlasts it",
     )
 
 
@@ -131,8 +131,8 @@ MUTANTS: tuple[Mutant, ...] = (
               "        if server not in self.live:\n            return self.margin_passed(server)",
               "        if server not in self.live:\n            return False  # cannot hear from it: cannot know"),),
         ("liveness",),
-        why="needs a server gone for longer than the bound (or for good), or a bound derived from the "
-            "requirement: every drawn server outage ends within 15 s and the server takes its active up again",
+        why="liveness, late (or never, for a server gone for good): the long-loss fault keeps a server "
+            "that holds actives away for 1.5-3 times their deadline",
     ),
     _late(8), _late(12), _late(16), _late(20),
     Mutant(
@@ -157,8 +157,8 @@ MUTANTS: tuple[Mutant, ...] = (
               "if record is None or record.count <= 0 or now >= record.last + timeout:",
               "if record is None or record.count <= 0:"),),
         ("placement",),
-        why="needs schedules longer than failureTimeout (600 s; schedules last at most about 82 s) and an "
-            "invariant on where a service is placed: a mark ranks, it never leaves a service without an active",
+        why="placement: with failureTimeout drawn short (4-15 s), a service that failed on its first "
+            "candidate and then on the next must go back to the first once the failure expired",
     ),
     Mutant(
         "vip-kept-on-demote",

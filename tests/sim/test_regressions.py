@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from overseer.reconciler.sim.schedule import BLIPS_UPTO_BEFORE, Fault, Schedule, ServicePlan, draw, failing_failover
+from overseer.reconciler.sim.schedule import (
+    BLIPS_UPTO, BLIPS_UPTO_BEFORE, EXTRAS, EXTRAS_BEFORE_DEADLINES, Fault, Schedule, ServicePlan, draw,
+)
 from tests.sim.test_simulator import _sim
 
 FOUND = {
@@ -38,6 +40,7 @@ FOUND = {
     7352: "peers answering 'gone' on a timed-out probe (silent-etcd attempt) gave two actives on a slow etcd",
     10894: "an agent restarted during an etcd blip died with the blip's error instead of waiting it out",
     8366: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
+    604: "a demote that failed after doing its work kept the role 'active': switched back, never promoted again",
     9131: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     15583: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     22747: "the same silent-etcd attempt: three actives of a replicas-2 service on a slow etcd",
@@ -75,21 +78,27 @@ SCRIPTED = {
 _EXTRAS_CAME_LATER = (57, 1515, 2516, 5877)
 for _seed in _EXTRAS_CAME_LATER:
     SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], draw(_seed, extras=False, blips_upto=BLIPS_UPTO_BEFORE))
-# All of FOUND was found while blips lasted at most 0.3 x leaseTTL and before
-# the failing failovers (schedule.failing_failover): where either changed a
-# seed's schedule since, it also replays as it was.
+# All of FOUND was found while blips lasted at most 0.3 x leaseTTL, and before
+# the failing failovers (schedule.failing_failover) and the generators that
+# came with per-fault deadlines (a long loss, a short failure memory); those
+# of FOUND_WITH_COMMANDS before the latter two only. Where any of these
+# changed a seed's schedule since, it also replays as it was; so does one
+# whose servers gained fence agents since (sim/fence_agents.py).
+_BEFORE_COMMANDS = tuple(name for name in EXTRAS_BEFORE_DEADLINES if name != "failing_failover")
 
 
 def _as_found(seed: int) -> Schedule:
-    schedule = draw(seed, blips_upto=BLIPS_UPTO_BEFORE)
-    later = set(failing_failover(seed, schedule))
-    return schedule.but(faults=tuple(f for f in schedule.faults if f not in later))
+    if seed in FOUND_WITH_COMMANDS:
+        schedule = draw(seed, extras=EXTRAS_BEFORE_DEADLINES, blips_upto=BLIPS_UPTO)
+    else:
+        schedule = draw(seed, extras=_BEFORE_COMMANDS, blips_upto=BLIPS_UPTO_BEFORE)
+    return schedule.but(fence=None)
 
 
-for _seed in sorted(set(FOUND) - set(_EXTRAS_CAME_LATER)):
-    if _as_found(_seed) != draw(_seed):
-        SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], _as_found(_seed))
 FOUND.update(FOUND_WITH_COMMANDS)
+for _seed in sorted(set(FOUND) - set(_EXTRAS_CAME_LATER)):
+    if _as_found(_seed) != draw(_seed, extras=EXTRAS):
+        SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], _as_found(_seed))
 
 _RUN_SCRIPTED = """
 import sys

@@ -29,6 +29,13 @@ def test_a_mark_sits_where_its_time_is_and_says_why_on_hover():
     assert tl.x_of(NOW, NOW) == tl.WIDTH and tl.x_of(NOW - tl.SPAN, NOW) == 0.0
 
 
+def test_a_fence_agent_s_run_is_a_fence_mark():
+    history = {"pbx": (entry("pbx", NOW - 60, "fence", "fence of pbx1 failed (attempt 1, after 2.0s): exit 1"),
+                       entry("pbx", NOW - 30, "fence", "pbx1 fenced by its fence agent in 0.4s; pbx moves on"))}
+    (strip,) = tl.strips(["pbx"], history, {}, NOW)
+    assert [m.category for m in strip.marks] == ["fence", "fence"]
+
+
 def test_failed_check_results_become_ticks_and_ok_ones_do_not():
     obs = Observation("pbx1", "pbx", "alive", status="fail",
                       results=(Result(NOW - 60, "ok", 1.0), Result(NOW - 30, "fail", 0.0)))
