@@ -21,6 +21,7 @@ from .fields import (
 )
 
 API_VERSION = "overseer/v1"
+MAX_HISTORY_LIMIT = 300
 
 
 class Metadata(Strict):
@@ -85,7 +86,8 @@ class ClusterSpec(Strict):
     failoverMargin: PositiveDuration = 0.5
     defaults: CheckDefaults = CheckDefaults()
     serverHealth: ServerHealth = ServerHealth()
-    historyLimit: PositiveInt = 200       # history entries kept per service
+    # history entries kept per service, at most 300: `status` and the board read them all (docs/etcd-production.md)
+    historyLimit: Annotated[PositiveInt, Field(le=MAX_HISTORY_LIMIT)] = 200
     resultsKept: PositiveInt = 30         # recent probe results kept per check
     on: Optional[ClusterHooks] = None     # notifications after role changes, for every service (desired/hooks.py)
 

@@ -29,6 +29,9 @@ log = logging.getLogger("overseer.agent")
               help="where logs of supervised children go")
 @click.option("--ui", "ui_listen", default=None, metavar="HOST:PORT",
               help="also serve the read-only board here, so any surviving server shows it")
+@click.option("--ui-allow-host", "ui_allow_hosts", multiple=True, envvar="OVERSEER_UI_ALLOW_HOST",
+              metavar="NAME", help="a name the --ui board is reached by besides its listen address and "
+                                   "localhost (repeat for more)")
 @click.option("--peer-key-file", default=None, envvar="OVERSEER_PEER_KEY_FILE", metavar="PATH",
               help="the cluster's failsafe key (the same file on every server, mode 0400); "
                    "without it failsafe is off")
@@ -45,7 +48,8 @@ log = logging.getLogger("overseer.agent")
 @click.option("--metrics", "metrics_listen", default=None, envvar="OVERSEER_AGENT_METRICS",
               metavar="[HOST:]PORT", help="serve /metrics and a local /healthz here (host 127.0.0.1 if omitted)")
 @global_options
-def agent(server: str, state_dir: str | None, ui_listen: str | None, peer_key_file: str | None,
+def agent(server: str, state_dir: str | None, ui_listen: str | None, ui_allow_hosts: tuple[str, ...],
+          peer_key_file: str | None,
           peer_cacert: str | None, peer_cert: str | None, peer_cert_key: str | None,
           failsafe_trusts_network: bool, metrics_listen: str | None) -> None:
     """Run this server's agent (until SIGTERM)."""
@@ -58,7 +62,7 @@ def agent(server: str, state_dir: str | None, ui_listen: str | None, peer_key_fi
     if state_dir:
         import os
         os.makedirs(state_dir, exist_ok=True)
-    stop_board = _start_board(ui_listen, cfg, settings().cluster) if ui_listen else None
+    stop_board = _start_board(ui_listen, ui_allow_hosts, cfg, settings().cluster) if ui_listen else None
     from overseer.actuators.child import wait_for_children_on_the_loop  # noqa: PLC0415  (agent only)
     wait_for_children_on_the_loop()
     try:
@@ -70,24 +74,29 @@ def agent(server: str, state_dir: str | None, ui_listen: str | None, peer_key_fi
             stop_board()
 
 
-def _start_board(listen: str, cfg, cluster):
+def _start_board(listen: str, allow_hosts: tuple[str, ...], cfg, cluster):
     """The board in a background thread of the agent (Flask loaded only here)."""
     from overseer.desired.store.store import Store
     from overseer.ui.app import create_app
+    from overseer.ui.hosts import AllowedHosts, HostError
     from overseer.ui.live import SnapshotCache
     from overseer.ui.server import BackgroundServer, ListenError, parse_listen
 
+    from .serve import warn_if_exposed
+
     try:
         host, port = parse_listen(listen)
-    except ListenError as exc:
+        hosts = AllowedHosts(host, allow_hosts)
+    except (ListenError, HostError) as exc:
         fail(str(exc))
     cache = SnapshotCache(lambda: Store(cfg, cluster)).start()
     try:
-        server = BackgroundServer(create_app(cache), host, port).start()
+        server = BackgroundServer(create_app(cache, hosts=hosts), host, port).start()
     except OSError as exc:
         cache.stop()
         fail(f"--ui {listen}: cannot listen: {exc.strerror or exc}")
     log.info("board at %s/", server.url)
+    warn_if_exposed(host, hosts)
 
     def stop() -> None:
         server.stop()

@@ -69,6 +69,8 @@ def _bounds(meta: list) -> str:
     high = next((m.le for m in meta if getattr(m, "le", None) is not None), None)
     if low is not None and high is not None:
         return f" {low}–{high}"
+    if high is not None:
+        return f" ≤ {high:,}"
     return f" ≥ {low}" if low is not None else ""
 
 
@@ -195,8 +197,9 @@ def agent_options() -> list[str]:
             continue   # the shared etcd options
         flag = param.opts[0] + ("" if getattr(param, "is_flag", False) else f" {param.metavar or 'VALUE'}")
         env = f"`{param.envvar}`" if param.envvar else ""
+        unset = param.default is None or (getattr(param, "multiple", False) and not isinstance(param.default, tuple))
         default = ("required" if param.required else "off" if param.default is False else
-                   "none" if param.default is None else f"`{param.default}`")
+                   "none" if unset else f"`{param.default}`")
         lines.append(f"| `{flag}` | {env} | {default} | {param.help} |")
     return lines + [""]
 

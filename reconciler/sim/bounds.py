@@ -69,6 +69,22 @@ def election(s: Schedule) -> float:
     return len(SERVERS) * s.campaign_delay
 
 
+def fencing(s: Schedule) -> float:
+    """With fence agents, a dead server is powered off before its actives move
+    (design-choices.md, "Fence agents"): every failed attempt (up to its
+    timeout) and the back-off after it (1, 2 ... s), then the one that works."""
+    plan = s.fence
+    if plan is None:
+        return 0.0
+    backoff = sum(min(2.0 ** i, 30.0) for i in range(plan.max_failures))
+    return plan.max_failures * plan.timeout + backoff + plan.delay[1]
+
+
+def server_loss(s: Schedule) -> float:
+    """The longest a lost server's actives may take to run elsewhere."""
+    return s.ttl + s.margin + election(s) + fencing(s) + start_promote(s) + SLACK
+
+
 def returned(s: Schedule) -> float:
     """A candidate became live again while a service had none: it may be the
     only server left, so it first wins the election, then (a new master) waits
@@ -103,6 +119,8 @@ def server_lost(f: Fault, sit: Situation) -> list[Deadline]:
     parts = [("leaseTTL", s.ttl), ("failoverMargin", s.margin)]
     if was_master:
         parts.append(("election", election(s)))
+    if s.fence is not None:
+        parts.append(("fence agent", fencing(s)))
     parts += [("start+promote", start_promote(s)), ("slack", SLACK)]
     head = f"{f.kind} {f.server} at {f.at:.2f}{' (the master)' if was_master and sit.master != ANY else ''}"
     return _each(services, f.at, f.at, head, parts)

@@ -110,8 +110,10 @@ class SimFenceAgents:
         self.off.add(server)
         # off past the bound, yet up again half a bound after the faults
         # healed at the latest: time to rejoin before the run ends
-        boot = world.now() + schedule.bound + self.rng.uniform(*schedule.fence.boot)
-        boot = min(boot, max(world.now() + 2.0, schedule.healed_at + schedule.bound / 2))
+        from .bounds import server_loss  # noqa: PLC0415  (bounds imports the schedule, which imports us)
+        bound = server_loss(schedule)
+        boot = world.now() + bound + self.rng.uniform(*schedule.fence.boot)
+        boot = min(boot, max(world.now() + 2.0, schedule.healed_at + bound / 2))
         world.loop.call_later(boot - world.now(), self._boot, server, context=world.context)
 
     def _boot(self, server: str) -> None:

@@ -51,13 +51,14 @@ def test_agent_waiting_for_etcd_stops_on_sigterm():
 
 def test_agent_can_serve_the_board_itself(cluster):
     import json
+    import urllib.error
     import urllib.request
 
     from tests.support.cluster import cluster_yaml
 
     cluster.apply(cluster_yaml(cluster.name, ["pbx1", "pbx2"]))
     port = free_port()
-    cluster.start_agent("pbx1", "--ui", f"127.0.0.1:{port}")
+    cluster.start_agent("pbx1", "--ui", f"127.0.0.1:{port}", "--ui-allow-host", "board.test")
     cluster.start_agent("pbx2")
     cluster.wait_for(lambda s: s.master is not None and len(s.servers) == 2, what="a master")
     deadline = time.monotonic() + 30
@@ -72,6 +73,13 @@ def test_agent_can_serve_the_board_itself(cluster):
         assert time.monotonic() < deadline, "the agent's board never answered with a master"
         time.sleep(0.1)
     assert status["master"]["server"] == "pbx1" and set(status["servers"]) == {"pbx1", "pbx2"}
+    for host, expected in ((f"board.test:{port}", 200), (f"evil.example:{port}", 421)):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"Host": host})
+        try:
+            code = urllib.request.urlopen(request, timeout=2).status
+        except urllib.error.HTTPError as exc:
+            code = exc.code
+        assert code == expected, host
     cluster.signal("pbx1", signal.SIGTERM)
     assert cluster.agents["pbx1"].wait(10) == 0
 
