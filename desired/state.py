@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Mapping, Optional
 
+from .hooks import redact_urls
 from .models import ClusterDoc, ServerDoc, ServiceDoc
 
 class Status(StrEnum):
@@ -224,6 +225,12 @@ class HistoryEntry(Record):
     message: str
     server: str = ""
     epoch: int = 0
+
+    def __post_init__(self):
+        # a hook outcome recorded by an earlier version quotes the webhook's
+        # URL whole (its path may be the secret): shown as scheme://host/…
+        if self.kind == HistoryKind.HOOK and "://" in self.message:
+            object.__setattr__(self, "message", redact_urls(self.message))
 
 
 @dataclass(frozen=True)

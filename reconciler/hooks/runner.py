@@ -7,7 +7,8 @@ that hangs holds at most one worker for `attempts x timeout` and never the
 agent's event loop, its actuators or a failover. A command with a `user`
 runs as that user, without capabilities. Every outcome (ok / failed:
 reason / timed out) is logged with service and epoch and handed to `record`
-(the agent writes it to history, kind `hook`).
+(the agent writes it to history, kind `hook`). A webhook is sent by
+webhook.py, whose messages never hold the URL's path, query or user.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from overseer.desired.child_user import Credentials, RunAsError, check_runnable,
 from overseer.desired.hooks import Hook
 
 from ..metrics import HOOK_RUNS
+from . import webhook
 from .events import HookEvent
 
 log = logging.getLogger(__name__)
@@ -148,27 +150,14 @@ def _run_command(hook: Hook, event: HookEvent, running: _Running) -> None:
             raise _Failed(status + (f": {line}" if line else ""))
 
 
-def _post(url: str, body: dict, timeout: float) -> None:
-    # urllib is imported when a webhook is first sent: it brings http.client,
-    # email and ssl (OpenSSL, MBs) that an agent without webhooks never needs
-    import urllib.error  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
+def _post(hook: Hook, body: dict) -> None:
     data = json.dumps(body, separators=(",", ":")).encode()
-    request = urllib.request.Request(url, data=data, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "overseer-hook"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read(_OUTPUT)
-    except urllib.error.HTTPError as exc:
-        raise _Failed(f"HTTP {exc.code} {exc.reason}") from None
-    except TimeoutError:
-        raise _Timeout(f"no answer within {timeout:g}s") from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
-            raise _Timeout(f"no answer within {timeout:g}s") from None
-        raise _Failed(f"cannot reach {url}: {exc.reason}") from None
-    except OSError as exc:
-        raise _Failed(f"cannot reach {url}: {exc}") from None
+        webhook.deliver(hook.webhook, data, hook.timeout, hook.headersFile)
+    except webhook.TimedOut as exc:
+        raise _Timeout(str(exc)) from None
+    except webhook.Failed as exc:
+        raise _Failed(str(exc)) from None
 
 
 class HookRunner:
@@ -228,7 +217,7 @@ class HookRunner:
         if kind == "command":
             attempt = lambda: _run_command(hook, event, self._running)  # noqa: E731
         else:
-            attempt = lambda: _post(hook.webhook, event.body(), hook.timeout)  # noqa: E731
+            attempt = lambda: _post(hook, event.body())  # noqa: E731
         outcome = self._attempts(event, kind, attempt, hook.attempts)
         HOOK_RUNS.labels(event.event, outcome.outcome).inc()
         level = logging.INFO if outcome.outcome == "ok" else logging.WARNING
