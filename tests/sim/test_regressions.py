@@ -41,6 +41,8 @@ FOUND = {
     10894: "an agent restarted during an etcd blip died with the blip's error instead of waiting it out",
     8366: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     604: "a demote that failed after doing its work kept the role 'active': switched back, never promoted again",
+    1242: "a 'stepped down' report sent into a cut waited for the client's timeout after the link came back: late",
+    3605: "the same (a report hung on the dead connection held the master's next decision): late",
     9131: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     15583: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     22747: "the same silent-etcd attempt: three actives of a replicas-2 service on a slow etcd",
