@@ -128,7 +128,7 @@ MUTANTS: tuple[Mutant, ...] = (
         "dead-never-moved",
         "a dead server's actives are never moved: a server that is not live never counts as fenced",
         (Edit("reconciler/planner/health.py",
-              "        if server not in self.live:\n            return self.margin_passed(server)",
+              "        if server not in self.live:\n            return self.dead_fenced(server)",
               "        if server not in self.live:\n            return False  # cannot hear from it: cannot know"),),
         ("liveness",),
         why="liveness, late (or never, for a server gone for good): the long-loss fault keeps a server "
