@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from overseer.reconciler.sim.bounds import server_loss
 from overseer.reconciler.sim.fence_agents import FencePlan, fence_plan
 from overseer.reconciler.sim.run import run
 from overseer.reconciler.sim.schedule import Fault, Schedule, ServicePlan, draw
@@ -36,7 +37,7 @@ def test_the_master_fences_a_dead_active_before_it_promotes_elsewhere():
     # off past the bound (the crash's end at 25 s does not start it), up half a bound after the heal
     schedule = _schedule(plan)
     booted = _at(t, r"s2 booted after its fence")
-    assert booted == round(schedule.healed_at + schedule.bound / 2, 3)
+    assert booted == round(schedule.healed_at + server_loss(schedule) / 2, 3)
     assert _at(t, r"agent started \(incarnation 2\)") == booted
 
 
