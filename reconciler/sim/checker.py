@@ -26,6 +26,11 @@ if TYPE_CHECKING:
 
 SAMPLE = 0.1
 STALE_GRACE = 1.0
+# A frozen host's children count as active again the moment it thaws, and may
+# run a moment before its fencer's overdue kill lands (world.THAW_RACE): more
+# actives than replicas that long after a thaw is the freeze's, not a bug;
+# still there this long after it, it is.
+THAW_GRACE = 0.1
 INVARIANTS = ("safety", "liveness", "calm", "crash")
 
 
@@ -92,8 +97,22 @@ class Checker:
         return next((s for s in self.world.schedule.services if s.name == service), None)
 
     def actives(self, service: str) -> list[str]:
+        """Servers where `service` runs active and can act (a frozen host's cannot)."""
+        frozen = self.world.frozen_hosts
         return sorted(a.server for a in self.world.actuators
-                      if a.service == service and a.state == "active" and not a.closed)
+                      if a.service == service and a.state == "active" and not a.closed and a.server not in frozen)
+
+    def thawed(self, server: str) -> None:
+        """A frozen host thaws: its actives act again, until its fencer kills them."""
+        self.world.loop.call_at_global(self.world.loop.global_time() + THAW_GRACE, self._after_thaw, server,
+                                       context=self.world.context)
+
+    def _after_thaw(self, server: str) -> None:
+        for plan in self.world.schedule.services:
+            actives = self.actives(plan.name)
+            if server in actives and len(actives) > plan.replicas:
+                self.violation("safety", f"{plan.name}: {len(actives)} actives ({', '.join(actives)}) > replicas "
+                                         f"{plan.replicas} {THAW_GRACE:g}s after {server} thawed")
 
     # --- sampling liveness -------------------------------------------------------------
 
@@ -102,7 +121,8 @@ class Checker:
 
     def _tick(self) -> None:
         self.sample()
-        self.world.loop.call_later(SAMPLE, self._tick, context=self.world.context)
+        loop = self.world.loop
+        loop.call_at_global(loop.global_time() + SAMPLE, self._tick, context=self.world.context)
 
     def live_candidate(self, server: str, service: str) -> bool:
         world = self.world

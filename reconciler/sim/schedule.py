@@ -16,36 +16,55 @@ WINDOW = 30.0          # faults begin within this window
 
 KINDS = ("proc_crash", "agent_crash", "agent_pause", "etcd_down", "cut", "slow",
          "act_hang", "act_fail", "flap", "switchover", "pause", "apply")
-# also drawn, from a generator of its own (_silent_etcd): "etcd_silent"
+# Also drawn, each from a generator of its own: "etcd_silent" (_silent_etcd),
+# "cleanup" (_cleanups), and those of faultgen.py (docs/testing.md, fault kinds).
 
 
 @dataclass(frozen=True)
 class Fault:
+    """One fault or operator action. Which fields a kind reads is in
+    docs/testing.md's table of fault kinds; the rest keep their defaults."""
     kind: str
     at: float
-    duration: float = 0.0
+    duration: float = 0.0       # 0: an instant (or, for server_gone, for good)
     server: str = ""
     service: str = ""
     blip: bool = False          # labelled blip: must move nothing
     etcd: bool = True           # cut: from etcd
     peers: bool = False         # cut: from the other agents
-    to: Optional[str] = None    # switchover target
-    latency: float = 0.0        # slow: extra one-way seconds per etcd call
+    to: Optional[str] = None    # switchover: the target; peer_oneway: the peer the server cannot reach
+    latency: float = 0.0        # slow: extra one-way s per etcd call; etcd_fsync: s per fsync;
+                                # fencer_late: s each kill of the fencer lands late
+    member: str = ""            # etcd_*: "leader" or "follower" (whoever it is when the fault
+                                # begins) or a member's name, "m1".."m3"
+    how: str = ""               # etcd_quorum: down | stall | split; etcd_oneway: requests | answers
+    rate: float = 0.0           # clock_rate: the server's clocks run at this many s per s
+    step: float = 0.0           # wall_step: s the server's wall clock jumps (negative: back)
 
     @property
     def end(self) -> float:
         return self.at + self.duration
 
     def describe(self) -> str:
-        where = "/".join(x for x in (self.server, self.service) if x)
+        where = "/".join(x for x in (self.server, self.service, self.member) if x)
         extra = ""
         if self.kind == "cut":
             extra = " from " + "+".join(n for n, on in (("etcd", self.etcd), ("peers", self.peers)) if on)
         if self.kind == "switchover":
             extra = f" to {self.to or 'any'}"
+        if self.kind == "peer_oneway":
+            extra = f" cannot reach {self.to}"
         if self.kind == "slow":
             extra = f" +{self.latency:.3f}s per call"
-        span = f" for {self.duration:.2f}s" if self.duration else ""
+        if self.kind in ("etcd_fsync", "fencer_late"):
+            extra = f" {self.latency:.3f}s late"
+        if self.how:
+            extra += f" ({self.how})"
+        if self.kind == "clock_rate":
+            extra = f" x{self.rate:.4f}"
+        if self.kind == "wall_step":
+            extra = f" {self.step:+.2f}s"
+        span = f" for {self.duration:.2f}s" if self.duration else (" for good" if self.kind == "server_gone" else "")
         return f"t={self.at:6.2f} {self.kind}{' (blip)' if self.blip else ''} {where}{extra}{span}".rstrip()
 
 
@@ -69,6 +88,7 @@ class Schedule:
     actuator_timeout: float
     services: tuple[ServicePlan, ...]
     faults: tuple[Fault, ...] = field(default=())
+    members: int = 1            # etcd members (1 or 3); every server's agent lists them all
 
     @property
     def calm(self) -> bool:
@@ -108,6 +128,7 @@ def draw(seed: int, extras: bool = True, blips_upto: float = BLIPS_UPTO) -> Sche
     """The schedule of `seed`. `extras=False`: as drawn before the faults with
     generators of their own existed; `blips_upto`: another longest blip.
     Regression seeds found under an older generator keep their schedule so."""
+    from . import faultgen  # noqa: PLC0415  (it builds on this module's types)
     rng = random.Random(seed)
     ttl = rng.choice((2.0, 3.0, 5.0))
     services = []
@@ -120,8 +141,14 @@ def draw(seed: int, extras: bool = True, blips_upto: float = BLIPS_UPTO) -> Sche
                         margin=rng.choice((0.2, 0.5)), campaign_delay=1.0,
                         actuator_timeout=rng.choice((1.0, 2.0)), services=tuple(services))
     faults = _faults(rng, schedule, blips_upto)
-    if extras and faults and not all(f.blip for f in faults):
-        faults += _silent_etcd(seed, schedule) + _master_loss(seed, schedule) + _cleanups(seed, schedule)
+    if extras:
+        schedule = schedule.but(members=faultgen.etcd_members(seed))
+        if faults and not all(f.blip for f in faults):
+            faults += _silent_etcd(seed, schedule) + _master_loss(seed, schedule) + _cleanups(seed, schedule)
+            faults += (faultgen.slack_eaters(seed, schedule) + faultgen.server_loss(seed, schedule)
+                       + faultgen.one_way(seed, schedule))
+        if faults:
+            faults += faultgen.etcd_trouble(seed, schedule, faults)
     return schedule.but(faults=tuple(sorted(faults, key=lambda f: (f.at, f.kind))))
 
 
@@ -211,7 +238,7 @@ def _cleanups(seed: int, s: Schedule) -> list[Fault]:
 
 def _silenced(f: Fault) -> frozenset:
     """Servers a blip keeps from renewing their lease."""
-    if f.kind in ("etcd_down", "etcd_silent"):
+    if f.kind in ("etcd_down", "etcd_silent") or (f.kind.startswith("etcd_") and f.kind != "etcd_compact"):
         return frozenset(SERVERS)
     return frozenset((f.server,)) if f.kind in ("agent_pause", "cut") else frozenset()
 
