@@ -15,7 +15,7 @@ PYTEST_ARGS ?= -ra --durations=15 --timeout=300
 # extra pytest arguments, e.g. make test ARGS='-k apply -x'
 ARGS ?=
 
-.PHONY: venv system-deps test demo sim faults bench clean
+.PHONY: venv system-deps test demo sim mutants faults bench clean
 
 venv: $(STAMP)
 
@@ -70,12 +70,24 @@ SEED ?= 1
 sim: venv
 	PYTHONHASHSEED=0 $(VENV)/bin/python -m overseer.reconciler.sim --n $(N) --seed $(SEED)
 
+# The mutation gauntlet (docs/testing.md): every planted bug of tests/mutants/catalogue.py,
+# each on a scratch copy of the tree, must be caught by the simulator within its seeds.
+# ONLY=margin-0 (names or patterns, comma-separated) runs some; JOBS=2 runs two at once;
+# SEEDS=2000 gives each that many seeds instead of its budget (to calibrate one).
+ONLY ?=
+JOBS ?= 1
+SEEDS ?=
+mutants: venv
+	$(VENV)/bin/python -m tests.mutants --jobs $(JOBS) $(if $(ONLY),--only '$(ONLY)') $(if $(SEEDS),--seeds $(SEEDS))
+
 # The fault suite on real processes across network namespaces (root; docs/testing.md):
 # N seeded schedules from SEED, or a labelled family (LABEL=two-warm-actives).
 # A failing seed reruns its schedule: make faults N=1 SEED=<seed>
+# Every Server has a fence agent (a power switch, tests/faults/power.py); FENCE=0: none.
 LABEL ?=
+FENCE ?= 1
 faults: venv system-deps
-	$(VENV)/bin/python -m tests.faults --n $(N) --seed $(SEED) $(if $(LABEL),--label $(LABEL))
+	$(VENV)/bin/python -m tests.faults --n $(N) --seed $(SEED) $(if $(LABEL),--label $(LABEL)) $(if $(filter 0,$(FENCE)),--no-fence)
 
 demo: venv
 	$(VENV)/bin/overseer demo

@@ -42,10 +42,12 @@ class ActionContext:
             "OVERSEER_EPOCH": str(self.epoch),
         }
 
-    def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        """os.environ minus the agent's etcd credentials, then `extra` (the
+    def env(self, extra: dict[str, str] | None = None,
+            account: dict[str, str] | None = None) -> dict[str, str]:
+        """os.environ minus what is the agent's alone (its etcd credentials),
+        then `account` (the command's user's HOME, USER...), then `extra` (the
         spec's env), then OVERSEER_* on top (desired/child_env.py)."""
-        return child_environment(self.overseer_env(), extra)
+        return child_environment(self.overseer_env(), extra, account=account)
 
 
 class ActuatorError(Exception):

@@ -14,17 +14,21 @@ every start then forked the whole agent, 15 ms of the event loop each at
 7 s (bench/scale.py). Without setpriv the preexec_fn is still used. A
 missing or non-executable command is found before the spawn, so the error
 still names it.
+
+A service with a `user` runs as that user: the same setpriv drops the ids
+and every capability (desired/child_user.py), so the child cannot read the
+agent's environment or signal the agent or its fencer.
 """
 from __future__ import annotations
 
 import asyncio
-import errno
 import functools
 import os
-import shutil
 import signal
 import sys
-from typing import IO, Sequence
+from typing import IO, Optional, Sequence
+
+from overseer.desired.child_user import SETPRIV, Credentials, check_runnable, setpriv_program
 
 _PR_SET_PDEATHSIG = 1
 
@@ -68,39 +72,37 @@ def wait_for_children_on_the_loop() -> None:
     asyncio.set_child_watcher(asyncio.PidfdChildWatcher())
 
 
-SETPRIV = shutil.which("setpriv")
 # $0 is the agent's pid: a parent that is not the agent any more means it died
 # before setpriv's prctl, and the signal would never come
 _STILL_OURS = 'test "$PPID" = "$0" && exec "$@"; exit 127'
 
 
-def _check_runnable(program: str, env: dict[str, str], cwd: str | None) -> None:
-    """Raise what exec would: the wrapper's own exec would only exit 127."""
-    if "/" in program:
-        path = program if os.path.isabs(program) or cwd is None else os.path.join(cwd, program)
-        if not os.path.exists(path):
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
-        if os.path.isdir(path) or not os.access(path, os.X_OK):
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), program)
-    elif shutil.which(program, path=env.get("PATH", os.defpath)) is None:
-        raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), program)
+def supervised_argv(argv: Sequence[str], parent_pid: int,
+                    user: Optional[Credentials] = None) -> list[str]:
+    """argv behind setpriv and the parent check (the child keeps one pid throughout).
 
-
-def supervised_argv(argv: Sequence[str], parent_pid: int) -> list[str]:
-    """argv behind setpriv and the parent check (the child keeps one pid throughout)."""
-    return [SETPRIV, "--pdeathsig", "KILL", "--", "/bin/sh", "-c", _STILL_OURS, str(parent_pid), *argv]
+    With `user`, the same setpriv also drops to that user and every
+    capability (desired/child_user.py) before the parent check: setpriv sets
+    the parent-death signal after changing ids, which would clear it."""
+    drop = user.setpriv_options() if user is not None else []
+    return [SETPRIV, "--pdeathsig", "KILL", *drop, "--", "/bin/sh", "-c", _STILL_OURS, str(parent_pid), *argv]
 
 
 async def spawn_supervised(argv: Sequence[str], *, env: dict[str, str], cwd: str | None,
-                           output: IO[bytes] | None) -> asyncio.subprocess.Process:
-    """Start argv in a new process group that dies with this process.
+                           output: IO[bytes] | None,
+                           user: Optional[Credentials] = None) -> asyncio.subprocess.Process:
+    """Start argv in a new process group that dies with this process, as `user`
+    (None: as this process).
 
     `output` receives stdout and stderr; None lets the child inherit ours.
-    Raises FileNotFoundError/PermissionError/NotADirectoryError as exec would.
+    Raises FileNotFoundError/PermissionError/NotADirectoryError as exec would,
+    RunAsError when a user is asked for and setpriv is missing.
     """
     common = dict(env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=output, stderr=output,
                   start_new_session=True)
     if SETPRIV is None:
+        if user is not None:
+            setpriv_program()   # raises: no dropping without setpriv
         return await asyncio.create_subprocess_exec(*argv, preexec_fn=pdeathsig_preexec(os.getpid()), **common)
-    _check_runnable(argv[0], env, cwd)
-    return await asyncio.create_subprocess_exec(*supervised_argv(argv, os.getpid()), **common)
+    check_runnable(argv[0], env, cwd)
+    return await asyncio.create_subprocess_exec(*supervised_argv(argv, os.getpid(), user), **common)

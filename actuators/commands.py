@@ -11,7 +11,9 @@ import os
 import signal
 import tempfile
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Optional, Sequence
+
+from overseer.desired.child_user import Credentials, check_runnable
 
 from .base import ActuatorError, ActuatorTimeout
 
@@ -61,10 +63,13 @@ def _read_head(tmp) -> str:
 
 
 async def _spawn(argv: Sequence[str], env: dict[str, str], cwd: str | None,
-                 service: str, action: str, out, err) -> asyncio.subprocess.Process:
+                 service: str, action: str, out, err,
+                 user: Optional[Credentials]) -> asyncio.subprocess.Process:
     try:
+        if user is not None:
+            check_runnable(argv[0], env, cwd)   # setpriv's own exec would only exit 127
         return await asyncio.create_subprocess_exec(
-            *argv, env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
+            *(user.wrap(argv) if user is not None else argv), env=env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL,
             stdout=out, stderr=err, start_new_session=True,
         )
     except FileNotFoundError as exc:
@@ -80,12 +85,13 @@ async def _spawn(argv: Sequence[str], env: dict[str, str], cwd: str | None,
 
 async def run_command(argv: Sequence[str], *, env: dict[str, str], timeout: float,
                       service: str, action: str, cwd: str | None = None,
-                      check: bool = True) -> CommandResult:
-    """Run argv; raise ActuatorTimeout after `timeout` s (group killed) and,
-    with `check`, ActuatorError on a non-zero exit naming the first stderr line."""
+                      check: bool = True, user: Optional[Credentials] = None) -> CommandResult:
+    """Run argv (as `user`, without capabilities; None: as the agent); raise
+    ActuatorTimeout after `timeout` s (group killed) and, with `check`,
+    ActuatorError on a non-zero exit naming the first stderr line."""
     argv = tuple(argv)
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        proc = await _spawn(argv, env, cwd, service, action, out, err)
+        proc = await _spawn(argv, env, cwd, service, action, out, err, user)
         await _wait_or_kill(proc, argv, timeout, service, action)
         result = CommandResult(argv, proc.returncode, _read_head(out), _read_head(err))
     if check and result.returncode != 0:

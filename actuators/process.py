@@ -1,9 +1,10 @@
 """The `process` actuator: the agent itself runs and supervises the service.
 
 `command` is spawned as a child in its own process group that dies with the
-agent (see child.py). A watcher task awaits the child's exit and calls
-`on_exit` at once when it dies without being asked to, so a crash is seen in
-milliseconds instead of at the next probe. Stop sends `stopSignal` to the
+agent (see child.py), as the spec's `user` when it names one. A watcher task
+awaits the child's exit and calls `on_exit` at once when it dies without
+being asked to, so a crash is seen in milliseconds instead of at the next
+probe. Stop sends `stopSignal` to the
 group, waits `timeout`, then SIGKILLs the group.
 """
 from __future__ import annotations
@@ -15,6 +16,7 @@ import signal
 import subprocess
 from typing import IO
 
+from overseer.desired.child_user import RunAsError
 from overseer.desired.models import ProcessActuator as ProcessSpec
 
 from .base import ActionContext, Actuator, ActuatorError
@@ -23,6 +25,7 @@ from .child import spawn_supervised
 from .commands import describe_status, kill_group
 
 log = logging.getLogger(__name__)
+LOG_MODE = 0o640
 
 
 class SupervisedProcessActuator(CommandHooks, Actuator):
@@ -51,7 +54,12 @@ class SupervisedProcessActuator(CommandHooks, Actuator):
         if self.log_dir is None:
             return None
         os.makedirs(self.log_dir, exist_ok=True)
-        return open(os.path.join(self.log_dir, f"{self.service}.log"), "ab")
+        # 0640: a service's output may hold what it should not tell every
+        # local user (a dial string, a token in a URL); the child writes
+        # through this descriptor, whatever user it runs as
+        fd = os.open(os.path.join(self.log_dir, f"{self.service}.log"),
+                     os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, LOG_MODE)
+        return os.fdopen(fd, "ab")
 
     async def start(self, ctx: ActionContext) -> None:
         async with self._lock:
@@ -61,10 +69,11 @@ class SupervisedProcessActuator(CommandHooks, Actuator):
         if self._alive():
             return  # idempotent: the agent may converge the same state twice
         argv = self.spec.command
+        user = self._user("start")
         output = self._open_log()
         try:
-            proc = await spawn_supervised(argv, env=ctx.env(self.spec.env),
-                                          cwd=self.spec.workingDir, output=output)
+            proc = await spawn_supervised(argv, env=self._command_env(ctx, user),
+                                          cwd=self.spec.workingDir, output=output, user=user)
         except (FileNotFoundError, NotADirectoryError) as exc:
             raise ActuatorError(self.service, "start", f"not found: {exc.filename or argv[0]} "
                                 "(check command and workingDir)", argv) from None
@@ -72,6 +81,9 @@ class SupervisedProcessActuator(CommandHooks, Actuator):
             raise ActuatorError(self.service, "start", f"permission denied: {exc}", argv) from None
         except (OSError, subprocess.SubprocessError) as exc:  # ENOEXEC, EAGAIN, a failed preexec...
             raise ActuatorError(self.service, "start", f"cannot start: {exc}", argv) from None
+        except RunAsError as exc:   # setpriv missing
+            raise ActuatorError(self.service, "start", f"{exc.where('spec.actuator')}: {exc.reason}",
+                                argv) from None
         finally:
             if output is not None:
                 output.close()  # the child holds its own copy of the descriptor
@@ -117,8 +129,8 @@ class SupervisedProcessActuator(CommandHooks, Actuator):
         if self._watcher is not None:
             await self._watcher
 
-    def _command_env(self, ctx: ActionContext) -> dict[str, str]:
-        return ctx.env(self.spec.env)
+    def _extra_env(self) -> dict[str, str]:
+        return self.spec.env
 
     def _command_cwd(self) -> str | None:
         return self.spec.workingDir

@@ -9,17 +9,22 @@ a crashed active child drops it at once (the master moves the service).
 
 Both `ip` calls are idempotent: adding an address already present and deleting
 one already gone are successes, so any pass can be repeated after a crash.
+
+The system calls themselves (`ip addr`, the announcement) are an `IpCommands`
+the wrapper is given: the agent passes the real one (its `Edges.addresses`),
+the simulator one that records which server holds which address.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 import os
+import shlex
 
 from overseer.desired.vip import Vip
 
 from .base import ActionContext, Actuator, ActuatorError
-from .commands import run_command
+from .commands import CommandResult, run_command
 from .garp import announce
 
 log = logging.getLogger(__name__)
@@ -43,24 +48,51 @@ def del_argv(vip: Vip) -> list[str]:
 ABSENT = ("Cannot assign requested address", "Address not found")
 
 
+class IpCommands:
+    """The system calls behind a floating address (the agent's `Edges.addresses`)."""
+
+    async def add(self, vip: Vip, env: dict[str, str], service: str) -> None:
+        """`ip addr replace`; ActuatorError (or ActuatorTimeout) if it fails."""
+        await run_command(add_argv(vip), env=env, timeout=IP_TIMEOUT, service=service, action="vip add")
+
+    def announce(self, vip: Vip) -> None:
+        """One gratuitous ARP / unsolicited NA; OSError if it cannot be sent."""
+        announce(vip.interface, vip.ip)
+
+    async def delete(self, vip: Vip, env: dict[str, str], service: str) -> CommandResult:
+        """`ip addr del`, whatever its exit status (an absent address is not an error to the caller)."""
+        return await run_command(del_argv(vip), env=env, timeout=IP_TIMEOUT, service=service,
+                                 action="vip del", check=False)
+
+    def delete_now(self, vip: Vip) -> None:
+        """The same, blocking: for a callback that cannot await. OSError (TimeoutError) if it cannot run."""
+        import subprocess  # noqa: PLC0415
+        try:
+            subprocess.run(del_argv(vip), capture_output=True, timeout=IP_TIMEOUT, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise TimeoutError(f"{shlex.join(exc.cmd)} timed out after {IP_TIMEOUT:g}s") from None
+
+
+IP_COMMANDS = IpCommands()
+
+
 class VipActuator(Actuator):
     """The inner actuator plus the address; every other call goes to the inner one."""
 
-    def __init__(self, inner: Actuator, vip: Vip, service: str) -> None:
-        self.inner, self.vip, self.service = inner, vip, service
+    def __init__(self, inner: Actuator, vip: Vip, service: str, ip: IpCommands = IP_COMMANDS) -> None:
+        self.inner, self.vip, self.service, self.ip = inner, vip, service, ip
         self._on_exit = None
         inner.on_exit = self._child_exited
 
     # --- the address -------------------------------------------------------
 
     async def add(self, ctx: ActionContext) -> None:
-        await run_command(add_argv(self.vip), env=ctx.env(), timeout=IP_TIMEOUT,
-                          service=self.service, action="vip add")
+        await self.ip.add(self.vip, ctx.env(), self.service)
         for n in range(self.vip.arpCount):
             if n:
                 await asyncio.sleep(ANNOUNCE_GAP)
             try:
-                announce(self.vip.interface, self.vip.ip)
+                self.ip.announce(self.vip)
             except OSError as exc:   # the address works without it; neighbours learn it on their next ARP
                 log.warning("%s: announcing %s on %s failed: %s", self.service, self.vip.ip,
                             self.vip.interface, exc)
@@ -68,8 +100,7 @@ class VipActuator(Actuator):
 
     async def drop(self, ctx: ActionContext | None = None) -> None:
         env = ctx.env() if ctx is not None else {"PATH": os.environ.get("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")}
-        result = await run_command(del_argv(self.vip), env=env, timeout=IP_TIMEOUT,
-                                   service=self.service, action="vip del", check=False)
+        result = await self.ip.delete(self.vip, env, self.service)
         if result.returncode != 0 and not any(text in result.stderr for text in ABSENT):
             raise ActuatorError(self.service, "vip del", result.stderr.strip() or f"exit {result.returncode}",
                                 result.argv)
@@ -119,9 +150,8 @@ class VipActuator(Actuator):
         # The active died: the master will promote elsewhere, so the address
         # must go now, not at our next converge pass.
         try:
-            import subprocess  # noqa: PLC0415
-            subprocess.run(del_argv(self.vip), capture_output=True, timeout=IP_TIMEOUT, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
+            self.ip.delete_now(self.vip)
+        except OSError as exc:
             log.error("%s: dropping %s after the child exited failed: %s", self.service, self.vip.address, exc)
         if self._on_exit is not None:
             self._on_exit(service, code, message)

@@ -14,6 +14,7 @@ from . import units
 from .fields import (
     Command, Count, Dsn, Lag, Name, Percent, PositiveDuration, PositiveInt, Size, Strict,
 )
+from .run_as import RunAs
 
 
 class Match(Strict):
@@ -185,7 +186,7 @@ class MysqlReplicationCheck(_Limited):
     unit: ClassVar[str] = "seconds"
 
 
-class CommandCheck(CheckBase):
+class CommandCheck(CheckBase, RunAs):
     type: Literal["command"]
     command: Command
 

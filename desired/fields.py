@@ -15,8 +15,12 @@ from . import units
 
 
 class Strict(BaseModel):
-    # allow_inf_nan=False: `.nan` would pass every `warn < fail` comparison unnoticed
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False, defer_build=True)
+    # allow_inf_nan=False: `.nan` would pass every `warn < fail` comparison unnoticed.
+    # hide_input_in_errors: a ValidationError's text would quote the values
+    # (a webhook URL whose path is its token, an env value) into whatever logs
+    # it; the loader still names the field and line (loader.py reads errors()).
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False,
+                              defer_build=True, hide_input_in_errors=True)
 
 
 # Names end up in etcd keys (`/` separates) and on the board; keep them plain.

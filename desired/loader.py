@@ -263,7 +263,9 @@ def _bad_tag(err: dict, kind: str) -> str:
 
 
 def _unknown_field(name: str) -> str:
-    close = difflib.get_close_matches(name, sorted(all_field_names()), n=1, cutoff=0.75)
+    # never the name itself: a field of another model (`user` on a systemd
+    # actuator) is no typo, and "did you mean user?" helps nobody
+    close = difflib.get_close_matches(name, sorted(all_field_names() - {name}), n=1, cutoff=0.75)
     hint = f"; did you mean {close[0]}?" if close else ""
     return f"unknown field {name!r}{hint}"
 

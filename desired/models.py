@@ -12,13 +12,16 @@ from typing import Annotated, Literal, Optional, Union
 from pydantic import Field, field_validator, model_validator
 
 from .checks import Check
+from .fence import FenceAgent
 from .hooks import ClusterHooks, ServiceHooks
+from .run_as import RunAs
 from .vip import Vip
 from .fields import (
     Command, Count, Name, Percent, PositiveDuration, PositiveInt, Strict,
 )
 
 API_VERSION = "overseer/v1"
+MAX_HISTORY_LIMIT = 300
 
 
 class Metadata(Strict):
@@ -83,7 +86,8 @@ class ClusterSpec(Strict):
     failoverMargin: PositiveDuration = 0.5
     defaults: CheckDefaults = CheckDefaults()
     serverHealth: ServerHealth = ServerHealth()
-    historyLimit: PositiveInt = 200       # history entries kept per service
+    # history entries kept per service, at most 300: `status` and the board read them all (docs/etcd-production.md)
+    historyLimit: Annotated[PositiveInt, Field(le=MAX_HISTORY_LIMIT)] = 200
     resultsKept: PositiveInt = 30         # recent probe results kept per check
     on: Optional[ClusterHooks] = None     # notifications after role changes, for every service (desired/hooks.py)
 
@@ -101,8 +105,9 @@ class ServerSpec(Strict):
     address: str = Field(min_length=1)
     failureDomain: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
-    # The agent's small HTTP endpoint (/healthz), asked by peers when etcd is gone.
+    # The agent's peer endpoint (/healthz, signed with the peer key), asked by peers when etcd is gone.
     agentPort: int = Field(default=7480, ge=1, le=65535)
+    fence: Optional[FenceAgent] = None    # the command the master runs to power this server off before moving its actives (desired/fence.py)
 
 
 class ServerDoc(Strict):
@@ -116,11 +121,11 @@ class ServerDoc(Strict):
 
 class _ActuatorBase(Strict):
     promote: Optional[Command] = None
-    demote: Optional[Command] = None
+    demote: Optional[Command] = None   # without one, a warm active steps down by a restart (stop, then start)
     timeout: PositiveDuration = 30.0
 
 
-class ExecActuator(_ActuatorBase):
+class ExecActuator(_ActuatorBase, RunAs):
     type: Literal["exec"]
     start: Command
     stop: Command
@@ -128,11 +133,14 @@ class ExecActuator(_ActuatorBase):
 
 
 class SystemdActuator(_ActuatorBase):
+    """`systemctl start|stop|is-active UNIT`, run as the agent (systemctl needs
+    root, or polkit rights over the unit). The unit's own `User=` decides who
+    the service runs as; `promote` and `demote` run as the agent too."""
     type: Literal["systemd"]
     unit: str = Field(min_length=1)
 
 
-class ProcessActuator(_ActuatorBase):
+class ProcessActuator(_ActuatorBase, RunAs):
     type: Literal["process"]
     command: Command
     stopSignal: str = "SIGTERM"
@@ -187,5 +195,5 @@ KINDS = tuple(MODELS)
 __all__ = [
     "API_VERSION", "MODELS", "KINDS", "Document", "ClusterDoc", "ServerDoc", "ServiceDoc",
     "ClusterSpec", "ServerSpec", "ServiceSpec", "CheckDefaults", "ServerHealth",
-    "ExecActuator", "SystemdActuator", "ProcessActuator", "Actuator", "Check", "Count", "Vip",
+    "ExecActuator", "SystemdActuator", "ProcessActuator", "Actuator", "Check", "Count", "Vip", "FenceAgent",
 ]

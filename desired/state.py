@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field, fields
 from enum import StrEnum
 from typing import Any, Mapping, Optional
 
+from .hooks import redact_urls
 from .models import ClusterDoc, ServerDoc, ServiceDoc
 
 class Status(StrEnum):
@@ -47,6 +48,16 @@ class HistoryKind(StrEnum):
     ACTION = "action"
     CLEANUP = "cleanup"
     HOOK = "hook"                    # a notification hook's outcome (desired/hooks.py)
+    KEPT = "kept"                    # an active kept through etcd trouble: why nothing moved
+    FENCE = "fence"                  # the master's fence agent run on a dead server, and its outcome
+
+
+class FenceOutcome(StrEnum):
+    """How the master's attempt to fence a dead server went (`fence/<server>`)."""
+    PENDING = "pending"              # the command runs
+    OK = "ok"                        # it exited 0: the server is off
+    FAILED = "failed"                # it failed or timed out: retried after a back-off
+    CONFIRMED = "confirmed"          # `overseer fence confirm`: a person made sure it is off
 
 
 # str-valued: records read back from JSON hold plain strings, equal to these
@@ -59,9 +70,36 @@ def _dump(obj) -> str:
 
 
 def _load(cls, raw: str | bytes | dict):
-    data = json.loads(raw) if isinstance(raw, (str, bytes)) else dict(raw)
-    known = {f.name for f in fields(cls)}
-    return cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known})
+    """ValueError or TypeError when `raw` is not such a record (whoever wrote it)."""
+    try:
+        data = json.loads(raw) if isinstance(raw, (str, bytes)) else dict(raw)
+    except RecursionError:
+        raise ValueError(f"not a {cls.__name__}: nested too deeply") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"not a {cls.__name__}: {type(data).__name__}, not a JSON object")
+    types = _field_types(cls)
+    values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in types}
+    for name, value in values.items():
+        if not isinstance(value, types[name]):
+            raise ValueError(f"not a {cls.__name__}: {name} is {type(value).__name__}")
+    return cls(**values)
+
+
+# A record's field annotations (strings: `from __future__ import annotations`)
+# as the JSON types a value may have; unknown annotations accept anything.
+_JSON_TYPES = {"str": (str,), "float": (int, float), "int": (int,), "bool": (bool,), "tuple": (tuple,)}
+
+
+@functools.lru_cache(maxsize=None)
+def _field_types(cls) -> dict:
+    out = {}
+    for f in fields(cls):
+        text = str(f.type)
+        optional = text.startswith("Optional[")
+        base = text[len("Optional["):-1] if optional else text
+        types = (dict,) if base.startswith("Mapping[") else _JSON_TYPES.get(base, (object,))
+        out[f.name] = types + ((type(None),) if optional else ())
+    return out
 
 
 class Record:
@@ -188,6 +226,35 @@ class HistoryEntry(Record):
     server: str = ""
     epoch: int = 0
 
+    def __post_init__(self):
+        # a hook outcome recorded by an earlier version quotes the webhook's
+        # URL whole (its path may be the secret): shown as scheme://host/…
+        if self.kind == HistoryKind.HOOK and "://" in self.message:
+            object.__setattr__(self, "message", redact_urls(self.message))
+
+
+@dataclass(frozen=True)
+class FenceRecord(Record):
+    """`fence/<server>`: the latest fence of a dead server in its current
+    outage. Written only while the server has no `servers/<name>` record, and
+    deleted by the server's own registration (one transaction), so a record
+    that exists always speaks of the outage going on now."""
+    server: str
+    started: float                   # when the attempt began (or the confirmation was made)
+    time: float = 0.0                # when it ended (pending: = started)
+    outcome: str = "pending"         # pending | ok | failed | confirmed
+    epoch: int = 0                   # the master that ran it (0: an operator's confirmation)
+    attempt: int = 1                 # attempts in this outage, this one included
+    message: str = ""                # the command's last line, or why it failed
+    services: tuple = ()             # the services waiting for it
+    by: str = ""                     # the server it ran on, or "operator"
+    timeout: float = 0.0             # the command's timeout: a pending attempt older than this is lost
+
+    @property
+    def off(self) -> bool:
+        """The server is known to be off: fenced, or confirmed by a person."""
+        return self.outcome in (FenceOutcome.OK, FenceOutcome.CONFIRMED)
+
 
 @dataclass(frozen=True)
 class SwitchoverRequest(Record):
@@ -231,6 +298,7 @@ class ClusterSnapshot:
     history: Mapping[str, tuple] = field(default_factory=dict)  # service -> recent HistoryEntry, oldest first
     failures: Mapping[tuple, FailCount] = field(default_factory=dict)  # (server, service)
     cordoned: frozenset = frozenset()                   # server names (`overseer cordon`)
+    fences: Mapping[str, FenceRecord] = field(default_factory=dict)   # server -> its fence in this outage
 
     def is_paused(self, service: str) -> bool:
         return "*" in self.paused or service in self.paused

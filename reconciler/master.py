@@ -17,9 +17,11 @@ from overseer.desired.state import Assignment, ClusterSnapshot, HistoryEntry, Hi
 from overseer.desired.store.client import ServerReturned, StaleEpoch, StoreError
 from overseer.desired.store.store import Store
 
+from .fence_agent import FenceCall, FenceResult, run_fence
+from .master_fencing import FenceRuns
 from .metrics import RECONCILE_DURATION
 from .planner import next_wakeup, plan
-from .planner.actions import Assign, ClearSwitchover, Record
+from .planner.actions import Assign, ClearSwitchover, FenceServer, Record
 from .planner.inputs import ActualState
 
 log = logging.getLogger(__name__)
@@ -50,13 +52,16 @@ def actual_from(snapshot: ClusterSnapshot, down_since: dict[str, float]) -> Actu
         switchovers=snapshot.switchovers,
         failures=snapshot.failures,
         cordoned=snapshot.cordoned,
+        fences=snapshot.fences,
     )
 
 
 class MasterLoop:
     def __init__(self, store: Store, master: MasterRecord, clock: Callable[[], float] = time.time,
                  etcd: Callable[..., Awaitable[Any]] = asyncio.to_thread,
-                 vouched: Callable[[float], Mapping[str, float]] = lambda now: {}):
+                 vouched: Callable[[float], Mapping[str, float]] = lambda now: {},
+                 fence: Callable[[FenceCall], Awaitable[FenceResult]] = run_fence,
+                 look_again: Callable[[], None] = lambda: None):
         self.store = store
         # Servers whose failsafe this agent vouched for (failsafe.Vouches): their
         # actives may legitimately run until then although their lease is gone.
@@ -71,6 +76,8 @@ class MasterLoop:
         self._known: Optional[set[str]] = None
         self._untrimmed: dict[str, int] = {}      # service -> history entries to keep
         self._trimmer: Optional[asyncio.Task] = None
+        # dead servers' fence agents, run beside the passes (master_fencing.py)
+        self.fence_runs = FenceRuns(self, fence, look_again)
         # told after each successful write (role-change hooks, reconciler/hooks/master_events.py)
         self.on_written: Callable[[ClusterSnapshot, list, list], None] = lambda snapshot, assigns, history: None
 
@@ -122,8 +129,12 @@ class MasterLoop:
         started = time.perf_counter()
         now = self.clock()
         actions = self.decisions(snapshot, now)
-        if actions:
-            await self._apply(snapshot, actions, now)
+        fences = [a for a in actions if isinstance(a, FenceServer)]
+        writes = [a for a in actions if not isinstance(a, FenceServer)]
+        if writes:
+            await self._apply(snapshot, writes, now)
+        if fences and not (self.deposed or self.retired):
+            self.fence_runs.start(snapshot, fences)
         RECONCILE_DURATION.observe(time.perf_counter() - started)
         return self.wakeup_after(snapshot, now)
 
@@ -141,7 +152,7 @@ class MasterLoop:
         waiting = {name for name, doc in snapshot.desired.services.items()
                    if name not in snapshot.assignments
                    and not set(doc.spec.candidates) <= set(snapshot.servers)}
-        return [a for a in actions if a.service not in waiting]
+        return [a for a in actions if isinstance(a, FenceServer) or a.service not in waiting]
 
     def _adoptions(self, snapshot: ClusterSnapshot, actions: list) -> list:
         """Re-issue under our epoch every assignment a previous master wrote and

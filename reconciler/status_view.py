@@ -38,12 +38,17 @@ unmarked candidates). Given `now`, counts already expired are left out.
 
 `vip` is the service's floating IP as declared (`address`, `interface`,
 `arpCount`), or null; it is held by the servers in `active`.
+
+Per server, `fenceAgent` says whether its document configures a fence agent,
+and `fence` is the latest fence of it in its current outage (`fence/<server>`:
+`outcome` pending, ok, failed or confirmed, `attempt`, `message`, `started`,
+`time`, `services` waiting, `by`), or null.
 """
 from __future__ import annotations
 
 from typing import Any, Iterable, Optional
 
-from overseer.desired.state import ClusterSnapshot, HistoryKind, Observation
+from overseer.desired.state import ClusterSnapshot, HistoryKind, Observation, as_plain
 from overseer.reconciler.planner.memory import live_count, policy
 
 SEVERITY = {"ok": 0, "unknown": 1, "warn": 2, "fail": 3}
@@ -134,6 +139,8 @@ def build_servers(snapshot: ClusterSnapshot) -> dict[str, dict[str, Any]]:
             "cordoned": name in snapshot.cordoned,
             "message": live.message if live is not None else "",
             "version": live.version if live is not None else "",
+            "fenceAgent": bool(doc and doc.spec.fence),
+            "fence": as_plain(snapshot.fences[name]) if name in snapshot.fences else None,
         }
     return servers
 

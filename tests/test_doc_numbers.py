@@ -141,3 +141,17 @@ def test_while_the_peers_are_asked_actives_fence_at_the_documented_later_share()
 
 def test_failover_margin_default_is_the_documented_one():
     assert ClusterSpec(hierarchy=["a"]).failoverMargin == pytest.approx(MARGIN_MS / 1000)
+
+
+def test_the_peer_ports_bounds_are_the_documented_ones():
+    from overseer.reconciler.agent import healthz, peer_auth, peer_desk  # noqa: PLC0415
+
+    assert float(stated("design-choices.md", r"dated within (\d+) s of our clock")) == peer_auth.MAX_SKEW
+    assert float(stated("operations.md", r"dated within (\d+) s of the reader's clock")) == peer_auth.MAX_SKEW
+    assert float(stated("design-choices.md", r"none while the last result is under ([\d.]+) s old")) \
+        == peer_desk.MAX_AGE
+    assert int(stated("design-choices.md", r"At most (\d+) connections at once")) == healthz.MAX_CONNECTIONS
+    assert int(stated("operations.md", r"it accepts at most (\d+) connections at once")) == healthz.MAX_CONNECTIONS
+    assert float(stated("design-choices.md", r"a request must arrive whole within (\d+) s")) \
+        == healthz.REQUEST_DEADLINE
+    assert int(stated("operations.md", r"shorter than (\d+) bytes")) == peer_auth.KEY_MIN_BYTES

@@ -1,10 +1,14 @@
 """Keeps one in-memory ClusterSnapshot fresh for the board: etcd watch + resync.
 
 Requests never touch etcd: they read `SnapshotCache.snapshot()`. A background
-thread re-reads the whole snapshot after every watch event (coalesced) and
-every `resync` seconds anyway, because a watch can die silently. When etcd
-cannot be read, the last snapshot stays and `freshness()` says since when and
-why it is stale, so the board can say so instead of showing old data as news.
+thread re-reads the whole snapshot after every watch event (coalesced), and
+every `resync` seconds asks etcd whether anything changed at all, because a
+watch can die silently: a count-only read of one key returns etcd's revision,
+and only a new revision costs a whole read (with history, 90 MiB for 1,000
+services). So the board reads the cluster once per change, however many
+people look at it. When etcd cannot be read, the last snapshot stays and
+`freshness()` says since when and why it is stale, so the board can say so
+instead of showing old data as news.
 """
 from __future__ import annotations
 
@@ -62,6 +66,7 @@ class Freshness:
 
 class StoreLike(Protocol):
     def snapshot(self) -> ClusterSnapshot: ...
+    def revision(self) -> int: ...
     def watch(self, on_change: Callable[[], None]) -> Callable[[], None]: ...
     def close(self) -> None: ...
 
@@ -127,17 +132,23 @@ class SnapshotCache:
         while not self._stop.is_set():
             ok = self._refresh()
             # After a failure retry sooner than a full resync, but not in a spin.
-            self._wake.wait(timeout=self._resync if ok else min(self._resync, 1.0))
+            changed = self._wake.wait(timeout=self._resync if ok else min(self._resync, 1.0))
             if self._stop.is_set():
                 break
             self._wake.clear()
-            time.sleep(self._debounce)  # let a burst of changes land in one read
+            if changed:
+                time.sleep(self._debounce)  # let a burst of changes land in one read
 
     def _refresh(self) -> bool:
+        """A whole read, unless etcd's revision says the snapshot is still the latest.
+
+        Asked after a watch event too: a resync may have read the change already."""
         try:
             if self._store is None:
                 self._store = self._open_store()
                 self._cancel = self._store.watch(self._changed)
+            if self._current(self._store.revision()):
+                return True
             snap = self._store.snapshot()
         except StoreError as exc:
             self._failed(str(exc))
@@ -150,6 +161,14 @@ class SnapshotCache:
             if self._fresh.error:
                 log.info("etcd view is current again")
             self._snapshot = snap
+            self._fresh = Freshness(ok_at=time.time(), resync=self._resync)
+        return True
+
+    def _current(self, revision: int) -> bool:
+        """True (and the view fresh again) when the snapshot is still etcd's latest."""
+        with self._lock:
+            if self._snapshot is None or self._snapshot.revision != revision or self._fresh.error:
+                return False
             self._fresh = Freshness(ok_at=time.time(), resync=self._resync)
         return True
 

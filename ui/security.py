@@ -1,12 +1,14 @@
-"""Read-only and safe by construction: method gate, error pages, security headers.
+"""Read-only and safe by construction: Host check, method gate, error pages, security headers.
 
+The Host check (hosts.py) runs first: a request for a name the board is not
+known by gets 421 whatever it asks, so a DNS-rebinding page reads nothing.
 The method gate runs before routing errors surface, so `POST /no-such-page`
 answers 405 rather than 404: nothing here accepts a write, anywhere.
 """
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify, render_template, request
-from werkzeug.exceptions import HTTPException, MethodNotAllowed
+from flask import Flask, Response, current_app, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, MisdirectedRequest
 
 ALLOWED = ("GET", "HEAD")
 
@@ -27,6 +29,14 @@ def _wants_json() -> bool:
     return path.startswith("/api/") or path in ("/healthz", "/metrics")
 
 
+def _refuse_strangers():
+    host = request.environ.get("HTTP_HOST")
+    if not current_app.extensions["overseer.hosts"].allows(host):
+        raise MisdirectedRequest(f"this board does not answer to the name {host!r}; if that is its "
+                                 "name, start it with --allow-host NAME")
+    return None
+
+
 def _refuse_writes():
     if request.method not in ALLOWED:
         raise MethodNotAllowed(valid_methods=list(ALLOWED))
@@ -35,7 +45,7 @@ def _refuse_writes():
 
 def _error(exc: HTTPException):
     if _wants_json():
-        response = jsonify(error=exc.name, status=exc.code, path=request.path)
+        response = jsonify(error=exc.name, status=exc.code, path=request.path, message=exc.description)
         response.status_code = exc.code or 500
     else:
         response = Response(render_template("error.html", error=exc), status=exc.code or 500)
@@ -53,6 +63,7 @@ def _headers(response: Response) -> Response:
 
 
 def install(app: Flask) -> None:
+    app.before_request(_refuse_strangers)
     app.before_request(_refuse_writes)
     app.register_error_handler(HTTPException, _error)
     app.after_request(_headers)

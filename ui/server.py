@@ -58,6 +58,19 @@ class BackgroundServer:
         self._server.run()
 
     def stop(self) -> None:
-        self._server.close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        """Close the listener and every open connection, and end the serving thread.
+
+        In the background form the closing runs inside waitress's loop (its
+        trigger): a socket closed by another thread while the loop waits on
+        it makes the loop fail with EBADF, and a kept-alive connection left
+        open would keep the loop, and its thread, running forever."""
+        if self._thread is None or not self._thread.is_alive():
+            self._server.close()
+            return
+        self._server.trigger.pull_trigger(self._close_all)
+        self._thread.join(timeout=5)
+
+    def _close_all(self) -> None:
+        for channel in list(self._server._map.values()):
+            channel.close()
+        self._server.task_dispatcher.shutdown()

@@ -3,7 +3,8 @@
 A source is anything with `snapshot() -> ClusterSnapshot | None` and
 `freshness() -> Freshness` (the live `SnapshotCache`, or a fixed source in
 tests and benches). `build_status` runs once per new snapshot, not once per
-request: the board polls every second from every open browser.
+request: the board polls every second from every open browser. Whole
+answers are kept per snapshot too (`answers`: answers.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import Any, Callable, Optional, Protocol
 from overseer.desired.state import ClusterSnapshot
 from overseer.reconciler.status_view import build_status
 
+from .answers import AnswerCache
 from .live import Freshness
 
 
@@ -39,6 +41,7 @@ class UiState:
     def __init__(self, source: Source, clock: Callable[[], float] = time.time):
         self.source = source
         self.clock = clock
+        self.answers = AnswerCache()
         self._lock = threading.Lock()
         self._memo: tuple[Optional[ClusterSnapshot], Optional[dict]] = (None, None)
 

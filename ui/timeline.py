@@ -1,4 +1,4 @@
-"""The board's cluster timeline: one SVG strip per service over the last 24 h.
+"""The board's cluster timeline: one SVG strip per service over a span (24 h by default).
 
 A picture, not a table: each history entry (moves, refusals, fences, master
 changes, failures as active, hooks, cleanups) becomes a mark at its time, and
@@ -9,27 +9,41 @@ that the template draws, so placement is unit-tested without a browser.
 
 What it can show is what is kept: the newest history entries per service in
 the snapshot (desired/store/snapshot.py) and each check's recent results;
-nothing is written to etcd for it.
+nothing is written to etcd for it. What it draws is bounded, so a page costs
+the same at any cluster size: at most `HISTORY_MARKS` entries and
+`CHECK_MARKS` failed results per strip (the newest; the strip says how many
+more it left out), hover texts of at most `TITLE_CHARS`, and the page shows
+`STRIPS_PER_PAGE` services at a time (pages.py).
+
+The strip ends at the next multiple of its resolution after `now` (span /
+WIDTH, at least a second), not at `now` itself: marks then move in whole steps, and a
+rendered timeline stays right until that moment (ui/answers.py keeps it).
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-SPAN = 24 * 3600.0          # seconds shown
+SPAN = 24 * 3600.0          # seconds shown unless the page asks for another span
+MIN_SPAN, MAX_SPAN = 60.0, 24 * 3600.0
 WIDTH = 960                 # user units of the strip (the SVG scales to its box)
 HEIGHT = 18
+HISTORY_MARKS = 30          # newest history entries drawn per strip
+CHECK_MARKS = 10            # newest failed check results drawn per strip
+TITLE_CHARS = 300           # a hover text longer than this is cut
+STRIPS_PER_PAGE = 100
 
 # history kind -> (category the board styles, words in the legend)
 CATEGORIES = {
     "placement": "move", "failover": "move", "switchover": "move", "demote": "move",
     "switchover-refused": "refused", "master": "master", "role": "failure", "action": "failure",
-    "hook": "hook", "cleanup": "cleanup",
+    "hook": "hook", "cleanup": "cleanup", "kept": "kept", "fence": "fence",   # fence: a fence agent's run
 }
 LEGEND = (("move", "move"), ("fence", "fence"), ("master", "master change"),
           ("failure", "failure as active"), ("check", "failed check"), ("refused", "refused switchover"),
-          ("hook", "hook"), ("cleanup", "cleanup"))
+          ("hook", "hook"), ("cleanup", "cleanup"), ("kept", "kept through etcd trouble"))
 
 
 @dataclass(frozen=True)
@@ -43,6 +57,45 @@ class Mark:
 class Strip:
     service: str
     marks: tuple[Mark, ...]
+    hidden: int = 0     # marks in the span left out to keep the strip bounded (older ones)
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a strip covers: `end - span` to `end`; right until `end` (then redraw)."""
+    end: float
+    span: float
+
+    @property
+    def start(self) -> float:
+        return self.end - self.span
+
+    @property
+    def label(self) -> str:
+        return span_label(self.span)
+
+
+def window(now: float, span: float = SPAN) -> Window:
+    """The strip that shows `now`: it ends at the next whole step after it."""
+    step = max(1.0, span / WIDTH)
+    return Window(end=(math.floor(now / step) + 1) * step, span=span)
+
+
+def span_query(span: float) -> str:
+    """The span as `?span=` takes it: '6h', '15m', '90s'."""
+    for unit, size in (("h", 3600), ("m", 60)):
+        if span >= size and span % size == 0:
+            return f"{int(span // size)}{unit}"
+    return f"{span:g}s"
+
+
+def span_label(span: float) -> str:
+    """'24 hours', '15 minutes', '90 seconds': for headings and aria labels."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if span >= size and span % size == 0:
+            count = int(span // size)
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{span:g} seconds"
 
 
 def category(kind: str, message: str) -> str:
@@ -61,25 +114,46 @@ def _stamp(t: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(t))
 
 
-def strips(services: Iterable[str], history: Mapping[str, Iterable], observations: Mapping,
-           now: float, span: float = SPAN) -> list[Strip]:
-    """One strip per service, marks oldest first (later ones draw on top)."""
-    failed_checks: dict[str, list[Mark]] = {}
+def _title(text: str) -> str:
+    return text if len(text) <= TITLE_CHARS else text[:TITLE_CHARS - 1] + "…"
+
+
+def _failed_results(observations: Mapping, wanted: set, start: float, end: float) -> dict[str, list]:
+    """service -> [(t, server, check)] of failed results in the window."""
+    found: dict[str, list] = {}
     for (server, service, check), obs in observations.items():
+        if service not in wanted:
+            continue
         for result in getattr(obs, "results", ()) or ():
             # a Result record, or the (t, status, value) triple it is stored as
             t, status = (result.t, result.status) if hasattr(result, "t") else (result[0], result[1])
-            if status == "fail" and now - span <= t <= now:
-                failed_checks.setdefault(service, []).append(
-                    Mark(x_of(t, now, span), "check", f"{_stamp(t)} {server}/{check}: fail"))
+            if status == "fail" and start <= t <= end:
+                found.setdefault(service, []).append((t, server, check))
+    return found
+
+
+def strips(services: Iterable[str], history: Mapping[str, Iterable], observations: Mapping,
+           now: float, span: float = SPAN) -> list[Strip]:
+    """One strip per service, marks oldest first (later ones draw on top).
+
+    `now` is the strip's right edge (pass `window(...).end` for a page that is
+    kept until then)."""
+    services = list(services)
+    start = now - span
+    failed = _failed_results(observations, set(services), start, now)
     out = []
     for service in services:
-        marks = list(failed_checks.get(service, ()))
-        for entry in history.get(service, ()):
-            if now - span <= entry.time <= now:
-                who = f" [{entry.server}]" if entry.server else ""
-                marks.append(Mark(x_of(entry.time, now, span), category(entry.kind, entry.message),
-                                  f"{_stamp(entry.time)} {entry.kind}{who}: {entry.message}"))
+        entries = [e for e in history.get(service, ()) if start <= e.time <= now]
+        entries.sort(key=lambda e: e.time)
+        ticks = sorted(failed.get(service, ()))
+        drawn, ticks_drawn = entries[-HISTORY_MARKS:], ticks[-CHECK_MARKS:]
+        marks = [Mark(x_of(t, now, span), "check", f"{_stamp(t)} {server}/{check}: fail")
+                 for t, server, check in ticks_drawn]
+        for entry in drawn:
+            who = f" [{entry.server}]" if entry.server else ""
+            marks.append(Mark(x_of(entry.time, now, span), category(entry.kind, entry.message),
+                              _title(f"{_stamp(entry.time)} {entry.kind}{who}: {entry.message}")))
         marks.sort(key=lambda m: (m.x, m.category != "check"))
-        out.append(Strip(service, tuple(marks)))
+        hidden = len(entries) - len(drawn) + len(ticks) - len(ticks_drawn)
+        out.append(Strip(service, tuple(marks), hidden))
     return out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import difflib
 import io
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
@@ -27,6 +28,8 @@ from . import staged
 from .chunks import MAX_OPS, chunked
 from .client import Conflict, EtcdConfig, StoreError, call
 from .keys import ROOT, Keys
+
+log = logging.getLogger(__name__)
 
 ETCD_FILE = "(etcd)"  # the `file` of documents read back from etcd, in errors
 CREATED, CONFIGURED, UNCHANGED, PRUNED = "created", "configured", "unchanged", "pruned"
@@ -69,13 +72,25 @@ def _parse(kvs, keys: Keys) -> tuple[dict, int, int]:
     prefix = keys.desired_prefix()
     docs, generation, gen_rev = {}, 0, 0
     for kv in kvs:
-        if kv.key.decode() == keys.generation():
-            generation, gen_rev = int(kv.value.decode() or 0), kv.mod_revision
+        key = kv.key.decode(errors="replace")
+        if key == keys.generation():
+            generation, gen_rev = _generation(kv.value, key), kv.mod_revision
             continue
-        kind, _, name = kv.key.decode()[len(prefix):].partition("/")
+        kind, _, name = key[len(prefix):].partition("/")
         if kind in MODELS and name:
-            docs[(kind, name)] = kv.value.decode()
+            # not UTF-8: the replacement characters fail the models (sources_from_store)
+            docs[(kind, name)] = kv.value.decode(errors="replace")
     return docs, generation, gen_rev
+
+
+def _generation(value: bytes, key: str) -> int:
+    """The count of applies; one that is no number counts as 0 (the next apply
+    writes a good one: its guard is the key's mod_revision, not its value)."""
+    try:
+        return int(value.decode() or 0)
+    except ValueError:
+        log.error("%s in etcd holds %r, not a number; counted as 0", key, value[:40])
+        return 0
 
 
 def read(client_or_store: Any, cluster: str, cfg: Optional[EtcdConfig] = None) -> Snapshot:
@@ -87,8 +102,8 @@ def read(client_or_store: Any, cluster: str, cfg: Optional[EtcdConfig] = None) -
     base = staged.base_revision(response.kvs, keys)
     if base is None:
         return Snapshot(docs, generation, gen_rev, response.header.revision)
-    marker = next(kv for kv in response.kvs if kv.key.decode() == keys.applying())
-    pending = staged.Pending(marker.value.decode(), marker.mod_revision, base, docs)
+    marker = next(kv for kv in response.kvs if kv.key == keys.applying().encode())
+    pending = staged.Pending(marker.value.decode(errors="replace"), marker.mod_revision, base, docs)
     committed = staged.read_base(client, cfg, keys, base)
     if committed is not None:
         docs, generation, gen_rev = _parse(committed.kvs, keys)
@@ -97,8 +112,8 @@ def read(client_or_store: Any, cluster: str, cfg: Optional[EtcdConfig] = None) -
 
 def get(client_or_store: Any, cluster: str, kind: str, name: str,
         cfg: Optional[EtcdConfig] = None) -> Optional[dict]:
-    text = read(client_or_store, cluster, cfg).docs.get((kind, name))
-    return json.loads(text) if text is not None else None
+    snap = read(client_or_store, cluster, cfg)
+    return _stored(snap, (kind, name), cluster) if (kind, name) in snap.docs else None
 
 
 def list_docs(client_or_store: Any, cluster: str, kind: Optional[str] = None,
@@ -108,12 +123,22 @@ def list_docs(client_or_store: Any, cluster: str, kind: Optional[str] = None,
     order = {k: i for i, k in enumerate(KINDS)}
     chosen = sorted((k for k in snap.docs if kind is None or k[0] == kind),
                     key=lambda k: (order.get(k[0], 99), k[1]))
-    return [json.loads(snap.docs[k]) for k in chosen]
+    return [_stored(snap, k, cluster) for k in chosen]
 
 
 class StoredDocumentInvalid(StoreError):
     """A stored document no longer passes the models (written by another version)."""
     exit_code = 1
+
+
+def _stored(snap: Snapshot, key: tuple[str, str], cluster: str = "") -> Any:
+    """A stored document's JSON; StoredDocumentInvalid if it is none (whoever wrote it)."""
+    try:
+        return json.loads(snap.docs[key])
+    except (ValueError, RecursionError):
+        where = f"cluster {cluster!r}: " if cluster else ""
+        raise StoredDocumentInvalid(f"{where}stored {key[0]} {key[1]!r} is not JSON any more;"
+                                    " re-apply it") from None
 
 
 def sources_from_store(snap: Snapshot, cluster: str, strict: bool = False) -> list[Source]:
@@ -127,7 +152,7 @@ def sources_from_store(snap: Snapshot, cluster: str, strict: bool = False) -> li
         try:
             data = json.loads(text)
             model = MODELS[kind].model_validate(data)
-        except (ValueError, ValidationError) as exc:
+        except (ValueError, ValidationError, RecursionError) as exc:
             if strict:
                 raise StoredDocumentInvalid(
                     f"cluster {cluster!r}: stored {kind} {name!r} is not valid any more"
@@ -151,13 +176,15 @@ def discover_clusters(client_or_store: Any, cfg: Optional[EtcdConfig] = None) ->
         response = call(client.get_range_response, cfg, start, end, limit=1, keys_only=True)
         if not response.kvs:
             return found
-        cluster = response.kvs[0].key.decode()[len(ROOT):].split("/", 1)[0]
+        # bytes: a key that is not UTF-8 must not turn into a start before itself
+        raw = response.kvs[0].key[len(ROOT):].split(b"/", 1)[0]
+        cluster = raw.decode(errors="replace")
         prefix = f"{Keys(cluster).desired_prefix()}Cluster/"
         hit = call(client.get_prefix_response, cfg, prefix, limit=1, keys_only=True)
         if hit.kvs:
             found.append(cluster)
         # every key of this cluster starts with "<root><cluster>/"; skip past them
-        start = f"{ROOT}{cluster}" + chr(ord("/") + 1)
+        start = ROOT.encode() + raw + bytes([ord("/") + 1])
 
 
 def revision(client_or_store: Any, cfg: Optional[EtcdConfig] = None) -> int:
@@ -266,7 +293,7 @@ def diff(snap: Snapshot, sources: Iterable[Source], prune: bool = False) -> str:
     for kind, name, state in plan(snap, sources.values(), prune):
         if state == UNCHANGED:
             continue
-        old = to_yaml(json.loads(snap.docs[(kind, name)])) if (kind, name) in snap.docs else ""
+        old = to_yaml(_stored(snap, (kind, name))) if (kind, name) in snap.docs else ""
         new = to_yaml(json.loads(canonical(sources[(kind, name)].data))) if state != PRUNED else ""
         label = f"{kind}/{name}"
         out.extend(difflib.unified_diff(old.splitlines(True), new.splitlines(True),

@@ -52,3 +52,25 @@ class Rejected(StoreError):
     def __init__(self, message: str, code: int = 0):
         super().__init__(message)
         self.code = code
+
+
+class MalformedAnswer(EtcdUnavailable):
+    """What answered on etcd's port sent something etcd never sends: a JSON
+    field of the wrong type, no header, not JSON, not HTTP, a body cut short.
+    Retried like an unreachable etcd (another member, the next tick)."""
+
+
+class AnswerTooLarge(MalformedAnswer):
+    """An answer over the client's limit (--max-answer, or the fixed limit of
+    an answer that holds no keys); nothing past the limit was read."""
+
+
+class BadSetting(StoreError):
+    """An etcd setting that cannot work as given: a password file that cannot
+    be read, credentials over plain http. A usage error."""
+    exit_code = 2
+
+
+class InsecureTransport(BadSetting):
+    """Credentials would cross the network in clear text (plain http to a
+    member that is not on this machine) and --insecure-transport was not given."""

@@ -12,8 +12,16 @@ Semantics kept from the gRPC client Overseer used before:
   refused, or a pooled connection turned out closed before any answer): a
   re-sent campaign would otherwise find its own key and report a loss.
 - every failure is a StoreError subclass naming the endpoint and the fix.
-- each call gives up after `timeout` seconds; watches block without one, but
-  TCP keep-alive probes notice a dead link within about ten seconds.
+- each call gives up after `timeout` seconds per member it tries: one deadline
+  for connecting, sending and the whole answer, however slowly it comes.
+  Watches block without one once created, but TCP keep-alive probes notice a
+  dead link within about ten seconds.
+
+And whatever answers is not trusted: answers are read within size limits
+(http11.py; `--max-answer` for reads, SMALL_ANSWER for the rest) and parsed
+field by field (etcd_answers.py). A malformed answer is a MalformedAnswer,
+retried on the next member like an unreachable one, and its connection is
+closed, never pooled.
 """
 from __future__ import annotations
 
@@ -21,12 +29,23 @@ import itertools
 import json
 import socket
 import threading
-from typing import Callable, Optional
+import time
+from typing import Callable, Optional, TypeVar
 
-from .errors import EtcdUnavailable, Rejected, StoreError
+from .errors import EtcdUnavailable, MalformedAnswer, Rejected, StoreError
+from .etcd_answers import (
+    BadAnswer, checked, deleted_of, lease_grant_of, range_of, token_of, ttl_of, txn_of, watch_message,
+)
 from .etcd_types import Get, LeaseGrant, LeaseTTL, Meta, RangeResponse, Transactions, as_bytes, prefix_end
-from .etcd_wire import b64, compare_of, decode, op_of, op_result, range_of, tls_failure, transport_error
+from .etcd_wire import (
+    b64, compare_of, decode, malformed, op_of, protocol_error, tls_failure, transport_error,
+)
 from .http11 import Connection, ProtocolError, RemoteClosed
+
+T = TypeVar("T")
+# An answer that holds no keys (a keep-alive, a put, a login) is a few hundred
+# bytes; anything near this is not etcd's.
+SMALL_ANSWER = 64 * 1024
 
 _IDLE_PER_ENDPOINT = 8
 # a pooled connection the server closed while idle fails like this before any answer
@@ -40,6 +59,7 @@ class HttpEtcd:
     def __init__(self, cfg, endpoints: list[tuple[str, str, int]], tls=None):
         self.cfg = cfg
         self.timeout = cfg.timeout
+        self.max_answer = cfg.max_answer
         self.transactions = Transactions()
         self._endpoints = endpoints
         self._tls = tls
@@ -86,23 +106,30 @@ class HttpEtcd:
             headers["Authorization"] = self._token
         return headers
 
-    def _post(self, path: str, body: dict, idempotent: bool, stream: bool = False, auth: bool = True) -> dict:
-        """One request, on the current endpoint or (see module doc) the next ones."""
+    def _post(self, path: str, body: dict, idempotent: bool, parse: Callable[[dict], T],
+              stream: bool = False, auth: bool = True, small: bool = False) -> T:
+        """One request, on the current endpoint or (see module doc) the next ones;
+        `parse` reads the answer (etcd_answers.py). `small`: an answer that
+        holds no keys, limited to SMALL_ANSWER rather than --max-answer."""
         payload = json.dumps(body).encode()
+        limit = SMALL_ANSWER if small else self.max_answer
         count = len(self._endpoints)
         start = self._current
         failure: Optional[StoreError] = None
         for attempt in range(count):
             index = (start + attempt) % count
+            # one deadline for the whole exchange with this member, however
+            # the answer trickles in (a stale pooled connection's retry included)
+            deadline = time.monotonic() + self.timeout
             for _retry_stale in range(2):
                 conn, reused = self._take(index)
                 sent = False
                 try:
                     if conn.sock is None:
-                        conn.connect()
+                        conn.connect(deadline)
                     sent = True
-                    conn.request(f"/v3/{path}", payload, self._headers(auth))
-                    response = conn.response()
+                    conn.request(f"/v3/{path}", payload, self._headers(auth), deadline)
+                    response = conn.response(limit)
                     data = response.read()
                 except _STALE as exc:
                     conn.close()
@@ -113,7 +140,13 @@ class HttpEtcd:
                     if sent and not idempotent:
                         raise failure from None
                     break
-                except (OSError, ProtocolError) as exc:
+                except ProtocolError as exc:
+                    conn.close()
+                    failure = protocol_error(exc, self.describe(), path, configured=not small)
+                    if sent and not idempotent:
+                        raise failure from None
+                    break
+                except OSError as exc:
                     conn.close()
                     failure = self._transport_error(exc)
                     if reused and tls_failure(exc):
@@ -122,12 +155,11 @@ class HttpEtcd:
                     if tls_failure(exc) or (sent and not idempotent):
                         raise failure from None
                     break
-                status = response.status
-                if response.will_close:
-                    conn.close()
+                answer = self._read_answer(data, response.status, stream, path, parse)
+                if isinstance(answer, MalformedAnswer) or response.will_close:
+                    conn.close()          # whatever sent that is not to be trusted with the next request
                 else:
                     self._give_back(index, conn)
-                answer = self._decode(data, status, stream)
                 if isinstance(answer, StoreError):
                     failure = answer
                     if isinstance(answer, EtcdUnavailable) and idempotent:
@@ -139,8 +171,18 @@ class HttpEtcd:
         assert failure is not None
         raise failure
 
-    def _decode(self, data: bytes, status: int, stream: bool):
-        return decode(data, status, stream, self.describe())
+    def _read_answer(self, data: bytes, status: int, stream: bool, path: str, parse: Callable):
+        """The parsed answer, or the StoreError it stands for (returned)."""
+        answer = self._decode(data, status, stream, path)
+        if isinstance(answer, StoreError):
+            return answer
+        try:
+            return parse(answer)
+        except BadAnswer as exc:
+            return malformed(self.describe(), path, exc)
+
+    def _decode(self, data: bytes, status: int, stream: bool, path: str = "watch"):
+        return decode(data, status, stream, self.describe(), path)
 
     def _transport_error(self, exc: BaseException) -> StoreError:
         return transport_error(exc, self.describe(), self.timeout)
@@ -148,12 +190,11 @@ class HttpEtcd:
     # --- cluster and auth ---------------------------------------------------
 
     def status(self) -> dict:
-        return self._post("maintenance/status", {}, idempotent=True)
+        return self._post("maintenance/status", {}, idempotent=True, parse=checked, small=True)
 
     def authenticate(self, user: str, password: str) -> None:
-        answer = self._post("auth/authenticate", {"name": user, "password": password},
-                            idempotent=True, auth=False)
-        self._token = answer.get("token")
+        self._token = self._post("auth/authenticate", {"name": user, "password": password},
+                                 idempotent=True, parse=token_of, auth=False, small=True)
 
     # --- keys -----------------------------------------------------------------
 
@@ -173,7 +214,9 @@ class HttpEtcd:
         if sort_order:
             body["sort_order"] = sort_order.upper()
             body["sort_target"] = sort_target.upper()
-        return range_of(self._post("kv/range", body, idempotent=True))
+        key = as_bytes(key)
+        end = None if range_end is None else as_bytes(range_end)
+        return self._post("kv/range", body, idempotent=True, parse=lambda answer: range_of(answer, key, end))
 
     def get(self, key):
         response = self._range_request(key)
@@ -200,25 +243,24 @@ class HttpEtcd:
         body = {"key": b64(key), "value": b64(value)}
         if lease:
             body["lease"] = int(getattr(lease, "id", lease))
-        self._post("kv/put", body, idempotent=False)
+        self._post("kv/put", body, idempotent=False, parse=checked, small=True)
 
     def delete(self, key) -> bool:
-        answer = self._post("kv/deleterange", {"key": b64(key)}, idempotent=False)
-        return int(answer.get("deleted", 0)) > 0
+        return self._post("kv/deleterange", {"key": b64(key)}, idempotent=False, parse=deleted_of,
+                          small=True) > 0
 
     def delete_prefix(self, prefix) -> int:
         prefix = as_bytes(prefix)
-        answer = self._post("kv/deleterange", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))},
-                            idempotent=False)
-        return int(answer.get("deleted", 0))
+        return self._post("kv/deleterange", {"key": b64(prefix), "range_end": b64(prefix_end(prefix))},
+                          idempotent=False, parse=deleted_of, small=True)
 
     def transaction(self, compare, success, failure) -> tuple[bool, list]:
         body = {"compare": [compare_of(c) for c in compare],
                 "success": [op_of(op) for op in success], "failure": [op_of(op) for op in failure]}
         # a txn of reads only (a fencing check) may go to another member
         reads_only = all(isinstance(op, Get) for op in (*success, *failure))
-        answer = self._post("kv/txn", body, idempotent=reads_only)
-        return bool(answer.get("succeeded")), [op_result(r) for r in answer.get("responses", ())]
+        return self._post("kv/txn", body, idempotent=reads_only,
+                          parse=lambda answer: txn_of(answer, success, failure))
 
     # --- leases -----------------------------------------------------------------
 
@@ -226,21 +268,21 @@ class HttpEtcd:
         body = {"TTL": int(ttl)}
         if lease_id:
             body["ID"] = int(lease_id)
-        answer = self._post("lease/grant", body, idempotent=False)
-        if answer.get("error"):
-            raise Rejected(f"etcd at {self.describe()} refused a lease: {answer['error']}")
-        return LeaseGrant(int(answer["ID"]), int(answer.get("TTL", 0)))
+        granted, refused = self._post("lease/grant", body, idempotent=False, parse=lease_grant_of, small=True)
+        if granted is None:
+            raise Rejected(f"etcd at {self.describe()} refused a lease: {refused}")
+        return granted
 
     def refresh_lease(self, lease_id) -> list[LeaseTTL]:
-        answer = self._post("lease/keepalive", {"ID": int(lease_id)}, idempotent=True, stream=True)
-        return [LeaseTTL(int(answer.get("TTL", 0)))]
+        return [LeaseTTL(self._post("lease/keepalive", {"ID": int(lease_id)}, idempotent=True,
+                                    parse=ttl_of, stream=True, small=True))]
 
     def revoke_lease(self, lease_id) -> None:
-        self._post("lease/revoke", {"ID": int(lease_id)}, idempotent=True)
+        self._post("lease/revoke", {"ID": int(lease_id)}, idempotent=True, parse=checked, small=True)
 
     def get_lease_info(self, lease_id) -> LeaseTTL:
-        answer = self._post("lease/timetolive", {"ID": int(lease_id)}, idempotent=True)
-        return LeaseTTL(int(answer.get("TTL", 0)))
+        return LeaseTTL(self._post("lease/timetolive", {"ID": int(lease_id)}, idempotent=True,
+                                   parse=ttl_of, small=True))
 
     # --- watches ----------------------------------------------------------------
 
@@ -252,21 +294,26 @@ class HttpEtcd:
         body = json.dumps({"create_request": {"key": b64(prefix), "range_end": b64(prefix_end(prefix))}})
         index = self._current
         conn = self._new_connection(index, self.timeout)
+        deadline = time.monotonic() + self.timeout
         try:
-            conn.connect()
+            conn.connect(deadline)
             _keep_alive_probes(conn.sock)
-            conn.request("/v3/watch", body.encode(), self._headers(auth=True))
-            response = conn.response()
-            first = response.readline()
-            answer = self._decode(first, response.status, stream=True)
-        except (OSError, ProtocolError) as exc:
+            conn.request("/v3/watch", body.encode(), self._headers(auth=True), deadline)
+            response = conn.response(self.max_answer)
+            first = response.readline() if response.status == 200 else response.read()
+        except ProtocolError as exc:
+            conn.close()
+            raise protocol_error(exc, self.describe(), "watch", configured=True) from None
+        except OSError as exc:
             conn.close()
             self._current = (index + 1) % len(self._endpoints)
             raise self._transport_error(exc) from None
-        if isinstance(answer, StoreError):
+        answer = self._read_answer(first, response.status, True, "watch", watch_message)
+        if isinstance(answer, StoreError) or answer[0]:
             conn.close()
-            raise answer
-        conn.sock.settimeout(None)  # idle for hours is normal; keep-alive probes find a dead link
+            raise answer if isinstance(answer, StoreError) else EtcdUnavailable(
+                f"etcd at {self.describe()} refused the watch: {answer[1] or 'no reason given'}")
+        conn.unbounded()  # idle for hours is normal; keep-alive probes find a dead link
         watch_id = next(self._watch_ids)
         self._watches[watch_id] = conn
         threading.Thread(target=self._read_watch, args=(watch_id, conn, response, callback),
@@ -288,19 +335,27 @@ class HttpEtcd:
                     # taking-over agent's CPU (bench/scale.py, 300 services)
                     callback(line)
                     continue
-                answer = self._decode(line, 200, stream=True)
+                answer = self._read_answer(line, 200, True, "watch", watch_message)
                 if isinstance(answer, StoreError):
                     raise answer
-                if answer.get("canceled"):
+                cancelled, reason, events = answer
+                if cancelled:
                     raise EtcdUnavailable(f"etcd at {self.describe()} cancelled the watch:"
-                                          f" {answer.get('cancel_reason', 'no reason given')}")
-                if answer.get("events"):
-                    callback(answer["events"])
+                                          f" {reason or 'no reason given'}")
+                if events:
+                    callback(events)
         except Exception as exc:  # the stream is over, whatever ended it: say so once
             if self._watches.pop(watch_id, None) is not None:
-                callback(exc if isinstance(exc, StoreError) else self._transport_error(exc))
+                callback(self._stream_ended(exc))
         finally:
             conn.close()
+
+    def _stream_ended(self, exc: Exception) -> StoreError:
+        if isinstance(exc, StoreError):
+            return exc
+        if isinstance(exc, ProtocolError):
+            return protocol_error(exc, self.describe(), "watch", configured=True)
+        return self._transport_error(exc)
 
     def cancel_watch(self, watch_id: int) -> None:
         conn = self._watches.pop(watch_id, None)

@@ -11,9 +11,10 @@ import base64
 import json
 import sys
 
-from .errors import AuthTokenExpired, EtcdUnavailable, Rejected, StoreError
-from .etcd_types import KV, Delete, Deleted, Get, Header, Meta, Put, RangeResponse, as_bytes
-from .http11 import HandshakeCut
+from .errors import AnswerTooLarge, AuthTokenExpired, EtcdUnavailable, MalformedAnswer, Rejected, StoreError
+from .etcd_answers import BadAnswer, get_int, get_str, obj
+from .etcd_types import Delete, Get, Put, as_bytes
+from .http11 import BodyTooLarge, HandshakeCut, ProtocolError
 
 # gRPC status codes etcd puts in its gateway errors
 _CANCELLED, _DEADLINE, _UNAVAILABLE, _PERMISSION, _UNAUTHENTICATED = 1, 4, 14, 7, 16
@@ -24,17 +25,6 @@ _AUTH_MESSAGES = ("etcdserver: authentication failed", "etcdserver: user name is
 
 def b64(value) -> str:
     return base64.b64encode(as_bytes(value)).decode()
-
-
-def kv_of(raw: dict) -> KV:
-    return KV(base64.b64decode(raw.get("key", "")), base64.b64decode(raw.get("value", "")),
-              int(raw.get("create_revision", 0)), int(raw.get("mod_revision", 0)),
-              int(raw.get("version", 0)), int(raw.get("lease", 0)))
-
-
-def range_of(raw: dict) -> RangeResponse:
-    return RangeResponse([kv_of(kv) for kv in raw.get("kvs", ())],
-                         Header(int(raw.get("header", {}).get("revision", 0))), int(raw.get("count", 0)))
 
 
 def compare_of(cmp) -> dict:
@@ -62,43 +52,71 @@ def op_of(op) -> dict:
     raise TypeError(f"not an etcd transaction operation: {op!r}")
 
 
-def op_result(raw: dict):
-    if "response_range" in raw:
-        rng = range_of(raw["response_range"])
-        return [(kv.value, Meta(kv, rng.header)) for kv in rng.kvs]
-    if "response_delete_range" in raw:
-        return Deleted(int(raw["response_delete_range"].get("deleted", 0)))
-    return None
+def decode(data: bytes, status: int, stream: bool, where: str, call: str):
+    """A gateway answer as a dict, or the StoreError it stands for (returned, not
+    raised: the caller decides whether another member may answer better).
 
-
-def decode(data: bytes, status: int, stream: bool, where: str):
-    """A gateway answer as a dict, or the StoreError it stands for (returned, not raised:
-    the caller decides whether another member may answer better)."""
+    Total: an answer that is not a JSON object, or an error without etcd's
+    code and message, is a MalformedAnswer; a 5xx is never success."""
     text = data.decode("utf-8", "replace")
     if stream:
-        text = next((line for line in text.splitlines() if line.strip()), "{}")
+        text = next((line for line in text.splitlines() if line.strip()), "")
     try:
         answer = json.loads(text)
+    except RecursionError:
+        return MalformedAnswer(f"etcd at {where}: the answer to {call} is nested too deeply to be etcd's")
     except ValueError:
-        return StoreError(f"etcd at {where} answered HTTP {status}: {text.strip()[:200]!r}"
-                          " (is this etcd's client URL? an https etcd needs an https:// URL and --cacert)")
-    if stream and isinstance(answer, dict):
-        if isinstance(answer.get("error"), dict):
-            error = answer["error"]
-            return etcd_error(int(error.get("grpc_code", error.get("code", 0))),
-                              str(error.get("message", "")), where)
-        answer = answer.get("result", answer)
-    if status != 200 or (isinstance(answer, dict) and "error" in answer and "code" in answer):
-        return etcd_error(int(answer.get("code", 0)), str(answer.get("message") or answer.get("error")),
-                          where)
+        return MalformedAnswer(f"etcd at {where} answered HTTP {status} to {call}: {text.strip()[:200]!r}"
+                               " (is this etcd's client URL? an https etcd needs an https:// URL and --cacert)")
+    if not isinstance(answer, dict):
+        return MalformedAnswer(f"etcd at {where} answered HTTP {status} to {call} with {text.strip()[:60]!r},"
+                               " not a JSON object: not etcd's gateway")
+    try:
+        if stream and "error" in answer:
+            error = obj(answer["error"], "error")
+            return etcd_error(get_int(error, "grpc_code", "error") or get_int(error, "code", "error"),
+                              get_str(error, "message", "error"), where)
+        if stream and "result" in answer:
+            answer = obj(answer["result"], "result")
+        if status != 200 or "error" in answer:
+            # etcd's errors carry a gRPC code and a message, whatever the HTTP status
+            if "code" not in answer or ("message" not in answer and "error" not in answer):
+                raise BadAnswer("", f"(HTTP {status}) is no etcd error: it has no code and message")
+            message = get_str(answer, "message") or get_str(answer, "error")
+            error = etcd_error(get_int(answer, "code"), message, where)
+            if status >= 500 and type(error) is Rejected:
+                # a server-side failure says nothing against the request: another try may work
+                return EtcdUnavailable(f"etcd at {where} failed {call} (HTTP {status}): {message}")
+            return error
+    except BadAnswer as exc:
+        return malformed(where, call, exc)
     return answer
+
+
+def malformed(where: str, call: str, exc: BadAnswer) -> MalformedAnswer:
+    return MalformedAnswer(f"etcd at {where} sent a malformed answer to {call}: {exc}"
+                           " (a proxy or another service on etcd's port?)")
+
+
+def protocol_error(exc: ProtocolError, where: str, call: str, configured: bool) -> MalformedAnswer:
+    """An answer http11.py could not read to its end. `configured`: the size
+    limit was --max-answer (a read), not the fixed one of a small answer."""
+    if isinstance(exc, BodyTooLarge):
+        fix = (" raise --max-answer (OVERSEER_ETCD_MAX_ANSWER) if the cluster is that large" if configured
+               else " etcd never sends that much there")
+        return AnswerTooLarge(f"etcd at {where}: the answer to {call} is over the limit of {exc.limit:,}"
+                              f" bytes ({exc});{fix}")
+    return MalformedAnswer(f"etcd at {where}: the answer to {call} is not HTTP as etcd speaks it: {exc}"
+                           " (a proxy or another service on etcd's port?)")
+
 
 def etcd_error(code: int, message: str, where: str) -> StoreError:
     if "invalid auth token" in message:
         return AuthTokenExpired(f"etcd at {where}: our auth token expired ({message})")
     if code in (_UNAUTHENTICATED, _PERMISSION) or any(m in message for m in _AUTH_MESSAGES):
         return StoreError(f"etcd at {where} refused the credentials: {message}"
-                          " (check --user / OVERSEER_ETCD_USER and OVERSEER_ETCD_PASSWORD)")
+                          " (check --user / OVERSEER_ETCD_USER and the password:"
+                           " --password-file / OVERSEER_ETCD_PASSWORD_FILE, or OVERSEER_ETCD_PASSWORD)")
     if code in (_UNAVAILABLE, _DEADLINE, _CANCELLED):
         return EtcdUnavailable(f"etcd unreachable at {where}: {message}")
     return Rejected(f"etcd at {where} rejected the request: {message}", code)

@@ -66,6 +66,13 @@ class Keys:
         # zero-padded so lexical order is time order
         return f"{self.root}history/{service}/{time_ns:020d}"
 
+    # fence agents: the latest fence of a dead server (state.FenceRecord)
+    def fence_prefix(self) -> str:
+        return self.root + "fence/"
+
+    def fence(self, server: str) -> str:
+        return f"{self.root}fence/{server}"
+
     # operator controls (pause, cordon, switchover): not documents, so `apply` never resets them
     def pause_prefix(self) -> str:
         return self.root + "control/pause/"

@@ -24,7 +24,6 @@ from .etcd_types import (
     Delete, Get, Header, LeaseGrant, LeaseTTL, Meta, RangeResponse, Transactions, as_bytes as _b,
 )
 from .sim_cluster import Blocked, SimCluster
-from .simulated import Watch
 
 
 def member_of(endpoint: str) -> str:
@@ -178,9 +177,9 @@ class SimWatcher:
     The stream is on the member its client talks to when it starts."""
 
     def __init__(self, client: SimClient, prefix: str, on_change, cfg, **_):
-        self.watch = Watch(client.server, _b(prefix), on_change)
-        self.watch.client = client
         self.etcd = client.etcd
+        self.watch = self.etcd.watch(client.server, _b(prefix), on_change)
+        self.watch.client = client
 
     def start(self) -> None:
         self.watch.member = self.watch.client.current

@@ -25,7 +25,6 @@ know etcd's types.
 from __future__ import annotations
 
 import contextvars
-import itertools
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
@@ -48,17 +47,17 @@ class Lease:
     revoking: bool = False         # found expired: a revocation is on its way through raft
 
 
-_watch_ids = itertools.count(1)
-
-
 class Watch:
-    def __init__(self, server: str, prefix: bytes, callback: Callable[[Optional[list]], None]):
+    def __init__(self, server: str, prefix: bytes, callback: Callable[[Optional[list]], None], seq: int = 0):
         self.server, self.prefix, self.callback = server, prefix, callback
+        # creation order within one etcd: what orders watches wherever order
+        # matters (never id(), which depends on what ran before in the process)
+        self.seq = seq
         self.context = contextvars.copy_context()  # the watching process's: frozen with it
         self.cancelled = False
         self.member = ""            # the etcd member whose stream this is
         self.client = None          # the client it was opened on (its current member on re-creation)
-        self.id = next(_watch_ids)  # delivery order that never depends on memory addresses
+        self.compacted = False      # etcd cancelled it: compaction passed it by
 
 
 class SimEtcd:
@@ -71,7 +70,13 @@ class SimEtcd:
         self.leases: dict[int, Lease] = {}
         self.watches: list[Watch] = []
         self._next_lease = 0x7a00
+        self._next_watch = 0
         self.on_commit: Callable[[list[bytes]], None] = lambda keys: None  # the checker's eye
+
+    def watch(self, server: str, prefix: bytes, callback: Callable[[Optional[list]], None]) -> Watch:
+        """A new (not yet started) watch, numbered in creation order."""
+        self._next_watch += 1
+        return Watch(server, prefix, callback, self._next_watch)
 
     # --- leases (the lessor decides when) -------------------------------------
 

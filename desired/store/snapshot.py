@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from ..models import MODELS
 from ..state import (
-    Assignment, ClusterSnapshot, DesiredState, FailCount, HistoryEntry, MasterRecord, Observation,
+    Assignment, ClusterSnapshot, DesiredState, FailCount, FenceRecord, HistoryEntry, MasterRecord, Observation,
     ServerRecord, ServiceReport, SwitchoverRequest,
 )
 from .keys import FAILURES, REPORT, Keys
@@ -46,7 +46,7 @@ def parse_documents(items: Iterable[tuple[str, str, bytes]], generation: int = 0
         if doc is None:
             try:
                 doc = model.model_validate(json.loads(raw))
-            except (ValidationError, ValueError) as exc:
+            except (ValidationError, ValueError, RecursionError) as exc:
                 log.error("desired/%s/%s in etcd does not parse, ignored: %s", kind, name, exc)
                 continue
         used[key] = doc
@@ -87,6 +87,7 @@ class _Builder:
         self.paused: set[str] = set()
         self.switchovers: dict[str, SwitchoverRequest] = {}
         self.cordoned: set[str] = set()
+        self.fences: dict[str, FenceRecord] = {}
 
     def add(self, rel: str, value: bytes, meta) -> None:
         parts = rel.split("/")
@@ -99,7 +100,7 @@ class _Builder:
         elif head == "servers" and len(parts) == 2:
             self.servers[parts[1]] = self._parsed(rel, value, ServerRecord.from_json)
         elif head == "master" and len(parts) == 1:
-            self.master = MasterRecord(server=value.decode(), epoch=meta.create_revision,
+            self.master = MasterRecord(server=value.decode(errors="replace"), epoch=meta.create_revision,
                                        lease=meta.lease_id)
         elif head == "actual" and len(parts) == 4:
             server, service, check = parts[1:]
@@ -113,6 +114,8 @@ class _Builder:
             self.assignments[parts[1]] = self._parsed(rel, value, Assignment.from_json)
         elif head == "history" and len(parts) == 3:
             self.history.setdefault(parts[1], []).append(self._parsed(rel, value, HistoryEntry.from_json))
+        elif head == "fence" and len(parts) == 2:
+            self.fences[parts[1]] = self._parsed(rel, value, FenceRecord.from_json)
         elif head == "control" and len(parts) == 3:
             if parts[1] == "pause":
                 self.paused.add(parts[2])
@@ -145,15 +148,16 @@ class _Builder:
             history={s: tuple(h[-HISTORY_IN_SNAPSHOT:]) for s, h in self.history.items()},
             failures=self.failures,
             cordoned=frozenset(self.cordoned),
+            fences=self.fences,
         )
 
 
 def build_snapshot(keys: Keys, kvs: Iterable[tuple[bytes, object]], revision: int) -> ClusterSnapshot:
     builder = _Builder(keys)
     for value, meta in kvs:
-        rel = keys.relative(meta.key)
+        rel = keys.relative(meta.key.decode(errors="replace"))
         try:
             builder.add(rel, value, meta)
-        except (ValueError, TypeError, KeyError) as exc:
+        except (ValueError, TypeError, KeyError) as exc:   # a UnicodeDecodeError is a ValueError
             log.error("%s in etcd does not parse, ignored: %s", rel, exc)
     return builder.build(revision)

@@ -56,8 +56,8 @@ class Pending:
     def lease(self) -> int:
         try:
             return int(json.loads(self.marker).get("lease", 0))
-        except (ValueError, AttributeError):
-            return 0
+        except (ValueError, AttributeError, TypeError, RecursionError):
+            return 0   # not our marker's JSON: no lease keeps it alive
 
 
 def base_revision(kvs, keys: Keys) -> Optional[int]:

@@ -14,7 +14,7 @@ import time
 from typing import Callable, Iterable, Optional, Sequence
 
 from ..state import (
-    Assignment, ClusterSnapshot, FailCount, HistoryEntry, MasterRecord, Observation, ServerRecord,
+    Assignment, ClusterSnapshot, FailCount, FenceRecord, HistoryEntry, MasterRecord, Observation, ServerRecord,
     ServiceReport, SwitchoverRequest,
 )
 from . import staged
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 def discover_clusters(client, cfg: EtcdConfig) -> list[str]:
     names = set()
     for _, meta in call(client.get_prefix, cfg, ROOT, keys_only=True):
-        parts = meta.key.decode()[len(ROOT):].split("/")
+        parts = meta.key.decode(errors="replace")[len(ROOT):].split("/")
         if len(parts) >= 3 and parts[1] == "desired" and parts[2] == "Cluster":
             names.add(parts[0])
     return sorted(names)
@@ -125,17 +125,29 @@ class Store(LeaseChannel):
         value, meta = self._call(self.client.get, self.keys.master())
         if value is None:
             return None
-        return MasterRecord(server=value.decode(), epoch=meta.create_revision, lease=meta.lease_id)
+        return MasterRecord(server=value.decode(errors="replace"), epoch=meta.create_revision,
+                            lease=meta.lease_id)
 
     def history(self, service: str, limit: int = 100) -> list[HistoryEntry]:
         items = self._call(self.client.get_prefix, self.keys.history_prefix(service),
                            sort_order="descend", sort_target="key", limit=limit)
-        return [HistoryEntry.from_json(v) for v, _ in items][::-1]
+        entries = []
+        for value, meta in items:
+            try:
+                entries.append(HistoryEntry.from_json(value))
+            except (ValueError, TypeError) as exc:
+                log.error("%s in etcd does not parse, ignored: %s", meta.key.decode(errors="replace"), exc)
+        return entries[::-1]
 
     # --- presence (the lease calls themselves: leases.py) ----------------
 
     def put_server(self, record: ServerRecord, lease_id: int) -> None:
-        self._call(self.client.put, self.keys.server(record.name), record.to_json(), lease=lease_id)
+        """Publish `servers/<name>`; in the same transaction forget any fence
+        of the outage it ends, so a `fence/<name>` that exists always speaks
+        of the outage going on now (FenceRecord)."""
+        self._call(self.client.transaction, compare=[],
+                   success=[self._tx.put(self.keys.server(record.name), record.to_json(), lease=lease_id),
+                            self._tx.delete(self.keys.fence(record.name))], failure=[])
 
     # --- election ---------------------------------------------------------
 
@@ -152,7 +164,8 @@ class Store(LeaseChannel):
         if not rows:
             return None
         value, meta = rows[0]
-        holder = MasterRecord(server=value.decode(), epoch=meta.create_revision, lease=meta.lease_id)
+        holder = MasterRecord(server=value.decode(errors="replace"), epoch=meta.create_revision,
+                              lease=meta.lease_id)
         return holder if ok and holder.server == server else None
 
     def resign(self, master: MasterRecord) -> bool:
@@ -244,6 +257,32 @@ class Store(LeaseChannel):
         for guard, guarded in by_guard.items():
             for ops in chunked(guarded):
                 self._fenced(epoch, ops, "write assignments", guard)
+
+    def write_fence(self, epoch: int, record: FenceRecord, history: Iterable[HistoryEntry] = ()) -> None:
+        """The master's fence attempt or its outcome, with its history entries,
+        guarded by `epoch` and by the server still having no record: a server
+        that registered again is not fenced, and its outage's record is gone."""
+        ops = [self._tx.put(self.keys.fence(record.server), record.to_json())]
+        ops += self._history_ops(history)
+        self._fenced(epoch, ops, f"fence of {record.server}", (record.server,))
+
+    def confirm_fence(self, record: FenceRecord) -> bool:
+        """`overseer fence confirm`: False (nothing written) while the server is up."""
+        ok, _ = self._call(self.client.transaction,
+                           compare=[self._tx.version(self.keys.server(record.server)) == 0],
+                           success=[self._tx.put(self.keys.fence(record.server), record.to_json())], failure=[])
+        return ok
+
+    def _history_ops(self, history: Iterable[HistoryEntry]) -> list:
+        used: set[str] = set()
+        ops = []
+        for h in history:
+            ns = _ns(h.time)
+            while self.keys.history(h.service, ns) in used:
+                ns += 1
+            used.add(self.keys.history(h.service, ns))
+            ops.append(self._tx.put(self.keys.history(h.service, ns), h.to_json()))
+        return ops
 
     def delete_assignment(self, epoch: int, service: str) -> None:
         self._fenced(epoch, [self._tx.delete(self.keys.assign(service))], f"{service}: delete assignment")

@@ -16,7 +16,7 @@ import logging
 import os
 from typing import Optional
 
-from overseer.desired.state import ClusterSnapshot, HistoryEntry, HistoryKind, ServerRecord
+from overseer.desired.state import ClusterSnapshot, ServerRecord
 from overseer.desired.store.client import EtcdConfig, StoreError
 from overseer.desired.store.store import Store
 
@@ -25,9 +25,13 @@ from . import sdnotify
 from .edges import REAL, Edges
 from ..hooks.events import Notifier
 from ..hooks.master_events import MasterEvents
-from .failsafe import Peer, Vouches, everyone_lost_etcd
+from . import agent_http
+from .failsafe import Vouches, peers_of
 from .local import LocalServices
 from .mastership import Mastership
+from .own_history import OwnHistory
+from .peer_auth import OFF, PeerTrust
+from .peer_desk import EtcdProbe, PeerDesk, announce
 from .presence import Presence
 from .vouching import Vouching
 
@@ -41,9 +45,12 @@ HOOK_DRAIN = 5.0   # seconds a stopping agent gives queued hooks (the demote it 
 
 class Agent:
     def __init__(self, cfg: EtcdConfig, server: str, cluster: Optional[str] = None,
-                 state_dir: Optional[str] = None, edges: Edges = REAL):
+                 state_dir: Optional[str] = None, edges: Edges = REAL, *, peer_trust: PeerTrust = OFF,
+                 metrics_listen: Optional[tuple[str, int]] = None):
         self.cfg, self.me, self.cluster_name = cfg, server, cluster
         self.edges = edges
+        self.peer_trust, self.metrics_listen = peer_trust, metrics_listen
+        self.endpoints: list = []   # the peer endpoint, and the local one if asked for (agent_http.py)
         self.state_dir = state_dir
         self.store: Optional[Store] = None
         self.snapshot: Optional[ClusterSnapshot] = None
@@ -88,6 +95,7 @@ class Agent:
         if self.edges.etcd is REAL.etcd:
             asyncio.get_running_loop().set_default_executor(
                 concurrent.futures.ThreadPoolExecutor(max_workers=64, thread_name_prefix="etcd"))
+        announce(self.peer_trust)
         await self._connect()
         if self.store is None:
             return  # stopped while etcd was still unreachable
@@ -109,12 +117,13 @@ class Agent:
         self.vouching = Vouching(self.fencer)
         self.local.on_role_change = self._vouch_now
         self.local.legitimate = self._legitimate
-        self.hooks = self.edges.hooks(self._record_hook)
+        self.own_history = OwnHistory(self.store, self.me, self.edges)
+        self.hooks = self.edges.hooks(self.own_history.hook)
         notifier = Notifier(self.me, lambda: self.snapshot.desired, self.hooks, self.edges.wall)
         self.local.notifier = notifier
         self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
                                  self._failsafe, self._lease_changed, vouch=self._vouch,
-                                 clock=self.edges.monotonic, edges=self.edges)
+                                 clock=self.edges.monotonic, edges=self.edges, on_down=lambda: self.desk.etcd_away())
         self.vouches.everyone_until(self.started_at + spec.leaseTTL)   # see Vouches
         self.mastership = Mastership(self.store, self.me, self.presence, self.started,
                                      self._wake_in, self._changed.set, self.edges, MasterEvents(notifier),
@@ -125,7 +134,7 @@ class Agent:
             return  # stopped before we ever held a lease: nothing to hand over
         log.info("agent %s up in cluster %s (rank %d, lease %x, ttl %gs)", self.me, self.store.cluster,
                  snapshot.desired.rank(self.me), self.presence.state.lease, spec.leaseTTL)
-        await self._start_healthz(snapshot)
+        await self._start_endpoints(snapshot)
         sdnotify.ready(f"registered in cluster {self.store.cluster}")
         vital = [asyncio.create_task(self.presence.run(), name="presence"),
                  asyncio.create_task(self._health_loop(spec), name="server health"),
@@ -158,35 +167,24 @@ class Agent:
             except asyncio.TimeoutError:
                 backoff = min(backoff * 2, 2.0)
 
-    async def _start_healthz(self, snapshot: ClusterSnapshot) -> None:
+    async def _start_endpoints(self, snapshot: ClusterSnapshot) -> None:
         doc = snapshot.desired.servers[self.me]
-        host = os.environ.get("OVERSEER_AGENT_LISTEN", doc.spec.address)
-        self.healthz = self.edges.healthz(host, doc.spec.agentPort, self._healthz_status)
-        await self.healthz.start()
+        probe = EtcdProbe(lambda: self.edges.etcd(self.store.get_master), self.edges.monotonic)
+        self.desk = PeerDesk(self.me, self.peer_trust, self.edges.ask_peer, self.edges.wall, probe,
+                             keepalives_ok=lambda: self.presence.state.etcd_ok, vouch=self._vouch_for)
+        self.endpoints = agent_http.endpoints(self.edges, os.environ.get("OVERSEER_AGENT_LISTEN", doc.spec.address),
+                                              doc.spec.agentPort, self.desk, self.metrics_listen, self._local_status)
+        for endpoint in self.endpoints:
+            await endpoint.start()
 
-    async def _healthz_status(self, asker: str = "") -> dict:
-        # true: etcd answered; false: it refused at once (down), or gave no
-        # answer in time while our own keep-alives fail too (gone for us as
-        # well: a cut etcd is silent, not refused); null: no answer in time
-        # while our keep-alives get through. A slow etcd still expires leases,
-        # so "no answer" alone is not "down" (found by the simulator: a slow
-        # etcd plus one cut server gave two actives, seed 91). Whoever we say
-        # "gone" to keeps its actives on our word: we vouch (Vouches), and a
-        # restarted agent assumes it did (docs/testing.md, failsafe).
-        try:
-            await asyncio.wait_for(self.edges.etcd(self.store.get_master), 0.3)
-            reaching: Optional[bool] = True
-        except StoreError:
-            reaching = False
-        except asyncio.TimeoutError:
-            # No answer in time. With our own keep-alives failing too, etcd is
-            # gone or too slow for anyone to use: say "gone", and vouch.
-            reaching = None if self.presence is None or self.presence.state.etcd_ok else False
-        if reaching is False and asker and asker != self.me and asker in self.snapshot.desired.servers:
-            # it may keep its actives on our word: we move none of them while it may
+    def _vouch_for(self, asker: str) -> None:
+        # a peer we told "etcd is gone here too": see failsafe.Vouches
+        if asker in self.snapshot.desired.servers:
             self.vouches.vouch(asker, self.edges.wall() + self.presence.ttl)
-        return {"server": self.me, "etcd": reaching, "master": self.mastership.is_master,
-                "fenced": bool(self.presence and self.presence.state.fenced)}
+
+    async def _local_status(self) -> dict:
+        return {"server": self.me, "etcd": await self.desk.reaching(), "master": self.mastership.is_master,
+                "fenced": self.presence.state.fenced, "lease": self.presence.state.lease is not None}
 
     async def _health_loop(self, spec) -> None:
         def publish(status: str, message: str, load: dict) -> None:
@@ -338,15 +336,25 @@ class Agent:
 
     async def _lease_changed(self) -> None:
         self.local.unfence()
+        self.local.reports.resend()   # a report sent into the outage may still hang on it
         self._changed.set()
+        state = self.presence.state
+        if state.kept_through is not None:
+            state.kept_through = None
+            # Every lease went at once: servers come back one by one, so give
+            # them the same rank-scaled head start as at a cluster's start, or
+            # whoever re-registered first would take the lock from the
+            # hierarchy's head and the master would change for nothing.
+            self.mastership.started = self.edges.monotonic()
+            epoch = self.snapshot.master.epoch if self.snapshot.master else 0
+            self._tasks.append(asyncio.create_task(
+                self.own_history.kept(self.local.active_services(), epoch, state.lost_at - state.last_renewed),
+                name="record kept actives"))
 
     async def _failsafe(self) -> tuple[bool, bool]:
-        desired = self.snapshot.desired
-        peers = [Peer(name, doc.spec.address, doc.spec.agentPort)
-                 for name, doc in desired.servers.items() if name != self.me]
         # longer than a peer's own etcd probe (0.3 s), short enough to decide in time
-        verdict = await everyone_lost_etcd(peers, timeout=max(0.5, min(1.0, self.presence.ttl / 4)),
-                                           ask=lambda peer, timeout: self.edges.ask_peer(peer, timeout, self.me))
+        verdict = await self.desk.verdict(peers_of(self.snapshot.desired, self.me),
+                                          timeout=max(0.5, min(1.0, self.presence.ttl / 4)))
         said = (verdict.keep, verdict.definitive)
         if said != self._failsafe_said:
             # once per state change, not once per keep-alive tick
@@ -357,12 +365,6 @@ class Agent:
             log.log(logging.WARNING if verdict.keep else logging.ERROR,
                     "etcd unreachable: %s → %s", verdict.why, outcome)
         return verdict.keep, verdict.definitive
-
-    def _record_hook(self, outcome, services) -> None:
-        # on a hook worker thread: a blocking etcd call is fine there
-        for service in services:
-            self.store.append_history(HistoryEntry(service, self.edges.wall(), HistoryKind.HOOK, outcome.message(),
-                                                   self.me, outcome.event.epoch))
 
     # --- shutdown -------------------------------------------------------------
 
@@ -380,7 +382,8 @@ class Agent:
                 await self.edges.etcd(self.store.revoke_lease, self.presence.state.lease)
             except StoreError as exc:
                 log.warning("could not revoke lease on shutdown: %s", exc)
-        await self.healthz.close()
+        for endpoint in self.endpoints:
+            await endpoint.close()
         self.store.close()
         log.info("agent %s stopped", self.me)
 

@@ -2,8 +2,9 @@
 
 Everything the agent does that is not computation on its event loop goes
 through an `Edges`: etcd calls (blocking, so real ones run on threads), the
-clocks, building actuators, running probes, asking a peer's `/healthz`, the
-fencer process, the healthz endpoint and the server-health sampler. `REAL`
+clocks, building actuators, the floating addresses' system calls, running
+probes, asking a peer's `/healthz`, the fencer process, the peer endpoint,
+the server-health sampler and, on the master, dead servers' fence agents. `REAL`
 wires the production implementations. The simulator
 (overseer.reconciler.sim) passes its own: single-threaded, on virtual time,
 with faults injected at exactly these seams, while every decision in between
@@ -18,9 +19,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Awaitable, Callable, Optional
 
 from overseer.actuators.factory import build_actuator
+from overseer.actuators.vip import IP_COMMANDS, IpCommands
 from overseer.observers.probes import PROBES, ProbeContext, ProbeResult
 
-from . import failsafe
+from ..fence_agent import run_fence
+from . import failsafe, peer_client
 
 
 async def in_thread(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -37,9 +40,9 @@ def _fencer():
     return Fencer()
 
 
-def _healthz(host: str, port: int, status):
-    from .healthz import HealthzServer  # noqa: PLC0415
-    return HealthzServer(host, port, status)
+def _healthz(host: str, port: int, answer, tls=None):
+    from .healthz import HttpEndpoint  # noqa: PLC0415
+    return HttpEndpoint(host, port, {"/healthz": answer}, name="peer endpoint", tls=tls)
 
 
 def _server_health(**kwargs):
@@ -68,13 +71,17 @@ class Edges:
     wall: Callable[[], float] = time.time
     connect: Callable[[Any, Optional[str]], Any] = _connect
     actuator: Callable[..., Any] = build_actuator        # (service, spec, log_dir=) -> Actuator
+    addresses: IpCommands = IP_COMMANDS                  # spec.vip's ip addr add/del and announcements
     probe: Callable[[Any, ProbeContext], Awaitable[ProbeResult]] = run_probe
-    ask_peer: Callable[[failsafe.Peer, float, str], Awaitable[Optional[dict]]] = failsafe.ask_peer  # (peer, timeout, asker)
+    # (peer, timeout, query[, tls=]) -> the peer's Reply as it came, or why none came
+    ask_peer: Callable[[failsafe.Peer, float, dict], Awaitable[failsafe.Reply | failsafe.Unanswered]] = \
+        peer_client.ask_peer
     fencer: Callable[[], Any] = _fencer                   # -> .vouch(seconds, groups), .close()
-    healthz: Callable[..., Any] = _healthz                # (host, port, status) -> .start(), .close()
+    healthz: Callable[..., Any] = _healthz                # (host, port, answer[, tls=]) -> .start(), .close()
     server_health: Callable[..., Any] = _server_health    # (**ServerHealthMonitor kwargs) -> .run()
     pgid: Callable[[int], int] = os.getpgid
     hooks: Callable[..., Any] = _hooks                    # (record) -> .submit(event, hook, services), .drain(s)
+    fence: Callable[[Any], Awaitable[Any]] = run_fence    # (FenceCall) -> FenceResult: a dead server's fence agent, on the master
 
     def but(self, **changes: Any) -> "Edges":
         return replace(self, **changes)

@@ -16,15 +16,18 @@ say "gone" when etcd refused them, or when their probe timed out while their
 own keep-alives fail too (a cut etcd is silent, not refused); a probe that
 timed out while their keep-alives get through says "cannot tell" (a slow
 etcd still expires leases: docs/testing.md, failsafe on a silent etcd).
+
+Only answers that prove where they come from count (peer_auth.py: signed with
+the cluster key, for our nonce, from the peer asked, status 200); only a
+signed question makes a peer vouch. The agent's side of the exchange is
+peer_desk.py, the wire peer_client.py and healthz.py.
 """
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-from dataclasses import dataclass
-from typing import Awaitable, Callable, Iterable, Optional
-from urllib.parse import quote
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, Iterable, Mapping, Union
 
 log = logging.getLogger(__name__)
 
@@ -67,22 +70,32 @@ class Vouches:
         return vouched
 
 
-async def ask_peer(peer: Peer, timeout: float, asker: str = "") -> dict | None:
-    try:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(peer.address, peer.port), timeout)
-    except (OSError, asyncio.TimeoutError):
-        return None
-    try:
-        query = f"?from={quote(asker)}" if asker else ""
-        writer.write(f"GET /healthz{query} HTTP/1.0\r\nHost: {peer.address}\r\n\r\n".encode())
-        await writer.drain()
-        raw = await asyncio.wait_for(reader.read(65536), timeout)
-        body = raw.split(b"\r\n\r\n", 1)[1] if b"\r\n\r\n" in raw else b""
-        return json.loads(body)
-    except (OSError, asyncio.TimeoutError, ValueError, IndexError):
-        return None
-    finally:
-        writer.close()
+def peers_of(desired, me: str) -> list[Peer]:
+    """Every other server of the documents, where its agent answers."""
+    return [Peer(name, doc.spec.address, doc.spec.agentPort) for name, doc in desired.servers.items() if name != me]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One HTTP answer as it came over the wire (peer_client.py) or from a
+    simulated peer: what the asker checks (peer_auth.check_answer)."""
+    status: int
+    body: bytes
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who sent a question: its address, and the server names its TLS client
+    certificate holds (none without mutual TLS: peer_tls.py)."""
+    address: str
+    certified: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Unanswered:
+    """No answer that counts from a peer, and why (silent, refused, forged)."""
+    why: str
 
 
 @dataclass(frozen=True)
@@ -92,20 +105,24 @@ class Verdict:
     why: str
 
 
-async def everyone_lost_etcd(peers: Iterable[Peer], timeout: float = 1.0,
-                             ask: Optional[Callable[[Peer, float], Awaitable[dict | None]]] = None) -> Verdict:
-    """Keep actives only when all peers answer and none reaches etcd."""
+Answer = Union[dict, Unanswered, None]    # None: silent
+
+
+async def everyone_lost_etcd(peers: Iterable[Peer], timeout: float,
+                             ask: Callable[[Peer, float], Awaitable[Answer]]) -> Verdict:
+    """Keep actives only when all peers answer and none reaches etcd. `ask`
+    returns only answers that count (peer_desk.PeerDesk.ask checks them)."""
     peers = list(peers)
     if not peers:
         return Verdict(False, False, "no peers to ask")
-    ask = ask or ask_peer
     answers = await asyncio.gather(*(ask(p, timeout) for p in peers))
-    reaching = [p.name for p, a in zip(peers, answers) if a is not None and a.get("etcd")]
+    reaching = [p.name for p, a in zip(peers, answers) if isinstance(a, dict) and a.get("etcd")]
     if reaching:
         return Verdict(False, True, f"{', '.join(reaching)} still reach etcd")
-    silent = [p.name for p, a in zip(peers, answers) if a is None]
+    silent = [p.name + (f" ({a.why})" if isinstance(a, Unanswered) else "")
+              for p, a in zip(peers, answers) if not isinstance(a, dict)]
     if silent:
-        return Verdict(False, False, f"no answer from {', '.join(silent)}")
+        return Verdict(False, False, f"no answer that counts from {', '.join(silent)}")
     # null: the peer's own etcd probe timed out. etcd may be slow, not down,
     # and then it still expires our lease: only a refused etcd extends it.
     unsure = [p.name for p, a in zip(peers, answers) if a.get("etcd", False) is None]

@@ -18,9 +18,21 @@ parent-death signal (SIGTERM) and by end of input on its pipe, and whichever
 comes first drops the addresses; only an agent that says `bye` before closing
 (a clean stop: it demoted its services itself) leaves them. It never reads etcd.
 
+What to kill and drop, and when, is decided by `Watch` (fencer_watch.py, which
+also holds the wire format); this file is the process around it: the pipe,
+the clock, the kills, `ip addr del`, and the agent's end of the pipe.
+
 The agent runs this file as a script with `python -S -E`: no site, no
-overseer package, only the few stdlib modules below, so the process stays a
-few MB (it is one per server, for the server's whole life).
+overseer package, only the few stdlib modules below and fencer_watch.py
+beside it, so the process stays a few MB (it is one per server, for the
+server's whole life). Its environment is PATH and its own two settings,
+never the agent's etcd credentials.
+
+It runs as the agent's user, in a session of its own. A service whose
+commands run as another user (`user:` in its documents) cannot signal it,
+nor the agent: the kernel refuses a signal across users without CAP_KILL.
+A service running as the agent's own user can, and could then outlive its
+lease; the documented deployment gives every service a user of its own.
 """
 from __future__ import annotations
 
@@ -30,8 +42,12 @@ import select
 import sys
 import time
 
+if __package__:
+    from .fencer_watch import BYE, Watch, add_line, vouch_line
+else:   # the fencer process, `python -S -E fencer.py`: its own directory is first on sys.path
+    from fencer_watch import BYE, Watch, add_line, vouch_line
+
 PR_SET_PDEATHSIG = 1
-BYE = b"bye"   # the agent's last line on a clean stop: nothing vouched any more
 DEBUG = bool(os.environ.get("OVERSEER_FENCER_DEBUG"))
 
 
@@ -95,69 +111,43 @@ def drop_vips(vips: list[str]) -> list[str]:
     return dropped
 
 
-def split_line(line: bytes) -> tuple[float | None, list[int], list[str]]:
-    """`<seconds> <pgid>... vip=<cidr>@<interface>...` -> (seconds, groups, vips);
-    seconds is None for an addition, `+ <pgid>... vip=...`."""
-    head, *parts = line.decode().split()
-    vips = [p[4:] for p in parts if p.startswith("vip=")]
-    groups = [int(p) for p in parts if not p.startswith("vip=")]
-    return (None if head == "+" else float(head)), groups, vips
+def _end(fired: tuple[list[int], list[str]], why: str) -> None:
+    """Kill the groups and drop the addresses the watch gave up on."""
+    groups, vips = fired
+    killed, dropped = _kill(groups), drop_vips(vips)
+    if killed or dropped:
+        print(f"overseer fencer: {why}; killed process groups {', '.join(map(str, killed)) or '-'}; "
+              f"dropped {', '.join(dropped) or '-'}", file=sys.stderr, flush=True)
 
 
-class _Watch:
-    """What the agent last vouched for, and until when."""
-
-    def __init__(self, clock) -> None:
-        self.clock = clock
-        self.groups: list[int] = []
-        self.vips: list[str] = []
-        self.deadline: float | None = None
-        self.buffer = b""
-        self.said_bye = False
-
-    def wait(self) -> float | None:
-        return None if self.deadline is None else max(0.0, self.deadline - self.clock())
-
-    def feed(self, chunk: bytes) -> None:
-        self.buffer += chunk
-        while b"\n" in self.buffer:
-            line, self.buffer = self.buffer.split(b"\n", 1)
-            if line.strip() == BYE:
-                self.said_bye, self.groups, self.vips, self.deadline = True, [], [], None
-            elif line.split():
-                seconds, groups, vips = split_line(line)
-                if seconds is not None:
-                    self.groups, self.vips, self.deadline = groups, vips, self.clock() + seconds
-                else:
-                    self.groups, self.vips = self.groups + groups, self.vips + vips
-                    if self.deadline is None:
-                        self.deadline = self.clock()  # nothing vouched now: an added active is not legitimate
-                if DEBUG:
-                    print(f"overseer fencer: vouched {line.decode()}", file=sys.stderr, flush=True)
-
-    def end(self, why: str) -> None:
-        """Kill the vouched groups and drop the vouched addresses."""
-        killed, dropped = _kill(self.groups), drop_vips(self.vips)
-        if killed or dropped:
-            print(f"overseer fencer: {why}; killed process groups {', '.join(map(str, killed)) or '-'}; "
-                  f"dropped {', '.join(dropped) or '-'}", file=sys.stderr, flush=True)
-        self.groups, self.vips, self.deadline = [], [], None
+def _feed(watch: Watch, chunk: bytes) -> None:
+    for line in watch.feed(chunk):
+        if DEBUG:
+            print(f"overseer fencer: vouched {line.decode()}", file=sys.stderr, flush=True)
 
 
-def _drain(fd: int, watch: _Watch) -> None:
+def _drain(fd: int, watch: Watch) -> None:
     # what a dead agent wrote before it died is still in the pipe: its last word counts
     os.set_blocking(fd, False)
     try:
         while chunk := os.read(fd, 4096):
-            watch.feed(chunk)
+            _feed(watch, chunk)
     except BlockingIOError:
         pass
+
+
+def _signals(woken: int) -> set[int]:
+    """The signal numbers the wakeup pipe brought."""
+    try:
+        return set(os.read(woken, 64))
+    except BlockingIOError:
+        return set()
 
 
 def serve(stream=None, clock=time.monotonic) -> None:
     stream = stream if stream is not None else sys.stdin.buffer
     fd = stream.fileno()
-    watch = _Watch(clock)
+    watch = Watch(clock)
     # The parent-death signal reaches the loop through a wakeup pipe, not by
     # acting inside the handler: it may land at any line, even in the middle
     # of reading a vouch, and the handler then saw the state before that line.
@@ -165,26 +155,45 @@ def serve(stream=None, clock=time.monotonic) -> None:
     os.set_blocking(wake, False)
     signal.set_wakeup_fd(wake)
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
+    # A whole host frozen (SIGSTOP of everything, a hung VM) and thawed: the
+    # deadline passed while we were stopped, but select() resumes with the
+    # time that was left when it stopped, and the thawed children acted for
+    # seconds beside their successors. SIGCONT wakes us to check at once.
+    signal.signal(signal.SIGCONT, lambda signum, frame: None)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
     while True:
         ready, _, _ = select.select([fd, woken], [], [], watch.wait())
-        if woken in ready:
+        if woken in ready and _signals(woken) - {signal.SIGCONT}:
             _drain(fd, watch)
-            if not watch.said_bye:
-                watch.end(f"agent {os.getppid()} died")
+            _end(watch.agent_gone(), f"agent {os.getppid()} died")
             return
-        if not ready:
-            watch.end(f"agent {os.getppid()} silent past its lease")
+        if not ready or ready == [woken]:
+            fired = watch.expired()
+            if fired is not None:
+                _end(fired, f"agent {os.getppid()} silent past its lease")
             continue
         chunk = os.read(fd, 4096)
         if not chunk:
             # End of input without `bye`: the agent died too. The pipe can
             # close before the parent-death signal arrives; leaving quietly
             # here left a killed agent's address up (the VIP netns test, under load).
-            if not watch.said_bye:
-                watch.end("agent gone without a clean stop")
+            _end(watch.agent_gone(), "agent gone without a clean stop")
             return
-        watch.feed(chunk)
+        _feed(watch, chunk)
+
+
+# All the fencer gets of the agent's environment: where `ip` is, and the two
+# settings it reads. It never reads etcd, so never the etcd credentials, and
+# nothing else the agent was given by its unit.
+FENCER_ENV = ("PATH", "OVERSEER_IP_COMMAND", "OVERSEER_FENCER_DEBUG")
+DEFAULT_PATH = "/usr/sbin:/usr/bin:/sbin:/bin"
+
+
+def fencer_environment(source=None) -> dict[str, str]:
+    source = os.environ if source is None else source
+    env = {name: source[name] for name in FENCER_ENV if name in source}
+    env.setdefault("PATH", DEFAULT_PATH)
+    return env
 
 
 class Fencer:
@@ -194,21 +203,20 @@ class Fencer:
         import subprocess  # noqa: PLC0415  (the agent's side only: the fencer process never needs it)
         self._timeout_expired = subprocess.TimeoutExpired
         self.proc = subprocess.Popen(
-            [sys.executable, "-S", "-E", os.path.abspath(__file__)],
+            [sys.executable, "-S", "-E", os.path.abspath(__file__)], env=fencer_environment(),
             stdin=subprocess.PIPE, preexec_fn=_die_with_parent, start_new_session=True)
 
     def vouch(self, seconds: float, groups: list[int], vips: list[str] = ()) -> None:
         """These are all the actives, legitimate for `seconds` from now."""
-        self._write(f"{seconds:.3f}", groups, vips)
+        self._write(vouch_line(seconds, groups, vips))
 
     def add(self, groups: list[int], vips: list[str] = ()) -> None:
         """These actives too, until the deadline the last `vouch` set."""
-        self._write("+", groups, vips)
+        self._write(add_line(groups, vips))
 
-    def _write(self, head: str, groups, vips) -> None:
-        line = " ".join([head, *map(str, groups), *(f"vip={v}" for v in vips)]) + "\n"
+    def _write(self, line: bytes) -> None:
         try:
-            self.proc.stdin.write(line.encode())
+            self.proc.stdin.write(line)
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError):
             pass  # the fencer is gone; the parent-death signal still covers a crash

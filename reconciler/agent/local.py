@@ -172,6 +172,9 @@ class LocalServices:
 
     # --- fencing and shutdown ------------------------------------------------------
 
+    def active_services(self) -> list[str]:
+        return sorted(worker.name for worker in self.workers.values() if worker.role == "active")
+
     def active_groups(self) -> list[int]:
         """Process groups of the supervised children serving as active, or being
         promoted right now (the promote may finish while we are stopped)."""

@@ -112,7 +112,8 @@ class Mastership:
             self.master = self._loop(held)
 
     def _loop(self, record) -> MasterLoop:
-        loop = MasterLoop(self.store, record, clock=self.edges.wall, etcd=self.edges.etcd, vouched=self.vouched)
+        loop = MasterLoop(self.store, record, clock=self.edges.wall, etcd=self.edges.etcd, vouched=self.vouched,
+                          fence=self.edges.fence, look_again=self.look_again)
         if self.events is not None:
             loop.on_written = self.events.written
         return loop

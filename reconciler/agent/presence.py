@@ -8,11 +8,12 @@ when that passes, even while a call still hangs on a dropped link, so they are
 down before the lease can expire for the others. From half the TTL without a
 renewal the agent asks its peers (`failsafe`) every tick: if all answer and
 none reaches etcd, the outage is etcd's and the legitimacy is extended from
-the moment we asked (a returning etcd extends every lease; the peers also
-vouch for us, failsafe.py). A peer that reaches etcd
+the moment we asked (the peers also vouch for us, failsafe.py). A peer that reaches etcd
 extends nothing: we may be the one cut off, or just the last to reconnect,
 and a keep-alive that gets through in time settles it. A lease found expired
-fences too: the master may already have moved our actives. The fencer
+fences too once that legitimacy has run out: the master may already have
+moved our actives. Before then it only means etcd expired every lease at once
+(it stalled, or was cut off from everyone): we take a new lease and keep them. The fencer
 process (fencer.py) enforces the same deadline if this agent itself hangs.
 """
 from __future__ import annotations
@@ -55,6 +56,8 @@ class PresenceState:
     kept_at: float = float("-inf")     # last time failsafe said "everyone lost etcd"
     vouched_until: float = 0.0         # monotonic time our actives stop being legitimate
     asking: bool = False               # a failsafe query of the peers is under way
+    lost_at: Optional[float] = None    # when etcd last told us our lease had expired
+    kept_through: Optional[float] = None  # that happened while our actives were legitimate: kept
     errors: list = field(default_factory=list)
 
 
@@ -64,7 +67,8 @@ class Presence:
                  failsafe: Callable[[], Awaitable[tuple[bool, bool]]],
                  on_lease_change: Callable[[], Awaitable[None]],
                  vouch: Callable[[float], None] = lambda seconds: None,
-                 clock: Callable[[], float] = time.monotonic, edges: Edges = REAL):
+                 clock: Callable[[], float] = time.monotonic, edges: Edges = REAL,
+                 on_down: Callable[[], None] = lambda: None):
         self.store = store
         self.etcd, self._given_lane = edges.etcd, edges.keepalive
         self.record = record
@@ -73,6 +77,7 @@ class Presence:
         self.failsafe = failsafe
         self.on_lease_change = on_lease_change
         self.vouch = vouch  # tells the fencer process how long our actives stay legitimate
+        self.on_down = on_down  # our keep-alives just began to fail: peers will ask us soon (peer_desk)
         self.clock = clock
         self.state = PresenceState()
         # compared as records, not as JSON: serialising on every keep-alive was
@@ -161,8 +166,8 @@ class Presence:
         # idle agent's event-loop wake-ups.
         while True:
             self._deadline_moved.clear()
-            wait = self.ttl   # no lease or fenced: nothing to guard until poked
-            if self.state.lease is not None and not self.state.fenced:
+            wait = self.ttl   # nothing held, or fenced: nothing to guard until poked
+            if self._holding() and not self.state.fenced:
                 now = self.clock()
                 # A peer query still running gets a little longer: to 90% of a
                 # lease, short of the fencer's 95%. At 95% both, the fencer
@@ -183,9 +188,14 @@ class Presence:
             except TimeoutError:
                 pass
 
+    def _holding(self) -> bool:
+        # A lease, or a lost one whose deadline still runs while we take a new one.
+        return self.state.lease is not None or self.state.vouched_until > 0.0
+
     def _legitimate_until(self, moment: float) -> None:
         # Our lease lives at least a TTL after `moment` (a renewal we sent, or a
-        # moment when nobody reached etcd: a returning etcd extends every lease).
+        # moment when nobody reached etcd: every peer vouched for us until a lease
+        # after its answer, and a master moves nothing of ours before that ends).
         self.state.vouched_until = max(self.state.vouched_until, moment + self.ttl * 0.8)
         self.vouch(moment + self.ttl * 0.95 - self.clock())
 
@@ -218,13 +228,43 @@ class Presence:
                 # row under load. The next tick publishes (nothing marked done).
                 log.debug("publishing servers/%s deferred to the next renewal: %s", self.record().name, exc)
         except LeaseLost:
-            log.warning("lease %x expired in etcd: our master lock and presence are gone; re-registering",
-                        self.state.lease)
-            self.state.lease = None  # nothing may be written on the dead lease meanwhile
-            await self._fence("lease expired")
-            await self._reregister()
+            await self._lease_lost()
         except StoreError as exc:
             await self._etcd_down(exc)
+
+    async def _lease_lost(self) -> None:
+        """etcd says our lease is gone. If our peers vouched for our actives
+        (failsafe: everyone lost etcd) and that still holds, no master moves
+        them before the vouch ends, whatever became of the lease: a stalled
+        etcd resuming without a leader change expires every lease at once.
+        Then we take a new lease and keep them; the deadline guard still
+        fences if that does not succeed in time. Otherwise the master may
+        already have moved them: fence (docs/design-choices.md, "After a
+        cluster-wide lease expiry")."""
+        lost, now = self.state.lease, self.clock()
+        self.state.lease = None  # nothing may be written on the dead lease meanwhile
+        self.state.lost_at = now
+        if self._kept_by_peers(now):
+            self.state.kept_through = self.state.vouched_until
+            log.warning("lease %x expired in etcd while our peers vouch for our actives for %.1fs more "
+                        "(failsafe: everyone lost etcd): taking a new lease and keeping them",
+                        lost, self.state.vouched_until - now)
+        else:
+            log.warning("lease %x expired in etcd: our master lock and presence are gone; re-registering", lost)
+            await self._fence("lease expired")
+        await self._reregister()
+
+    def _kept_by_peers(self, now: float) -> bool:
+        """Whether our actives are still legitimate on our peers' word: a
+        failsafe "keep" less than 80 % of a lease ago. Every peer vouched for
+        us then, until a lease after its answer, so no master moves them
+        before that ends. A deadline that rests on a renewal alone is not
+        enough: a lease expired early that way (an etcd leader that stalled
+        and revoked leases renewed through the new leader meanwhile) is
+        unknown to the master, which may move our actives a margin later."""
+        state = self.state
+        return (not state.fenced and now < state.vouched_until
+                and now < state.kept_at + self.ttl * 0.8)
 
     async def _renewed(self, sent: float) -> None:
         """A keep-alive sent at `sent` got through (the loop's or a rescue's)."""
@@ -287,10 +327,11 @@ class Presence:
             await self._etcd_down(exc)
 
     async def _etcd_down(self, exc: StoreError) -> None:
-        if self.state.etcd_ok:
+        was_ok, self.state.etcd_ok = self.state.etcd_ok, False
+        if was_ok:
             log.warning("etcd unreachable: %s (lease renewed %.1fs ago)", exc,
                         self.clock() - self.state.last_renewed)
-        self.state.etcd_ok = False
+            self.on_down()
         if self._rescuer is None or self._rescuer.done():
             self._rescuer = asyncio.create_task(self._rescue_while_down(), name="rescue keep-alives")
         silent_for = self.clock() - self.state.last_renewed

@@ -28,13 +28,18 @@ def runs_as(role: str, standby: str) -> bool:
     return role == "active" or (role == "standby" and standby == "warm")
 
 
-def steps(current: str, target: str, standby: str) -> list[str]:
+def steps(current: str, target: str, standby: str, has_demote_command: bool = True) -> list[str]:
     """Ordered actuator steps from `current` to `target` (both role names)."""
     if current == target:
         return []
     plan: list[str] = []
     if current == "active":
         plan.append(DEMOTE)
+        if not has_demote_command and runs_as(target, standby):
+            # Nothing tells a promoted child to step down but its end: a warm
+            # standby is a restart, as in fence_steps. Left running, it went on
+            # acting as active beside its successor (simulator seed 52).
+            return plan + [STOP, START]
     if runs_as(target, standby) and not runs_as(current, standby):
         plan.append(START)
     if not runs_as(target, standby) and runs_as(current, standby):

@@ -41,7 +41,7 @@ class ServiceWorker(ChildExits):
         self.still_current, self.report, self.history = still_current, report, history
         self.actuator = edges.actuator(self.name, doc.spec.actuator, log_dir=log_dir)
         if doc.spec.vip is not None:   # the floating IP rides on the same fenced steps
-            self.actuator = VipActuator(self.actuator, doc.spec.vip, self.name)
+            self.actuator = VipActuator(self.actuator, doc.spec.vip, self.name, edges.addresses)
         self.actuator.on_exit = self._child_exited
         self.monitor = monitor_factory(self)
         self.role = "stopped"
@@ -208,7 +208,7 @@ class ServiceWorker(ChildExits):
         # simulator: a switchover raced a second assignment to two actives).
         about, was = self.assignment, self.role
         target = self._target()
-        plan = roles.steps(self.role, target, self.standby_mode)
+        plan = roles.steps(self.role, target, self.standby_mode, self.doc.spec.actuator.demote is not None)
         if not plan:
             # e.g. stopped -> cold standby: nothing to run, but say we are ready;
             # and a block that ended or a new assignment changes what we report.
@@ -295,17 +295,34 @@ class ServiceWorker(ChildExits):
             self._failure(f"{step} failed: {exc}")
             self._block()
             await self._retreat(ctx)
+        elif step == roles.DEMOTE:
+            # It may have done its work or not: "active" is a guess either way,
+            # and one that a next assignment naming us active never promoted
+            # again (simulator seed 604). Stopping makes the state known, as a
+            # self-fence does; the next pass starts a warm standby again.
+            await self._retreat(ctx, steps=[roles.STOP])
         await self._report("failed", str(exc), about)
         await self.history(HistoryEntry(self.name, self.edges.wall(), "action",
                                         f"{self.server}: {step} failed: {exc}", self.server, ctx.epoch))
 
-    async def _retreat(self, ctx: ActionContext) -> None:
-        """After a failed move to active: make sure we are not half-active."""
-        for step in roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode):
+    async def _retreat(self, ctx: ActionContext, steps: Optional[list] = None) -> None:
+        """After a failed move to active: make sure we are not half-active.
+        The failed step may have done its work before it failed (a promote
+        command that made the service active, then exited non-zero or hung):
+        a demote that fails too is followed by a stop, as in a self-fence.
+        Counting it as done left a promoted warm standby beside the master's
+        next choice (simulator seed 216: a hung promote, then a hung demote)."""
+        only_stop = steps is not None
+        steps = steps or list(roles.fence_steps(self.doc.spec.actuator.demote is not None, self.standby_mode))
+        for step in steps:   # may grow while it runs (below)
             try:
                 await getattr(self.actuator, step)(ctx)
             except Exception as exc:  # whatever demote did, still try to stop
                 log.error("%s: %s while retreating failed: %s", self.name, step, exc)
+                if only_stop:
+                    return   # after a failed demote: still active as far as we know
+                if step == roles.DEMOTE and roles.STOP not in steps:
+                    steps.append(roles.STOP)
         running = await self._running(ctx)
         self.role = "standby" if running and self.standby_mode == "warm" else "stopped"
         self._set_monitor_role()
@@ -367,6 +384,13 @@ class ServiceWorker(ChildExits):
                     steps.append(roles.STOP)
                 if self._exits == exits:
                     continue
+            if step == roles.DEMOTE and self.doc.spec.actuator.demote is None and self._exits == exits:
+                # No command demoted it (the step only dropped its address): it
+                # acts as active until the stop ends it, and the fencer must
+                # keep its group. Counted as "standby", a vouch made meanwhile
+                # dropped the group, and a stop that hung let it run beside its
+                # successor (simulator seed 3309).
+                continue
             self.role = self._role_after(step, "stopped", exits)
         self._set_monitor_role()
         self.on_role_change()

@@ -19,6 +19,15 @@ log = logging.getLogger(__name__)
 BATCH = 100   # values per write_many call (each its own chunked transactions)
 
 
+class Abandoned(Exception):
+    """A write given up for a new one (`LatestSink.resend`)."""
+
+
+def _quiet(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()   # retrieved: an abandoned write's outcome is of no interest
+
+
 class LatestSink:
     def __init__(self, write: Callable[[object], None], name: str,
                  run: Callable[..., Awaitable[Any]] = asyncio.to_thread,
@@ -29,11 +38,35 @@ class LatestSink:
         self.name = name
         self.pending: dict[tuple, object] = {}
         self._event = asyncio.Event()
+        self._resend = asyncio.Event()
         self._failing = False
 
     def put(self, key: tuple, value: object) -> None:
         self.pending[key] = value
         self._event.set()
+
+    def resend(self) -> None:
+        """etcd answers us again (a new lease): stop waiting for a write sent
+        into a cut link, which hangs until the client's timeout, and send what
+        is pending on a new call. Only for values that say which assignment
+        they answer (role reports): the abandoned write may still land late,
+        and the master never reads an older assignment's report as an answer
+        to a newer one (design-choices.md, "Two-phase, fenced handover")."""
+        if self.pending:
+            self._resend.set()
+
+    async def _call(self, fn, arg) -> None:
+        self._resend.clear()
+        call = asyncio.ensure_future(self.run_call(fn, arg))
+        resend = asyncio.ensure_future(self._resend.wait())
+        try:
+            await asyncio.wait((call, resend), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            resend.cancel()
+        if not call.done():
+            call.add_done_callback(_quiet)   # it may still land: harmless, see resend()
+            raise Abandoned(f"{self.name}: a write hung on a dead connection; sending again")
+        call.result()
 
     async def run(self) -> None:
         while True:
@@ -44,9 +77,11 @@ class LatestSink:
                 batch = list(itertools.islice(self.pending.items(), 1 if alone or not self.write_many else BATCH))
                 try:
                     if len(batch) > 1:
-                        await self.run_call(self.write_many, [value for _, value in batch])
+                        await self._call(self.write_many, [value for _, value in batch])
                     else:
-                        await self.run_call(self.write, batch[0][1])
+                        await self._call(self.write, batch[0][1])
+                except Abandoned:
+                    continue
                 except StoreError as exc:
                     if not self._failing:
                         log.warning("%s: cannot write to etcd (%s); keeping the newest values", self.name, exc)

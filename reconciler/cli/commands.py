@@ -20,6 +20,7 @@ WHERE = {
     "switchover": "control", "pause": "control", "resume": "control", "plan": "control",
     "cordon": "drain", "uncordon": "drain", "drain": "drain",
     "cleanup": "failures",
+    "fence": "fence",
     "ui": "serve",
     "demo": "demo",
 }

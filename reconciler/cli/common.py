@@ -19,7 +19,7 @@ import click
 from click.core import ParameterSource
 
 from overseer.desired.fields import NAME_PATTERN, NAME_RULE
-from overseer.desired.store.client import EtcdConfig, StoreError, bad_endpoint
+from overseer.desired.store.client import EtcdConfig, StoreError, bad_endpoint, check_settings
 
 
 @dataclass
@@ -30,13 +30,32 @@ class Settings:
     cert: Optional[str] = None
     key: Optional[str] = None
     user: Optional[str] = None
+    password_file: Optional[str] = None
+    max_answer: Optional[str] = None
+    insecure_transport: Optional[bool] = None
     extra: dict = field(default_factory=dict)
     # options given on the command line: the environment never overrides these
     given: set = field(default_factory=set)
 
     def etcd_config(self, timeout: float = 3.0) -> EtcdConfig:
+        """The etcd settings; one line and exit 2 when they cannot work (an
+        unreadable password file, a bad --max-answer, credentials over plain
+        http to another machine), before anything is asked of etcd."""
+        try:
+            cfg = self._etcd_config(timeout)
+            check_settings(cfg)
+        except StoreError as exc:   # BadSetting, BadEndpoint: exit 2
+            fail(str(exc), exc.exit_code)
+        return cfg
+
+    def _etcd_config(self, timeout: float) -> EtcdConfig:
         return EtcdConfig.from_options(self.etcd, self.cacert, self.cert, self.key,
-                                       self.user, timeout=timeout)
+                                       self.user, timeout=timeout,
+                                       # from the environment: from_options reads it, and says so
+                                       password_file=self.password_file if "password_file" in self.given
+                                       else None,
+                                       max_answer=self.max_answer,
+                                       insecure_transport=self.insecure_transport)
 
 
 _GLOBALS = (
@@ -45,8 +64,16 @@ _GLOBALS = (
     ("--cacert", "cacert", "OVERSEER_ETCD_CACERT", "CA certificate for etcd TLS"),
     ("--cert", "cert", "OVERSEER_ETCD_CERT", "client certificate for etcd TLS"),
     ("--key", "key", "OVERSEER_ETCD_KEY", "client key for etcd TLS"),
-    ("--user", "user", "OVERSEER_ETCD_USER", "etcd user (password from OVERSEER_ETCD_PASSWORD)"),
+    ("--user", "user", "OVERSEER_ETCD_USER",
+     "etcd user (password from --password-file, or OVERSEER_ETCD_PASSWORD)"),
+    ("--password-file", "password_file", "OVERSEER_ETCD_PASSWORD_FILE",
+     "file holding the etcd user's password (mode 600), read once at start"),
+    ("--max-answer", "max_answer", "OVERSEER_ETCD_MAX_ANSWER",
+     "largest answer read from etcd, e.g. 256MiB (default 128MiB)"),
+    ("--insecure-transport", "insecure_transport", "OVERSEER_ETCD_INSECURE_TRANSPORT",
+     "allow the etcd password over plain http to another machine (a trusted network only)"),
 )
+_FLAGS = {"insecure_transport"}
 
 
 def _remember(ctx: click.Context, param: click.Parameter, value):
@@ -80,8 +107,9 @@ def _check(param: click.Parameter, value: str, from_env: bool) -> None:
 def global_options(fn):
     """Add the global etcd options to a command or group."""
     for flag, name, env, help_text in reversed(_GLOBALS):
-        fn = click.option(flag, name, envvar=env, default=None, expose_value=False,
-                          callback=_remember, is_eager=True, help=help_text)(fn)
+        fn = click.option(flag, name, envvar=env, default=None, expose_value=False, is_flag=name in _FLAGS,
+                          callback=_remember, is_eager=True, help=help_text,
+                          show_envvar=True)(fn)
     return fn
 
 

@@ -16,7 +16,7 @@ import click
 from overseer.desired.state import HistoryKind, SwitchoverRequest
 from overseer.desired.store.store import Store
 
-from ..planner import Assign, ClearSwitchover, Record
+from ..planner import Assign, ClearSwitchover, FenceServer, Record
 from ..what_if import what_master_would_do, without_server
 from .common import fail, global_options, open_store, service_doc, store_errors
 
@@ -158,6 +158,9 @@ def _describe(action) -> str:
         return f"{action.service}: switchover {action.outcome}"
     if isinstance(action, Record):
         return ""
+    if isinstance(action, FenceServer):
+        return (f"{action.server}: run its fence agent (attempt {action.attempt}) before "
+                f"{', '.join(action.services)} move\n    because {action.reason}")
     return repr(action)
 
 

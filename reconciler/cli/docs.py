@@ -14,6 +14,7 @@ from typing import Optional
 import click
 
 from overseer.desired.loader import DocumentError, Loaded, load_paths
+from overseer.desired.local_users import with_unknown_users
 from overseer.desired.store import documents
 from overseer.desired.store.client import connect
 from overseer.desired.validate import validate_paths, with_rules
@@ -61,10 +62,15 @@ def _target_cluster(loaded: Loaded, client) -> str:
 
 @click.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(readable=False))
+@click.option("--check-users", is_flag=True,
+              help="also check that every user and group the documents name exists on this machine"
+                   " (run it on a server, or on an image built like them)")
 @global_options
-def validate(paths) -> None:
+def validate(paths, check_users: bool) -> None:
     """Check files or folders of documents; one line per error."""
     loaded = validate_paths(paths)
+    if check_users:
+        loaded = with_unknown_users(loaded)
     _print_errors(loaded.errors)
     if loaded.errors:
         raise SystemExit(1)
@@ -139,7 +145,10 @@ def _summary(doc: dict) -> str:
     if kind == "Cluster":
         return "hierarchy=" + ",".join(spec.get("hierarchy", []))
     if kind == "Server":
-        return f"address={spec.get('address', '')}"
+        fence = spec.get("fence")
+        command = fence.get("command") if isinstance(fence, dict) else None
+        argv0 = (command.split() or [""])[0] if isinstance(command, str) else (command or [""])[0]
+        return f"address={spec.get('address', '')}" + (f" fence={argv0}" if fence else "")
     return f"mode={spec.get('mode', 'active-standby')} candidates={','.join(spec.get('candidates', []))}"
 
 

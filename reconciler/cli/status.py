@@ -54,6 +54,19 @@ def _remembered(svc: dict, now: float) -> str:
     return "; ".join(parts) or "-"
 
 
+def _fence_words(fence: dict) -> str:
+    at = time.strftime("%H:%M:%S", time.localtime(fence["time"]))
+    waiting = f"; {', '.join(fence['services'])} waiting" if fence.get("services") else ""
+    why = f": {fence['message']}" if fence.get("message") else ""
+    if fence["outcome"] == "ok":
+        return f"fenced by its fence agent on {fence['by']} at {at} (attempt {fence['attempt']}){why}"
+    if fence["outcome"] == "confirmed":
+        return f"confirmed off by an operator at {at}"
+    if fence["outcome"] == "pending":
+        return f"fence agent running on {fence['by']} since {at} (attempt {fence['attempt']}){waiting}"
+    return f"fence attempt {fence['attempt']} failed at {at}{why}{waiting}"
+
+
 def render_text(status: dict, now: Optional[float] = None) -> str:
     """The human view of one `build_status` document."""
     now = time.time() if now is None else now
@@ -89,6 +102,10 @@ def render_text(status: dict, now: Optional[float] = None) -> str:
                for name, svc in status["services"].items() if svc.get("switchover")]
     if planned:
         lines += ["", "PLANNED", *planned]
+    fences = [f"{name}: {_fence_words(srv['fence'])}" for name, srv in status["servers"].items()
+              if srv.get("fence") and not srv["up"]]
+    if fences:
+        lines += ["", "FENCING", *fences]
     return "\n".join(lines + ([""] + warnings if warnings else []))
 
 

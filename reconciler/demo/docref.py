@@ -3,7 +3,9 @@
 Walks the pydantic models of overseer.desired.models and .checks from the
 three document kinds down, one section per model: every field with its type
 (in the units the YAML accepts: duration, size, percent, ...), its default
-(or "required") and the comment the model's source gives it.
+(or "required") and the comment the model's source gives it. Then the
+options of `overseer agent`, from the command itself (its own, not the etcd
+connection options every command shares: etcd-production.md).
 `python -m overseer.reconciler.demo.docref > docs/reference.md`; a test
 compares the committed file with this output.
 """
@@ -18,14 +20,19 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from overseer.desired import checks, fields, models, units
+from overseer.desired import checks, fields, hooks, models, run_as, units
 
 _VALIDATOR_NAMES = {
     units.parse_duration: "duration", units.parse_size: "size", units.parse_percent: "percent",
     units.parse_count: "count", units.parse_size_or_duration: "size or duration",
     fields._argv: "command", fields._positive_int: "positive integer",
+    run_as._user_name: "user", run_as._group_name: "group",
+    hooks._http_url: "http(s) URL", hooks._absolute_path: "absolute path",
 }
-_COMMON = {checks.CheckBase: "common-check-fields", models._ActuatorBase: "common-actuator-fields"}
+_COMMON = {checks.CheckBase: "common-check-fields", models._ActuatorBase: "common-actuator-fields",
+           run_as.RunAs: "user-fields"}
+_TITLE = {checks.CheckBase: "Common check fields", models._ActuatorBase: "Common actuator fields",
+          run_as.RunAs: "User fields"}
 
 HEADER = """\
 # Document reference
@@ -38,7 +45,8 @@ Every document is `apiVersion: overseer/v1`, `kind`, `metadata`, `spec`.
 Unknown fields are errors. Types: **duration** `500ms`, `2s`, `1m`;
 **size** `512MiB`, `1.5GiB`; **percent** `85%` or `85`; **count** a number;
 **command** a list of arguments or a string split like a shell would (never
-run by one); **name** letters, digits, `_.-`, up to 63 characters.
+run by one); **name** letters, digits, `_.-`, up to 63 characters; **user**,
+**group** a name or a numeric id.
 """
 
 
@@ -61,6 +69,8 @@ def _bounds(meta: list) -> str:
     high = next((m.le for m in meta if getattr(m, "le", None) is not None), None)
     if low is not None and high is not None:
         return f" {low}–{high}"
+    if high is not None:
+        return f" ≤ {high:,}"
     return f" ≥ {low}" if low is not None else ""
 
 
@@ -142,20 +152,20 @@ def source_comments(model: type) -> dict[str, str]:
     return notes
 
 
-def _base(model: type) -> type | None:
-    return next((b for b in _COMMON if model is not b and issubclass(model, b)), None)
+def _bases(model: type) -> list[type]:
+    return [b for b in _COMMON if model is not b and issubclass(model, b)]
 
 
 def section(model: type[BaseModel]) -> tuple[list[str], list[type[BaseModel]]]:
     """Markdown lines for one model, and the models its fields refer to."""
-    base = _base(model)
-    title = {checks.CheckBase: "Common check fields", models._ActuatorBase: "Common actuator fields"}
-    lines = [f"## {title.get(model, model.__name__)}", ""]
+    bases = _bases(model)
+    lines = [f"## {_TITLE.get(model, model.__name__)}", ""]
     doc = inspect.getdoc(model)
     if doc and doc != inspect.getdoc(BaseModel) and model.__doc__:
         lines += [doc, ""]
-    if base is not None:
-        lines += [f"Also takes the [{title[base].lower()}](#{_COMMON[base]}).", ""]
+    if bases:
+        also = " and the ".join(f"[{_TITLE[b].lower()}](#{_COMMON[b]})" for b in bases)
+        lines += [f"Also takes the {also}.", ""]
     if getattr(model, "unit", None):
         lines += [f"`warn`/`fail` measure: {model.unit}.", ""]
     lines += ["| field | type | default | notes |", "|---|---|---|---|"]
@@ -164,7 +174,7 @@ def section(model: type[BaseModel]) -> tuple[list[str], list[type[BaseModel]]]:
         if isinstance(klass, type) and issubclass(klass, BaseModel) and klass is not BaseModel:
             notes.update(source_comments(klass))
     for name, info in model.model_fields.items():
-        if base is not None and name in base.model_fields:
+        if any(name in b.model_fields for b in bases):
             continue
         kind = type_name(info.annotation, info.metadata) + _bounds(info.metadata)
         default = default_text(info, kind)
@@ -173,6 +183,25 @@ def section(model: type[BaseModel]) -> tuple[list[str], list[type[BaseModel]]]:
         lines.append(f"| `{name}` | {kind} | {default} | {notes.get(name, '')} |")
         nested += models_in(info.annotation)
     return lines + [""], nested
+
+
+def agent_options() -> list[str]:
+    from overseer.reconciler.cli.agent import agent  # noqa: PLC0415  (click: only when generating)
+    lines = ["## Agent options", "",
+             "`overseer agent` (the systemd unit passes `--server` and `--state-dir`; put the others "
+             "in `/etc/overseer/agent.env`). Failsafe and the peer key: "
+             "[operations.md](operations.md#failsafe-and-the-peer-key).", "",
+             "| option | environment | default | notes |", "|---|---|---|---|"]
+    for param in agent.params:
+        if not param.expose_value:
+            continue   # the shared etcd options
+        flag = param.opts[0] + ("" if getattr(param, "is_flag", False) else f" {param.metavar or 'VALUE'}")
+        env = f"`{param.envvar}`" if param.envvar else ""
+        unset = param.default is None or (getattr(param, "multiple", False) and not isinstance(param.default, tuple))
+        default = ("required" if param.required else "off" if param.default is False else
+                   "none" if unset else f"`{param.default}`")
+        lines.append(f"| `{flag}` | {env} | {default} | {param.help} |")
+    return lines + [""]
 
 
 def generate() -> str:
@@ -186,8 +215,8 @@ def generate() -> str:
         seen.add(model)
         lines, nested = section(model)
         out += lines
-        base = _base(model)
-        queue += ([base] if base else []) + nested
+        queue += _bases(model) + nested
+    out += agent_options()
     return "\n".join(out).rstrip() + "\n"
 
 

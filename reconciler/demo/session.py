@@ -25,6 +25,7 @@ from overseer.desired.store.store import Store
 from overseer.reconciler.planner.health import View, is_eligible
 from overseer.reconciler.planner.inputs import ActualState
 
+from ..agent.peer_auth import write_key
 from . import hints
 from .cluster import CLUSTER, LEASE_TTL, SERVERS, Ports, documents
 from .processes import DemoError, Processes, become_subreaper, fresh_folder, start_etcd
@@ -84,8 +85,11 @@ class Demo:
         fresh_folder(self.folder)
         become_subreaper()
         self.etcd = start_etcd(self.folder)
+        # the cluster's failsafe key, as on real servers (docs/operations.md, failsafe)
+        (self.folder / "peer.key").unlink(missing_ok=True)   # a new key per run, as a new cluster
+        key = write_key(str(self.folder / "peer.key"))
         env = dict(os.environ, OVERSEER_ETCD=self.etcd.url, OVERSEER_CLUSTER=CLUSTER,
-                   PYTHONUNBUFFERED="1")
+                   OVERSEER_PEER_KEY_FILE=key.source, PYTHONUNBUFFERED="1")
         self.procs = Processes(self.folder, self.etcd, env)
         self._apply()
         for server in SERVERS:

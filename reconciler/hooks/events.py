@@ -41,16 +41,17 @@ class HookEvent:
                 "server": self.server, "from": self.from_, "to": self.to, "epoch": self.epoch,
                 "reason": self.reason, "time": self.time}
 
-    def env(self) -> dict[str, str]:
+    def env(self, account: Optional[dict[str, str]] = None) -> dict[str, str]:
         """The documented OVERSEER_* of a service command, plus the event's own;
-        never the agent's etcd settings (child_env.py)."""
+        never the agent's etcd settings (child_env.py). `account`: the hook's
+        user's HOME, USER, LOGNAME, SHELL."""
         overseer = {"OVERSEER_CLUSTER": self.cluster, "OVERSEER_SERVICE": self.service,
                     "OVERSEER_SERVER": self.server, "OVERSEER_EPOCH": str(self.epoch),
                     "OVERSEER_EVENT": self.event, "OVERSEER_FROM": self.from_,
                     "OVERSEER_TO": self.to, "OVERSEER_REASON": self.reason}
         if self.event in ("promote", "demote", "fence"):
             overseer["OVERSEER_ROLE"] = "active" if self.to == "active" else "standby"
-        return child_environment(overseer)
+        return child_environment(overseer, account=account)
 
 
 class Notifier:

@@ -4,9 +4,11 @@
 worker threads run each job's command and/or webhook, each with its own
 attempts (a timeout per attempt, 1 s, 2 s, 4 s... between them), so a hook
 that hangs holds at most one worker for `attempts x timeout` and never the
-agent's event loop, its actuators or a failover. Every outcome (ok / failed:
+agent's event loop, its actuators or a failover. A command with a `user`
+runs as that user, without capabilities. Every outcome (ok / failed:
 reason / timed out) is logged with service and epoch and handed to `record`
-(the agent writes it to history, kind `hook`).
+(the agent writes it to history, kind `hook`). A webhook is sent by
+webhook.py, whose messages never hold the URL's path, query or user.
 """
 from __future__ import annotations
 
@@ -23,10 +25,12 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional, Sequence
 
-from overseer.actuators.child import pdeathsig_preexec
+from overseer.actuators.child import pdeathsig_preexec, supervised_argv
+from overseer.desired.child_user import Credentials, RunAsError, check_runnable, credentials
 from overseer.desired.hooks import Hook
 
 from ..metrics import HOOK_RUNS
+from . import webhook
 from .events import HookEvent
 
 log = logging.getLogger(__name__)
@@ -102,13 +106,27 @@ class _Running:
         return len(procs)
 
 
-def _run_command(argv: Sequence[str], env: dict[str, str], timeout: float, running: _Running) -> None:
+def _spawn(argv: Sequence[str], env: dict[str, str], user: Optional[Credentials], err) -> subprocess.Popen:
+    # dies with the agent's hook thread, so a kill -9 of the agent ends it too
+    # (as another user: setpriv sets that signal again after the switch, and
+    # sh checks the agent is still there, as for a supervised child)
+    if user is not None:
+        check_runnable(argv[0], env, None)   # the wrapper's own exec would only exit 127
+        argv = supervised_argv(argv, os.getpid(), user)
+    return subprocess.Popen(list(argv), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                            stderr=err, start_new_session=True, preexec_fn=pdeathsig_preexec(os.getpid()))
+
+
+def _run_command(hook: Hook, event: HookEvent, running: _Running) -> None:
+    argv, timeout = hook.command, hook.timeout
+    try:
+        user = credentials(hook)
+    except RunAsError as exc:
+        raise _Failed(f"not run: {exc.where()}: {exc.reason}") from None
+    env = event.env(account=user.env() if user is not None else None)
     with tempfile.TemporaryFile() as err:
         try:
-            # dies with the agent's hook thread, so a kill -9 of the agent ends it too
-            proc = subprocess.Popen(list(argv), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=err, start_new_session=True,
-                                    preexec_fn=pdeathsig_preexec(os.getpid()))
+            proc = _spawn(argv, env, user, err)
         except OSError as exc:
             raise _Failed(f"cannot start {argv[0]}: {exc.strerror or exc}") from None
         except subprocess.SubprocessError as exc:   # the preexec step failed (parent gone)
@@ -132,27 +150,14 @@ def _run_command(argv: Sequence[str], env: dict[str, str], timeout: float, runni
             raise _Failed(status + (f": {line}" if line else ""))
 
 
-def _post(url: str, body: dict, timeout: float) -> None:
-    # urllib is imported when a webhook is first sent: it brings http.client,
-    # email and ssl (OpenSSL, MBs) that an agent without webhooks never needs
-    import urllib.error  # noqa: PLC0415
-    import urllib.request  # noqa: PLC0415
+def _post(hook: Hook, body: dict) -> None:
     data = json.dumps(body, separators=(",", ":")).encode()
-    request = urllib.request.Request(url, data=data, method="POST", headers={
-        "Content-Type": "application/json", "User-Agent": "overseer-hook"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            response.read(_OUTPUT)
-    except urllib.error.HTTPError as exc:
-        raise _Failed(f"HTTP {exc.code} {exc.reason}") from None
-    except TimeoutError:
-        raise _Timeout(f"no answer within {timeout:g}s") from None
-    except urllib.error.URLError as exc:
-        if isinstance(exc.reason, TimeoutError):
-            raise _Timeout(f"no answer within {timeout:g}s") from None
-        raise _Failed(f"cannot reach {url}: {exc.reason}") from None
-    except OSError as exc:
-        raise _Failed(f"cannot reach {url}: {exc}") from None
+        webhook.deliver(hook.webhook, data, hook.timeout, hook.headersFile)
+    except webhook.TimedOut as exc:
+        raise _Timeout(str(exc)) from None
+    except webhook.Failed as exc:
+        raise _Failed(str(exc)) from None
 
 
 class HookRunner:
@@ -210,9 +215,9 @@ class HookRunner:
 
     def _run(self, event: HookEvent, hook: Hook, kind: str, services: Sequence[str]) -> None:
         if kind == "command":
-            attempt = lambda: _run_command(hook.command, event.env(), hook.timeout, self._running)  # noqa: E731
+            attempt = lambda: _run_command(hook, event, self._running)  # noqa: E731
         else:
-            attempt = lambda: _post(hook.webhook, event.body(), hook.timeout)  # noqa: E731
+            attempt = lambda: _post(hook, event.body())  # noqa: E731
         outcome = self._attempts(event, kind, attempt, hook.attempts)
         HOOK_RUNS.labels(event.event, outcome.outcome).inc()
         level = logging.INFO if outcome.outcome == "ok" else logging.WARNING

@@ -2,7 +2,8 @@
 
 The loop applies them in order: `Assign` replaces `assign/<service>`,
 `Record` appends a history entry, `ClearSwitchover` deletes the operator's
-request and reports its outcome.
+request and reports its outcome, `FenceServer` runs a dead server's fence
+agent (reconciler/master_fencing.py), off the reconcile loop.
 """
 from __future__ import annotations
 
@@ -53,6 +54,17 @@ class ClearSwitchover:
         return "done" if self.refusal is None else str(self.refusal)
 
 
-Action = Union[Assign, Record, ClearSwitchover]
+@dataclass(frozen=True)
+class FenceServer:
+    """Run `server`'s fence agent (its Server document's `fence`): it is down
+    past its margin and may still act as active for `services`, which move
+    only once an attempt succeeded. One per server per plan."""
+    server: str
+    services: tuple[str, ...]
+    reason: str
+    attempt: int = 1
 
-__all__ = ["Assign", "Record", "ClearSwitchover", "Refusal", "Action"]
+
+Action = Union[Assign, Record, ClearSwitchover, FenceServer]
+
+__all__ = ["Assign", "Record", "ClearSwitchover", "FenceServer", "Refusal", "Action"]

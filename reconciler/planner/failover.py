@@ -3,14 +3,16 @@
 A server is newly made active only when every server that may still act as
 active (assigned active now, or reporting role active) and is leaving is
 fenced: it reported a non-active role, or it is down and its lease expiry +
-failoverMargin has passed. Otherwise phase 1 demotes the live ones and names
+failoverMargin has passed (and, for a server with a fence agent, that agent
+succeeded: fencing.py). Otherwise phase 1 demotes the live ones and names
 the successor at the head of the standby list; the plan after their report
-(phase 2) promotes it. A dead, not yet fenced active is left untouched.
+(phase 2) promotes it. A dead, not yet fenced active is left untouched; one
+that waits only for its fence agent is named in `fence`, for the master to run it.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 from overseer.desired.models import ServiceDoc
 
@@ -30,15 +32,25 @@ class Decision:
     retained: tuple[str, ...] = ()  # unhealthy actives kept: nobody eligible to take over
     hinted: bool = False          # an added server was the designated successor
     gone: tuple[str, ...] = ()    # taken for dead although they may act as active (Assign.gone)
+    fence: tuple[str, ...] = ()   # dead blockers whose fence agent must succeed first
+
+
+@dataclass(frozen=True)
+class Hold:
+    """Nothing to write yet: a dead active's margin runs, or its fence agent
+    (`fence`: the servers to fence) has not succeeded yet."""
+    fence: tuple[str, ...] = ()
 
 
 def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
            cur_standby: tuple[str, ...], grades: dict[str, int],
-           intent: Optional[SwitchIntent], assigned_at: float = 0.0) -> Optional[Decision]:
-    """The next assignment, or None while a dead active's margin runs."""
+           intent: Optional[SwitchIntent], assigned_at: float = 0.0) -> Union[Decision, Hold]:
+    """The next assignment, or a Hold while a dead active's margin runs or
+    its fence agent has not succeeded."""
     replicas, live = svc.spec.replicas, view.live
     victim = intent.victim if intent else None
-    frozen = [s for s in cur if s not in live and not view.margin_passed(s)]
+    # dead actives that may still run: their margin runs, or their fence agent has not succeeded
+    frozen = [s for s in cur if s not in live and not view.dead_fenced(s)]
     healthy = [s for s in cur if is_eligible(grades[s]) and s != victim][:replicas]
     hints = cur_standby[:replicas - len(cur)] if len(cur) < replicas else ()
     pool = ranked_pool(view, name, svc, grades, exclude=cur, hints=hints)
@@ -52,6 +64,7 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
     active = [s for s in cur if s in keep] + new
     may_act = _may_act(view, name, svc, cur, cur_standby) if new else []
     blockers = [s for s in may_act if s not in active and not view.fenced(s, name, assigned_at)]
+    fence = tuple(s for s in blockers if view.awaits_fence(s))
     pending: list[str] = []
     demoting: list[str] = []
     if blockers:
@@ -59,13 +72,13 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
         # have not yet acknowledged the current assignment are only waited for
         demoting = [s for s in blockers if s in live and (s in cur or view.reports_active(s, name))]
         if not demoting:
-            return None
+            return Hold(fence)
         pending, active = new, [s for s in cur if s in keep or s in frozen]
     # Servers being waited for go to the tail in their current order, so
     # re-planning the same snapshot gives the same list.
     was = {s: i for i, s in enumerate(cur_standby + cur)}
     last = sorted(demoting, key=lambda s: was.get(s, len(was)))
-    standby = standby_order(view, svc, active, first=pending, last=last)
+    standby = standby_order(view, svc, active, first=pending, last=last, current=cur_standby)
     added = tuple(s for s in active if s not in cur)
     return Decision(
         active=tuple(active), standby=standby, added=added,
@@ -73,6 +86,7 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
         pending=tuple(pending), demoting=tuple(demoting), retained=tuple(retained),
         hinted=bool(set(added) & set(hints)),
         gone=tuple(s for s in may_act if s not in active and s not in view.live) if added else (),
+        fence=fence,
     )
 
 

@@ -16,6 +16,7 @@ from typing import Mapping
 from overseer.desired.models import ServiceDoc
 from overseer.desired.state import DesiredState, Observation, Outcome, Role, Status
 
+from .fencing import Fencing
 from .inputs import ActualState
 from .memory import Memory
 
@@ -55,6 +56,7 @@ class View:
         self.bad = _index_bad_checks(actual.observations)
         self.memory = Memory(desired, actual.failures, now)
         self.cordoned = actual.cordoned
+        self.fencing = Fencing(desired.servers, actual.fences, now)
 
     # --- grading (hot path) ------------------------------------------------
 
@@ -104,6 +106,15 @@ class View:
         since = self.down_since.get(server)
         return since is None or self.now >= since + self.margin
 
+    def dead_fenced(self, server: str) -> bool:
+        """A server that is not live can no longer act: its margin passed and,
+        if it has a fence agent, that agent succeeded in this outage (fencing.py)."""
+        return self.margin_passed(server) and self.fencing.done(server)
+
+    def awaits_fence(self, server: str) -> bool:
+        """Dead past its margin, but its fence agent has not succeeded yet."""
+        return server not in self.live and self.margin_passed(server) and not self.fencing.done(server)
+
     def reports_active(self, server: str, name: str) -> bool:
         report = self.reports.get((server, name))
         return report is not None and report.role == Role.ACTIVE
@@ -115,7 +126,7 @@ class View:
         report written for that assignment (or a later one) counts: an older
         "standby" may predate a promote that is still under way."""
         if server not in self.live:
-            return self.margin_passed(server)
+            return self.dead_fenced(server)
         report = self.reports.get((server, name))
         return report is not None and report.role != Role.ACTIVE and report.assigned >= assigned_at
 
@@ -148,9 +159,9 @@ class View:
 
     def _down_words(self, server: str) -> str:
         since = self.down_since.get(server)
-        if since is None:
-            return "down"
-        return f"down (gone {max(self.now - since, 0.0):.1f}s ago)"
+        words = "down" if since is None else f"down (gone {max(self.now - since, 0.0):.1f}s ago)"
+        fence = self.fencing.words(server)
+        return f"{words}, {fence}" if fence else words
 
     def _check_words(self, server: str, name: str, svc: ServiceDoc) -> str:
         bad = self.bad.get((server, name)) or []

@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from overseer.desired.state import FailCount, Observation, ServerRecord, ServiceReport, SwitchoverRequest
+from overseer.desired.state import (
+    FailCount, FenceRecord, Observation, ServerRecord, ServiceReport, SwitchoverRequest,
+)
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,8 @@ class ActualState:
     failures: Mapping[tuple[str, str], FailCount] = field(default_factory=dict)
     # servers where nothing new is placed (`overseer cordon`): a last resort only
     cordoned: frozenset[str] = frozenset()
+    # dead servers -> their fence agent's latest attempt in this outage (fence/<server>)
+    fences: Mapping[str, FenceRecord] = field(default_factory=dict)
 
     def is_paused(self, service: str) -> bool:
         return "*" in self.paused or service in self.paused

@@ -38,9 +38,15 @@ def ranked_pool(view: View, name: str, svc: ServiceDoc, grades: dict[str, int],
 
 
 def standby_order(view: View, svc: ServiceDoc, actives: Sequence[str],
-                  first: Sequence[str] = (), last: Sequence[str] = ()) -> tuple[str, ...]:
-    """Every live candidate that is not active, in promotion-friendly order."""
-    live = view.live
+                  first: Sequence[str] = (), last: Sequence[str] = (),
+                  current: Sequence[str] = ()) -> tuple[str, ...]:
+    """Every live candidate that is not active, in promotion-friendly order.
+
+    A current standby whose lease is gone but whose failover margin has not
+    passed stays: it may only be re-registering (etcd expired every lease at
+    once, docs/design-choices.md), and dropping it stopped its warm standby
+    for nothing. It goes once the margin passed, as a dead active does."""
+    live = set(view.live) | {s for s in current if s not in view.live and not view.margin_passed(s)}
     pinned = set(actives)
     pinned.update(first)
     pinned.update(last)

@@ -34,6 +34,11 @@ def gone(view: View, name: str, svc: ServiceDoc, servers: Sequence[str]) -> str:
     return "; ".join(parts)
 
 
+def fence(view: View, name: str, svc: ServiceDoc, server: str) -> str:
+    """Why a dead server is fenced before `name` moves."""
+    return f"{server} is {view.why(server, name, svc)} and may still run it as active; it moves once {server} is fenced"
+
+
 def shortfall(view: View, name: str, svc: ServiceDoc, active: Sequence[str]) -> str:
     """Say why fewer actives than `replicas` were placed."""
     others = [s for s in svc.spec.candidates if s not in active]

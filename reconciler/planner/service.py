@@ -2,7 +2,8 @@
 
 Emits nothing when the computed (active, standby) equals the assignment
 (idempotence), one Assign otherwise, plus a Record when the active set
-changes and a ClearSwitchover when an operator request finishes.
+changes and a ClearSwitchover when an operator request finishes. A move
+held for a dead server's fence agent asks for it (FenceServer, fencing.py).
 
 An active the assignment keeps although it cannot serve under it now (it
 fenced itself, or failed as active and nobody else is eligible) gets the
@@ -17,8 +18,8 @@ from overseer.desired.models import ServiceDoc
 from overseer.desired.state import Assignment, HistoryKind, Outcome, SwitchoverRequest
 
 from . import reasons
-from .actions import Action, Assign, ClearSwitchover, Record, Refusal
-from .failover import Decision, decide
+from .actions import Action, Assign, ClearSwitchover, FenceServer, Record, Refusal
+from .failover import Decision, Hold, decide
 from .health import FAIL, View, is_eligible, stepped_down
 from .placement import all_active_set, standby_order
 from .switchover import SwitchIntent, switchover_intent
@@ -45,14 +46,26 @@ def plan_service(view: View, name: str, svc: ServiceDoc, current: Optional[Assig
         actions, intent = _switch(view, name, svc, current, request, grades)
         decision = decide(view, name, svc, cur, cur_standby, grades, intent,
                           current.time if current else 0.0)
-    if decision is None:
-        return actions
+    fences = _fences(view, name, svc, decision.fence)
+    if isinstance(decision, Hold):
+        return actions + fences
     if current is not None and (decision.active, decision.standby) == (cur, cur_standby):
-        return _reissue(view, name, svc, current, stepped) + actions
+        return _reissue(view, name, svc, current, stepped) + actions + fences
     actions[:0] = _assign(view, name, svc, current, decision, intent)
     if intent is not None and intent.target in decision.active:
         actions.append(ClearSwitchover(name))
-    return actions
+    return actions + fences
+
+
+def _fences(view: View, name: str, svc: ServiceDoc, servers: tuple[str, ...]) -> list[Action]:
+    """A FenceServer for each dead server the move waits for whose next
+    attempt is due (none while one runs or backs off)."""
+    out: list[Action] = []
+    for server in servers:
+        attempt = view.fencing.due(server)
+        if attempt is not None:
+            out.append(FenceServer(server, (name,), f"{name}: {reasons.fence(view, name, svc, server)}", attempt))
+    return out
 
 
 def _steady(view: View, name: str, svc: ServiceDoc, cur: tuple, cur_standby: tuple) -> bool:
@@ -62,7 +75,7 @@ def _steady(view: View, name: str, svc: ServiceDoc, cur: tuple, cur_standby: tup
     for server in cur:
         if not is_eligible(view.grade(server, name, svc)) or server not in svc.spec.candidates:
             return False
-    return standby_order(view, svc, cur) == cur_standby
+    return standby_order(view, svc, cur, current=cur_standby) == cur_standby
 
 
 def _reissue(view: View, name: str, svc: ServiceDoc, current: Assignment,

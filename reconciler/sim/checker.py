@@ -2,26 +2,38 @@
 
 The checker never reads assignments or reports: it sees each actuator's
 effects (which server started, promoted, demoted, stopped what, under which
-epoch), the `master` key's epochs as etcd committed them, and the faults.
+epoch), the `master` key as etcd committed it (epoch and holder), and the
+faults as they begin.
 
 - safety: never more `active` processes of a service than `replicas`; no
   promote under an epoch that was not the master's at any moment of the
   last `STALE_GRACE` seconds (the span between the agent's epoch check and
-  the promote itself).
-- liveness: after the last fault heals, every service has `replicas` actives
-  within `Schedule.bound`; while faults last, no service is without an active
-  for longer than the bound while a live candidate exists (agent running and
-  not paused, reaching etcd, no injected actuator or probe fault there).
-- calm: in a schedule of labelled blips only, nothing is promoted or demoted
-  once the cluster first settled.
+  the promote itself); never two servers holding a service's floating
+  address at once (no grace: vip.py drops it before anyone may add it).
+- liveness (liveness.py): every outage of a service (fewer actives than
+  `replicas`) ends by the deadline of the faults that explain it
+  (bounds.py), else it is "late" or "never"; exempt while no live
+  candidate could serve, and the trace says so.
+- calm (calm.py): no labelled blip moves or restarts a service that no
+  overlapping fault explains, in any schedule; in a schedule of blips only,
+  nothing is promoted or demoted once the cluster first settled.
+- placement (placement.py): a failover goes to the candidate the operator
+  was promised: an unmarked server before a marked one, then candidates
+  order; a failure is forgotten `failureTimeout` after it.
 - crash: the real code logged an unexpected exception, or one escaped a task.
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
+from . import bounds, calm
+from .calm import Begun
+from .liveness import Liveness
+from .placement import Placement
+
 if TYPE_CHECKING:
     from .procs import SimActuator
+    from .schedule import Fault
     from .world import World
 
 SAMPLE = 0.1
@@ -31,27 +43,33 @@ STALE_GRACE = 1.0
 # actives than replicas that long after a thaw is the freeze's, not a bug;
 # still there this long after it, it is.
 THAW_GRACE = 0.1
-INVARIANTS = ("safety", "liveness", "calm", "crash")
+INVARIANTS = ("safety", "liveness", "calm", "placement", "crash")
 
 
 class Checker:
     def __init__(self, world: "World"):
         self.world = world
         self.violations: list[tuple[float, str, str]] = []
-        self.epochs: list[list] = []            # [start, epoch, end or None]
+        self.epochs: list[list] = []            # [start, epoch, end or None, server]
         self.settled: Optional[float] = None
         self.zero_since: dict[str, float] = {}
-        self.live_since: dict[str, float] = {}
-        self.flagged: set[str] = set()
         self.worst_outage = 0.0
         self.recovery: dict[str, float] = {}
         self.effects = 0
+        self.log: list[tuple] = []              # (t, server, service, before, after, why)
+        self.begun: list[Begun] = []
+        # what was judged, so a run shows its checks could have failed
+        self.judged = {"outages": 0, "exempt": 0, "blips": 0, "placements": 0}
         self._master_key = f"/overseer/{'sim'}/master".encode()
+        for fault in world.schedule.faults:
+            bounds.kind_of(fault)   # a kind that declares no bound stops the run before it starts
+        self.liveness = Liveness(self)
+        self.placement = Placement(self)
 
-    def violation(self, invariant: str, message: str) -> None:
-        t = self.world.now()
+    def violation(self, invariant: str, message: str, t: Optional[float] = None) -> None:
+        t = self.world.now() if t is None else t
         self.violations.append((t, invariant, message))
-        self.world.trace.event(t, "CHECKER", f"VIOLATION {invariant}: {message}")
+        self.world.trace.event(self.world.now(), "CHECKER", f"VIOLATION {invariant}: {message}")
 
     # --- what etcd committed -------------------------------------------------------
 
@@ -64,16 +82,35 @@ class Checker:
         if current is not None and current[1] != epoch:
             current[2] = self.world.now()
         if epoch is not None and (current is None or current[1] != epoch):
-            self.epochs.append([self.world.now(), epoch, None])
+            self.epochs.append([self.world.now(), epoch, None, kv.value.decode()])
 
     def _was_master(self, epoch: int, since: float) -> bool:
-        return any(e == epoch and (end is None or end >= since) for _, e, end in self.epochs)
+        return any(e == epoch and (end is None or end >= since) for _, e, end, _ in self.epochs)
+
+    def master(self) -> Optional[str]:
+        """The server holding the master lock now, as etcd committed it."""
+        return self.epochs[-1][3] if self.epochs and self.epochs[-1][2] is None else None
+
+    # --- faults as they begin ---------------------------------------------------------
+
+    def fault_began(self, fault: "Fault") -> None:
+        """Called by the world just before it injects the fault."""
+        world = self.world
+        situation = bounds.Situation(world.schedule, self.master(),
+                                     {name: tuple(c) for name, c in world.candidates.items()},
+                                     tuple(b.fault for b in self.begun))
+        deadlines = bounds.deadlines(fault, situation)
+        holding = tuple(p.name for p in world.schedule.services if fault.server in self.actives(p.name))
+        whole = frozenset(p.name for p in world.schedule.services if len(self.actives(p.name)) >= p.replicas)
+        self.begun.append(Begun(fault, deadlines, holding, whole))
+        self.liveness.add(deadlines)
 
     # --- what processes did ----------------------------------------------------------
 
     def effect(self, actuator: "SimActuator", before: str, after: str, epoch: Optional[int], why: str) -> None:
         world, t = self.world, self.world.now()
         self.effects += 1
+        self.log.append((t, actuator.server, actuator.service, before, after, why))
         world.trace.event(t, actuator.server, f"PROCESS {actuator.service}: {before} -> {after} "
                                               f"({why}{'' if epoch is None else f', epoch {epoch}'})")
         if after == "active":
@@ -89,9 +126,15 @@ class Checker:
         if self.world.schedule.calm and self.settled is not None and "active" in (before, after):
             self.violation("calm", f"{actuator.service} on {actuator.server}: {before} -> {after} ({why}) "
                                    "in a schedule of blips only")
+        self.placement.effect(actuator.server, actuator.service, before, after, t)
+
+    def address_held(self, service: str, address: str, holders: list[str]) -> None:
+        """A server added `service`'s floating address; `holders` hold it now."""
+        if len(holders) > 1:
+            self.violation("safety", f"{service}'s address {address} held by {', '.join(holders)} at once")
 
     def _epochs_text(self) -> str:
-        return ", ".join(f"{e}@{s:.2f}" + ("" if end is None else f"-{end:.2f}") for s, e, end in self.epochs[-4:])
+        return ", ".join(f"{e}@{s:.2f}" + ("" if end is None else f"-{end:.2f}") for s, e, end, _ in self.epochs[-4:])
 
     def _plan(self, service: str):
         return next((s for s in self.world.schedule.services if s.name == service), None)
@@ -104,8 +147,8 @@ class Checker:
 
     def thawed(self, server: str) -> None:
         """A frozen host thaws: its actives act again, until its fencer kills them."""
-        self.world.loop.call_at_global(self.world.loop.global_time() + THAW_GRACE, self._after_thaw, server,
-                                       context=self.world.context)
+        loop = self.world.loop
+        loop.call_at_global(loop.global_time() + THAW_GRACE, self._after_thaw, server, context=self.world.context)
 
     def _after_thaw(self, server: str) -> None:
         for plan in self.world.schedule.services:
@@ -114,7 +157,7 @@ class Checker:
                 self.violation("safety", f"{plan.name}: {len(actives)} actives ({', '.join(actives)}) > replicas "
                                          f"{plan.replicas} {THAW_GRACE:g}s after {server} thawed")
 
-    # --- sampling liveness -------------------------------------------------------------
+    # --- sampling ------------------------------------------------------------------------
 
     def start(self) -> None:
         self.world.at(SAMPLE, self._tick)
@@ -124,49 +167,29 @@ class Checker:
         loop = self.world.loop
         loop.call_at_global(loop.global_time() + SAMPLE, self._tick, context=self.world.context)
 
-    def live_candidate(self, server: str, service: str) -> bool:
-        world = self.world
-        return (world.agent_up(server) and world.net.reaches_etcd(server)
-                and world.actuator_fault(server, service) is None
-                and world.flaps.get((server, service), (0, 0.0))[1] <= world.now())
-
     def sample(self) -> None:
         world, t = self.world, self.world.now()
         schedule = world.schedule
-        bound, healed = schedule.bound, schedule.healed_at
         all_there = True
         for plan in schedule.services:
-            name = plan.name
-            n = len(self.actives(name))
+            n = len(self.actives(plan.name))
             all_there &= n >= plan.replicas
-            if name in world.op_paused:
-                self.zero_since.pop(name, None)
-                self.live_since.pop(name, None)
-                continue
-            if n == 0:
-                since = self.zero_since.setdefault(name, t)
+            if n == 0 and plan.name not in world.op_paused:
+                since = self.zero_since.setdefault(plan.name, t)
                 self.worst_outage = max(self.worst_outage, t - since)
             else:
-                self.zero_since.pop(name, None)
-            # who could serve matters only while nobody does (and costs the most)
-            live = [s for s in world.candidates[name] if self.live_candidate(s, name)] if n == 0 else []
-            if live:
-                since = self.live_since.setdefault(name, t)
-                if t - since > bound and name not in self.flagged:
-                    self.flagged.add(name)
-                    self.violation("liveness", f"{name}: no active for {t - since:.1f}s (bound {bound:.1f}s) "
-                                               f"while {', '.join(live)} could serve")
-            else:
-                self.live_since.pop(name, None)
-            if t >= healed and name not in self.recovery and n >= plan.replicas:
-                self.recovery[name] = t - healed
+                self.zero_since.pop(plan.name, None)
+            if t >= schedule.healed_at and plan.name not in self.recovery and n >= plan.replicas:
+                self.recovery[plan.name] = t - schedule.healed_at
         if all_there and self.settled is None:
             self.settled = t
+        self.liveness.sample(t)
+        self.placement.sample(t)
 
     def finish(self) -> None:
-        schedule = self.world.schedule
-        for plan in schedule.services:
-            if plan.name not in self.recovery and f"{plan.name}:healed" not in self.flagged:
-                self.violation("liveness", f"{plan.name}: {len(self.actives(plan.name))} of {plan.replicas} "
-                                           f"actives {schedule.end - schedule.healed_at:.1f}s after the faults "
-                                           f"healed (bound {schedule.bound:.1f}s)")
+        t = self.world.now()
+        self.liveness.finish(t)
+        judged, wrong = calm.judge(self.begun, self.log, [p.name for p in self.world.schedule.services])
+        self.judged["blips"] += judged
+        for when, message in wrong:
+            self.violation("calm", message, when)

@@ -43,12 +43,12 @@ def _at(rng: random.Random) -> float:
 
 def etcd_members(seed: int) -> int:
     """Three etcd members in about a third of the seeds, one in the others."""
-    return 3 if _rng(seed, 17).random() < 0.35 else 1
+    return 3 if _rng(seed, 37).random() < 0.35 else 1
 
 
 def etcd_trouble(seed: int, s: Schedule, existing: list[Fault]) -> list[Fault]:
     """Sometimes, one or two etcd troubles, every one a labelled blip."""
-    rng = _rng(seed, 19)
+    rng = _rng(seed, 41)
     if rng.random() >= 0.3:
         return []
     weights = _THREE if s.members == 3 else _ONE
@@ -99,43 +99,54 @@ def _apart_from(f: Fault, placed: list[Fault], ttl: float) -> Fault:
 
 
 def slack_eaters(seed: int, s: Schedule) -> list[Fault]:
-    """Sometimes, one or two of what eats the fencing slack (the time between
-    the fencer's kill at 0.95 x leaseTTL and a successor's promote)."""
-    rng = _rng(seed, 23)
+    """Sometimes, one of what eats the fencing slack: the time between the
+    fencer's kill (0.95 x leaseTTL after the last renewal it was told of) and
+    a successor's promote (the lease's expiry in etcd, the lessor's next look,
+    failoverMargin, start and promote). Each comes where it bites: on a server
+    holding actives, beside an agent stopped past its lease (so the fencer is
+    the one to kill), or on the master while it times a failover."""
+    rng = _rng(seed, 43)
     if rng.random() >= 0.25:
         return []
-    out = []
-    for kind in rng.sample(SLACK, 1 if rng.random() < 0.7 else 2):
-        at, server, ttl = _at(rng), rng.choice(SERVERS), s.ttl
-        if kind == "host_freeze":       # agent, fencer and children frozen together (a VM pause)
-            out.append(Fault(kind, at, round(rng.uniform(0.2, 3.0) * ttl, 2), server=server))
-        elif kind == "fencer_late":     # its kills land late (a child in uninterruptible sleep)
-            out.append(Fault(kind, at, round(rng.uniform(5.0, 30.0), 2), server=server,
-                             latency=round(rng.uniform(0.05, 0.6) * ttl, 3)))
-        elif kind == "loop_block":      # CPU work holds the agent's event loop: timers fire late
-            out.append(Fault(kind, at, round(rng.uniform(0.2, 2.0) * ttl, 2), server=server))
-        elif kind == "clock_rate":      # the server's crystal runs fast or slow
-            off = rng.uniform(0.0005, 0.03) * rng.choice((-1, 1))
-            out.append(Fault(kind, at, round(rng.uniform(10.0, 40.0), 2), server=server, rate=round(1 + off, 5)))
-        else:                           # the wall clock steps (NTP, an operator's date -s)
-            out.append(Fault(kind, at, server=server, step=round(rng.uniform(0.1, 3.0) * rng.choice((-1, 1)), 2)))
-    return out
+    kind = rng.choice(SLACK)
+    at, ttl = _at(rng), s.ttl
+    holder = rng.choice(s.services).candidates[0]
+    stopped = Fault("agent_pause", at, round(rng.uniform(1.2, 2.5) * ttl, 2), server=holder)
+    if kind == "host_freeze":       # agent, fencer and children frozen together (a VM pause)
+        return [Fault(kind, at, round(rng.uniform(0.2, 3.0) * ttl, 2), server=holder)]
+    if kind == "loop_block":        # CPU work holds the agent's event loop: timers fire late
+        return [Fault(kind, at, round(rng.uniform(0.2, 2.0) * ttl, 2), server=holder)]
+    if kind == "fencer_late":       # its kill lands late (a child in uninterruptible sleep), by up
+        # to the slack the design keeps: 0.05 x leaseTTL before the lease expires, plus the margin
+        late = round(rng.uniform(0.05, 1.0) * (0.05 * ttl + s.margin), 3)
+        return [Fault(kind, round(at - 1.0, 2), round(stopped.duration + 3.0, 2), server=holder, latency=late),
+                stopped]
+    if kind == "clock_rate":        # its crystal runs fast or slow while its fencer counts
+        off = rng.uniform(0.0005, 0.03) * rng.choice((-1, 1))
+        return [Fault(kind, round(at - 2.0, 2), round(rng.uniform(10.0, 40.0), 2), server=holder,
+                      rate=round(1 + off, 5)), stopped]
+    # the wall clock of the hierarchy's head (the master unless faults moved it)
+    # steps while it times a lost server's failover margin (NTP, date -s)
+    lost = rng.choice([x for x in SERVERS[1:]])
+    step = round(rng.uniform(0.1, 3.0) * rng.choice((-1, 1)), 2)
+    return [Fault("agent_crash", at, round(rng.uniform(1.5, 3.0) * ttl, 2), server=lost),
+            Fault("wall_step", round(at + rng.uniform(0.8, 1.3) * ttl, 2), server=SERVERS[0], step=step)]
 
 
 def server_loss(seed: int, s: Schedule) -> list[Fault]:
     """Sometimes, a server gone for good (never back) or for long (6-15 leases)."""
-    rng = _rng(seed, 29)
+    rng = _rng(seed, 47)
     if rng.random() >= 0.12:
         return []
     at, server = _at(rng), rng.choice(SERVERS)
-    duration = 0.0 if rng.random() < 0.5 else round(rng.uniform(6.0, 15.0) * s.ttl, 2)
+    duration = float("inf") if rng.random() < 0.5 else round(rng.uniform(6.0, 15.0) * s.ttl, 2)
     return [Fault("server_gone", at, duration, server=server)]
 
 
 def one_way(seed: int, s: Schedule) -> list[Fault]:
     """Sometimes, a one-way cut: one server's requests to etcd (or etcd's
     answers to it) dropped, or one server unable to connect to one peer."""
-    rng = _rng(seed, 31)
+    rng = _rng(seed, 53)
     if rng.random() >= 0.12:
         return []
     at, server = _at(rng), rng.choice(SERVERS)

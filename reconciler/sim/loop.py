@@ -77,6 +77,11 @@ class VirtualLoop(asyncio.BaseEventLoop):
         clock = self._clocks.get(server)
         return self._now if clock is None else clock.local(self._now)
 
+    def global_of(self, server: str, local: float) -> float:
+        """The global moment `server`'s clock reads `local`."""
+        clock = self._clocks.get(server)
+        return local if clock is None else clock.global_(local)
+
     def call_at(self, when, callback, *args, context=None):
         # `when` is on the caller's clock: it came from the caller's time()
         if self._clocks:

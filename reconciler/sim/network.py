@@ -152,24 +152,24 @@ class Network:
     def _deliver(self, watch: Watch, keys: Optional[list[bytes]] = None) -> None:
         """`keys` the batch changed; None: unknown (after a reconnect)."""
         if not self._streams(watch):
-            self._missed[watch.id] = watch
+            self._missed[watch.seq] = watch
             return
-        if watch.id in self._pending:
+        if watch.seq in self._pending:
             # one delivery in flight already says "something changed": it
             # carries these keys too (or "unknown" if either is)
-            known = self._pending[watch.id]
-            self._pending[watch.id] = None if known is None or keys is None else known + keys
+            known = self._pending[watch.seq]
+            self._pending[watch.seq] = None if known is None or keys is None else known + keys
             return
-        self._pending[watch.id] = None if keys is None else list(keys)
+        self._pending[watch.seq] = None if keys is None else list(keys)
         self.loop.call_at_global(self.loop.global_time() + self.latency(), self._fire, watch,
                                  context=self.context)
 
     def _fire(self, watch: Watch) -> None:
-        keys = self._pending.pop(watch.id, None)
+        keys = self._pending.pop(watch.seq, None)
         if watch.cancelled:
             return
         if not self._streams(watch):
-            self._missed[watch.id] = watch
+            self._missed[watch.seq] = watch
             return
         watch.context.run(self.loop.call_soon, watch.callback, keys)
 
@@ -180,7 +180,7 @@ class Network:
                 del self._missed[key]
                 continue
             member = self.cluster.members[watch.member]
-            if getattr(watch, "compacted", False) or not member.up:
+            if watch.compacted or not member.up:
                 self._reopen(watch)
             if self._streams(watch):
                 del self._missed[key]

@@ -19,6 +19,7 @@ class Result:
     worst_outage: float
     recovery: dict
     virtual: float
+    judged: dict = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -30,7 +31,7 @@ def run(schedule: Schedule, keep_logs: bool = True) -> Result:
     world = World(schedule, trace)
     checker = world.run()
     return Result(schedule, list(checker.violations), trace.text(), checker.worst_outage,
-                  dict(checker.recovery), world.now())
+                  dict(checker.recovery), world.now(), dict(checker.judged))
 
 
 def run_seed(seed: int, keep_logs: bool = True) -> Result:
@@ -47,6 +48,7 @@ class Summary:
     worst_outage: float = 0.0
     recoveries: list = field(default_factory=list)
     virtual: float = 0.0
+    judged: dict = field(default_factory=dict)
 
     def add(self, result: Result) -> None:
         self.schedules += 1
@@ -59,6 +61,8 @@ class Summary:
             self.failing.append(result.schedule.seed)
         self.worst_outage = max(self.worst_outage, result.worst_outage)
         self.recoveries += list(result.recovery.values())
+        for what, n in result.judged.items():
+            self.judged[what] = self.judged.get(what, 0) + n
 
     def table(self, wall: Optional[float] = None) -> str:
         rec = sorted(self.recoveries)
@@ -67,6 +71,7 @@ class Summary:
         rows = [("schedules", f"{self.schedules} ({self.calm} of blips only)"),
                 ("faults injected", str(self.faults)),
                 *((f"violations: {k}", str(v)) for k, v in self.violations.items()),
+                ("judged", ", ".join(f"{n} {what}" for what, n in self.judged.items())),
                 ("worst outage (no active)", f"{self.worst_outage:.2f}s"),
                 ("time to recovery p50 / p99", f"{p50:.2f}s / {p99:.2f}s"),
                 ("virtual time simulated", f"{self.virtual:.0f}s")]

@@ -10,6 +10,8 @@ import random
 from dataclasses import dataclass, field, replace
 from typing import Optional
 
+from .fence_agents import FencePlan, fence_plan
+
 SERVERS = ("s1", "s2", "s3")
 FAULT_START = 8.0      # virtual seconds after the agents start: the cluster has settled
 WINDOW = 30.0          # faults begin within this window
@@ -18,6 +20,9 @@ KINDS = ("proc_crash", "agent_crash", "agent_pause", "etcd_down", "cut", "slow",
          "act_hang", "act_fail", "flap", "switchover", "pause", "apply")
 # Also drawn, each from a generator of its own: "etcd_silent" (_silent_etcd),
 # "cleanup" (_cleanups), and those of faultgen.py (docs/testing.md, fault kinds).
+# act_hang / act_fail: the service's promote and demote commands fail or hang
+# (and may have done their work first), its stop waits out a child ignoring
+# the stop signal, its start (a spawn) fails; see sim/procs.py
 
 
 @dataclass(frozen=True)
@@ -26,7 +31,7 @@ class Fault:
     docs/testing.md's table of fault kinds; the rest keep their defaults."""
     kind: str
     at: float
-    duration: float = 0.0       # 0: an instant (or, for server_gone, for good)
+    duration: float = 0.0       # 0: an instant; float("inf"): for good (server_gone)
     server: str = ""
     service: str = ""
     blip: bool = False          # labelled blip: must move nothing
@@ -64,7 +69,7 @@ class Fault:
             extra = f" x{self.rate:.4f}"
         if self.kind == "wall_step":
             extra = f" {self.step:+.2f}s"
-        span = f" for {self.duration:.2f}s" if self.duration else (" for good" if self.kind == "server_gone" else "")
+        span = " for good" if self.duration == float("inf") else f" for {self.duration:.2f}s" if self.duration else ""
         return f"t={self.at:6.2f} {self.kind}{' (blip)' if self.blip else ''} {where}{extra}{span}".rstrip()
 
 
@@ -75,6 +80,7 @@ class ServicePlan:
     candidates: tuple[str, ...]
     replicas: int = 1
     demote: bool = True
+    vip: int = 0                # a floating address with this arpCount; 0: none
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,8 @@ class Schedule:
     actuator_timeout: float
     services: tuple[ServicePlan, ...]
     faults: tuple[Fault, ...] = field(default=())
+    fence: Optional[FencePlan] = None   # every server has a fence agent (fence_agents.py)
+    failure_timeout: float = 600.0   # the Cluster's defaults.failureTimeout (its default unless drawn short)
     members: int = 1            # etcd members (1 or 3); every server's agent lists them all
 
     @property
@@ -97,22 +105,14 @@ class Schedule:
 
     @property
     def healed_at(self) -> float:
-        return max((f.end for f in self.faults), default=FAULT_START)
-
-    @property
-    def bound(self) -> float:
-        """Seconds within which a service has its actives again (docs/testing.md):
-        the dead holder's lease runs out (leaseTTL) plus failoverMargin, a new
-        master campaigns (rank x campaignDelay) and settles, the failure is
-        seen (failAfter x interval), one failed attempt may block the old
-        decision (BLOCK_SECONDS = 5) and cost one actuator timeout, and a
-        snapshot resync (2 s) picks up anything a watch missed."""
-        return (2 * self.ttl + self.margin + len(SERVERS) * self.campaign_delay
-                + self.fail_after * self.interval + 5.0 + 2 * self.actuator_timeout + 2.0)
+        """When the last fault ended (one that never ends counts from its start)."""
+        return max((f.end if f.end != float("inf") else f.at for f in self.faults), default=FAULT_START)
 
     @property
     def end(self) -> float:
-        return self.healed_at + self.bound + 2.0
+        """When the run ends: after every deadline a fault can set (bounds.py)."""
+        from .bounds import run_end   # bounds.py reads these schedules: imported late
+        return run_end(self)
 
     def but(self, **changes) -> "Schedule":
         return replace(self, **changes)
@@ -124,11 +124,25 @@ BLIPS_UPTO = 0.45
 BLIPS_UPTO_BEFORE = 0.3
 
 
-def draw(seed: int, extras: bool = True, blips_upto: float = BLIPS_UPTO) -> Schedule:
-    """The schedule of `seed`. `extras=False`: as drawn before the faults with
-    generators of their own existed; `blips_upto`: another longest blip.
-    Regression seeds found under an older generator keep their schedule so."""
+# Faults drawn from generators of their own, in the order they were added.
+# `draw(seed, extras=...)` names the ones a schedule is drawn with, so a
+# regression seed found before a generator existed keeps its schedule. The
+# services' floating addresses (_vips) come with any of them.
+EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
+          "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way")
+EXTRAS_BEFORE_DEADLINES = EXTRAS[:4]   # before the checker judged per-fault deadlines
+EXTRAS_BEFORE_ETCD_MODEL = EXTRAS[:6]  # before faultgen.py (etcd's members, troubles, slack eaters ...)
+# drawn for every schedule, blips only or not (the others: only beside real faults)
+_EVERY_SCHEDULE = ("etcd_members", "etcd_trouble")
+
+
+def draw(seed: int, extras=True, blips_upto: float = BLIPS_UPTO) -> Schedule:
+    """The schedule of `seed`. `extras`: True (every generator of its own),
+    False (none: as drawn before they existed) or the names of those to use;
+    `blips_upto`: another longest blip. Regression seeds found under an older
+    generator keep their schedule so."""
     from . import faultgen  # noqa: PLC0415  (it builds on this module's types)
+    names = EXTRAS if extras is True else () if extras is False else tuple(extras)
     rng = random.Random(seed)
     ttl = rng.choice((2.0, 3.0, 5.0))
     services = []
@@ -141,15 +155,69 @@ def draw(seed: int, extras: bool = True, blips_upto: float = BLIPS_UPTO) -> Sche
                         margin=rng.choice((0.2, 0.5)), campaign_delay=1.0,
                         actuator_timeout=rng.choice((1.0, 2.0)), services=tuple(services))
     faults = _faults(rng, schedule, blips_upto)
-    if extras:
+    if names:
+        schedule = schedule.but(services=_vips(seed, schedule.services), fence=fence_plan(seed))
+    if "etcd_members" in names:
         schedule = schedule.but(members=faultgen.etcd_members(seed))
-        if faults and not all(f.blip for f in faults):
-            faults += _silent_etcd(seed, schedule) + _master_loss(seed, schedule) + _cleanups(seed, schedule)
-            faults += (faultgen.slack_eaters(seed, schedule) + faultgen.server_loss(seed, schedule)
-                       + faultgen.one_way(seed, schedule))
-        if faults:
-            faults += faultgen.etcd_trouble(seed, schedule, faults)
+    if names and faults and not all(f.blip for f in faults):
+        for name in names:
+            if name not in _EVERY_SCHEDULE:
+                schedule, more = _GENERATORS[name](seed, schedule)
+                faults += more
+    if "etcd_trouble" in names and faults:
+        faults += faultgen.etcd_trouble(seed, schedule, faults)
     return schedule.but(faults=tuple(sorted(faults, key=lambda f: (f.at, f.kind))))
+
+
+def _loss_bound(s: Schedule) -> float:
+    """A lost master's actives run elsewhere within this (bounds.server_lost)."""
+    return s.ttl + s.margin + len(SERVERS) * s.campaign_delay + 2 * s.actuator_timeout + 1.0
+
+
+def _long_loss(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
+    """Sometimes, a server that holds actives is lost (agent killed, or cut
+    off from etcd) for 1.5-3 times the longest bound a lost server's actives
+    have: nothing that waits for it to come back can pass for a failover.
+    A generator of its own, as above."""
+    rng = random.Random(seed * 1_000_003 + 23)
+    if rng.random() >= 0.3:
+        return s, []
+    server = rng.choice(s.services).candidates[0]
+    at = round(FAULT_START + rng.uniform(0, WINDOW), 2)
+    duration = round(rng.uniform(1.5, 3.0) * _loss_bound(s), 2)
+    if rng.random() < 0.5:
+        return s, [Fault("agent_crash", at, duration, server=server)]
+    return s, [Fault("cut", at, duration, server=server, etcd=True, peers=rng.random() < 0.5)]
+
+
+def _short_memory(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
+    """Sometimes, failures are forgotten after seconds instead of ten minutes
+    (failureTimeout 4, 8 or 15 s), and a service with three candidates fails
+    on its first, then, once that failure has expired, on the server it moved
+    to: it must go back to the first (candidates order again), not to the
+    third. A generator of its own, as above."""
+    rng = random.Random(seed * 1_000_003 + 29)
+    if rng.random() >= 0.3:
+        return s, []
+    s = s.but(failure_timeout=rng.choice((4.0, 8.0, 15.0)))
+    three = [svc for svc in s.services if len(svc.candidates) == 3]
+    if not three:
+        return s, []
+    svc = rng.choice(three)
+    first = round(FAULT_START + rng.uniform(0, 10), 2)
+    # the second failure lands after the first expired and after the
+    # placement check's window (placement.py) has passed it
+    second = round(first + s.failure_timeout + 4 * s.actuator_timeout + 4.0 + rng.uniform(1, 4), 2)
+    return s, [Fault("proc_crash", first, server=svc.candidates[0], service=svc.name),
+               Fault("proc_crash", second, server=svc.candidates[1], service=svc.name)]
+
+
+def _vips(seed: int, services: tuple[ServicePlan, ...]) -> tuple[ServicePlan, ...]:
+    """Half the services of one active carry a floating address (spec.vip),
+    announced 1-3 times. A generator of its own, as the faults below."""
+    rng = random.Random(seed * 1_000_003 + 17)
+    return tuple(replace(svc, vip=rng.choice((1, 2, 3))) if svc.replicas == 1 and rng.random() < 0.5 else svc
+                 for svc in services)
 
 
 def _silent_etcd(seed: int, s: Schedule) -> list[Fault]:
@@ -236,6 +304,23 @@ def _cleanups(seed: int, s: Schedule) -> list[Fault]:
     return out
 
 
+def failing_failover(seed: int, s: Schedule) -> list[Fault]:
+    """Sometimes, a failover into failing commands: a service's first active
+    crashes while the promote and demote commands of the candidate next in
+    line fail or hang, after doing their work or not (the fault suite's `cmd`
+    beside a `child-kill`): the path of a promote that partly succeeded.
+    A generator of its own, as above."""
+    rng = random.Random(seed * 1_000_003 + 19)
+    if rng.random() >= 0.2:
+        return []
+    svc = rng.choice(s.services)
+    at = round(FAULT_START + rng.uniform(0, WINDOW), 2)
+    kind = rng.choice(("act_hang", "act_fail"))
+    return [Fault(kind, at, round(rng.uniform(1.0, 3.0) * s.ttl, 2), server=svc.candidates[svc.replicas],
+                  service=svc.name),
+            Fault("proc_crash", round(at + rng.uniform(0.1, 1.0), 2), server=svc.candidates[0], service=svc.name)]
+
+
 def _silenced(f: Fault) -> frozenset:
     """Servers a blip keeps from renewing their lease."""
     if f.kind in ("etcd_down", "etcd_silent") or (f.kind.startswith("etcd_") and f.kind != "etcd_compact"):
@@ -294,3 +379,21 @@ def _blip(rng: random.Random, s: Schedule, names: list[str], upto: float) -> Fau
     if kind == "etcd_down":
         return Fault(kind, at, short, blip=True)
     return Fault(kind, at, short, server=server, etcd=True, peers=False, blip=True)
+
+
+def _unchanged(generator):
+    return lambda seed, s: (s, generator(seed, s))
+
+
+def _faultgen(name: str):
+    def generate(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
+        from . import faultgen  # noqa: PLC0415  (it builds on this module's types)
+        return s, getattr(faultgen, name)(seed, s)
+    return generate
+
+
+_GENERATORS = {"silent_etcd": _unchanged(_silent_etcd), "master_loss": _unchanged(_master_loss),
+               "cleanups": _unchanged(_cleanups), "failing_failover": _unchanged(failing_failover),
+               "long_loss": _long_loss, "short_memory": _short_memory,
+               "slack_eaters": _faultgen("slack_eaters"), "server_loss": _faultgen("server_loss"),
+               "one_way": _faultgen("one_way")}

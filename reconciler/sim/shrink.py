@@ -28,7 +28,8 @@ class Shrunk:
                  f"{len(self.schedule.faults)} faults in {self.runs} runs",
                  f"cluster: leaseTTL {self.schedule.ttl:g}s, interval {self.schedule.interval:g}s, "
                  f"failAfter {self.schedule.fail_after}, failoverMargin {self.schedule.margin:g}s, "
-                 f"actuator timeout {self.schedule.actuator_timeout:g}s, bound {self.schedule.bound:.1f}s",
+                 f"actuator timeout {self.schedule.actuator_timeout:g}s, failureTimeout "
+                 f"{self.schedule.failure_timeout:g}s, run ends at {self.schedule.end:.1f}s",
                  *(f"service {s.name}: standby {s.standby}, replicas {s.replicas}, candidates "
                    f"{', '.join(s.candidates)}, demote command {'yes' if s.demote else 'no'}"
                    for s in self.schedule.services),

@@ -26,9 +26,12 @@ from overseer.desired.validate import check_documents
 from ..agent.agent import Agent
 from ..agent.edges import Edges
 from ..hooks.runner import NoHooks
-from ..agent.failsafe import Peer
+from ..agent.failsafe import Caller, Peer, Reply, Unanswered
+from ..agent.peer_auth import PeerKey, PeerTrust
 from .checker import Checker
+from .addresses import Addresses, SimIp
 from .faults import Faults
+from .fence_agents import SimFenceAgents, with_fence_agents
 from .loop import PROCESS, VirtualLoop
 from .network import EtcdLane, Network
 from .procs import SimActuator, SimFencer, SimHealthz, SimServerHealth, sim_probe
@@ -37,6 +40,8 @@ from .schedule import SERVERS, Schedule
 CLUSTER = "sim"
 WALL0 = 1_800_000_000.0   # the simulated wall clock's epoch
 TIMEOUT = 3.0             # the agents' etcd timeout (EtcdConfig's default)
+# every agent signs its failsafe questions and answers, as a real cluster's do
+PEER_TRUST = PeerTrust(PeerKey(b"the simulated cluster's peer key, at least 32 bytes as a real one", "sim"))
 # After a host freeze the children may run before the fencer's overdue kill
 # lands: as long as this (seconds, drawn per thaw).
 THAW_RACE = (0.001, 0.02)
@@ -48,15 +53,19 @@ class World:
         self.loop = VirtualLoop()
         self.t0 = self.loop.time()
         self.rng = random.Random(schedule.seed * 7919 + 17)   # runtime draws: latencies, step times
+        # commands' partial work, the fencer's kill, `ip addr`: draws of their own, the above unchanged
+        self.proc_rng = random.Random(schedule.seed * 7919 + 23)
         self.context = contextvars.Context()                  # the world's own: never frozen
         members = tuple(f"m{i + 1}" for i in range(schedule.members))
         # every server lists every member, in one order (docs/etcd-production.md)
         self.cfg = EtcdConfig(endpoints=tuple(f"http://{m}:2379" for m in members), timeout=TIMEOUT)
-        self.net = Network(self.loop, self.rng, self.context, members, random.Random(schedule.seed * 7919 + 23),
+        # etcd's own draws (elections, lessor ticks, late requests): a stream of their own
+        self.net = Network(self.loop, self.rng, self.context, members, random.Random(schedule.seed * 7919 + 29),
                            note=lambda text: self.trace.event(self.now(), "etcd", text))
         self.checker = Checker(self)
         self.net.etcd.on_commit = self.checker.on_commit
         self.actuators: list[SimActuator] = []
+        self.addresses = Addresses(self)
         self.healthz: dict[str, object] = {}
         self.fencers: dict[str, SimFencer] = {}
         self.agents: dict[str, Agent] = {}
@@ -77,6 +86,7 @@ class World:
         self.operator = Store(self.cfg, CLUSTER, client=DirectClient(self.net.cluster, "operator"),
                               watcher=SimWatcher)
         self.candidates = {s.name: list(s.candidates) for s in schedule.services}
+        self.fence_agents = SimFenceAgents(self)      # the power switch a master's fence reaches
         self.faults = Faults(self)
 
     # --- time -------------------------------------------------------------------
@@ -101,20 +111,26 @@ class World:
                           "campaignDelay": f"{s.campaign_delay}s", "failoverMargin": f"{s.margin}s",
                           "defaults": {"interval": f"{s.interval}s", "timeout": "0.5s",
                                        "failAfter": s.fail_after, "recoverAfter": 1}}}]
+        if s.failure_timeout != 600.0:   # the default, left out so older schedules stay as they were
+            docs[0]["spec"]["defaults"]["failureTimeout"] = f"{s.failure_timeout:g}s"
         for i, server in enumerate(SERVERS):
             docs.append({"apiVersion": "overseer/v1", "kind": "Server", "metadata": {"name": server},
                          "spec": {"address": f"10.0.0.{i + 1}", "agentPort": 7480,
                                   "failureDomain": f"rack{i + 1}"}})
-        for svc in s.services:
+        for i, svc in enumerate(s.services):
             actuator = {"type": "process", "command": ["sim", svc.name], "promote": ["sim", "promote"],
                         "timeout": f"{s.actuator_timeout}s"}
             if svc.demote:
                 actuator["demote"] = ["sim", "demote"]
+            spec = {"standby": svc.standby, "replicas": svc.replicas,
+                    "candidates": list(self.candidates[svc.name]), "actuator": actuator,
+                    "checks": [{"name": "alive", "type": "process"}]}
+            if svc.vip:
+                spec["vip"] = {"address": f"10.0.9.{i + 1}/24", "interface": "eth0", "arpCount": svc.vip}
+                self.addresses.service_of[spec["vip"]["address"]] = svc.name
             docs.append({"apiVersion": "overseer/v1", "kind": "Service", "metadata": {"name": svc.name},
-                         "spec": {"standby": svc.standby, "replicas": svc.replicas,
-                                  "candidates": list(self.candidates[svc.name]), "actuator": actuator,
-                                  "checks": [{"name": "alive", "type": "process"}]}})
-        return docs
+                         "spec": spec})
+        return with_fence_agents(s, docs)
 
     def apply(self) -> None:
         """`overseer apply` of the documents, through the real documents.apply."""
@@ -139,8 +155,8 @@ class World:
         def actuator(service, spec, log_dir=None):
             return SimActuator(self, server, service, spec)
 
-        async def ask_peer(peer: Peer, timeout: float, asker: str = ""):
-            return await self.ask_peer(server, peer, timeout)
+        async def ask_peer(peer: Peer, timeout: float, query: dict):
+            return await self.ask_peer(server, peer, timeout, query)
 
         def fencer():
             self.fencers[server] = SimFencer(self, server)
@@ -149,28 +165,27 @@ class World:
         # cpu: virtual time, as the pass cost was before it was CPU (the
         # simulator has no CPU; its schedules stay what they were)
         return Edges(etcd=lane, keepalive=lane, monotonic=self.loop.time, cpu=self.loop.time,
-                     wall=lambda: self.wall_of(server),
-                     connect=connect,
-                     actuator=actuator, probe=lambda check, ctx: sim_probe(self, check, ctx),
-                     ask_peer=ask_peer, fencer=fencer,
+                     wall=lambda: self.wall_of(server), connect=connect,
+                     actuator=actuator, addresses=SimIp(self, server), probe=lambda check, ctx: sim_probe(self, check, ctx),
+                     ask_peer=ask_peer, fencer=fencer, fence=self.fence_agents,
                      healthz=lambda host, port, status: SimHealthz(self, server, status),
                      server_health=SimServerHealth, pgid=lambda pid: pid, hooks=lambda record: NoHooks())
 
-    async def ask_peer(self, me: str, peer: Peer, timeout: float) -> Optional[dict]:
-        status = self.healthz.get(peer.name)
+    async def ask_peer(self, me: str, peer: Peer, timeout: float, query: dict) -> Reply | Unanswered:
+        answer = self.healthz.get(peer.name)
         key = self.keys.get(peer.name)
-        reachable = (self.net.reaches_peer(me, peer.name) and status is not None and key is not None
+        reachable = (self.net.reaches_peer(me, peer.name) and answer is not None and key is not None
                      and not self.loop.is_frozen(key))
         if not reachable:
             await asyncio.sleep(timeout)
-            return None
+            return Unanswered("silent")
         await asyncio.sleep(self.net.latency())
-        coro = status(me)
+        coro = answer(query, Caller(me))
         task = self.loop.create_task(coro, context=self.contexts[peer.name].copy())
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.TimeoutError:
-            return None
+            return Unanswered("silent")
         finally:
             # the peer was killed before its answer began: its first step lies in
             # the loop's graveyard, and the coroutine would warn "never awaited"
@@ -186,7 +201,7 @@ class World:
         self.keys[server], self.contexts[server] = key, ctx
         self.io_contexts[server] = self.loop.context_for(key + "/io")
         self.stops[server].clear()
-        agent = ctx.run(Agent, self.cfg, server, CLUSTER, None, self.edges_for(server))
+        agent = ctx.run(Agent, self.cfg, server, CLUSTER, None, self.edges_for(server), peer_trust=PEER_TRUST)
         self.agents[server] = agent
         self.loop.create_task(agent.run(), context=ctx)
         self.trace.event(self.now(), server, f"agent started (incarnation {self.incarnation[server]})")
@@ -200,14 +215,14 @@ class World:
         self.stops[server].clear()
         self.frozen_hosts.discard(server)
         self.held_kills.pop(server, None)
-        # the children die with their agent (parent-death signal), so does the fencer
+        # the children die with their agent (parent-death signal); the fencer drops its addresses
         for actuator in self.actuators:
             if actuator.server == server and not actuator.closed:
                 actuator.closed = True
                 actuator.crash("agent killed", tell_agent=False)
         fencer = self.fencers.pop(server, None)
         if fencer:
-            fencer.close()
+            fencer.agent_died()
         self.healthz.pop(server, None)
         for watch in list(self.net.etcd.watches):
             if watch.server == server:
@@ -265,6 +280,11 @@ class World:
 
     def agent_up(self, server: str) -> bool:
         return server in self.keys and not self.stops[server]
+
+    @property
+    def paused(self) -> set[str]:
+        """Servers whose agent is stopped (SIGSTOP, frozen, or its loop blocked)."""
+        return {server for server, why in self.stops.items() if why}
 
     # --- stopping and freezing processes ------------------------------------------
 

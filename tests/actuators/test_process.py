@@ -5,6 +5,7 @@ import asyncio
 import json
 import os
 import signal
+import stat
 import sys
 import time
 
@@ -57,6 +58,23 @@ async def test_env_workdir_and_log_reach_the_child(ctx, tmp_path):
         assert info["cwd"] == str(tmp_path)
         assert info["pgid"] == act.child_pid(), "child must lead its own process group"
         assert "child says hello" in (tmp_path / "logs" / "pbx.log").read_text()
+    finally:
+        await act.close()
+
+
+async def test_the_service_log_is_created_0640(ctx, tmp_path):
+    # a service's output may hold what only its operators should read
+    logs = tmp_path / "logs"
+    old = os.umask(0)   # the mode is the actuator's, not the umask's
+    try:
+        act = build_actuator("pbx", ProcessActuator.model_validate(
+            {"type": "process", "command": ["sh", "-c", "echo hello; exec sleep 120"]}), log_dir=str(logs))
+        await act.start(ctx)
+    finally:
+        os.umask(old)
+    try:
+        assert (await asyncio.to_thread(wait_file, logs / "pbx.log")).strip() == "hello"
+        assert stat.S_IMODE((logs / "pbx.log").stat().st_mode) == 0o640
     finally:
         await act.close()
 

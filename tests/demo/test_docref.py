@@ -20,4 +20,12 @@ def test_every_check_type_and_field_is_documented():
     for name in models.ClusterSpec.model_fields:
         assert f"| `{name}` |" in text, name
     assert "| `leaseTTL` | duration | `5s` |" in text
-    assert "| `historyLimit` | positive integer | `200` | history entries kept per service |" in text
+    assert "| `historyLimit` | positive integer ≤ 300 | `200` | history entries kept per service, at most 300" in text
+
+
+def test_the_agents_options_are_documented():
+    text = docref.generate()
+    assert "| `--peer-key-file PATH` | `OVERSEER_PEER_KEY_FILE` | none |" in text
+    assert "| `--metrics [HOST:]PORT` | `OVERSEER_AGENT_METRICS` | none |" in text
+    assert "| `--ui-allow-host NAME` | `OVERSEER_UI_ALLOW_HOST` | none |" in text
+    assert "`--etcd" not in text   # the shared etcd options live in etcd-production.md

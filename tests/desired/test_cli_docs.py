@@ -154,3 +154,17 @@ def test_unreachable_etcd_exits_3_quickly_with_one_line(example):
     # a refused port fails at once, no retry loop (that would run into the 30 s
     # timeout above); how fast it is exactly is not this test's business
     assert elapsed < 20
+
+
+def test_get_shows_a_server_s_fence_agent(etcd_url, cluster_name, tmp_path):
+    path = tmp_path / "fenced.yaml"
+    path.write_text((HERE / "good.yaml").read_text().replace("{name: lab}", "{name: %s}" % cluster_name)
+                    .replace("{address: 10.0.0.1}", "{address: 10.0.0.1, fence: {command: "
+                             "[fence_ipmilan, --ip=10.0.1.11, --action=off], timeout: 20s}}"))
+    applied = run("apply", "-f", str(path), etcd=etcd_url)
+    assert applied.exit_code == 0, applied.stderr
+    table = run("get", "servers", etcd=etcd_url, cluster=cluster_name)
+    assert "address=10.0.0.1 fence=fence_ipmilan" in table.stdout, table.stdout
+    one = run("get", "server", "a", "-o", "json", etcd=etcd_url, cluster=cluster_name)
+    assert json.loads(one.stdout)["spec"]["fence"] == {
+        "command": ["fence_ipmilan", "--ip=10.0.1.11", "--action=off"], "timeout": "20s"}

@@ -12,7 +12,9 @@ import threading
 
 import pytest
 
-from overseer.desired.store.http11 import Connection, ProtocolError, RemoteClosed
+from overseer.desired.store.http11 import BodyTooLarge, Connection, ProtocolError, RemoteClosed
+
+LIMIT = 1 << 20
 
 
 class Peer:
@@ -70,10 +72,10 @@ def test_content_length_answers_on_one_persistent_connection(peer):
               b"HTTP/1.1 404 Not Found\r\ncontent-length: 7\r\n\r\nmissing"])
     conn = Connection("127.0.0.1", p.port, 5)
     conn.request("/v3/kv/range", b'{"key": "a"}', {"Content-Type": "application/json"})
-    first = conn.response()
+    first = conn.response(LIMIT)
     assert (first.status, first.read(), first.will_close) == (200, b"{}", False)
     conn.request("/v3/kv/range", b"{}", {})
-    second = conn.response()
+    second = conn.response(LIMIT)
     assert (second.status, second.read()) == (404, b"missing")
     conn.close()
     assert p.requests[0].startswith(b"POST /v3/kv/range HTTP/1.1\r\n")
@@ -86,7 +88,7 @@ def test_a_chunked_stream_is_read_line_by_line_whatever_the_chunk_boundaries(pee
     p = peer([stream])
     conn = Connection("127.0.0.1", p.port, 5)
     conn.request("/v3/watch", b"{}", {})
-    response = conn.response()
+    response = conn.response(LIMIT)
     assert [response.readline(), response.readline(), response.readline()] == \
         [b'{"a":1}\n', b'{"b":2}\n', b""]
     conn.close()
@@ -97,7 +99,7 @@ def test_a_body_without_length_runs_to_the_close_and_ends_the_connection(peer):
     conn = Connection("127.0.0.1", p.port, 5)
     conn.request("/x", b"", {})
     p.close()      # the peer closes after answering
-    response = conn.response()
+    response = conn.response(LIMIT)
     assert response.will_close and response.read() == b"until the end"
     conn.close()
 
@@ -106,7 +108,7 @@ def test_a_short_body_is_a_protocol_error_not_a_truncated_answer(peer):
     p = peer([[b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"], None])
     conn = Connection("127.0.0.1", p.port, 5)
     conn.request("/x", b"", {})
-    response = conn.response()
+    response = conn.response(LIMIT)
     conn.sock.shutdown(socket.SHUT_WR)   # no second request: the peer closes, mid-body
     with pytest.raises(ProtocolError, match="3 of 10"):
         response.read()
@@ -117,8 +119,32 @@ def test_a_connection_closed_while_idle_says_so_before_any_answer(peer):
     p = peer([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", None])
     conn = Connection("127.0.0.1", p.port, 5)
     conn.request("/x", b"", {})
-    assert conn.response().read() == b""
+    assert conn.response(LIMIT).read() == b""
     conn.request("/x", b"", {})     # the peer takes this one and closes: no answer
     with pytest.raises(RemoteClosed):
-        conn.response()
+        conn.response(LIMIT)
+    conn.close()
+
+
+def test_a_stream_with_a_length_is_read_line_by_line_up_to_its_end_only(peer):
+    """Lines of a body with Content-Length never run into the next answer on
+    the same connection (a watch answered that way by a proxy)."""
+    p = peer([b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{\"a\":1}\n{}",
+              b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"])
+    conn = Connection("127.0.0.1", p.port, 5)
+    conn.request("/v3/watch", b"{}", {})
+    first = conn.response(LIMIT)
+    assert [first.readline(), first.readline(), first.readline()] == [b'{"a":1}\n', b"{}", b""]
+    conn.request("/x", b"", {})
+    assert conn.response(LIMIT).read() == b"{}"
+    conn.close()
+
+
+def test_limits_are_checked_before_reading(peer):
+    p = peer([b"HTTP/1.1 200 OK\r\nContent-Length: 4096\r\n\r\n" + b"x" * 4096])
+    conn = Connection("127.0.0.1", p.port, 5)
+    conn.request("/x", b"", {})
+    with pytest.raises(BodyTooLarge, match="Content-Length 4,096") as too_large:
+        conn.response(1024)
+    assert too_large.value.limit == 1024
     conn.close()

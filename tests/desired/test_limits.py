@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from overseer.desired import limits
+from overseer.desired import limits, models
 from overseer.desired.loader import load_paths, load_text
 from overseer.desired.validate import validate_paths
 from overseer.reconciler.cli.main import _register, cli
@@ -94,6 +94,18 @@ def test_the_document_limit_fits_one_of_applys_transactions():
         key = "/overseer/" + "c" * 63 + "/desired/Service/" + "s" * 63
         value = "x" * limits.MAX_DOCUMENT_BYTES
     assert op_size(Put()) < MAX_BYTES <= limits.ETCD_MAX_REQUEST_BYTES
+
+
+def test_a_history_limit_above_the_bound_is_refused_at_its_line(tmp_path):
+    # status and the board read every kept entry of every service (docs/etcd-production.md)
+    assert models.MAX_HISTORY_LIMIT == 300
+    at_bound = GOOD.replace("  hierarchy: [a, b]\n", "  hierarchy: [a, b]\n  historyLimit: 300\n", 1)
+    path = tmp_path / "cluster.yaml"
+    path.write_text(at_bound)
+    assert not validate_paths([path]).errors
+    path.write_text(at_bound.replace("historyLimit: 300", "historyLimit: 100000"))
+    errors = [str(e) for e in validate_paths([path]).errors]
+    assert errors == [f"{path}:6: spec.historyLimit: Input should be less than or equal to 300 (got 100000)"]
 
 
 def test_apply_of_an_oversized_document_exits_1_not_3(tmp_path, etcd_url, cluster_name):

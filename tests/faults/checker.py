@@ -11,7 +11,10 @@ trust the system's view of itself).
 - a service without one: while a child started with role `active` lives.
 
 A child's death counts at the last sample that saw it alive, so sampling lag
-can hide a very short double, never invent one.
+can hide a very short double, never invent one. A stopped child (a frozen
+host) acts for nobody: its active is cut out for the stop the sampler saw,
+and resumes at the first evidence that it runs again (a thawed active acting
+beside its successor is a double active).
 
 Verdict per schedule: overlaps above `replicas` (double actives), promotes
 under an epoch older than one already acted on, whether each service had its
@@ -41,6 +44,7 @@ class Interval:
     start: float
     end: Optional[float]        # None: still active at the end of the record
     epoch: int
+    thawed: bool = False        # it began when its stopped child ran again
 
     def covers(self, t: float) -> bool:
         return self.start <= t and (self.end is None or t < self.end)
@@ -58,16 +62,19 @@ class Verdict:
     worst_outage_service: str = ""
     moves: list[str] = field(default_factory=list)            # actives that started or ended after `begin`
     calm: list[str] = field(default_factory=list)             # a blip that moved, a real failure that did not
+    late: list[str] = field(default_factory=list)             # a lost server's services moved late or never
 
     @property
     def ok(self) -> bool:
-        return not (self.doubles or self.stale_epochs or self.stuck or self.calm)
+        return not (self.doubles or self.stale_epochs or self.stuck or self.calm or self.late)
 
 
 def build_intervals(events: Sequence[Mapping], last_alive: Mapping[int, float],
-                    specs: Mapping[str, ServiceSpec]) -> tuple[list[Interval], list[str], list[str]]:
-    """Active intervals from journal lines (sorted here by time); also stale-epoch
-    violations and anomalies."""
+                    specs: Mapping[str, ServiceSpec],
+                    stopped: Mapping[int, Sequence[tuple[float, float]]] = {},
+                    ) -> tuple[list[Interval], list[str], list[str]]:
+    """Active intervals from journal lines (sorted here by time), without the
+    spans their child was stopped; also stale-epoch violations and anomalies."""
     deaths = dict(last_alive)
     # a death is an event at the last time the child was seen alive
     timeline = [(e["t"], 0, e) for e in events] + [(t, 1, {"action": "died", "pid": p}) for p, t in deaths.items()]
@@ -126,7 +133,23 @@ def build_intervals(events: Sequence[Mapping], last_alive: Mapping[int, float],
             if key not in open_:
                 odd.append(f"{service}: {server} demote at {t:.3f} with nothing active there")
             close(key, t)
-    return done + list(open_.values()), stale, odd
+    intervals = [piece for iv in done + list(open_.values()) for piece in _acting(iv, stopped.get(iv.pid, ()))]
+    return intervals, stale, odd
+
+
+def _acting(iv: Interval, stops: Sequence[tuple[float, float]]) -> list[Interval]:
+    """The parts of `iv` its child was not stopped in."""
+    pieces, current = [], iv
+    for a, b in sorted(stops):
+        end = float("inf") if current.end is None else current.end
+        if b <= current.start or a >= end:
+            continue
+        if a > current.start:
+            pieces.append(Interval(iv.service, iv.server, iv.pid, current.start, a, iv.epoch, current.thawed))
+        if b >= end:
+            return pieces
+        current = Interval(iv.service, iv.server, iv.pid, b, current.end, iv.epoch, thawed=True)
+    return pieces + [current]
 
 
 def _count(intervals: Iterable[Interval], t: float) -> int:
@@ -149,7 +172,8 @@ def doubles(intervals: list[Interval], specs: Mapping[str, ServiceSpec]) -> list
                 until = min(ends) if ends else None
                 reported_until = until if until is not None else float("inf")
                 span = f"{until - t:.3f}s" if until is not None else "until the end of the record"
-                who = ", ".join(f"{iv.server}(pid {iv.pid}, epoch {iv.epoch})" for iv in here)
+                who = ", ".join(f"{iv.server}(pid {iv.pid}, epoch {iv.epoch}{', thawed' if iv.thawed else ''})"
+                                for iv in here)
                 out.append(f"{service}: {len(here)} actives > replicas {spec.replicas} at {t:.3f} for {span}: {who}")
     return out
 
@@ -201,10 +225,12 @@ def worst_outage(intervals: list[Interval], specs: Mapping[str, ServiceSpec], be
 def check(events: Sequence[Mapping], last_alive: Mapping[int, float], specs: Mapping[str, ServiceSpec], *,
           begin: float, healed: float, end: float, bound: float,
           impaired: Mapping[str, Sequence[tuple[float, float]]] = {},
-          blocked: Mapping[str, Sequence[tuple[float, float]]] = {}) -> Verdict:
+          blocked: Mapping[str, Sequence[tuple[float, float]]] = {},
+          stopped: Mapping[int, Sequence[tuple[float, float]]] = {}) -> Verdict:
     """The whole verdict. `begin`: the cluster had converged before the faults;
-    `healed`: the last fault ended; `end`: the record stops."""
-    intervals, stale, odd = build_intervals(events, last_alive, specs)
+    `healed`: the last fault ended; `end`: the record stops; `stopped`: the
+    sampler's stops per child pid."""
+    intervals, stale, odd = build_intervals(events, last_alive, specs, stopped)
     verdict = Verdict(intervals, doubles(intervals, specs), stale, odd)
     for service, spec in specs.items():
         took = recovery(intervals, spec, service, healed, end)
@@ -236,5 +262,23 @@ def judge_calm(verdict: Verdict, faults) -> None:
     labelled family's real failure (one fault, not a blip) moves."""
     if faults and all(f.blip for f in faults) and verdict.moves:
         verdict.calm.append("blips moved a service: " + "; ".join(verdict.moves))
-    elif len(faults) == 1 and not faults[0].blip and faults[0].kind != "switchover" and not verdict.moves:
+    elif len(faults) == 1 and faults[0].blip is False and faults[0].kind != "switchover" and not verdict.moves:
         verdict.calm.append(f"a real failure ({faults[0].kind}) moved nothing")
+
+
+def judge_server_loss(verdict: Verdict, specs: Mapping[str, ServiceSpec], lost: str, at: float,
+                      services: Iterable[str], bound: float, end: float) -> None:
+    """Decisive: each of `services` (active on `lost` when it was lost, frozen
+    or gone for good, at `at`) has its `replicas` actives off `lost` within
+    `bound` seconds; else it moved "late" (how late) or "never"."""
+    for service in services:
+        spec = specs[service]
+        elsewhere = [iv for iv in verdict.intervals if iv.service == service and iv.server != lost]
+        edges = sorted({at} | {iv.start for iv in elsewhere if iv.start >= at})
+        moved = next((t for t in edges if _count(elsewhere, t) >= spec.replicas), None)
+        if moved is None or moved > end:
+            verdict.late.append(f"{service}: never moved off {lost} (lost at {at:.3f}; "
+                                f"the record ends {end - at:.2f}s later, bound {bound:.2f}s)")
+        elif moved - at > bound:
+            verdict.late.append(f"{service}: moved off {lost} late: {moved - at:.2f}s after it was lost "
+                                f"(bound {bound:.2f}s)")

@@ -7,6 +7,8 @@ Two services over three servers:
   candidates s3, s2, s1, so it starts on another server than pbx.
 
 Every child and command is tests/faults/svc.py writing to the journal.
+Every Server has tests/faults/power.py as its fence agent (a power switch
+for the lab host), unless the lab runs without fence agents.
 """
 from __future__ import annotations
 
@@ -21,6 +23,8 @@ from .checker import ServiceSpec
 RESYNC = 2.0     # seconds: the master's periodic re-plan picks up what a watch missed
 FLAG_INTERVAL = 0.5  # seconds between runs of pbx's `flag` command check (failAfter: the default)
 SVC = str(Path(__file__).with_name("svc.py"))
+POWER = str(Path(__file__).with_name("power.py"))
+FENCE_TIMEOUT = 5.0   # seconds: power.py ends in well under one
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,15 @@ class Timing:
         return (2 * self.lease_ttl + self.failover_margin + self.servers * self.campaign_delay
                 + self.fail_after * self.interval + BLOCK_SECONDS + 2 * self.actuator_timeout + RESYNC)
 
+    def server_loss_bound(self) -> float:
+        """Seconds within which a lost server's (frozen or gone) services run
+        elsewhere, from what the operator configured: its lease runs out
+        (leaseTTL), the failover margin, a new master's campaign if the lost
+        one was master (one campaignDelay), the start or promote (actuator
+        timeout), and 1 s for etcd's lease-expiry ticks and the watch.
+        leaseTTL + failoverMargin + campaignDelay + actuator timeout + 1 s."""
+        return self.lease_ttl + self.failover_margin + self.campaign_delay + self.actuator_timeout + 1.0
+
 
 SPECS = {
     "pbx": ServiceSpec(replicas=1, warm=True, candidates=("s1", "s2", "s3")),
@@ -55,7 +68,9 @@ def _argv(*words: str) -> str:
 
 
 def cluster_docs(name: str, addresses: dict[str, str], agent_port: int, journal: str, ctl: str,
-                 timing: Timing) -> str:
+                 timing: Timing, power: str | None = None) -> str:
+    """`power`: the lab's hosts file for power.py, the fence agent of every
+    Server; None: no fence agents."""
     t = timing
     servers = list(addresses)
     out = [f"""apiVersion: overseer/v1
@@ -69,13 +84,14 @@ spec:
   defaults: {{interval: {t.interval}s, timeout: {t.timeout}s, failAfter: {t.fail_after}, recoverAfter: {t.recover_after}}}
   serverHealth: {{load1PerCPU: {{warn: 50, fail: 100}}, memoryPercent: {{warn: 99, fail: 100}}, disk: {{path: /, warn: 99%, fail: 100%}}}}
 """]
+    py = sys.executable
+    fence = f", fence: {{command: {_argv(py, POWER, power)}, timeout: {FENCE_TIMEOUT}s}}" if power else ""
     for server, address in addresses.items():
         out.append(f"""apiVersion: overseer/v1
 kind: Server
 metadata: {{name: {server}}}
-spec: {{address: {address}, agentPort: {agent_port}, failureDomain: sw-{server}}}
+spec: {{address: {address}, agentPort: {agent_port}, failureDomain: sw-{server}{fence}}}
 """)
-    py = sys.executable
     child = _argv(py, SVC, "child", journal, ctl)
     # pbx's second check fails while CTL/<server>.pbx.probe exists: a probe
     # failure the calm schedules inject (one failed probe, or a lasting one)

@@ -3,13 +3,18 @@
 Targets are resolved when a fault fires: "master" from etcd, "etcd-leader" by
 asking the members, "active:SVC" from the journal (what ran, via the
 sampler); when nobody answers, a fixed fallback keeps the run going. Faults
-may overlap on one host, so cuts, losses and member kills are counted and
-undone only when the last one heals, and a restart never starts a second
-agent.
+may overlap on one host, so cuts, losses, member kills and stops are counted
+and undone only when the last one heals, a restart never starts a second
+agent, and a server gone for good is never started again.
 
-The windows it records feed the checker's outage measure: `impaired[host]`
-(the host could not have taken over: cut, lossy, agent dead or stopped, a
-failing command) and `blocked` ("*": etcd had no quorum; SVC: paused).
+A host its fence agent powered off (tests/faults/power.py, run by the
+master) is powered on again, its agent started, when the last fault on it
+heals: a server back from a power cycle. The windows it records feed the
+checker's outage measure: `impaired[host]`
+(the host could not have taken over: cut, lossy, agent dead or stopped, host
+frozen or gone, a failing command) and `blocked` ("*": etcd had no quorum;
+SVC: paused). `losses` lists every host frozen or gone, when, and the
+services active there then, for the checker's server-loss bound.
 """
 from __future__ import annotations
 
@@ -43,12 +48,16 @@ class Injector:
         self._quorum_open: Optional[list[float]] = None
         self.operator_threads: list[threading.Thread] = []
         self.injected = 0
+        self.gone: set[str] = set()                         # never started again
+        self.targets: list[str] = []                        # each fault's target as resolved
+        self.losses: list[tuple[str, float, list[str]]] = []   # host, when, services active there
 
     # --- resolving targets ----------------------------------------------------
 
     def master(self) -> str:
         for host in SERVERS:
-            if not self.lab.member_running(host) or self.cuts[host] or host in self.lab.nft:
+            if not self.lab.member_running(host) or self.lab.member_stopped(host) or self.cuts[host] \
+                    or host in self.lab.nft:
                 continue
             url = f"http://{self.lab.net.address(host)}:{CLIENT}"
             try:
@@ -68,7 +77,7 @@ class Injector:
     def active(self, service: str) -> tuple[str, int]:
         """(server, child pid) of the service's active per the journal."""
         events, last_alive = self.sampler.snapshot()
-        intervals, _, _ = build_intervals(events, last_alive, SPECS)
+        intervals, _, _ = build_intervals(events, last_alive, SPECS, self.sampler.stopped())
         live = [iv for iv in intervals if iv.service == service and iv.end is None]
         if live:
             return live[-1].server, live[-1].pid
@@ -79,6 +88,8 @@ class Injector:
             return self.master()
         if target == "etcd-leader":
             return self.lab.etcd_leader() or SERVERS[0]
+        if target == "etcd-follower":
+            return self.lab.etcd_follower() or SERVERS[1]
         if target.startswith("active:"):
             return self.active(target.split(":", 1)[1])[0]
         return target
@@ -92,6 +103,16 @@ class Injector:
             self.impaired[host].append([now, float("inf")])
         elif not on and self._impair_count[host] == 0:
             self.impaired[host][-1][1] = now
+            self._power_on(host)
+
+    def _power_on(self, host: str) -> None:
+        """Start the agent of a host the fence agent powered off, once nothing
+        keeps the host down any more (never one gone for good)."""
+        off = self.lab.powered_off().get(host)
+        if off is None or host in self.gone or self.lab.agent_running(host):
+            return
+        self.log(f"{host} powered on again (its fence agent powered it off at {off:.3f})")
+        self.lab.start_agent(host)
 
     def _member(self, host: str, down: bool) -> None:
         self.members_down[host] += 1 if down else -1
@@ -110,6 +131,7 @@ class Injector:
         """Inject now; returns the heal actions as (delay, action)."""
         self.injected += 1
         kind, target = fault.kind, self.resolve(fault.target) if fault.target else ""
+        self.targets.append(target)
         self.log(f"inject {fault.describe()} -> {target or '-'}")
         return getattr(self, "_" + kind.replace("-", "_"))(fault, target)
 
@@ -142,6 +164,8 @@ class Injector:
 
     def _restart_agent(self, host):
         def heal():
+            if host in self.gone:
+                return      # gone for good: its impaired window stays open
             if not self.lab.agent_running(host):
                 self.lab.start_agent(host)
             self._impair(host, False)
@@ -153,15 +177,49 @@ class Injector:
         return [(fault.duration, self._restart_agent(host))]
 
     def _agent_stop(self, fault, host):
-        proc = self.lab.agents.get(host)
-        self.lab.stop_agent(host)
+        pid = self.lab.stop_agent(host)
         self._impair(host, True)
 
         def heal():
-            if self.lab.agents.get(host) is proc:   # not killed and restarted meanwhile
-                self.lab.cont_agent(host)
+            if pid is not None:
+                self.lab.release([pid])    # a no-op if it was killed meanwhile
             self._impair(host, False)
         return [(fault.duration, heal)]
+
+    def _lost(self, host: str) -> list[str]:
+        """The services active on `host` (per the journal) as it is lost."""
+        out = []
+        for service in SPECS:
+            server, pid = self.active(service)
+            if pid and server == host:
+                out.append(service)
+        return out
+
+    def _host_freeze(self, fault, host):
+        services = self._lost(host)
+        pids = self.lab.freeze_host(host)
+        self.log(f"froze {host}: pids {' '.join(map(str, pids))}")
+        self.losses.append((host, time.time(), services))
+        self._impair(host, True)
+
+        def heal():
+            # all at once, in pid order (agent, fencer, then the children it
+            # started), as close as signals get to a host that thaws
+            self.lab.release(pids)
+            self.log(f"thawed {host}")
+            self._impair(host, False)
+        return [(fault.duration, heal)]
+
+    def _server_gone(self, fault, host):
+        if host in self.gone:
+            return []
+        self.gone.add(host)
+        services = self._lost(host)
+        pids = self.lab.kill_host(host)
+        self.log(f"{host} gone for good: killed pids {' '.join(map(str, pids))}")
+        self.losses.append((host, time.time(), services))
+        self._impair(host, True)
+        return []
 
     def _member_kill(self, fault, host):
         self.lab.kill_member(host)
@@ -173,6 +231,30 @@ class Injector:
                 self.lab.start_member(host)
             self._member(host, False)
             self._impair(host, False)
+        return [(fault.duration, heal)]
+
+    def _member_stop(self, fault, host):
+        pid = self.lab.stop_member(host)
+        if pid is None:
+            return []
+        self._member(host, True)
+        self._impair(host, True)
+
+        def heal():
+            self.lab.release([pid])
+            self._member(host, False)
+            self._impair(host, False)
+        return [(fault.duration, heal)]
+
+    def _etcd_stop(self, fault, _):
+        pids = {host: self.lab.stop_member(host) for host in SERVERS}
+        for host in SERVERS:
+            self._member(host, True)
+
+        def heal():
+            self.lab.release([pid for pid in pids.values() if pid is not None])
+            for host in SERVERS:
+                self._member(host, False)
         return [(fault.duration, heal)]
 
     def _etcd_kill(self, fault, _):

@@ -3,13 +3,21 @@
 `FaultLab(workdir)` (a context manager) builds the hosts with
 tests/support/netns.py, starts a 3-member etcd spread over them, applies the
 cluster documents (tests/faults/docs.py) and starts one `overseer agent`
-per host. It offers the fault primitives the runner schedules: a pulled
+per host. Every Server has a fence agent, tests/faults/power.py, a power
+switch that kills everything of its host but the etcd member
+(`fence=False`: none, to see what happens without). It offers the fault primitives the runner schedules: a pulled
 cable, one-way loss (nftables inside the host's namespace), signals to an
-agent, killing an etcd member or the whole etcd and starting it again, and
-operator commands. Every process, nft table and namespace goes away with it.
+agent, stopping (SIGSTOP) or killing an etcd member or the whole etcd and
+starting it again, freezing or killing everything of a host but its etcd
+member, and operator commands. Every process, nft table and namespace goes
+away with it, stopped ones too (closing sends SIGCONT before SIGKILL).
+
+Stops are counted per pid (`hold`/`release`): two faults that stop the same
+process overlap, and it runs again only when the last one heals.
 """
 from __future__ import annotations
 
+import collections
 import json
 import os
 import signal
@@ -20,10 +28,12 @@ from pathlib import Path
 from typing import Optional
 
 from overseer.desired.store.local_etcd import etcd_binary
+from overseer.reconciler.agent.peer_auth import write_key
 from tests.support.cluster import OVERSEER
 from tests.support.netns import NetnsLab, unavailable
 
 from . import docs
+from .sampler import STOPPED, state
 
 SERVERS = ("s1", "s2", "s3")
 CLIENT, PEER = 2379, 2380
@@ -36,8 +46,11 @@ __all__ = ["FaultLab", "SERVERS", "unavailable"]
 
 
 class FaultLab:
-    def __init__(self, workdir: Path, cluster: str = "faults", timing: Optional[docs.Timing] = None):
+    def __init__(self, workdir: Path, cluster: str = "faults", timing: Optional[docs.Timing] = None,
+                 fence: bool = True):
         self.workdir = Path(workdir)
+        self.fence = fence
+        self.power_log = self.workdir / "power.jsonl"      # power.py's line per host it powered off
         self.cluster = cluster
         self.timing = timing or docs.Timing()
         self.journal = self.workdir / "journal.jsonl"
@@ -45,7 +58,7 @@ class FaultLab:
         self.net = NetnsLab(list(SERVERS))
         self.etcd: dict[str, subprocess.Popen] = {}
         self.agents: dict[str, subprocess.Popen] = {}
-        self.stopped: set[str] = set()
+        self.holds: collections.Counter = collections.Counter()   # pid -> faults keeping it stopped
         self.nft: set[str] = set()
 
     # --- lifecycle ------------------------------------------------------------
@@ -53,8 +66,12 @@ class FaultLab:
     def __enter__(self) -> "FaultLab":
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.ctl.mkdir(exist_ok=True)
+        key = self.workdir / "peer.key"    # the agents' failsafe key, one per lab
+        key.unlink(missing_ok=True)
+        write_key(str(key))
         self.net.__enter__()
         try:
+            self._write_hosts()
             for host in SERVERS:
                 self.start_member(host)
             self.wait_etcd()
@@ -70,16 +87,45 @@ class FaultLab:
         self.close()
 
     def close(self) -> None:
-        for host in list(self.nft):
-            self.loss_off(host)
-        self.net.close()     # kills agents, members and every child inside the namespaces
+        try:
+            # a stopped etcd member or agent must not outlive the lab, whatever failed
+            self.release(list(self.holds), force=True)
+            for host in list(self.nft):
+                self.loss_off(host)
+        finally:
+            self.net.close()     # SIGCONT + SIGKILL to everything inside the namespaces
 
     def _write_docs(self) -> Path:
         path = self.workdir / "cluster.yaml"
         addresses = {h: self.net.address(h) for h in SERVERS}
+        power = str(self.workdir / "hosts.json") if self.fence else None
         path.write_text(docs.cluster_docs(self.cluster, addresses, AGENT_PORT, str(self.journal),
-                                          str(self.ctl), self.timing))
+                                          str(self.ctl), self.timing, power))
         return path
+
+    def _member_pidfile(self, host: str) -> Path:
+        return self.workdir / f"member-{host}.pid"
+
+    def _write_hosts(self) -> None:
+        """What power.py needs to find a host's processes: its namespace, and
+        the pid of its etcd member, which it spares."""
+        hosts = {h: {"ns": self.net.hosts[h].ns, "member_pidfile": str(self._member_pidfile(h))} for h in SERVERS}
+        (self.workdir / "hosts.json").write_text(json.dumps({"hosts": hosts, "log": str(self.power_log)}))
+
+    def powered_off(self) -> dict[str, float]:
+        """host -> when power.py last powered it off (the master's fence agent)."""
+        found: dict[str, float] = {}
+        try:
+            lines = self.power_log.read_text().splitlines()
+        except OSError:
+            return found
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            found[entry["host"]] = entry["t"]
+        return found
 
     @property
     def endpoints(self) -> str:
@@ -87,7 +133,7 @@ class FaultLab:
 
     def env(self) -> dict:
         return dict(os.environ, OVERSEER_ETCD=self.endpoints, OVERSEER_CLUSTER=self.cluster,
-                    PYTHONUNBUFFERED="1")
+                    OVERSEER_PEER_KEY_FILE=str(self.workdir / "peer.key"), PYTHONUNBUFFERED="1")
 
     # --- etcd -----------------------------------------------------------------
 
@@ -104,6 +150,7 @@ class FaultLab:
                 *ETCD_TIMING, "--logger", "zap", "--log-level", "warn"]
         with open(self.workdir / f"etcd-{host}.log", "ab") as log:
             self.etcd[host] = self.net.run_in(host, argv, stdout=log, stderr=log)
+        self._member_pidfile(host).write_text(str(self.etcd[host].pid))
 
     def kill_member(self, host: str) -> None:
         proc = self.etcd.get(host)
@@ -114,6 +161,18 @@ class FaultLab:
     def member_running(self, host: str) -> bool:
         proc = self.etcd.get(host)
         return proc is not None and proc.poll() is None
+
+    def member_stopped(self, host: str) -> bool:
+        return self.member_running(host) and self.holds[self.etcd[host].pid] > 0
+
+    def stop_member(self, host: str) -> Optional[int]:
+        """SIGSTOP the host's etcd member (a stall: fsync, a VM pause, a long
+        GC); returns its pid for `release`, None when it is not running."""
+        if not self.member_running(host):
+            return None
+        pid = self.etcd[host].pid
+        self.hold([pid])
+        return pid
 
     def _status(self, host: str) -> Optional[dict]:
         url = f"http://{self.net.address(host)}:{CLIENT}/v3/maintenance/status"
@@ -127,10 +186,20 @@ class FaultLab:
     def etcd_leader(self) -> Optional[str]:
         """The host whose member leads, asking each member (None: no answer)."""
         for host in SERVERS:
+            if self.member_stopped(host):
+                continue    # it would not answer; a stopped leader is no leader for the others
             status = self._status(host)
             if status and status.get("leader") == status.get("header", {}).get("member_id"):
                 return host
         return None
+
+    def etcd_follower(self) -> Optional[str]:
+        """A running, unstopped member that does not lead (None: none known)."""
+        leader = self.etcd_leader()
+        if leader is None:
+            return None
+        return next((h for h in SERVERS if h != leader and self.member_running(h)
+                     and not self.member_stopped(h)), None)
 
     def move_leader(self) -> Optional[str]:
         """An etcd leader change without a crash (etcdctl move-leader): the
@@ -166,7 +235,6 @@ class FaultLab:
         argv = [OVERSEER, "agent", "--server", host, "--state-dir", str(state)]
         with open(self.workdir / f"agent-{host}.log", "ab") as log:
             self.agents[host] = self.net.run_in(host, argv, env=self.env(), stdout=log, stderr=log)
-        self.stopped.discard(host)
 
     def agent_running(self, host: str) -> bool:
         proc = self.agents.get(host)
@@ -175,21 +243,89 @@ class FaultLab:
     def kill_agent(self, host: str) -> None:
         proc = self.agents.get(host)
         if proc is not None and proc.poll() is None:
-            if host in self.stopped:
-                proc.send_signal(signal.SIGCONT)
-            proc.send_signal(signal.SIGKILL)
+            proc.send_signal(signal.SIGKILL)   # ends a stopped process too
             proc.wait(10)
-        self.stopped.discard(host)
 
-    def stop_agent(self, host: str) -> None:
-        if self.agent_running(host):
-            self.agents[host].send_signal(signal.SIGSTOP)
-            self.stopped.add(host)
+    def stop_agent(self, host: str) -> Optional[int]:
+        """SIGSTOP the agent alone; returns its pid for `release`."""
+        if not self.agent_running(host):
+            return None
+        pid = self.agents[host].pid
+        self.hold([pid])
+        return pid
 
-    def cont_agent(self, host: str) -> None:
-        if self.agent_running(host):
-            self.agents[host].send_signal(signal.SIGCONT)
-        self.stopped.discard(host)
+    # --- whole hosts ----------------------------------------------------------
+
+    def host_pids(self, host: str) -> list[int]:
+        """Every process of the host but its etcd member: the agent, its fencer,
+        the services' children and any command running (ascending pids)."""
+        out = subprocess.run(["ip", "netns", "pids", self.net.hosts[host].ns],
+                             capture_output=True, text=True, timeout=20).stdout
+        member = self.etcd[host].pid if self.member_running(host) else None
+        return sorted(int(p) for p in out.split() if p.isdigit() and int(p) != member)
+
+    def freeze_host(self, host: str) -> list[int]:
+        """SIGSTOP the agent, its fencer and its children together (a host
+        frozen: a VM paused, a hypervisor stall). Lists again until nothing
+        new appears, for a process forked while the list was being stopped.
+        Returns the pids for `release`."""
+        frozen: list[int] = []
+        for _ in range(10):
+            new = [pid for pid in self.host_pids(host) if pid not in frozen]
+            if not new:
+                break
+            self.hold(new)
+            frozen += new
+        return frozen
+
+    def kill_host(self, host: str) -> list[int]:
+        """SIGKILL the agent, its fencer and its children at once (the server
+        gone: power lost). Its etcd member stays: the lab's etcd is a cluster
+        of its own that happens to share the namespaces."""
+        pids = self.host_pids(host)
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        proc = self.agents.get(host)
+        if proc is not None:
+            proc.wait(10)
+        return pids
+
+    # --- stopping processes, counted ------------------------------------------
+
+    def hold(self, pids: list[int]) -> None:
+        """SIGSTOP each pid not already held; count the hold either way.
+        Returns once the kernel shows each stopped (a signal to a process
+        running on another core lands a moment later), or is gone."""
+        for pid in pids:
+            self.holds[pid] += 1
+            if self.holds[pid] == 1:
+                try:
+                    os.kill(pid, signal.SIGSTOP)
+                except ProcessLookupError:
+                    pass
+        deadline = time.monotonic() + 2.0
+        while time.monotonic() < deadline and any(state(pid) not in (*STOPPED, "", "Z", "X") for pid in pids):
+            time.sleep(0.001)
+
+    def release(self, pids: list[int], force: bool = False) -> None:
+        """Drop one hold of each pid (all of them with `force`); SIGCONT, in
+        the order given, every pid no fault holds any more."""
+        woken = []
+        for pid in pids:
+            if self.holds[pid] <= 0:
+                continue
+            self.holds[pid] = 0 if force else self.holds[pid] - 1
+            if self.holds[pid] == 0:
+                del self.holds[pid]
+                woken.append(pid)
+        for pid in woken:
+            try:
+                os.kill(pid, signal.SIGCONT)
+            except ProcessLookupError:
+                pass
 
     # --- the network ----------------------------------------------------------
 

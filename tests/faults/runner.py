@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .checker import Verdict, build_intervals, check, judge_calm
+from .checker import Verdict, build_intervals, check, judge_calm, judge_server_loss
 from .docs import SPECS, Timing
 from .inject import Injector
 from .lab import FaultLab
@@ -38,7 +38,7 @@ class Result:
 
 def _healthy(sampler: Sampler) -> bool:
     events, last_alive = sampler.snapshot()
-    intervals, _, _ = build_intervals(events, last_alive, SPECS)
+    intervals, _, _ = build_intervals(events, last_alive, SPECS, sampler.stopped())
     return all(sum(1 for iv in intervals if iv.service == s and iv.end is None) == spec.replicas
                for s, spec in SPECS.items())
 
@@ -58,7 +58,8 @@ def _wait_converged(lab: FaultLab, sampler: Sampler, timeout: float) -> None:
 
 
 def run(schedule: Schedule, workdir: Path, timing: Timing = Timing(), keep: bool = False,
-        converge_timeout: float = 60.0) -> Result:
+        converge_timeout: float = 60.0, fence: bool = True) -> Result:
+    """`fence`: every Server has the lab's power switch as its fence agent."""
     started = time.monotonic()
     workdir = Path(workdir)
     if workdir.exists():
@@ -72,13 +73,13 @@ def run(schedule: Schedule, workdir: Path, timing: Timing = Timing(), keep: bool
         log_file.flush()
 
     try:
-        verdict, injected = _run_in_lab(schedule, workdir, timing, converge_timeout, log)
+        verdict, injected = _run_in_lab(schedule, workdir, timing, converge_timeout, log, fence)
     except BaseException:
         log_file.close()
         _keep(workdir, schedule, "error")   # a broken run keeps its logs too
         raise
     log_file.close()
-    kept = _keep(workdir, schedule, "seed") if (not verdict.ok or keep) else None
+    kept = _keep(workdir, schedule, "seed" if fence else "nofence-seed") if (not verdict.ok or keep) else None
     shutil.rmtree(workdir, ignore_errors=True)
     return Result(schedule, verdict, injected, kept, time.monotonic() - started)
 
@@ -114,12 +115,13 @@ def _fire_all(schedule: Schedule, injector: Injector, begin: float) -> float:
 
 
 def _run_in_lab(schedule: Schedule, workdir: Path, timing: Timing, converge_timeout: float,
-                log) -> tuple[Verdict, int]:
+                log, fence: bool = True) -> tuple[Verdict, int]:
     bound, settle = timing.bound(), timing.lease_ttl
-    with FaultLab(workdir, timing=timing) as lab, Sampler(lab.journal) as sampler:
+    with FaultLab(workdir, timing=timing, fence=fence) as lab, Sampler(lab.journal) as sampler:
         _wait_converged(lab, sampler, converge_timeout)
         begin = time.time()
-        log(f"converged; schedule {schedule.label} seed {schedule.seed}:\n{schedule.describe()}")
+        log(f"converged; schedule {schedule.label} seed {schedule.seed}"
+            f" ({'with' if fence else 'without'} fence agents):\n{schedule.describe()}")
         injector = Injector(lab, sampler, log)
         healed = _fire_all(schedule, injector, begin)
         log("healed")
@@ -140,9 +142,13 @@ def _run_in_lab(schedule: Schedule, workdir: Path, timing: Timing, converge_time
         sampler.stop()
         events, last_alive = sampler.snapshot()
         verdict = check(events, last_alive, SPECS, begin=begin, healed=healed, end=end, bound=bound,
-                        impaired=injector.impaired, blocked=injector.blocked)
+                        impaired=injector.impaired, blocked=injector.blocked, stopped=sampler.stopped())
         if schedule.label == "calm" or all(f.blip for f in schedule.faults):
             judge_calm(verdict, schedule.faults)
+        for host, at, services in injector.losses:
+            # when every fault hit the lost host alone, the others must take over within the bound
+            if set(injector.targets) == {host}:
+                judge_server_loss(verdict, SPECS, host, at, services, timing.server_loss_bound(), end)
         log(report(verdict))
     return verdict, injector.injected
 
@@ -153,6 +159,7 @@ def report(verdict: Verdict) -> str:
     lines += [f"  stale epoch: {d}" for d in verdict.stale_epochs]
     lines += [f"  stuck: {d}" for d in verdict.stuck]
     lines += [f"  calm: {d}" for d in verdict.calm]
+    lines += [f"  late: {d}" for d in verdict.late]
     lines += [f"  anomaly: {d}" for d in verdict.anomalies]
     lines += [f"  recovery {s}: " + ("stuck" if r is None else f"{r:.2f}s") for s, r in verdict.recovery.items()]
     lines.append(f"  worst outage while a candidate was healthy: {verdict.worst_outage:.2f}s "

@@ -10,7 +10,10 @@ gives (docs: interfaces.md). Each journal line is one JSON object
 `{"t", "server", "service", "role", "epoch", "action", "pid"}` written with a
 single O_APPEND write, so lines from several processes never interleave.
 
-`action` is `start`/`exit` for the child (pid = its own), and for a command
+`action` is `start`/`exit` for the child (pid = its own), and `resume` when
+it runs again after a stall (a frozen host thawing): the first thing it does
+then, as a real service answers what queued up meanwhile, so the checker
+sees a thawed active act beside its successor. For a command
 `promote-begin` then `promote` (success, pid = the child it promoted, from
 the pid file the child wrote) or `promote-fail`; likewise for demote. A
 command that was told to hang never writes its success line: the actuator's
@@ -30,6 +33,8 @@ import sys
 import time
 
 CHILD_WAIT = 1.0    # seconds; below every actuator timeout the suite uses
+TICK = 0.1          # seconds between the child's looks at the clock
+STALL = 0.3         # seconds unaccounted for between two looks: it was stopped
 
 def _who() -> dict:
     env = os.environ
@@ -64,8 +69,15 @@ def child(journal: str, ctl: str) -> None:
     with open(_pidfile(ctl) + ".tmp", "w") as out:
         out.write(str(os.getpid()))
     os.replace(_pidfile(ctl) + ".tmp", _pidfile(ctl))
+    # time.sleep waits for a monotonic deadline, so a child stopped past it
+    # wakes at once when it continues, and its first act is this line.
+    before = time.monotonic()
     while True:
-        time.sleep(3600)
+        time.sleep(TICK)
+        now = time.monotonic()
+        if now - before > TICK + STALL:
+            append(journal, "resume", os.getpid())
+        before = now
 
 
 def _alive(pid: int) -> bool:

@@ -27,6 +27,7 @@ class Table:
         self.worst = (0.0, "")
         self.failed_seeds: list[int] = []
         self.notes: list[str] = []
+        self.unjudged = 0          # schedules with a fault not judged for calm (schedule.UNJUDGED)
         # calm confusion: (labelled "blip" | "real", "moved" | "still") -> schedules
         self.confusion: collections.Counter = collections.Counter()
 
@@ -52,7 +53,9 @@ class Table:
         if not v.ok:
             self.failed_seeds.append(result.schedule.seed)
         faults = result.schedule.faults
-        if result.schedule.label == "calm" or (faults and all(f.blip for f in faults)):
+        if any(f.blip is None for f in faults):
+            self.unjudged += 1
+        elif result.schedule.label == "calm" or (faults and all(f.blip for f in faults)):
             label = "blip" if all(f.blip for f in faults) else "real"
             self.confusion[(label, "moved" if v.moves else "still")] += 1
 
@@ -77,4 +80,7 @@ class Table:
             lines += ["", "| calm: labelled | moved | did not move |", "|---|---|---|",
                       f"| blip (must not move) | {c[('blip', 'moved')]} | {c[('blip', 'still')]} |",
                       f"| real failure (must move) | {c[('real', 'moved')]} | {c[('real', 'still')]} |"]
+        if self.unjudged:
+            lines += ["", f"{self.unjudged} schedule(s) with an etcd leader stall past the lease were not judged "
+                          "for calm: etcd before 3.5.13 may revoke leases then (docs/etcd-production.md)"]
         return "\n".join(lines + self.notes)

@@ -105,6 +105,74 @@ def test_schedules_are_reproducible_from_their_seed():
     assert random_schedule(7).to_json() != random_schedule(8).to_json()
 
 
+def test_the_kinds_added_later_leave_every_seed_its_old_faults():
+    from tests.faults.schedule import EXTRAS
+    added = 0
+    for seed in range(1, 201):
+        before, now = random_schedule(seed, extras=False), random_schedule(seed)
+        assert [f for f in now.faults if f.kind not in EXTRAS] == before.faults, seed
+        added += len(now.faults) - len(before.faults)
+    kinds = {f.kind for seed in range(1, 201) for f in random_schedule(seed).faults}
+    assert 40 <= added <= 80 and set(EXTRAS) <= kinds, (added, kinds)
+    assert [f.describe() for f in random_schedule(20).faults if f.kind in EXTRAS] == \
+        ["+4.76s member-stop (not judged for calm) etcd-leader for 8.96s"], "seed 20's draw must not change"
+
+
+# --- a frozen host: its stopped child acts for nobody until it runs again ---
+
+def frozen_then_successor():
+    """a's active child 10 is stopped 2.0-6.0 (its host frozen); b is promoted at 5.0."""
+    return standbys() + [ev(1.0, "a", "promote", 10), ev(5.0, "b", "promote", 20, epoch=2)]
+
+
+def test_a_frozen_active_is_not_active_while_stopped():
+    verdict = run(frozen_then_successor(), last_alive={10: 5.9}, stopped={10: [(2.0, 5.9)]})
+    assert verdict.ok, verdict.doubles
+    assert [(iv.server, iv.start, iv.end) for iv in verdict.intervals] == [("a", 1.0, 2.0), ("b", 5.0, None)]
+
+
+def test_a_thawed_active_acting_beside_its_successor_is_a_double_active():
+    # thawed at 6.0 (its `resume` line ended the stop), killed by the fencer 85 ms later
+    verdict = run(frozen_then_successor(), last_alive={10: 6.085}, stopped={10: [(2.0, 6.0)]})
+    assert len(verdict.doubles) == 1 and "thawed" in verdict.doubles[0], verdict.doubles
+    assert "at 6.000 for 0.085s" in verdict.doubles[0], verdict.doubles
+    without_stop = run(frozen_then_successor(), last_alive={10: 6.085})
+    assert "at 5.000 for 1.085s" in without_stop.doubles[0], "a stop only ever shortens a double"
+
+
+def test_the_sampler_ends_a_stop_at_the_childs_own_first_line_after_it(tmp_path):
+    import json
+    from tests.faults.sampler import Sampler
+    sampler = Sampler(tmp_path / "journal")
+    sampler._stopped[10] = (2.0, 2.02)         # seen stopped at 2.02, last seen running at 2.0
+    lines = [ev(3.0, "a", "promote", 10), ev(6.0, "a", "resume", 10)]   # a command names the child too
+    (tmp_path / "journal").write_text("".join(json.dumps(e) + "\n" for e in lines))
+    sampler._read()
+    assert sampler.stopped() == {10: [(2.0, 6.0)]}
+
+
+def test_a_lost_servers_services_must_move_within_the_server_loss_bound():
+    from tests.faults.checker import judge_server_loss
+    lost = standbys() + [ev(0.5, "a", "promote", 10)]
+    timely = run(lost + [ev(4.0, "b", "promote", 20, epoch=2)], last_alive={10: 1.49})
+    judge_server_loss(timely, WARM, "a", 1.5, ["pbx"], 3.0, 10.0)
+    assert timely.ok, timely.late
+    late = run(lost + [ev(6.0, "b", "promote", 20, epoch=2)], last_alive={10: 1.49})
+    judge_server_loss(late, WARM, "a", 1.5, ["pbx"], 3.0, 10.0)
+    assert late.late == ["pbx: moved off a late: 4.50s after it was lost (bound 3.00s)"]
+    never = run(lost, last_alive={10: 1.49})
+    judge_server_loss(never, WARM, "a", 1.5, ["pbx"], 3.0, 10.0)
+    assert not never.ok and "never moved off a" in never.late[0]
+    thawed_back = run(lost + [ev(6.0, "a", "resume", 10)], stopped={10: [(1.49, 6.0)]})
+    judge_server_loss(thawed_back, WARM, "a", 1.5, ["pbx"], 3.0, 10.0)
+    assert "never moved off a" in thawed_back.late[0], "its own thawed child is no successor"
+
+
+def test_the_server_loss_bound_is_the_documented_formula():
+    t = Timing(lease_ttl=3, failover_margin=0.3, campaign_delay=0.5, actuator_timeout=2)
+    assert abs(t.server_loss_bound() - (3 + 0.3 + 0.5 + 2 + 1)) < 1e-9
+
+
 def test_bound_is_the_documented_formula():
     t = Timing(lease_ttl=3, failover_margin=0.3, campaign_delay=0.5, interval=0.2, fail_after=2,
                recover_after=1, actuator_timeout=2, servers=3)

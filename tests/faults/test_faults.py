@@ -2,7 +2,7 @@
 
 Real agents and a 3-member etcd, one per network namespace; the checker
 judges what the services' processes really did (tests/faults/checker.py).
-The calm family runs every labelled blip and real failure once (about 100 s)
+The calm family runs every labelled blip and real failure once (about 170 s)
 and prints the confusion table. The random batch stops starting schedules
 once FAULTS_BUDGET seconds (default 60) are spent, so a loaded machine runs fewer: the printed table says how
 many ran. FAULTS_SEED picks the first seed (default 1). A failing schedule
@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 
 from tests.faults.docs import Timing
-from tests.faults.lab import unavailable
+from tests.faults.lab import FaultLab, unavailable
 from tests.faults.runner import report, run
+from tests.faults.sampler import STOPPED, state
 from tests.faults.schedule import calm, calm_cases, random_schedule, two_warm_actives
 from tests.faults.table import Table
+from tests.support.waiting import poll_until
 
 pytestmark = pytest.mark.slow
 
@@ -70,11 +72,65 @@ def test_random_fault_schedules_short_batch(root):
 
 
 def test_calm_on_blips_and_moves_on_real_failures(root):
-    """Issue 13 item 5: one failed probe, a link flap, an agent stopped for
-    less than half a lease, a CPU burner on every core, an etcd leader change
-    move nothing; a killed child, a killed agent, a cut host and a check that
-    keeps failing move within the bound. The table counts each way."""
+    """One failed probe, a link flap, an agent stopped for less than half a
+    lease, a CPU burner on every core, an etcd leader change, and an etcd
+    member, the etcd leader or the whole etcd stalled past the lease move
+    nothing; a killed child, a killed agent, a cut host, a check that keeps
+    failing, a host frozen past the lease and a server gone for good move
+    within the bound, and a thawed host's child never acts beside its
+    successor. The table counts each way."""
     timing = Timing()
-    results = [run(calm(seed, timing), root / f"calm-{seed}", timing) for seed in range(len(calm_cases(timing)))]
+    cases = calm_cases(timing)
+    results = [run(calm(seed, timing), root / f"calm-{seed}", timing) for seed in range(len(cases))]
     table = _judge(results, timing)
-    assert table.confusion[("blip", "still")] == 5 and table.confusion[("real", "moved")] == 4, table.confusion
+    blips = sum(1 for f in cases if f.blip)
+    unjudged = sum(1 for f in cases if f.blip is None)
+    assert table.confusion[("blip", "still")] == blips, table.confusion
+    assert table.confusion[("real", "moved")] == len(cases) - blips - unjudged, table.confusion
+
+
+def test_the_lab_undoes_its_stops_and_leaves_nothing_stopped_after_a_failure(root):
+    """Two faults stopping one etcd member: it runs again only when both
+    healed. A schedule that breaks while a member and a whole host are
+    stopped leaves no process of the lab behind, stopped or not."""
+    left = []
+    with pytest.raises(RuntimeError, match="broke"):
+        with FaultLab(root / "teardown") as lab:
+            member = lab.stop_member("s1")
+            assert lab.stop_member("s1") == member and state(member) in STOPPED
+            lab.release([member])
+            assert state(member) in STOPPED, "one of two stops healed: still stopped"
+            lab.release([member])
+            assert state(member) not in STOPPED, "both healed: it runs"
+            # the agent, its fencer and at least pbx's warm child
+            poll_until(lambda: len(lab.host_pids("s2")) >= 3, 60, "s2's agent, fencer and a child")
+            left = [lab.stop_member("s3"), *lab.freeze_host("s2")]
+            assert len(left) >= 3 and all(state(pid) in STOPPED for pid in left), left
+            raise RuntimeError("a schedule broke mid-fault")
+    assert [pid for pid in left if state(pid) not in ("", "Z")] == []
+
+
+def test_the_power_switch_kills_everything_of_its_host_but_its_etcd_member(root):
+    """The lab's fence agent (tests/faults/power.py), run from another host's
+    namespace as a master runs it: the frozen host's agent, fencer and
+    children die, stopped as they are; its etcd member lives on."""
+    import subprocess
+    import sys
+
+    from tests.faults.docs import POWER
+
+    with FaultLab(root / "power") as lab:
+        poll_until(lambda: len(lab.host_pids("s2")) >= 3, 60, "s2's agent, fencer and a child")
+        frozen = lab.freeze_host("s2")
+        member = lab.etcd["s2"].pid
+        env = dict(lab.env(), OVERSEER_FENCE_SERVER="s2", OVERSEER_SERVER="s1")
+        proc = lab.net.run_in("s1", [sys.executable, POWER, str(lab.workdir / "hosts.json")], env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        out, _ = proc.communicate(timeout=30)
+        assert proc.returncode == 0, out
+        assert "s2: powered off" in out
+        lab.agents["s2"].wait(10)
+        assert [pid for pid in frozen if state(pid) not in ("", "Z")] == []
+        assert lab.host_pids("s2") == [] and lab.member_running("s2")
+        assert set(lab.powered_off()) == {"s2"}
+        lab.release(frozen)

@@ -10,7 +10,8 @@ from typing import Optional
 
 from overseer.desired.models import ClusterDoc, ServerDoc, ServiceDoc
 from overseer.desired.state import (
-    Assignment, DesiredState, FailCount, Observation, ServerRecord, ServiceReport, SwitchoverRequest,
+    Assignment, DesiredState, FailCount, FenceRecord, Observation, ServerRecord, ServiceReport,
+    SwitchoverRequest,
 )
 from overseer.reconciler.master import assignment_time
 from overseer.reconciler.planner import ActualState, Assign, plan
@@ -23,11 +24,12 @@ def cluster(servers: list[str], margin: float = 0.5) -> ClusterDoc:
     })
 
 
-def server(name: str, domain: str = "") -> ServerDoc:
+def server(name: str, domain: str = "", fence: bool = False) -> ServerDoc:
+    spec = {"address": f"10.0.0.{abs(hash(name)) % 250 + 1}", "failureDomain": domain}
+    if fence:
+        spec["fence"] = {"command": ["fence_virsh", f"--plug={name}", "--action=off"], "timeout": "10s"}
     return ServerDoc.model_validate({
-        "apiVersion": "overseer/v1", "kind": "Server", "metadata": {"name": name},
-        "spec": {"address": f"10.0.0.{abs(hash(name)) % 250 + 1}", "failureDomain": domain},
-    })
+        "apiVersion": "overseer/v1", "kind": "Server", "metadata": {"name": name}, "spec": spec})
 
 
 def service(name: str, candidates: list[str], mode: str = "active-standby", replicas: int = 1,
@@ -40,10 +42,12 @@ def service(name: str, candidates: list[str], mode: str = "active-standby", repl
     })
 
 
-def desired(domains: dict[str, str], services: list[ServiceDoc], margin: float = 0.5) -> DesiredState:
+def desired(domains: dict[str, str], services: list[ServiceDoc], margin: float = 0.5,
+            fenced: tuple[str, ...] = ()) -> DesiredState:
+    """`fenced`: servers whose document configures a fence agent."""
     return DesiredState(
         cluster=cluster(list(domains), margin),
-        servers={n: server(n, d) for n, d in domains.items()},
+        servers={n: server(n, d, n in fenced) for n, d in domains.items()},
         services={s.metadata.name: s for s in services},
     )
 
@@ -60,6 +64,13 @@ class World:
     assignments: dict[str, Assignment] = field(default_factory=dict)
     failures: dict[tuple[str, str], FailCount] = field(default_factory=dict)
     cordoned: set[str] = field(default_factory=set)
+    fences: dict[str, FenceRecord] = field(default_factory=dict)
+
+    def fence(self, server: str, outcome: str, started: float, ended: float = 0.0, attempt: int = 1,
+              message: str = "") -> None:
+        """The master's latest fence of `server` in its current outage (`fence/<server>`)."""
+        self.fences[server] = FenceRecord(server, started, ended or started, outcome, 7, attempt, message,
+                                          timeout=10.0)
 
     def failed(self, server: str, svc: str, at: float, count: int = 1, message: str = "alive failed") -> None:
         """Failure memory: the service failed `count` times as active on `server`, last at `at`."""
@@ -86,6 +97,12 @@ class World:
         self.live.pop(name, None)
         self.down_since[name] = at
 
+    def revive(self, name: str, health: str = "ok") -> None:
+        """It registered again: its registration deletes its fence record."""
+        self.live[name] = health
+        self.down_since.pop(name, None)
+        self.fences.pop(name, None)
+
     def actual(self) -> ActualState:
         return ActualState(
             servers={n: ServerRecord(n, health=h, message=f"{n} is {h}") for n, h in self.live.items()},
@@ -97,6 +114,7 @@ class World:
             switchovers=dict(self.switchovers),
             failures=dict(self.failures),
             cordoned=frozenset(self.cordoned),
+            fences=dict(self.fences),
         )
 
     def plan(self, state: DesiredState, now: float) -> list:

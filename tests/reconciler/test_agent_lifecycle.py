@@ -1,4 +1,5 @@
 """An agent that never joined still stops promptly on SIGTERM."""
+import json
 import os
 import signal
 import subprocess
@@ -50,13 +51,14 @@ def test_agent_waiting_for_etcd_stops_on_sigterm():
 
 def test_agent_can_serve_the_board_itself(cluster):
     import json
+    import urllib.error
     import urllib.request
 
     from tests.support.cluster import cluster_yaml
 
     cluster.apply(cluster_yaml(cluster.name, ["pbx1", "pbx2"]))
     port = free_port()
-    cluster.start_agent("pbx1", "--ui", f"127.0.0.1:{port}")
+    cluster.start_agent("pbx1", "--ui", f"127.0.0.1:{port}", "--ui-allow-host", "board.test")
     cluster.start_agent("pbx2")
     cluster.wait_for(lambda s: s.master is not None and len(s.servers) == 2, what="a master")
     deadline = time.monotonic() + 30
@@ -71,6 +73,13 @@ def test_agent_can_serve_the_board_itself(cluster):
         assert time.monotonic() < deadline, "the agent's board never answered with a master"
         time.sleep(0.1)
     assert status["master"]["server"] == "pbx1" and set(status["servers"]) == {"pbx1", "pbx2"}
+    for host, expected in ((f"board.test:{port}", 200), (f"evil.example:{port}", 421)):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/healthz", headers={"Host": host})
+        try:
+            code = urllib.request.urlopen(request, timeout=2).status
+        except urllib.error.HTTPError as exc:
+            code = exc.code
+        assert code == expected, host
     cluster.signal("pbx1", signal.SIGTERM)
     assert cluster.agents["pbx1"].wait(10) == 0
 
@@ -82,12 +91,13 @@ def test_master_agent_exposes_its_reconcile_durations(cluster):
     from tests.support.cluster import cluster_yaml, sleeper_service
 
     ports = {"pbx1": free_port(), "pbx2": free_port()}
+    local = {"pbx1": free_port(), "pbx2": free_port()}    # --metrics: never on the peer port
     cluster.apply(cluster_yaml(cluster.name, ["pbx1", "pbx2"], ports=ports, extra=sleeper_service()))
-    cluster.start_agent("pbx1")
-    cluster.start_agent("pbx2")
+    cluster.start_agent("pbx1", "--metrics", str(local["pbx1"]))
+    cluster.start_agent("pbx2", "--metrics", f"127.0.0.1:{local['pbx2']}")
     snap = cluster.wait_for(lambda s: s.master is not None and "pbx" in s.assignments, what="a placement")
     # whichever won (pbx1 unless it started late), the master's own /metrics
-    url = f"http://127.0.0.1:{ports[snap.master.server]}/metrics"
+    url = f"http://127.0.0.1:{local[snap.master.server]}/metrics"
 
     def reconciles():
         with urllib.request.urlopen(url, timeout=3) as resp:
@@ -103,3 +113,27 @@ def test_master_agent_exposes_its_reconcile_durations(cluster):
         raise AssertionError("POST must be refused")
     except urllib.error.HTTPError as exc:
         assert exc.code == 405
+    # the local endpoint's /healthz says who is master; the peer port tells nobody
+    master = snap.master.server
+    with urllib.request.urlopen(f"http://127.0.0.1:{local[master]}/healthz", timeout=3) as resp:
+        status = json.load(resp)
+    assert status["server"] == master and status["master"] is True and status["etcd"] is True, status
+    for path in ("/metrics", "/healthz"):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{ports[master]}{path}", timeout=3)
+            raise AssertionError(f"the peer port answered an unsigned {path}")
+        except urllib.error.HTTPError as exc:
+            assert exc.code == (404 if path == "/metrics" else 401), (path, exc.code)
+
+
+def test_an_unusable_peer_key_file_stops_the_agent_at_start(etcd_url, cluster_name, tmp_path):
+    """A key that is named must be usable: no silent fallback to failsafe off."""
+    key = tmp_path / "peer.key"
+    key.write_bytes(b"k" * 64)
+    key.chmod(0o644)
+    env = dict(os.environ, OVERSEER_ETCD=etcd_url, OVERSEER_CLUSTER=cluster_name,
+               OVERSEER_PEER_KEY_FILE=str(key))
+    proc = subprocess.run([OVERSEER, "agent", "--server", "pbx1"], env=env, capture_output=True, text=True,
+                          timeout=30)
+    assert proc.returncode == 2, proc
+    assert f"peer key file {key}: mode 0644" in proc.stderr and "chmod 0400" in proc.stderr, proc.stderr

@@ -25,6 +25,8 @@ OPTIONS = {
     "--cert": ("OVERSEER_ETCD_CERT", "/given/cert.pem", "/env/cert.pem"),
     "--key": ("OVERSEER_ETCD_KEY", "/given/key.pem", "/env/key.pem"),
     "--user": ("OVERSEER_ETCD_USER", "given-user", "env-user"),
+    "--password-file": ("OVERSEER_ETCD_PASSWORD_FILE", "/given/password", "/env/password"),
+    "--max-answer": ("OVERSEER_ETCD_MAX_ANSWER", "64MiB", "256MiB"),
 }
 
 
@@ -39,7 +41,8 @@ def group() -> None:
 def show() -> None:
     s = settings()
     click.echo(repr({"etcd": s.etcd, "cluster": s.cluster, "cacert": s.cacert,
-                     "cert": s.cert, "key": s.key, "user": s.user}))
+                     "cert": s.cert, "key": s.key, "user": s.user, "password-file": s.password_file,
+                     "max-answer": s.max_answer, "insecure-transport": s.insecure_transport}))
 
 
 def _seen(argv: list[str], env: dict) -> dict:
@@ -62,6 +65,18 @@ def test_the_environment_beats_the_default(option):
     env_name, _, from_env = OPTIONS[option]
     assert _seen(["show"], {env_name: from_env})[option.lstrip("-")] == from_env
     assert _seen(["show"], {env_name: None})[option.lstrip("-")] is None
+
+
+@pytest.mark.parametrize("argv, env, expected", [
+    (["show"], {}, None),
+    (["--insecure-transport", "show"], {}, True),
+    (["show", "--insecure-transport"], {}, True),
+    (["show"], {"OVERSEER_ETCD_INSECURE_TRANSPORT": "1"}, True),
+    (["show"], {"OVERSEER_ETCD_INSECURE_TRANSPORT": "0"}, False),
+    (["--insecure-transport", "show"], {"OVERSEER_ETCD_INSECURE_TRANSPORT": "0"}, True),
+])
+def test_insecure_transport_is_a_flag_with_a_variable(argv, env, expected):
+    assert _seen(argv, env)["insecure-transport"] is expected
 
 
 def test_after_the_sub_command_wins_over_before():

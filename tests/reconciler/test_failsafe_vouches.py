@@ -4,7 +4,7 @@ none of the asker's actives while the asker may still keep them on that word.
 The whole path runs in the simulator (tests/sim: a master that ignores its
 vouches is found on silent-etcd schedules) and on real agents across network
 namespaces (test_netns.py: etcd cut off from everyone keeps the actives);
-these are the unit facts underneath.
+these are the unit facts underneath. Who may ask and answer: test_peer_desk.py.
 """
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from __future__ import annotations
 import pytest
 
 from overseer.desired.state import Assignment, ClusterSnapshot, MasterRecord, ServerRecord
-from overseer.reconciler.agent.failsafe import Peer, Vouches, ask_peer, everyone_lost_etcd
-from overseer.reconciler.agent.healthz import HealthzServer
+from overseer.reconciler.agent.failsafe import Peer, Vouches, everyone_lost_etcd
 from overseer.reconciler.master import MasterLoop
 from tests.reconciler.planner_world import desired, service
 
@@ -69,27 +68,6 @@ def test_master_keeps_a_vouched_servers_actives_until_the_vouch_ends(vouched):
     assert 0 < loop.wakeup_after(gone, 101.0) <= until + 0.5 - 101.0
     late = loop.decisions(gone, until + 0.6)
     assert _active_of(late) == ("c",), late            # vouch plus margin over: moved
-
-
-@pytest.mark.asyncio
-async def test_healthz_tells_the_status_who_asks():
-    seen = []
-
-    async def status(asker: str = "") -> dict:
-        seen.append(asker)
-        return {"server": "b", "etcd": False}
-    server = HealthzServer("127.0.0.1", 0, status)
-    assert await server.start()
-    port = server._server.sockets[0].getsockname()[1]
-    try:
-        answer = await ask_peer(Peer("b", "127.0.0.1", port), 2.0, "a")
-        assert answer == {"server": "b", "etcd": False}
-        verdict = await everyone_lost_etcd([Peer("b", "127.0.0.1", port)], 2.0,
-                                           ask=lambda peer, timeout: ask_peer(peer, timeout, "a"))
-        assert verdict.keep, verdict
-    finally:
-        await server.close()
-    assert seen == ["a", "a"]
 
 
 @pytest.mark.asyncio

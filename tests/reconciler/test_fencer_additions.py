@@ -4,7 +4,8 @@ it has, or kills at once when it has none. Vouching decides which line to send."
 import subprocess
 import sys
 
-from overseer.reconciler.agent.fencer import Fencer, _Watch, split_line
+from overseer.reconciler.agent.fencer import Fencer
+from overseer.reconciler.agent.fencer_watch import Watch, split_line
 from overseer.reconciler.agent.vouching import Vouching
 from tests.support.waiting import poll_until
 
@@ -23,7 +24,7 @@ def test_split_line_of_an_addition():
 
 def test_an_addition_keeps_the_deadline_and_a_full_line_replaces_the_list():
     clock = Clock()
-    watch = _Watch(clock)
+    watch = Watch(clock)
     watch.feed(b"2.000 41\n")
     clock.now += 1.5
     watch.feed(b"+ 42 vip=10.0.0.5/24@eth0\n")
@@ -35,7 +36,7 @@ def test_an_addition_keeps_the_deadline_and_a_full_line_replaces_the_list():
 
 def test_an_addition_with_no_deadline_set_is_killed_at_once():
     for before in (b"", b"1.000 41\nbye\n"):
-        watch = _Watch(Clock())
+        watch = Watch(Clock())
         watch.feed(before + b"+ 42\n")
         assert watch.groups == [42] and watch.wait() == 0.0
 

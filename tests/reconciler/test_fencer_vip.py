@@ -8,7 +8,8 @@ import textwrap
 
 import pytest
 
-from overseer.reconciler.agent.fencer import Fencer, split_line
+from overseer.reconciler.agent.fencer import Fencer
+from overseer.reconciler.agent.fencer_watch import split_line
 from tests.support.waiting import poll_until
 
 

@@ -183,9 +183,10 @@ def test_a_crashed_active_fires_demote_and_a_failing_hook_shows_in_status(cluste
              f"    promote: {{webhook: '{failing.url}', attempts: 2}}\n")
     try:
         ports = {"pbx1": free_port(), "pbx2": free_port()}
+        metrics = free_port()
         cluster.apply(cluster_yaml(cluster.name, ["pbx1", "pbx2"], ports=ports,
                                    extra=service(candidates=("pbx1",)) + hooks))
-        cluster.start_agent("pbx1")
+        cluster.start_agent("pbx1", "--metrics", str(metrics))
         cluster.start_agent("pbx2")
         snap = cluster.wait_for(lambda s: running_pid(s, "pbx1") is not None, what="pbx active on pbx1")
         old = running_pid(snap, "pbx1")
@@ -203,7 +204,7 @@ def test_a_crashed_active_fires_demote_and_a_failing_hook_shows_in_status(cluste
         last = json.loads(cluster.cli("status", "--json").stdout)["services"]["pbx"]["lastHook"]
         assert (last["server"], last["message"], last["ok"]) == ("pbx1", wanted, False), last
         # and counted on the agent's own /metrics
-        with urllib.request.urlopen(f"http://127.0.0.1:{ports['pbx1']}/metrics", timeout=5) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{metrics}/metrics", timeout=5) as response:
             metrics = response.read().decode()
         assert 'overseer_hook_runs_total{event="promote",outcome="failed"} 2.0' in metrics, metrics
         assert 'overseer_hook_runs_total{event="demote",outcome="ok"} 1.0' in metrics, metrics

@@ -242,10 +242,11 @@ def test_etcd_cut_off_from_everyone_keeps_actives(netc, ttl):
     holds_for(all_stay, 2 * seconds + 0.5, "failsafe: the active running while etcd is gone for everyone")
 
     # The link returns to an etcd that kept running and expired every lease
-    # meanwhile: agents fence on "lease expired" and the new master places the
-    # service again (docs/design-choices.md: one bounce, never two actives).
-    # An etcd that was itself down keeps the leases and nothing bounces
-    # (tests/reconciler/test_fencing.py).
+    # meanwhile. Each agent's actives are still legitimate on its peers' word
+    # (failsafe vouched for them), so it takes a new lease and keeps them:
+    # nothing bounces (docs/design-choices.md, "After a cluster-wide lease
+    # expiry"). An etcd that was itself down keeps the leases
+    # (tests/reconciler/test_fencing.py); one that stalled: test_etcd_stall.py.
     restored = time.monotonic()
     lab.restore("etcd")
 
@@ -262,6 +263,10 @@ def test_etcd_cut_off_from_everyone_keeps_actives(netc, ttl):
     print(f"\netcd link restored: cluster converged after {time.monotonic() - restored:.2f}s "
           f"(master {master.server} -> {snap.master.server})")
     holds_for(one_active, 1.0, "exactly one active, the assigned one")
+    assert running_pid(snap, "pbx1") == child and _alive(child), "the active bounced after etcd's return"
+    # the history says why nothing moved (written just after the new lease)
+    cluster.wait_for(lambda s: any(e.kind == "kept" and e.server == "pbx1" for e in s.history.get("pbx", ())),
+                     timeout=10, what="pbx's history saying its active was kept")
 
 
 def test_cut_off_active_that_is_not_master_fences_before_the_lease_ends(netc):

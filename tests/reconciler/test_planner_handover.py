@@ -6,6 +6,7 @@ from overseer.reconciler.planner import ClearSwitchover, Record, Refusal, next_w
 from tests.reconciler.planner_world import World, desired, only_assign, service
 
 DOMAINS = {"pbx1": "switch-a", "pbx2": "switch-b", "pbx3": "switch-a"}
+MARGIN = 0.5
 ALL_OK = {"pbx1": "ok", "pbx2": "ok", "pbx3": "ok"}
 
 
@@ -197,3 +198,20 @@ def test_a_report_older_than_the_assignment_does_not_fence():
     w.ack("asterisk", "pbx1", "pbx3")
     a = only_assign(w.step(state, 4))
     assert a.active == ("pbx3",)
+
+
+def test_a_standby_whose_lease_just_went_stays_listed_until_its_margin_passed():
+    # etcd expired every lease at once (a stall): the standby is only
+    # re-registering. Dropping it at once stopped its warm standby for nothing;
+    # it goes, as a dead active does, once its failover margin passed.
+    state = asterisk()
+    w = settled(state)
+    standby = w.assignments["asterisk"].standby
+    w.kill("pbx2", 10.0)
+    assert w.plan(state, 10.1) == []
+    assert next_wakeup(state, w.actual(), w.assignments, 10.1) == 10.0 + MARGIN
+    a = only_assign(w.step(state, 10.0 + MARGIN))
+    assert a.active == ("pbx1",) and "pbx2" not in a.standby
+    w.live["pbx2"] = "ok"                      # back: listed again
+    assert "pbx2" in only_assign(w.step(state, 11)).standby
+    assert standby[0] == "pbx2"

@@ -57,3 +57,24 @@ async def test_an_etcd_outage_keeps_the_values_and_a_bad_value_is_dropped_alone(
     await _until(lambda: not sink.pending, "the sink to drain")
     task.cancel()
     assert written == ["a", "c"]
+
+
+async def test_resend_gives_up_a_write_hung_on_a_dead_connection_and_sends_again():
+    # A report sent into a cut link hangs until the client's timeout; once
+    # etcd answers again (a new lease) it goes out on a new call at once.
+    hung = asyncio.Event()
+    written = []
+
+    async def run(fn, value):
+        if not written and not hung.is_set():
+            hung.set()
+            await asyncio.Event().wait()      # the dead connection: never answers
+        fn(value)
+
+    sink = LatestSink(written.append, "role reports", run)
+    task = asyncio.create_task(sink.run())
+    sink.put(("pbx",), "stepped down")
+    await _until(hung.is_set, "the first write to hang")
+    sink.resend()
+    await _until(lambda: written == ["stepped down"] and not sink.pending, "the report sent again")
+    task.cancel()

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from overseer.reconciler.sim.schedule import BLIPS_UPTO_BEFORE, Fault, Schedule, ServicePlan, draw
+from overseer.reconciler.sim.schedule import (
+    BLIPS_UPTO, BLIPS_UPTO_BEFORE, EXTRAS, EXTRAS_BEFORE_DEADLINES, Fault, Schedule, ServicePlan, draw,
+)
 from tests.sim.test_simulator import _sim
 
 FOUND = {
@@ -38,10 +40,19 @@ FOUND = {
     7352: "peers answering 'gone' on a timed-out probe (silent-etcd attempt) gave two actives on a slow etcd",
     10894: "an agent restarted during an etcd blip died with the blip's error instead of waiting it out",
     8366: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
+    604: "a demote that failed after doing its work kept the role 'active': switched back, never promoted again",
+    1242: "a 'stepped down' report sent into a cut waited for the client's timeout after the link came back: late",
+    3605: "the same (a report hung on the dead connection held the master's next decision): late",
     9131: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     15583: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     22747: "the same silent-etcd attempt: three actives of a replicas-2 service on a slow etcd",
     77798: "the fencer killed a warm active while its self-fence demoted it; the demote 'succeeding' left a standby with no process, never started: replicas 2 stuck at 1 active",
+}
+# Found by the simulator once commands ran as production runs them (a failing
+# or hung command may have done its work) and a demote without a command did nothing.
+FOUND_WITH_COMMANDS = {
+    52: "a warm active without a demote command 'demoted' by doing nothing went on acting as active beside its successor",
+    216: "a promote that timed out after making the service active, then a hung demote while retreating: three actives",
 }
 
 SCRIPTED = {
@@ -69,11 +80,31 @@ SCRIPTED = {
 _EXTRAS_CAME_LATER = (57, 1515, 2516, 5877)
 for _seed in _EXTRAS_CAME_LATER:
     SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], draw(_seed, extras=False, blips_upto=BLIPS_UPTO_BEFORE))
-# All of FOUND was found while blips lasted at most 0.3 x leaseTTL: where the
-# longer blips since changed a seed's schedule, it also replays as it was.
+# All of FOUND was found while blips lasted at most 0.3 x leaseTTL, and before
+# the failing failovers (schedule.failing_failover) and the generators that
+# came with per-fault deadlines (a long loss, a short failure memory); those
+# of FOUND_WITH_COMMANDS before the latter two only. Where any of these
+# changed a seed's schedule since, it also replays as it was; so does one
+# whose servers gained fence agents since (sim/fence_agents.py).
+_BEFORE_COMMANDS = tuple(name for name in EXTRAS_BEFORE_DEADLINES if name != "failing_failover")
+
+
+def _as_found(seed: int) -> Schedule:
+    if seed in FOUND_WITH_COMMANDS:
+        schedule = draw(seed, extras=EXTRAS_BEFORE_DEADLINES, blips_upto=BLIPS_UPTO)
+    else:
+        schedule = draw(seed, extras=_BEFORE_COMMANDS, blips_upto=BLIPS_UPTO_BEFORE)
+    return schedule.but(fence=None)
+
+
+SCRIPTED["seed-3309-without-fence-agents"] = (
+    "a warm active with no demote command counted as standby after a self-fence's demote, which ran no "
+    "command: a vouch meanwhile dropped its group, and its hung stop ran it beside its successor: two actives",
+    draw(3309).but(fence=None))
+FOUND.update(FOUND_WITH_COMMANDS)
 for _seed in sorted(set(FOUND) - set(_EXTRAS_CAME_LATER)):
-    if draw(_seed, blips_upto=BLIPS_UPTO_BEFORE) != draw(_seed):
-        SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], draw(_seed, blips_upto=BLIPS_UPTO_BEFORE))
+    if _as_found(_seed) != draw(_seed, extras=EXTRAS):
+        SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], _as_found(_seed))
 
 _RUN_SCRIPTED = """
 import sys

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from overseer.reconciler.agent import local, presence
+from overseer.actuators import vip
+from overseer.reconciler.agent import local, presence, service_worker
 from overseer.reconciler.planner import health
 from overseer.reconciler.sim import procs
 from overseer.reconciler.sim.run import run_seed
@@ -28,6 +29,18 @@ def test_one_seed_twice_gives_the_same_trace():
     assert "became master" in first.trace  # the agents' own log lines are in it
 
 
+def test_a_seed_gives_the_same_trace_after_other_seeds_in_the_same_process():
+    """What ran before a seed in the same process never changes its trace.
+    Seeds 6, 45, 76, 86 and 139 differed when watches that missed events were
+    redelivered in id() order (memory addresses, which depend on history)."""
+    seeds = (6, 45, 76, 86, 139)
+    alone = {seed: run_seed(seed).trace for seed in seeds}
+    for seed in range(7, 27):
+        run_seed(seed, keep_logs=False)
+    for seed in reversed(seeds):
+        assert run_seed(seed).trace == alone[seed], f"seed {seed} changed after other seeds ran"
+
+
 def test_a_seed_replays_byte_for_byte_across_processes():
     runs = [_sim("--n", "1", "--seed", "11", "--trace") for _ in range(2)]
     assert runs[0].returncode == 0, runs[0].stderr
@@ -35,10 +48,10 @@ def test_a_seed_replays_byte_for_byte_across_processes():
     assert "PROCESS" in runs[0].stdout
 
 
-def _first_failing(seeds, invariant):
+def _first_failing(seeds, invariant, saying=""):
     for seed in seeds:
         result = run_seed(seed, keep_logs=False)
-        if any(v[1] == invariant for v in result.violations):
+        if any(v[1] == invariant and saying in v[2] for v in result.violations):
             return seed
     return None
 
@@ -49,7 +62,7 @@ def test_finds_a_planted_missing_self_fence(monkeypatch):
     async def never_fence(self):
         await presence.asyncio.Event().wait()
     monkeypatch.setattr(presence.Presence, "_deadline_guard", never_fence)
-    monkeypatch.setattr(procs.SimFencer, "vouch", lambda self, seconds, groups, vips=(): None)
+    monkeypatch.setattr(procs.SimFencer, "_end", lambda self, fired, why: None)
     assert _first_failing(range(1, 41), "safety") is not None
 
 
@@ -71,6 +84,45 @@ def test_finds_a_planted_skipped_epoch_check(monkeypatch):
         return True
     monkeypatch.setattr(local.LocalServices, "_still_current", always_current)
     assert _first_failing(range(1, 61), "safety") is not None
+
+
+def test_finds_a_planted_address_kept_on_demote(monkeypatch):
+    """A VIP actuator whose demote leaves the floating address up: the old
+    active keeps it beside its successor's. Found within 20 seeds (first at
+    seed 15) by the address check, through the real VipActuator."""
+    async def demote_keeping_the_address(self, ctx):
+        await self.inner.demote(ctx)
+    monkeypatch.setattr(vip.VipActuator, "demote", demote_keeping_the_address)
+    assert _first_failing(range(1, 21), "safety", "address") is not None
+
+
+def test_finds_a_planted_retreat_that_trusts_a_failed_promote(monkeypatch):
+    """After a promote that failed or timed out, an agent that takes the
+    service for a standby without demoting or stopping it: a promote that
+    did its work before failing leaves an active the master no longer counts.
+    Found within 30 seeds (first at seed 26; the failing failovers widen this path)."""
+    async def trusting_retreat(self, ctx):
+        running = await self._running(ctx)
+        self.role = "standby" if running and self.standby_mode == "warm" else "stopped"
+        self._set_monitor_role()
+    monkeypatch.setattr(service_worker.ServiceWorker, "_retreat", trusting_retreat)
+    assert _first_failing(range(1, 31), "safety", "actives") is not None
+
+
+def test_finds_a_planted_failed_promote_counted_as_success(monkeypatch):
+    """An agent that counts a failed promote as done: reported active while
+    its process never took over, nobody moves the service. Found within 30
+    seeds (first at seed 26) as an outage while a candidate could serve."""
+    real_failed = service_worker.ServiceWorker._failed
+
+    async def promote_counted_as_done(self, step, target, ctx, exc, about=None):
+        if step != "promote":
+            return await real_failed(self, step, target, ctx, exc, about)
+        self.role = "active"
+        self.on_role_change()
+        await self._report("ok", "promote done", about)
+    monkeypatch.setattr(service_worker.ServiceWorker, "_failed", promote_counted_as_done)
+    assert _first_failing(range(1, 31), "liveness") is not None
 
 
 @pytest.mark.parametrize("first", [1])

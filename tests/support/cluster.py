@@ -2,7 +2,7 @@
 agents as real `overseer agent` subprocesses, state read back from etcd.
 
 Everything runs on loopback; each agent gets its own state dir and log file
-(printed on failure so a red test says why).
+(printed on failure so a red test says why), and all share one peer key.
 """
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from overseer.desired.state import ClusterSnapshot
 from overseer.desired.store.client import EtcdConfig, StoreError
 from overseer.desired.store.local_etcd import free_port
 from overseer.desired.store.store import Store
+from overseer.reconciler.agent.peer_auth import load_key, write_key
 
 OVERSEER = os.path.join(os.path.dirname(sys.executable), "overseer")
 
@@ -83,7 +84,11 @@ class Cluster:
     def __init__(self, etcd_url: str, name: str, workdir: Path):
         self.etcd_url, self.name, self.workdir = etcd_url, name, Path(workdir)
         self.agents: dict[str, subprocess.Popen] = {}
-        self.env = dict(os.environ, OVERSEER_ETCD=etcd_url, OVERSEER_CLUSTER=name, PYTHONUNBUFFERED="1")
+        # the cluster's failsafe key, as a deployment has one (docs/operations.md)
+        key_file = self.workdir / "peer.key"
+        self.peer_key = load_key(str(key_file)) if key_file.exists() else write_key(str(key_file))
+        self.env = dict(os.environ, OVERSEER_ETCD=etcd_url, OVERSEER_CLUSTER=name, PYTHONUNBUFFERED="1",
+                        OVERSEER_PEER_KEY_FILE=self.peer_key.source)
         self._store: Optional[Store] = None
 
     @property

@@ -1,6 +1,8 @@
 """The board in a real browser (Debian chromium via Playwright), live updates without reload."""
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from tests.ui.browser import (
@@ -51,7 +53,6 @@ def test_tile_turns_red_live_and_detail_shows_failover_reason():
 
 
 def test_stale_banner_appears_live():
-    import time
     source = FakeSource(make_snapshot({"a": "", "b": ""}, {"web": ["a", "b"]}))
     with board_server(source) as server, chromium_page() as page:
         page.goto(server.url + "/")
@@ -59,3 +60,18 @@ def test_stale_banner_appears_live():
         source.go_stale("etcd unreachable at http://127.0.0.1:2379", since=time.time())
         page.wait_for_selector(".banner.stale", timeout=15_000)
         assert "etcd view stale since" in page.inner_text(".banner.stale")
+
+
+def test_an_unchanged_board_is_polled_with_304s_and_a_change_still_shows():
+    snap = make_snapshot({"pbx1": "", "pbx2": ""}, {"asterisk": ["pbx1", "pbx2"]})
+    source = FakeSource(snap)
+    with board_server(source) as server, chromium_page() as page:
+        polls: list[int] = []
+        page.on("response", lambda r: polls.append(r.status) if "/partials/board" in r.url else None)
+        page.goto(server.url + "/")
+        while len(polls) < 4:   # the page's own 1 s timer polls
+            page.wait_for_event("response", lambda r: "/partials/board" in r.url, timeout=5000)
+        assert polls[:1] == [200] and set(polls[1:4]) == {304}, polls
+        source.set(with_status(snap, "pbx1", "asterisk", "alive", "fail", "process gone"))
+        wait_tile(page, "asterisk", ("fail",), timeout=15)
+        assert 200 in polls[4:] and page.console_errors == [], (polls, page.console_errors)

@@ -18,9 +18,10 @@ from tests.ui.seed import seed_cluster
 OVERSEER = os.path.join(os.path.dirname(sys.executable), "overseer")
 
 
-def _get(url: str):
+def _get(url: str, host: str | None = None):
+    request = urllib.request.Request(url, headers={"Host": host} if host else {})
     try:
-        with urllib.request.urlopen(url, timeout=2) as response:
+        with urllib.request.urlopen(request, timeout=2) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read()
@@ -43,7 +44,8 @@ def test_overseer_ui_serves_and_stops_on_sigterm(etcd_url, cluster_name):
     store = seed_cluster(etcd_url, cluster_name)
     port = free_port()
     env = dict(os.environ, OVERSEER_ETCD=etcd_url, OVERSEER_CLUSTER=cluster_name)
-    proc = subprocess.Popen([OVERSEER, "ui", "--listen", f"127.0.0.1:{port}", "--resync", "0.5"],
+    proc = subprocess.Popen([OVERSEER, "ui", "--listen", f"127.0.0.1:{port}", "--resync", "0.5",
+                             "--allow-host", "board.test"],
                             env=env, stderr=subprocess.PIPE, text=True)
     try:
         base = f"http://127.0.0.1:{port}"
@@ -51,6 +53,8 @@ def test_overseer_ui_serves_and_stops_on_sigterm(etcd_url, cluster_name):
         assert status == 200 and json.loads(body)["cluster"] == cluster_name
         status, body = _get(base + "/api/v1/status")
         assert json.loads(body)["services"]["web"]["status"] == "fail"
+        assert _get(base + "/api/v1/status", host=f"evil.example:{port}")[0] == 421   # DNS rebinding
+        assert _get(base + "/api/v1/status", host=f"board.test:{port}")[0] == 200
         request = urllib.request.Request(base + "/api/v1/status", method="POST", data=b"{}")
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(request, timeout=2)

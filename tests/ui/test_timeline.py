@@ -3,6 +3,7 @@ kind, the history API's filters, and the page in a real browser."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -27,6 +28,13 @@ def test_a_mark_sits_where_its_time_is_and_says_why_on_hover():
     assert [(m.x, m.category) for m in strip.marks] == [(tl.WIDTH / 2, "fence"), (tl.WIDTH * 3 / 4, "master")]
     assert "self-fenced" in strip.marks[0].title and "failover [pbx2]" in strip.marks[0].title
     assert tl.x_of(NOW, NOW) == tl.WIDTH and tl.x_of(NOW - tl.SPAN, NOW) == 0.0
+
+
+def test_a_fence_agent_s_run_is_a_fence_mark():
+    history = {"pbx": (entry("pbx", NOW - 60, "fence", "fence of pbx1 failed (attempt 1, after 2.0s): exit 1"),
+                       entry("pbx", NOW - 30, "fence", "pbx1 fenced by its fence agent in 0.4s; pbx moves on"))}
+    (strip,) = tl.strips(["pbx"], history, {}, NOW)
+    assert [m.category for m in strip.marks] == ["fence", "fence"]
 
 
 def test_failed_check_results_become_ticks_and_ok_ones_do_not():
@@ -88,3 +96,67 @@ def test_timeline_in_a_browser_shows_the_reason_on_hover():
         assert abs((box["x"] + box["width"] / 2 - strip["x"]) / strip["width"] - 22 / 24) < 0.02, (box, strip)
         screenshot(page, "timeline.png")
         assert page.console_errors == [], page.console_errors
+
+
+def test_a_busy_strip_draws_its_newest_marks_and_counts_the_rest():
+    history = {"pbx": tuple(entry("pbx", NOW - 3600 + i, "failover", f"move {i}") for i in range(200))}
+    results = tuple(Result(NOW - 600 + i, "fail", 0.0) for i in range(30))
+    obs = {("pbx1", "pbx", "alive"): Observation("pbx1", "pbx", "alive", status="fail", results=results)}
+    (strip,) = tl.strips(["pbx"], history, obs, NOW)
+    moves = [m for m in strip.marks if m.category != "check"]
+    ticks = [m for m in strip.marks if m.category == "check"]
+    assert len(moves) == tl.HISTORY_MARKS and len(ticks) == tl.CHECK_MARKS
+    assert "move 199" in moves[-1].title and "move 170" in moves[0].title   # the newest kept
+    assert strip.hidden == 200 - tl.HISTORY_MARKS + 30 - tl.CHECK_MARKS
+
+
+def test_a_long_reason_is_cut_in_the_hover_text():
+    history = {"pbx": (entry("pbx", NOW - 60, "failover", "x" * 5000),)}
+    (strip,) = tl.strips(["pbx"], history, {}, NOW)
+    assert len(strip.marks[0].title) == tl.TITLE_CHARS and strip.marks[0].title.endswith("…")
+
+
+def _many(services: int, entries: int, now: float):
+    names = {f"svc{n:04d}": ["pbx1", "pbx2"] for n in range(services)}
+    snap = make_snapshot({"pbx1": "", "pbx2": ""}, names)
+    history = {s: tuple(entry(s, now - 80_000 + i * 400, "failover", f"{s}: pbx1 alive failed 3/3, moved to pbx2 ({i})")
+                        for i in range(entries)) for s in names}
+    return replace(snap, history=history)
+
+
+def test_the_timeline_shows_a_page_of_services_at_a_time():
+    now = time.time()
+    client = _client(_many(250, 3, now))
+    first = client.get("/timeline").get_data(as_text=True)
+    assert first.count('<svg class="timeline"') == tl.STRIPS_PER_PAGE == 100
+    assert "services 1–100 of 250" in first and 'href="/timeline?page=2"' in first
+    third = client.get("/timeline?page=3").get_data(as_text=True)
+    assert third.count('<svg class="timeline"') == 50 and 'data-service="svc0249"' in third
+    assert 'data-fragment="/partials/timeline?page=3"' in third      # live updates stay on the page
+    assert client.get("/timeline?page=4").status_code == 404
+    assert client.get("/timeline?page=0").status_code == 400
+
+
+def test_the_timeline_is_bounded_whatever_the_history():
+    now = time.time()
+    client = _client(_many(300, 200, now))
+    page = client.get("/timeline").get_data()
+    kept = 300 * 200 * len("svc0000: pbx1 alive failed 3/3, moved to pbx2 (199)")
+    assert len(page) < 1024 * 1024 < kept, len(page)     # drawn: 100 strips x 30 marks
+    assert "170 older not drawn" in page.decode()
+
+
+def test_the_span_is_a_parameter_of_the_page():
+    now = time.time()
+    snap = make_snapshot({"pbx1": "", "pbx2": ""}, {"pbx": ["pbx1", "pbx2"]})
+    snap = with_failover(snap, "pbx", "pbx2", "two hours ago", now=now - 7200)
+    snap = with_failover(snap, "pbx", "pbx1", "ten minutes ago", now=now - 600)
+    client = _client(snap)
+    hour = client.get("/timeline?span=1h").get_data(as_text=True)
+    assert "Timeline: the last 1 hour" in hour and "ten minutes ago" in hour and "two hours ago" not in hour
+    assert 'data-fragment="/partials/timeline?span=1h"' in hour
+    assert "two hours ago" in client.get("/timeline").get_data(as_text=True)
+    quarter = client.get("/partials/timeline?span=15m").get_data(as_text=True)
+    assert "the last 15 minutes" in quarter and "ten minutes ago" in quarter
+    for bad in ("2d", "48h", "10s", "soon"):
+        assert client.get(f"/timeline?span={bad}").status_code == 400, bad

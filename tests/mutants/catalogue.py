@@ -1,0 +1,216 @@
+"""The planted bugs: each a small named edit of the product's source.
+
+A mutant is one or more `Edit`s, each replacing text that must occur exactly
+once in its file (scratch.py refuses anything else, so a refactor that moves
+the code breaks the mutant loudly). It names the invariants of the
+simulator's checker (reconciler/sim/checker.py) that must report it, and
+within how many seeds from seed 1.
+
+Budgets come from two places. `within` on a mutant is measured: three times
+the seed the simulator first catches it at, rounded up to tens, at least 20,
+so schedules may change a little without a false alarm (`--every-seed` shows
+how many seeds catch it and suggests a budget). Mutants the simulator cannot
+catch yet have no `within`; their budget is the estimate in `ESTIMATED`, to
+be replaced by a measured `within` once the simulator sees them. The table of
+`make mutants` marks estimated budgets. `short` mutants also run in `make test`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: str      # the source file, as in the repository (reconciler/agent/presence.py)
+    old: str       # must occur exactly once in the file
+    new: str
+
+
+@dataclass(frozen=True)
+class Mutant:
+    name: str
+    bug: str                       # the planted bug, in words
+    edits: tuple[Edit, ...]
+    catches: tuple[str, ...]       # any of these invariants reporting it is a catch
+    within: Optional[int] = None   # measured budget of seeds; None: see ESTIMATED
+    short: bool = False            # also in `make test` (caught within a few seeds)
+    pattern: str = ""              # a regex the violation's message must match, if set
+    why: str = field(default="", compare=False)   # what catches it, or what it would take
+
+
+# Best estimates, not measurements: seeds within which each mutant should be
+# caught once the simulator can see it (requirement-derived bounds, faults that
+# eat the fencing slack, VIPs and partial promotes in the stand-ins). Calibrate
+# after those land: run `make mutants ONLY=<name> SEEDS=<many>`, then give the
+# mutant a measured `within` and drop it from here.
+ESTIMATED: dict[str, int] = {
+    "dead-never-moved": 100,
+    "late-move-8s": 200,
+    "late-move-12s": 150,
+    "late-move-16s": 100,
+    "late-move-20s": 100,
+    "margin-0": 1000,
+    "deadlines-1.05-leases": 1000,
+    "memory-never-expires": 500,
+    "vip-kept-on-demote": 300,
+    "vip-promote-without-address": 300,
+}
+
+
+def _deadlines(leases: str) -> tuple[Edit, ...]:
+    """The agent's own fence deadline (80% of a lease after the last renewal)
+    and the fencer's (95%), both moved to `leases` leases."""
+    return (
+        Edit("reconciler/agent/presence.py",
+             "moment + self.ttl * 0.8)",
+             f"moment + self.ttl * {leases})"),
+        Edit("reconciler/agent/presence.py",
+             "self.vouch(moment + self.ttl * 0.95 - self.clock())",
+             f"self.vouch(moment + self.ttl * {leases} - self.clock())"),
+        Edit("reconciler/agent/agent.py",
+             "self.vouching.changed(self.presence.ttl * 0.95 - (",
+             f"self.vouching.changed(self.presence.ttl * {leases} - ("),
+    )
+
+
+_MARGIN = "self.margin = spec.failoverMargin if spec else DEFAULT_MARGIN"
+_MARGIN_ZERO = Edit("reconciler/planner/health.py", _MARGIN,
+                    "self.margin = 0.0  # the lease expiry alone says the server is gone")
+
+
+def _late(seconds: int) -> Mutant:
+    return Mutant(
+        f"late-move-{seconds}s",
+        f"a dead server's actives are moved {seconds} s late (its failover margin counts {seconds} s more)",
+        (Edit("reconciler/planner/health.py", _MARGIN,
+              f"self.margin = (spec.failoverMargin if spec else DEFAULT_MARGIN) + {seconds}.0"),),
+        ("liveness",),
+        why="liveness, late: a lost server's deadline is leaseTTL + failoverMargin (+ the election if it "
+            "was the master) + start + promote + 1 s, and the long-loss fault outlasts it",
+    )
+
+
+MUTANTS: tuple[Mutant, ...] = (
+    Mutant(
+        "skipped-epoch-check",
+        "an agent promotes without asking etcd whether its assignment and the master's epoch are still current",
+        (Edit("reconciler/agent/local.py",
+              "            return await self._checks.check(assignment)",
+              "            return True  # the watch already delivered the newest assignment"),),
+        ("safety",), within=20, short=True,
+        why="safety: a promote under a dead master's epoch, or two actives (the master-loss fault)",
+    ),
+    Mutant(
+        "deadlines-1.5-leases",
+        "the agent's and the fencer's deadlines at 1.5 leases after the last renewal, past the lease",
+        _deadlines("1.5"),
+        ("safety",), within=20, short=True,
+        why="safety: a server cut off from etcd keeps its active after its lease expired and the master moved it",
+    ),
+    Mutant(
+        "fail-after-1",
+        "a single failed probe fails a check: the Cluster's default failAfter is ignored",
+        (Edit("observers/monitor.py",
+              "Hysteresis(check.failAfter or defaults.failAfter,",
+              "Hysteresis(check.failAfter or 1,"),),
+        ("calm",), within=120, short=True,
+        why="calm: a labelled single-probe flap moves the service",
+    ),
+    Mutant(
+        "margin-0-deadlines-1.05",
+        "failover margin 0 and the agent's and the fencer's deadlines at 1.05 leases",
+        (_MARGIN_ZERO, *_deadlines("1.05")),
+        ("safety",), within=60, short=True,
+        why="safety: the master promotes the moment the lease expires while the old active still runs",
+    ),
+    Mutant(
+        "dead-never-moved",
+        "a dead server's actives are never moved: a server that is not live never counts as fenced",
+        (Edit("reconciler/planner/health.py",
+              "        if server not in self.live:\n            return self.dead_fenced(server)",
+              "        if server not in self.live:\n            return False  # cannot hear from it: cannot know"),),
+        ("liveness",),
+        why="liveness, late (or never, for a server gone for good): the long-loss fault keeps a server "
+            "that holds actives away for 1.5-3 times their deadline",
+    ),
+    _late(8), _late(12), _late(16), _late(20),
+    Mutant(
+        "margin-0",
+        "failover margin 0: a dead server's actives are moved the moment its lease expires",
+        (_MARGIN_ZERO,),
+        ("safety",),
+        why="needs faults that eat the fencing slack (a host freeze, a delayed fencer kill, clock drift, "
+            "etcd's lease-expiry granularity): the fence deadlines at 80%/95% of the lease still beat the expiry",
+    ),
+    Mutant(
+        "deadlines-1.05-leases",
+        "the agent's and the fencer's deadlines at 1.05 leases, the failover margin kept",
+        _deadlines("1.05"),
+        ("safety",),
+        why="needs faults that eat the fencing slack: the margin (0.2-0.5 s) covers the 5% overrun",
+    ),
+    Mutant(
+        "memory-never-expires",
+        "failure memory never expires: a server where a service failed ranks last for it for good",
+        (Edit("reconciler/planner/memory.py",
+              "if record is None or record.count <= 0 or now >= record.last + timeout:",
+              "if record is None or record.count <= 0:"),),
+        ("placement",),
+        why="placement: with failureTimeout drawn short (4-15 s), a service that failed on its first "
+            "candidate and then on the next must go back to the first once the failure expired",
+    ),
+    Mutant(
+        "vip-kept-on-demote",
+        "a demoted (or self-fenced) active keeps its floating IP",
+        (Edit("actuators/vip.py",
+              "        await self.drop(ctx)   # before the service steps down: never two holders\n"
+              "        await self.inner.demote(ctx)",
+              "        await self.inner.demote(ctx)"),),
+        ("safety",),
+        why="needs VIPs in the simulator, through the real VIP actuator: it has none",
+    ),
+    Mutant(
+        "partial-promote-as-success",
+        "a promote that failed while the service still runs is counted as done (the service is reported active)",
+        (Edit("reconciler/agent/service_worker.py",
+              "                except ActuatorError as exc:\n"
+              "                    self.promoting = False\n"
+              "                    await self._failed(step, target, ctx, exc, about)\n"
+              "                    return True\n",
+              "                except ActuatorError as exc:\n"
+              "                    self.promoting = False\n"
+              "                    if step != roles.PROMOTE or not await self._running(ctx):\n"
+              "                        await self._failed(step, target, ctx, exc, about)\n"
+              "                        return True\n"
+              "                    log.warning(\"%s: promote failed (%s) but the service runs: taken as done\",\n"
+              "                                self.name, exc)\n"),),
+        ("liveness",), within=100,
+        why="liveness, rarely: only where an injected failing promote meets a promote (seed 33 of the first 300); "
+            "the service stays a standby that its agent reports active",
+    ),
+    Mutant(
+        "vip-promote-without-address",
+        "a promote whose floating IP could not be added counts as done: the service is half promoted",
+        (Edit("actuators/vip.py",
+              "        await self.inner.promote(ctx)\n        await self.add(ctx)",
+              "        await self.inner.promote(ctx)\n"
+              "        try:\n"
+              "            await self.add(ctx)\n"
+              "        except ActuatorError as exc:   # the service is promoted: the address can follow\n"
+              "            log.warning(\"%s: adding %s failed: %s\", self.service, self.vip.address, exc)"),),
+        ("liveness",),
+        why="needs VIPs in the simulator, with an address that can fail to come up",
+    ),
+)
+
+
+def by_name() -> dict[str, Mutant]:
+    return {m.name: m for m in MUTANTS}
+
+
+def budget(mutant: Mutant) -> tuple[int, bool]:
+    """(seeds, estimated): the measured `within`, else the estimate."""
+    if mutant.within is not None:
+        return mutant.within, False
+    return ESTIMATED[mutant.name], True
