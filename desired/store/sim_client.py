@@ -61,8 +61,10 @@ class SimClient:
     def current(self) -> str:
         return self.endpoints[self.index]
 
-    def advance(self) -> None:
-        self.index = (self.index + 1) % len(self.endpoints)
+    def advance(self, past: str) -> None:
+        """etcd_http.py after a failure at `past`: the member after that one
+        (not after whatever a concurrent call moved it to meanwhile)."""
+        self.index = (self.endpoints.index(past) + 1) % len(self.endpoints) if past in self.endpoints else 0
 
     def settle(self, member: str) -> None:
         if member in self.endpoints:

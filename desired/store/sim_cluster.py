@@ -413,7 +413,7 @@ class SimCluster:
             if what == "dropped":
                 raise Rejected(f"etcd at {m} rejected the request: {DROPPED}", 2)
             if what == REFUSED and not pinned:
-                client.advance()        # etcd_http.py: refused, so never sent: the next member
+                client.advance(m)       # etcd_http.py: refused, so never sent: the next member
                 tries += 1
                 if tries < len(client.endpoints):
                     continue

@@ -38,11 +38,11 @@ if TYPE_CHECKING:
 
 SAMPLE = 0.1
 STALE_GRACE = 1.0
-# A frozen host's children count as active again the moment it thaws, and may
-# run a moment before its fencer's overdue kill lands (world.THAW_RACE): more
-# actives than replicas that long after a thaw is the freeze's, not a bug;
-# still there this long after it, it is.
-THAW_GRACE = 0.1
+# A frozen host's children (and addresses) count again the moment it thaws,
+# and act until its fencer's overdue kill lands (procs.FENCER_KILL_SLOW, then
+# `ip addr del`): more actives or holders than allowed that long after a thaw
+# is the freeze's, not a bug; still there this long after it, it is.
+THAW_GRACE = 0.25
 INVARIANTS = ("safety", "liveness", "calm", "placement", "crash")
 
 
@@ -129,7 +129,9 @@ class Checker:
         self.placement.effect(actuator.server, actuator.service, before, after, t)
 
     def address_held(self, service: str, address: str, holders: list[str]) -> None:
-        """A server added `service`'s floating address; `holders` hold it now."""
+        """A server added `service`'s floating address; `holders` hold it now
+        (a frozen host's kernel answers for nothing until it thaws)."""
+        holders = [h for h in holders if h not in self.world.frozen_hosts]
         if len(holders) > 1:
             self.violation("safety", f"{service}'s address {address} held by {', '.join(holders)} at once")
 
@@ -156,6 +158,11 @@ class Checker:
             if server in actives and len(actives) > plan.replicas:
                 self.violation("safety", f"{plan.name}: {len(actives)} actives ({', '.join(actives)}) > replicas "
                                          f"{plan.replicas} {THAW_GRACE:g}s after {server} thawed")
+        for address, held in self.world.addresses.holders.items():
+            holders = sorted(h for h in held if h not in self.world.frozen_hosts)
+            if server in holders and len(holders) > 1:
+                self.violation("safety", f"address {address} held by {', '.join(holders)} {THAW_GRACE:g}s "
+                                         f"after {server} thawed")
 
     # --- sampling ------------------------------------------------------------------------
 

@@ -106,9 +106,9 @@ def slack_eaters(seed: int, s: Schedule) -> list[Fault]:
     holding actives, beside an agent stopped past its lease (so the fencer is
     the one to kill), or on the master while it times a failover."""
     rng = _rng(seed, 43)
-    if rng.random() >= 0.25:
+    if rng.random() >= 0.3:
         return []
-    kind = rng.choice(SLACK)
+    kind = rng.choices(SLACK, (0.15, 0.35, 0.15, 0.2, 0.15))[0]
     at, ttl = _at(rng), s.ttl
     holder = rng.choice(s.services).candidates[0]
     stopped = Fault("agent_pause", at, round(rng.uniform(1.2, 2.5) * ttl, 2), server=holder)
@@ -118,7 +118,7 @@ def slack_eaters(seed: int, s: Schedule) -> list[Fault]:
         return [Fault(kind, at, round(rng.uniform(0.2, 2.0) * ttl, 2), server=holder)]
     if kind == "fencer_late":       # its kill lands late (a child in uninterruptible sleep), by up
         # to the slack the design keeps: 0.05 x leaseTTL before the lease expires, plus the margin
-        late = round(rng.uniform(0.05, 1.0) * (0.05 * ttl + s.margin), 3)
+        late = round(rng.uniform(0.3, 1.0) * (0.05 * ttl + s.margin), 3)
         return [Fault(kind, round(at - 1.0, 2), round(stopped.duration + 3.0, 2), server=holder, latency=late),
                 stopped]
     if kind == "clock_rate":        # its crystal runs fast or slow while its fencer counts

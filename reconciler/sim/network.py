@@ -261,7 +261,7 @@ class _Call:
             raise self._fail("answer lost")
         self.call.records.pop()       # re-sent to the next member: it never answered this one
         self.call.last = None
-        await self._next_member(client, "answer lost")
+        await self._next_member(client, member, "answer lost")
 
     def _attempt(self, client, member: str, op: int) -> None:
         """The request `op` waits at `member`: a new attempt, unless it already did."""
@@ -272,10 +272,10 @@ class _Call:
         self.deadline = loop.time() + client.timeout
         self.sent = loop.global_time()
 
-    async def _next_member(self, client, why: str) -> None:
+    async def _next_member(self, client, member: str, why: str) -> None:
         """etcd_http.py: an idempotent request that got no answer goes to the next member."""
         self.call.pin, self.call.pin_op = None, -1
-        client.advance()
+        client.advance(member)
         self.tries += 1
         if self.tries >= len(client.endpoints):
             raise self._fail(f"{why}; no member answered within {client.timeout:g}s")
@@ -326,7 +326,7 @@ class _Call:
                 self._late(b)
         if not b.idempotent:
             raise self._fail(f"no answer from {b.member} within {b.client.timeout:g}s ({b.kind})")
-        await self._next_member(b.client, f"{b.kind} at {b.member}")
+        await self._next_member(b.client, b.member, f"{b.kind} at {b.member}")
 
     def _late(self, b: Blocked) -> None:
         late = Call(self.server, records=list(self.call.records), pin=b.member, pin_op=b.op,

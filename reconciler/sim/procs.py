@@ -160,7 +160,8 @@ class SimActuator(Actuator):
 
 class SimFencer:
     """fencer.py's process beside one agent. It keeps running while its agent
-    is paused and learns of the agent's death as the real one does."""
+    is paused and learns of the agent's death as the real one does; it stops
+    with its host (world.host_context)."""
 
     def __init__(self, world: "World", server: str):
         self.world, self.server = world, server
@@ -202,7 +203,7 @@ class SimFencer:
         deadline, loop = self.watch.deadline, self.world.loop
         self._timer = (None if deadline is None else
                        loop.call_at_global(loop.global_of(self.server, deadline) + 1e-9, self._due,
-                                           context=self.world.context))
+                                           context=self.world.host_context(self.server)))
 
     def _due(self) -> None:
         self._timer = None
@@ -220,7 +221,7 @@ class SimFencer:
             return
         rng = self.world.proc_rng
         took = rng.uniform(*(FENCER_KILL_SLOW if rng.random() < 0.1 else FENCER_KILL))
-        self.world.loop.call_later(took, self._kill, groups, vips, why, context=self.world.context)
+        self.world.loop.call_later(took, self._kill, groups, vips, why, context=self.world.host_context(self.server))
 
     def _kill(self, groups: list[int], vips: list[str], why: str) -> None:
         for pid in groups:
@@ -230,7 +231,7 @@ class SimFencer:
             took += self.world.proc_rng.uniform(*IP_COMMAND)
             address = vip.partition("@")[0]
             self.world.loop.call_later(took, self.world.addresses.release, self.server, address,
-                                       f"fencer: {why}", context=self.world.context)
+                                       f"fencer: {why}", context=self.world.host_context(self.server))
 
 
 class SimHealthz:

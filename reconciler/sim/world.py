@@ -42,9 +42,6 @@ WALL0 = 1_800_000_000.0   # the simulated wall clock's epoch
 TIMEOUT = 3.0             # the agents' etcd timeout (EtcdConfig's default)
 # every agent signs its failsafe questions and answers, as a real cluster's do
 PEER_TRUST = PeerTrust(PeerKey(b"the simulated cluster's peer key, at least 32 bytes as a real one", "sim"))
-# After a host freeze the children may run before the fencer's overdue kill
-# lands: as long as this (seconds, drawn per thaw).
-THAW_RACE = (0.001, 0.02)
 
 
 class World:
@@ -75,7 +72,7 @@ class World:
         self.incarnation = {s: 0 for s in SERVERS}
         self.stops: dict[str, set[str]] = {s: set() for s in SERVERS}   # why its agent does not run
         self.frozen_hosts: set[str] = set()     # agent, fencer and children all stopped
-        self.held_kills: dict[str, list] = {}   # the fencer's kills waiting for its host to thaw
+        self._hosts: dict[str, contextvars.Context] = {}   # what runs on a server beside its agent
         self.fencer_delay: dict[str, float] = {}
         self.wall_offset = {s: 0.0 for s in SERVERS}
         self.gone: set[str] = set()             # servers that do not come back (yet)
@@ -213,8 +210,9 @@ class World:
         self.loop.kill(key)
         self.loop.kill(key + "/io")
         self.stops[server].clear()
-        self.frozen_hosts.discard(server)
-        self.held_kills.pop(server, None)
+        if server in self.frozen_hosts:   # powered off while frozen: nothing of it waits to thaw
+            self.frozen_hosts.discard(server)
+            self.loop.thaw(f"{server}#host")
         # the children die with their agent (parent-death signal); the fencer drops its addresses
         for actuator in self.actuators:
             if actuator.server == server and not actuator.closed:
@@ -247,16 +245,13 @@ class World:
         return None
 
     def kill_pid(self, pid: int, why: str) -> None:
-        """The fencer's SIGKILL. A frozen host's fencer kills nothing until it
-        thaws; a late one's kill lands `fencer_delay` later (a child in
-        uninterruptible sleep)."""
+        """The fencer's SIGKILL; a late one's lands `fencer_delay` later (a
+        child in uninterruptible sleep)."""
         for actuator in self.actuators:
             if actuator.pid != pid:
                 continue
             server = actuator.server
-            if server in self.frozen_hosts:
-                self.held_kills.setdefault(server, []).append((pid, why))
-            elif self.fencer_delay.get(server, 0.0) > 0:
+            if self.fencer_delay.get(server, 0.0) > 0:
                 self.loop.call_at_global(self.loop.global_time() + self.fencer_delay[server], self._kill_now,
                                          pid, why, context=self.context)
             else:
@@ -310,25 +305,33 @@ class World:
         if not reasons:
             self.loop.thaw(key)
 
+    def host_context(self, server: Optional[str]) -> contextvars.Context:
+        """What runs on `server` beside its agent (its fencer, its children's
+        commands): outlives the agent, stops with the host. The world's own
+        context for anything not on a server."""
+        if server not in self.stops:
+            return self.context
+        if server not in self._hosts:
+            self._hosts[server] = self.loop.context_for(f"{server}#host")
+        return self._hosts[server]
+
     def freeze_host(self, server: str) -> None:
-        """A whole-host freeze (a VM pause): agent, fencer and children."""
+        """A whole-host freeze (a VM pause): agent, fencer, children and kernel.
+        Its children cannot act (the checker counts no active and no address
+        of a frozen host) and its fencer cannot kill."""
         self.frozen_hosts.add(server)
+        self.loop.freeze(f"{server}#host")
         self.stop(server, "freeze")
 
     def thaw_host(self, server: str) -> None:
         """Everything resumes at once: the children act at once, the fencer's
-        overdue kills land a moment later, whatever the agent does next."""
+        overdue kill lands the moment it takes, whatever the agent does next."""
         if server not in self.frozen_hosts:
             return
         self.frozen_hosts.discard(server)
         self.checker.thawed(server)
+        self.loop.thaw(f"{server}#host")
         self.cont(server, "freeze")
-        held = self.held_kills.pop(server, [])
-        if held:
-            delay = self.rng.uniform(*THAW_RACE)
-            for pid, why in held:
-                self.loop.call_at_global(self.loop.global_time() + delay, self._kill_now, pid, why,
-                                         context=self.context)
 
     # --- faults -------------------------------------------------------------------
 
