@@ -89,10 +89,12 @@ def server_loss(s: Schedule) -> float:
 
 def returned(s: Schedule) -> float:
     """A candidate became live again while a service had none: it may be the
-    only server left, so it first wins the election, then (a new master) waits
-    failoverMargin for the servers gone at its takeover, then starts and
-    promotes."""
-    return election(s) + s.margin + start_promote(s) + SLACK
+    only server left, so it first wins the election (a restarted agent, as a
+    new master, first waits the lease it counts every server as vouched for:
+    design-choices.md, "Vouching"), then waits failoverMargin for the servers
+    gone at its takeover, has a dead active's server fenced when the servers
+    have fence agents, then starts and promotes."""
+    return max(election(s), s.ttl) + s.margin + fencing(s) + start_promote(s) + SLACK
 
 
 def _fmt(parts: list[tuple[str, float]]) -> tuple[float, str]:
@@ -240,8 +242,11 @@ def resumed(schedule: Schedule, service: str, at: float) -> Deadline:
 
 
 def became_live(schedule: Schedule, service: str, at: float, who: str) -> Deadline:
-    total, formula = _fmt([("election", election(schedule)), ("failoverMargin", schedule.margin),
-                           ("start+promote", start_promote(schedule)), ("slack", SLACK)])
+    parts = [("first lease or election", max(election(schedule), schedule.ttl)),
+             ("failoverMargin", schedule.margin)]
+    if schedule.fence is not None:
+        parts.append(("fence agent", fencing(schedule)))
+    total, formula = _fmt(parts + [("start+promote", start_promote(schedule)), ("slack", SLACK)])
     return Deadline(service, at, at + total, f"{who} became a live candidate at {at:.2f}: {formula}")
 
 

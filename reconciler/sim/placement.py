@@ -9,7 +9,9 @@ have been plainly eligible and plainly unmarked all along the decision.
 "Plainly", because the checker sees processes, not the master's view. Over
 the `window` before the promote, Y must have been: live (agent running, not
 paused, reaching etcd), free of injected actuator, probe and crash faults,
-running as a warm standby (a warm service), and never active there. Y is
+running as a warm standby (a warm service), never active there, and not
+the last server the service was active on (it may have stepped down under
+the decision still current, which then prefers another candidate). Y is
 plainly unmarked when its latest possible failure of the service (it left
 `active`, an actuator fault ended, a probe flapped, its child was killed)
 is more than `failureTimeout` old at the window's start: its remembered
@@ -37,6 +39,8 @@ class Placement:
         self.live_since: dict[str, float] = {}
         self.state_since: dict[tuple, tuple[str, float]] = {}
         self.left_active: dict[tuple, float] = {}
+        self.last_left: dict[str, tuple[str, float]] = {}   # service -> the last server to leave active
+        self.became: dict[str, float] = {}                   # service -> when it last became active
         self.warm = {p.name: p.standby == "warm" for p in s.services}
 
     def sample(self, t: float) -> None:
@@ -51,8 +55,10 @@ class Placement:
         key = (server, service)
         if before == "active":
             self.left_active[key] = t
+            self.last_left[service] = (server, t)
         if after == "active" and before != "active":
             self._judge(server, service, t)
+            self.became[service] = t
         self.state_since[key] = (after, t)
 
     # --- the judgement --------------------------------------------------------------------
@@ -89,7 +95,14 @@ class Placement:
             f = b.fault
             if f.service == service and f.kind == "switchover" and f.at <= t <= b.until:
                 return True
-            if f.service == service and f.kind == "apply" and start - self.window <= f.at <= t:
+            # a new order binds new decisions only: an assignment made before it
+            # (the service has had no active since) is kept, not chosen again
+            since = min(start - self.window, self.last_left.get(service, ("", start))[1])
+            if f.service == service and f.kind == "apply" and since <= f.at <= t:
+                return True
+            # paused since its last active left: nothing was decided meanwhile,
+            # and the assignment from before (its server back) is kept
+            if f.service == service and f.kind == "pause" and f.at <= t and f.end >= since:
                 return True
             if f.kind == "slow" and f.at <= t and f.end + ttl >= start:
                 return True
@@ -102,6 +115,13 @@ class Placement:
             return None
         state, since = self.state_since.get((server, service), ("stopped", 0.0))
         if state == "active" or self.left_active.get((server, service), -1e9) >= start:
+            return None
+        left = self.last_left.get(service)
+        if left is not None and left[0] == server and self.became.get(service, -1e9) <= left[1]:
+            # the last active, nobody since: it may have stepped down (a self-fence)
+            # under the decision still current, and the master then prefers any
+            # other eligible candidate (design-choices.md, "A self-fenced active
+            # waits for a new decision")
             return None
         if self.warm[service] and (state != "running" or since > start):
             return None

@@ -105,7 +105,10 @@ def test_the_lab_undoes_its_stops_and_leaves_nothing_stopped_after_a_failure(roo
             # the agent, its fencer and at least pbx's warm child
             poll_until(lambda: len(lab.host_pids("s2")) >= 3, 60, "s2's agent, fencer and a child")
             left = [lab.stop_member("s3"), *lab.freeze_host("s2")]
-            assert len(left) >= 3 and all(state(pid) in STOPPED for pid in left), left
+            # a short-lived command of the host (a check, a probe) may end as it is listed
+            assert len(left) >= 3 and all(state(pid) in (*STOPPED, "", "Z", "X") for pid in left), \
+                [(pid, state(pid)) for pid in left]
+            assert sum(state(pid) in STOPPED for pid in left) >= 3, [(pid, state(pid)) for pid in left]
             raise RuntimeError("a schedule broke mid-fault")
     assert [pid for pid in left if state(pid) not in ("", "Z")] == []
 
