@@ -26,6 +26,9 @@ from .etcd_types import (
 from .sim_cluster import Blocked, SimCluster
 
 
+POOLED = 2   # idle connections an agent's client keeps to a member that answers (concurrent calls)
+
+
 def member_of(endpoint: str) -> str:
     """`http://m2:2379` -> `m2`."""
     return urlparse(endpoint if "://" in endpoint else f"http://{endpoint}").hostname or endpoint
@@ -43,6 +46,7 @@ class SimClient:
         self.timeout = timeout
         self.index = 0
         self.transactions = Transactions()
+        self.open: dict[str, int] = {}   # member -> idle connections to it (etcd_http.py pools them)
 
     @classmethod
     def connector(cls, cluster: SimCluster, server: str) -> Callable:
@@ -67,8 +71,19 @@ class SimClient:
         self.index = (self.endpoints.index(past) + 1) % len(self.endpoints) if past in self.endpoints else 0
 
     def settle(self, member: str) -> None:
+        """An answer came from `member`: stay with it; its connection goes back to the pool."""
         if member in self.endpoints:
             self.index = self.endpoints.index(member)
+        self.open[member] = POOLED
+
+    def take_connection(self, member: str) -> bool:
+        """A connection to `member` that was open before its answers stopped
+        coming: the request goes out on it, which the client then closes when
+        the answer does not come."""
+        if self.open.get(member, 0) <= 0:
+            return False
+        self.open[member] -= 1
+        return True
 
     def _op(self, kind: str, idempotent: bool, key: tuple, run, lease: Optional[int] = None):
         return self.cluster.op(self, kind, idempotent, key, run, lease)

@@ -30,7 +30,9 @@ PreVote and CheckQuorum, both on by default):
   before a renewal when its raft loop is busy: not modelled.
 - **Links** between a server and a member can drop each way: requests that
   do not arrive are retransmitted when the link returns (network.py), answers
-  that do not come back leave the request applied.
+  that do not come back leave the request applied. With answers dropped, only
+  a connection opened before the cut carries a request (a new one needs the
+  SYN-ACK), and the client closes each one its request timed out on.
 
 A client call runs its store method synchronously; each etcd request in it
 goes through `op`, which either does it now or raises `Blocked`: the network
@@ -418,13 +420,23 @@ class SimCluster:
                 if tries < len(client.endpoints):
                     continue
                 raise Blocked(REFUSED, client, m, i, idempotent, effect, everyone=True)
+            if what == LINK and not pinned:
+                # written on a connection open before the cut, it is in flight and
+                # may land when the link returns; a new connection's SYN dies with
+                # the socket its client closes
+                effect = effect and client.take_connection(m)
             raise Blocked(what, client, m, i, idempotent, effect, until=extra if what == DELAY else None,
                           term=extra if what == WAIT else None)
+        answered = self.path(m, call.server)
+        if not answered and not client.take_connection(m):
+            # no connection left from before the cut, and a new one needs the
+            # SYN-ACK that is dropped: the request never leaves
+            raise Blocked(LINK, client, m, i, idempotent, False)
         try:
             result, error = run(m), None
         except StoreError as exc:
             result, error = None, exc
-        if not self.path(m, call.server):
+        if not answered:
             raise Blocked(ANSWER, client, m, i, idempotent, False)
         if not call.late:
             client.settle(m)            # etcd_http.py stays with the member that answered

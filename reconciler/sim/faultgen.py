@@ -151,7 +151,9 @@ def one_way(seed: int, s: Schedule) -> list[Fault]:
         return []
     at, server = _at(rng), rng.choice(SERVERS)
     if rng.random() < 0.5:
-        return [Fault("etcd_oneway", at, round(rng.uniform(0.3, 2.5) * s.ttl, 2), server=server,
+        # up to six leases: past a lost server's deadline, what a master that
+        # hears nothing from etcd (while its own requests land) does matters
+        return [Fault("etcd_oneway", at, round(rng.uniform(0.3, 6.0) * s.ttl, 2), server=server,
                       how=rng.choice(("requests", "answers")))]
     peer = rng.choice([x for x in SERVERS if x != server])
     return [Fault("peer_oneway", at, round(rng.uniform(2.0, 15.0), 2), server=server, to=peer)]
