@@ -42,9 +42,10 @@ class LeaseChannel:
     cfg: EtcdConfig
     client: object   # the shared connection (Store)
 
-    def __init__(self, lease_client=None) -> None:
+    def __init__(self, lease_client=None, connector=None) -> None:
         self._lease_client = lease_client  # see dedicate_lease_channel
         self._rescues = itertools.count()  # rescue_keepalive: which endpoint the next one starts at
+        self._connect = connector or connect   # the simulator's builds simulated clients
 
     def dedicate_lease_channel(self, timeout: float) -> None:
         """Grant, refresh and revoke leases on a connection of their own, whose
@@ -54,7 +55,7 @@ class LeaseChannel:
         if self._lease_client is not None:
             return
         try:
-            self._lease_client = connect(dataclasses.replace(self.cfg, timeout=timeout))
+            self._lease_client = self._connect(dataclasses.replace(self.cfg, timeout=timeout))
         except StoreError as exc:
             log.warning("lease calls share the main etcd connection: %s", exc)
 
@@ -90,7 +91,7 @@ class LeaseChannel:
             return self.keepalive(lease_id)   # no dedicated connection to replace (tests, simulator)
         first = next(self._rescues) % len(self.cfg.endpoints)   # count() is atomic: rescues run on threads
         endpoints = self.cfg.endpoints[first:] + self.cfg.endpoints[:first]
-        fresh = connect(dataclasses.replace(self.cfg, timeout=timeout, endpoints=endpoints))
+        fresh = self._connect(dataclasses.replace(self.cfg, timeout=timeout, endpoints=endpoints))
         try:
             ttl = _granted(call(lambda: list(fresh.refresh_lease(lease_id)), self.cfg, _client=fresh), lease_id)
         except Exception:

@@ -1,4 +1,4 @@
-"""A simulated etcd: one keyspace, revisions, leases on virtual time, txns, watches.
+"""A simulated etcd's keyspace: what its members agree on once an entry commits.
 
 Only the subset Overseer uses, kept to etcd's documented semantics:
 - every write that changes something bumps the revision once per request (a
@@ -7,42 +7,44 @@ Only the subset Overseer uses, kept to etcd's documented semantics:
 - txn compares: VALUE (a missing key never matches), CREATE / MOD / VERSION
   (0 for a missing key), with == != < >.
 - a put on an unknown lease is rejected ("requested lease not found").
-- leases expire `ttl` seconds after their grant or last refresh, deleting
-  their keys; refreshing an unknown lease answers TTL 0. While etcd is down
-  nothing expires, and a returning etcd extends every lease by a full TTL
-  (as a new leader does).
+- a lease is an id, a TTL, its keys and an expiry; revoking it deletes its
+  keys in one revision. *When* a lease expires, who may renew it and when a
+  revocation commits is the lessor's business (sim_cluster.py), as in etcd.
+- a read may ask for a past revision (the keyspace as it was then: the last
+  HISTORY revisions are kept); compaction forgets the revisions before one,
+  and a read at such a revision is rejected ("required revision has been
+  compacted").
 - watches call back after each revision touching their prefix. Delivery and
-  reachability are the network's business (network.py).
+  reachability are the network's business (reconciler/sim/network.py).
 
-`SimClient` offers the client surface of etcd_http.py that
-desired/store/store.py and documents.py call, so the real Store runs on it.
-Used by the simulator (overseer.reconciler.sim); it lives here because only
-the store layer may know etcd's types.
+The cluster around it (members, leader, lessor, fsync) is sim_cluster.py;
+the client surface Store uses is sim_client.py. Used by the simulator
+(overseer.reconciler.sim); it lives here because only the store layer may
+know etcd's types.
 """
 from __future__ import annotations
 
-import asyncio
 import contextvars
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable, Optional
 
-from .errors import StoreError
+from .errors import Rejected, StoreError
 from .etcd_types import (
-    EQUAL, GREATER, KV as _KV, LESS, NOT_EQUAL, Delete, Deleted, Get, Header as _Header, LeaseTTL, Meta,
-    Put, RangeResponse, Transactions, as_bytes as _b,
+    EQUAL, GREATER, KV as _KV, LESS, NOT_EQUAL, Delete, Deleted, Get, Header as _Header, Meta, Put,
+    as_bytes as _b,
 )
 
-
-def _Range(kvs, header):
-    return RangeResponse(kvs, header, len(kvs))
+COMPACTED = "etcdserver: mvcc: required revision has been compacted"
+HISTORY = 256   # past revisions kept for reads "at revision" (a snapshot's second read)
 
 
 @dataclass
 class Lease:
     id: int
     ttl: int
-    expires: float
-    keys: set
+    expires: float                 # on the leader's clock; float("inf") while nobody leads
+    keys: set = field(default_factory=set)
+    revoking: bool = False         # found expired: a revocation is on its way through raft
 
 
 class Watch:
@@ -53,17 +55,20 @@ class Watch:
         self.seq = seq
         self.context = contextvars.copy_context()  # the watching process's: frozen with it
         self.cancelled = False
+        self.member = ""            # the etcd member whose stream this is
+        self.client = None          # the client it was opened on (its current member on re-creation)
+        self.compacted = False      # etcd cancelled it: compaction passed it by
 
 
 class SimEtcd:
-    def __init__(self, loop: asyncio.AbstractEventLoop, context, notify: Callable[[Watch], None]):
-        self.loop, self.context = loop, context  # timers run in the world's context, never frozen
+    def __init__(self, notify: Callable[[Watch, Optional[list]], None]):
         self.notify = notify                      # the network delivers watch events
         self.revision = 1
+        self.compacted = 0                        # revisions below this are gone
         self.data: dict[bytes, _KV] = {}
+        self._past: dict[int, dict[bytes, _KV]] = {1: {}}   # revision -> the keyspace then
         self.leases: dict[int, Lease] = {}
         self.watches: list[Watch] = []
-        self.down = False
         self._next_lease = 0x7a00
         self._next_watch = 0
         self.on_commit: Callable[[list[bytes]], None] = lambda keys: None  # the checker's eye
@@ -73,43 +78,20 @@ class SimEtcd:
         self._next_watch += 1
         return Watch(server, prefix, callback, self._next_watch)
 
-    # --- leases -----------------------------------------------------------
+    # --- leases (the lessor decides when) -------------------------------------
 
-    def grant(self, ttl: int) -> Lease:
+    def grant(self, ttl: int, expires: float) -> Lease:
         self._next_lease += 1
-        lease = Lease(self._next_lease, int(ttl), self.loop.time() + ttl, set())
+        lease = Lease(self._next_lease, int(ttl), expires)
         self.leases[lease.id] = lease
-        self.loop.call_at(lease.expires, self._check_expiry, lease.id, context=self.context)
         return lease
 
-    def refresh(self, lease_id: int) -> int:
-        lease = self.leases.get(lease_id)
-        if lease is None:
-            return 0
-        lease.expires = self.loop.time() + lease.ttl
-        return lease.ttl
-
-    def revoke(self, lease_id: int) -> None:
+    def revoke(self, lease_id: int) -> bool:
         lease = self.leases.pop(lease_id, None)
-        if lease is not None:
-            self._delete_keys(sorted(lease.keys))
-
-    def _check_expiry(self, lease_id: int) -> None:
-        lease = self.leases.get(lease_id)
         if lease is None:
-            return
-        if self.down or self.loop.time() < lease.expires:
-            self.loop.call_at(max(lease.expires, self.loop.time() + 0.05), self._check_expiry, lease_id,
-                              context=self.context)
-            return
-        self.revoke(lease_id)
-
-    def come_back(self) -> None:
-        """etcd returns from an outage: every lease gets a full TTL again."""
-        self.down = False
-        now = self.loop.time()
-        for lease in self.leases.values():
-            lease.expires = max(lease.expires, now + lease.ttl)
+            return False
+        self._delete_keys(sorted(lease.keys))
+        return True
 
     # --- the keyspace -------------------------------------------------------
 
@@ -118,6 +100,24 @@ class SimEtcd:
             kv = self.data.get(key)
             return [kv] if kv else []
         return [self.data[k] for k in sorted(self.data) if k.startswith(key)]
+
+    def at_revision(self, revision: int) -> dict[bytes, _KV]:
+        """The keyspace as it was at `revision`."""
+        if revision < self.compacted:
+            raise Rejected(f"etcd rejected the request: {COMPACTED}", 11)
+        if revision == self.revision:
+            return self.data
+        if revision not in self._past:
+            raise ValueError(f"simulated etcd keeps {HISTORY} revisions: {revision} is older")
+        return self._past[revision]
+
+    def _bumped(self) -> None:
+        self._past[self.revision] = dict(self.data)
+        self._past.pop(self.revision - HISTORY, None)
+
+    def compact(self) -> None:
+        """Forget every revision before the current one (etcdctl compact)."""
+        self.compacted = self.revision
 
     def _put(self, key: bytes, value: bytes, lease: int, rev: int) -> None:
         if lease and lease not in self.leases:
@@ -145,6 +145,7 @@ class SimEtcd:
             self.revision += 1
             for k in changed:
                 self._delete(k)
+            self._bumped()
             self._changed(changed)
 
     def _compare(self, cmp) -> bool:
@@ -185,6 +186,7 @@ class SimEtcd:
                 raise TypeError(f"simulated etcd: unsupported txn op {op!r}")
         if changed:
             self.revision = rev
+            self._bumped()
             self._changed(changed)
         return ok, responses
 
@@ -195,86 +197,4 @@ class SimEtcd:
                 self.notify(watch, [k for k in keys if k.startswith(watch.prefix)])
 
 
-class SimClient:
-    """The client surface Store and documents.py use, for one server."""
-
-    def __init__(self, etcd: SimEtcd, server: str):
-        self.etcd, self.server = etcd, server
-        self.transactions = Transactions()
-
-    def _header(self) -> _Header:
-        return _Header(self.etcd.revision)
-
-    def get(self, key):
-        kvs = self.etcd.range(_b(key), False)
-        if not kvs:
-            return None, None
-        return kvs[0].value, Meta(kvs[0], self._header())
-
-    def get_response(self, key, **_):
-        return _Range(self.etcd.range(_b(key), False), self._header())
-
-    def get_range_response(self, start, end, revision=None, limit=None, keys_only=False, **_):
-        # calls run whole and alone here, so a read "at revision" is a read now
-        if revision is not None and revision != self.etcd.revision:
-            raise ValueError(f"simulated etcd keeps no history: revision {revision} is gone")
-        lo, hi = _b(start), _b(end)
-        kvs = [self.etcd.data[k] for k in sorted(self.etcd.data) if lo <= k < hi]
-        return _Range(kvs[:limit] if limit else kvs, self._header())
-
-    def get_prefix_response(self, prefix, keys_only=False, limit=None, **_):
-        kvs = self.etcd.range(_b(prefix), True)
-        return _Range(kvs[:limit] if limit else kvs, self._header())
-
-    def get_prefix(self, prefix, sort_order=None, sort_target="key", keys_only=False, limit=None):
-        kvs = self.etcd.range(_b(prefix), True)
-        if sort_order == "descend":
-            kvs = kvs[::-1]
-        if limit:
-            kvs = kvs[:limit]
-        header = self._header()
-        return [(kv.value, Meta(kv, header)) for kv in kvs]
-
-    def put(self, key, value, lease=None):
-        self.etcd.txn([], [Transactions.put(key, value, lease=lease)], [])
-
-    def delete(self, key):
-        ok, _ = self.etcd.txn([Transactions.version(key) > 0], [Delete(key)], [])
-        return ok
-
-    def delete_prefix(self, prefix):
-        self.etcd.txn([], [Delete(prefix, range_end=b"\0")], [])
-
-    def transaction(self, compare, success, failure):
-        return self.etcd.txn(compare, success, failure)
-
-    def lease(self, ttl, lease_id=None):
-        return self.etcd.grant(ttl)
-
-    def refresh_lease(self, lease_id):
-        return [LeaseTTL(self.etcd.refresh(lease_id))]
-
-    def revoke_lease(self, lease_id):
-        self.etcd.revoke(lease_id)
-
-    def close(self) -> None:
-        pass
-
-
-class SimWatcher:
-    """Stands in for desired/store/watch.py's PrefixWatcher (same constructor)."""
-
-    def __init__(self, client: SimClient, prefix: str, on_change, cfg, **_):
-        self.etcd = client.etcd
-        self.watch = self.etcd.watch(client.server, _b(prefix), on_change)
-
-    def start(self) -> None:
-        self.etcd.watches.append(self.watch)
-
-    def cancel(self) -> None:
-        self.watch.cancelled = True
-        if self.watch in self.etcd.watches:
-            self.etcd.watches.remove(self.watch)
-
-
-__all__ = ["SimEtcd", "SimClient", "SimWatcher", "Watch"]
+__all__ = ["SimEtcd", "Lease", "Watch", "COMPACTED"]

@@ -51,14 +51,14 @@ def resolve_cluster(client, cfg: EtcdConfig, cluster: Optional[str]) -> str:
 
 class Store(LeaseChannel):
     def __init__(self, cfg: EtcdConfig, cluster: Optional[str] = None, client=None,
-                 watcher: Callable[..., PrefixWatcher] = PrefixWatcher, lease_client=None):
+                 watcher: Callable[..., PrefixWatcher] = PrefixWatcher, lease_client=None, connector=None):
         self.cfg = cfg
         self.client = client or connect(cfg)
         self._watcher = watcher  # the simulator passes its own (same constructor)
         self.cluster = resolve_cluster(self.client, cfg, cluster)
         self.keys = Keys(self.cluster)
         self._watchers: list[PrefixWatcher] = []
-        super().__init__(lease_client)
+        super().__init__(lease_client, connector)
 
     def _call(self, fn, *args, **kwargs):
         return call(fn, self.cfg, *args, _client=self.client, **kwargs)

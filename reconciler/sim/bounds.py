@@ -19,12 +19,14 @@ kind must say what it promises before the checker can judge it.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Optional
 
 from .schedule import FAULT_START, SERVERS, Fault, Schedule
 
 SLACK = 1.0          # the "+ 1 s" of every bound: watches, passes, etcd round trips
+ETCD_ELECTION = 2.0  # etcd's longest election after losing its leader: 2 x --election-timeout
+CLIENT_TIMEOUT = 3.0  # the agents' etcd timeout per member (world.TIMEOUT)
 RETRY_MAX = 30.0     # the longest restart back-off (design-choices.md, "A blocked active")
 ANY = "*"            # Situation.master when unknown: every server counts as the master
 
@@ -195,6 +197,32 @@ def etcd_trouble(f: Fault, sit: Situation) -> list[Deadline]:
     return _each([p.name for p in s.services], f.at, f.end, f"{f.kind} until {f.end:.2f}", parts)
 
 
+def etcd_cluster_trouble(f: Fault, sit: Situation) -> list[Deadline]:
+    """A trouble of some etcd members (a stall of the leader or a follower,
+    quorum lost, a member down, a minority member): as `etcd_trouble`, plus
+    the election etcd may hold once it ends (its followers' randomized
+    election timeout: at most twice etcd's --election-timeout, 2 s)."""
+    s = sit.schedule
+    parts = [("etcd election", ETCD_ELECTION), ("leaseTTL", s.ttl), ("failoverMargin", s.margin),
+             ("election", election(s)), ("start+promote", start_promote(s)), ("slack", SLACK)]
+    return _each([p.name for p in s.services], f.at, f.end, f"{f.kind} until {f.end:.2f}", parts)
+
+
+def link_lost(f: Fault, sit: Situation) -> list[Deadline]:
+    """One server cut off from one etcd member: its client waits out one
+    timeout there and moves on (etcd_http.py); at worst it is lost as a
+    server cut off from etcd is, a client timeout later."""
+    s = sit.schedule
+    return [Deadline(d.service, d.began, d.at + CLIENT_TIMEOUT, f"{d.why} + client timeout {CLIENT_TIMEOUT:g}s")
+            for d in server_lost(replace(f, kind="cut", etcd=True), sit)]
+
+
+def server_gone(f: Fault, sit: Situation) -> list[Deadline]:
+    """Agent and children dead, for good (its actives run elsewhere within
+    `server_lost`) or for long (and then as a restarted agent)."""
+    return agent_restarted(f, sit) if math.isfinite(f.end) else server_lost(f, sit)
+
+
 def switchover(f: Fault, sit: Situation) -> list[Deadline]:
     """The operator's move: the active is demoted (and stopped), then the
     target starts and promotes: handover + start + promote + 1 s."""
@@ -263,6 +291,24 @@ KINDS: dict[str, Kind] = {
     "pause": Kind(nothing),
     "apply": Kind(nothing),
     "cleanup": Kind(nothing),
+    # faultgen.py's (docs/testing.md, fault kinds)
+    "etcd_stall": Kind(etcd_trouble, cluster_wide=True),
+    "etcd_leader_stall": Kind(etcd_cluster_trouble, cluster_wide=True),
+    "etcd_member_stall": Kind(etcd_cluster_trouble, cluster_wide=True),
+    "etcd_quorum": Kind(etcd_cluster_trouble, cluster_wide=True),
+    "etcd_member_down": Kind(etcd_cluster_trouble, cluster_wide=True),
+    "etcd_minority": Kind(etcd_cluster_trouble, cluster_wide=True),
+    "etcd_fsync": Kind(etcd_trouble, cluster_wide=True),
+    "etcd_compact": Kind(nothing, cluster_wide=True),
+    "etcd_link": Kind(link_lost),
+    "etcd_oneway": Kind(server_lost),
+    "peer_oneway": Kind(nothing),
+    "host_freeze": Kind(server_lost),
+    "loop_block": Kind(server_lost),
+    "fencer_late": Kind(nothing),
+    "clock_rate": Kind(nothing),
+    "wall_step": Kind(nothing),
+    "server_gone": Kind(server_gone),
 }
 
 

@@ -38,6 +38,11 @@ if TYPE_CHECKING:
 
 SAMPLE = 0.1
 STALE_GRACE = 1.0
+# A frozen host's children (and addresses) count again the moment it thaws,
+# and act until its fencer's overdue kill lands (procs.FENCER_KILL_SLOW, then
+# `ip addr del`): more actives or holders than allowed that long after a thaw
+# is the freeze's, not a bug; still there this long after it, it is.
+THAW_GRACE = 0.25
 INVARIANTS = ("safety", "liveness", "calm", "placement", "crash")
 
 
@@ -124,7 +129,9 @@ class Checker:
         self.placement.effect(actuator.server, actuator.service, before, after, t)
 
     def address_held(self, service: str, address: str, holders: list[str]) -> None:
-        """A server added `service`'s floating address; `holders` hold it now."""
+        """A server added `service`'s floating address; `holders` hold it now
+        (a frozen host's kernel answers for nothing until it thaws)."""
+        holders = [h for h in holders if h not in self.world.frozen_hosts]
         if len(holders) > 1:
             self.violation("safety", f"{service}'s address {address} held by {', '.join(holders)} at once")
 
@@ -135,8 +142,27 @@ class Checker:
         return next((s for s in self.world.schedule.services if s.name == service), None)
 
     def actives(self, service: str) -> list[str]:
+        """Servers where `service` runs active and can act (a frozen host's cannot)."""
+        frozen = self.world.frozen_hosts
         return sorted(a.server for a in self.world.actuators
-                      if a.service == service and a.state == "active" and not a.closed)
+                      if a.service == service and a.state == "active" and not a.closed and a.server not in frozen)
+
+    def thawed(self, server: str) -> None:
+        """A frozen host thaws: its actives act again, until its fencer kills them."""
+        loop = self.world.loop
+        loop.call_at_global(loop.global_time() + THAW_GRACE, self._after_thaw, server, context=self.world.context)
+
+    def _after_thaw(self, server: str) -> None:
+        for plan in self.world.schedule.services:
+            actives = self.actives(plan.name)
+            if server in actives and len(actives) > plan.replicas:
+                self.violation("safety", f"{plan.name}: {len(actives)} actives ({', '.join(actives)}) > replicas "
+                                         f"{plan.replicas} {THAW_GRACE:g}s after {server} thawed")
+        for address, held in self.world.addresses.holders.items():
+            holders = sorted(h for h in held if h not in self.world.frozen_hosts)
+            if server in holders and len(holders) > 1:
+                self.violation("safety", f"address {address} held by {', '.join(holders)} {THAW_GRACE:g}s "
+                                         f"after {server} thawed")
 
     # --- sampling ------------------------------------------------------------------------
 
@@ -145,7 +171,8 @@ class Checker:
 
     def _tick(self) -> None:
         self.sample()
-        self.world.loop.call_later(SAMPLE, self._tick, context=self.world.context)
+        loop = self.world.loop
+        loop.call_at_global(loop.global_time() + SAMPLE, self._tick, context=self.world.context)
 
     def sample(self) -> None:
         world, t = self.world, self.world.now()

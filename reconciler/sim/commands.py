@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Callable, Optional, Sequence
 
 from overseer.actuators.base import ActuatorTimeout
 
+from .loop import PROCESS, server_of
+
 if TYPE_CHECKING:
     from .world import World
 
@@ -30,7 +32,9 @@ class SimCommand:
     def __init__(self, world: "World", took: float, act: Optional[Callable[[], Outcome]], hangs: bool = False):
         self.done: asyncio.Future = world.loop.create_future()
         self.hangs = hangs
-        self._handle = world.loop.call_later(took, self._run, act, context=world.context)
+        # on the host of the agent that started it: it outlives the agent, not a freeze of the host
+        host = world.host_context(server_of(PROCESS.get()))
+        self._handle = world.loop.call_later(took, self._run, act, context=host)
 
     def _run(self, act: Optional[Callable[[], Outcome]]) -> None:
         outcome = act() if act is not None else (1, "")

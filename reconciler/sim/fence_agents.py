@@ -119,6 +119,6 @@ class SimFenceAgents:
     def _boot(self, server: str) -> None:
         world = self.world
         self.off.discard(server)
-        if server not in world.keys:
+        if server not in world.keys and server not in world.gone:
             world.trace.event(world.now(), "sim", f"{server} booted after its fence")
             world.start_agent(server)

@@ -9,6 +9,13 @@ Every simulated process (an agent incarnation, the fencer beside it) runs in
 its own `contextvars.Context` carrying `PROCESS`; tasks and callbacks inherit
 it. `freeze(key)` holds back every callback of that process (SIGSTOP), `thaw`
 releases them in order (SIGCONT), `kill` drops them for good (kill -9).
+
+Each server may have a clock of its own (`set_rate`): inside that server's
+processes `time()` reads its monotonic clock, and `call_at` takes a moment on
+it, as the kernel's timers do; a rate other than 1 is a crystal running fast
+or slow. The world (etcd, the network, the checker) lives on the global clock
+(`global_time`, `call_at_global`, `sleep_global`). A process key names its
+server before the `#`: `s1#2`, `s1#2/io`.
 """
 from __future__ import annotations
 
@@ -19,6 +26,24 @@ from collections import deque
 from typing import Any, Optional
 
 PROCESS: contextvars.ContextVar[Optional[str]] = contextvars.ContextVar("sim_process", default=None)
+
+
+def server_of(key: Optional[str]) -> Optional[str]:
+    return key.split("#", 1)[0] if key else None
+
+
+class Clock:
+    """One server's monotonic clock: `rate` local seconds per global second
+    since the global moment `since`, when it read `read`."""
+
+    def __init__(self, rate: float, since: float, read: float) -> None:
+        self.rate, self.since, self.read = rate, since, read
+
+    def local(self, t: float) -> float:
+        return self.read + (t - self.since) * self.rate
+
+    def global_(self, local: float) -> float:
+        return self.since + (local - self.read) / self.rate
 
 
 class Deadlock(RuntimeError):
@@ -32,12 +57,61 @@ class VirtualLoop(asyncio.BaseEventLoop):
         self._frozen: dict[str, deque] = {}
         self._killed: set[str] = set()
         self._graveyard: list = []   # a killed process's callbacks: kept, so its tasks are never GC'd mid-run
+        self._clocks: dict[str, Clock] = {}
         self.steps = 0
 
-    # --- the clock ------------------------------------------------------------
+    # --- the clocks -----------------------------------------------------------
 
     def time(self) -> float:
+        """The clock of the process running now (asyncio's timers read it)."""
+        if self._clocks:
+            clock = self._clocks.get(server_of(PROCESS.get()))
+            if clock is not None:
+                return clock.local(self._now)
         return self._now
+
+    def global_time(self) -> float:
+        return self._now
+
+    def local_time(self, server: str) -> float:
+        clock = self._clocks.get(server)
+        return self._now if clock is None else clock.local(self._now)
+
+    def global_of(self, server: str, local: float) -> float:
+        """The global moment `server`'s clock reads `local`."""
+        clock = self._clocks.get(server)
+        return local if clock is None else clock.global_(local)
+
+    def call_at(self, when, callback, *args, context=None):
+        # `when` is on the caller's clock: it came from the caller's time()
+        if self._clocks:
+            clock = self._clocks.get(server_of(PROCESS.get()))
+            if clock is not None:
+                when = clock.global_(when)
+        return super().call_at(when, callback, *args, context=context)
+
+    def call_at_global(self, when, callback, *args, context=None):
+        return super().call_at(when, callback, *args, context=context)
+
+    def sleep_global(self, delay: float) -> asyncio.Future:
+        """A future done `delay` global seconds from now (a physical delay:
+        a packet in flight), whoever waits for it."""
+        future = self.create_future()
+        self.call_at_global(self._now + delay, _done, future)
+        return future
+
+    def set_rate(self, server: str, rate: float) -> None:
+        """From now on `server`'s clock runs at `rate`. Its pending timers were
+        set on its clock: they move with it (a kernel timer waits for its
+        clock, not for global time)."""
+        old = self._clocks.get(server) or Clock(1.0, self._now, self._now)
+        new = Clock(rate, self._now, old.local(self._now))
+        self._clocks[server] = new
+        for handle in self._scheduled:
+            context = handle._context
+            if context is not None and server_of(context.get(PROCESS)) == server:
+                handle._when = new.global_(old.local(handle._when))
+        heapq.heapify(self._scheduled)
 
     # --- processes ------------------------------------------------------------
 
@@ -112,3 +186,8 @@ class VirtualLoop(asyncio.BaseEventLoop):
                     continue
             self.steps += 1
             handle._run()
+
+
+def _done(future: asyncio.Future) -> None:
+    if not future.done():
+        future.set_result(None)

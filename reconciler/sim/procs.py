@@ -160,11 +160,13 @@ class SimActuator(Actuator):
 
 class SimFencer:
     """fencer.py's process beside one agent. It keeps running while its agent
-    is paused and learns of the agent's death as the real one does."""
+    is paused and learns of the agent's death as the real one does; it stops
+    with its host (world.host_context)."""
 
     def __init__(self, world: "World", server: str):
         self.world, self.server = world, server
-        self.watch = Watch(world.loop.time)
+        # its host's monotonic clock, whoever reads it (the agent's vouch, or its own timer)
+        self.watch = Watch(lambda: world.loop.local_time(server))
         self.alive = True
         self._timer: Optional[asyncio.TimerHandle] = None
 
@@ -191,18 +193,27 @@ class SimFencer:
         if not self.alive:
             return   # a broken pipe: the agent's write is lost, as Fencer._write ignores it
         self.watch.feed(line)
+        self._arm()
+
+    def _arm(self) -> None:
+        # the real process sleeps in select() for watch.wait(); on virtual time, to
+        # the deadline itself, on its host's clock (which may run at its own rate)
         if self._timer is not None:
             self._timer.cancel()
-        # the real process sleeps in select() for watch.wait(); on virtual time, to the deadline itself
-        deadline = self.watch.deadline
+        deadline, loop = self.watch.deadline, self.world.loop
         self._timer = (None if deadline is None else
-                       self.world.loop.call_at(deadline, self._due, context=self.world.context))
+                       loop.call_at_global(loop.global_of(self.server, deadline) + 1e-9, self._due,
+                                           context=self.world.host_context(self.server)))
 
     def _due(self) -> None:
         self._timer = None
-        fired = self.watch.expired() if self.alive else None
+        if not self.alive:
+            return
+        fired = self.watch.expired()
         if fired is not None:
             self._end(fired, "agent silent past its lease")
+        else:
+            self._arm()   # woke a hair early (clocks round): select() again, as fencer.serve does
 
     def _end(self, fired: tuple[list[int], list[str]], why: str) -> None:
         groups, vips = fired
@@ -210,7 +221,7 @@ class SimFencer:
             return
         rng = self.world.proc_rng
         took = rng.uniform(*(FENCER_KILL_SLOW if rng.random() < 0.1 else FENCER_KILL))
-        self.world.loop.call_later(took, self._kill, groups, vips, why, context=self.world.context)
+        self.world.loop.call_later(took, self._kill, groups, vips, why, context=self.world.host_context(self.server))
 
     def _kill(self, groups: list[int], vips: list[str], why: str) -> None:
         for pid in groups:
@@ -220,7 +231,7 @@ class SimFencer:
             took += self.world.proc_rng.uniform(*IP_COMMAND)
             address = vip.partition("@")[0]
             self.world.loop.call_later(took, self.world.addresses.release, self.server, address,
-                                       f"fencer: {why}", context=self.world.context)
+                                       f"fencer: {why}", context=self.world.host_context(self.server))
 
 
 class SimHealthz:

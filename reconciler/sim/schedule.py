@@ -18,7 +18,8 @@ WINDOW = 30.0          # faults begin within this window
 
 KINDS = ("proc_crash", "agent_crash", "agent_pause", "etcd_down", "cut", "slow",
          "act_hang", "act_fail", "flap", "switchover", "pause", "apply")
-# also drawn, from a generator of its own (_silent_etcd): "etcd_silent"
+# Also drawn, each from a generator of its own: "etcd_silent" (_silent_etcd),
+# "cleanup" (_cleanups), and those of faultgen.py (docs/testing.md, fault kinds).
 # act_hang / act_fail: the service's promote and demote commands fail or hang
 # (and may have done their work first), its stop waits out a child ignoring
 # the stop signal, its start (a spawn) fails; see sim/procs.py
@@ -26,30 +27,48 @@ KINDS = ("proc_crash", "agent_crash", "agent_pause", "etcd_down", "cut", "slow",
 
 @dataclass(frozen=True)
 class Fault:
+    """One fault or operator action. Which fields a kind reads is in
+    docs/testing.md's table of fault kinds; the rest keep their defaults."""
     kind: str
     at: float
-    duration: float = 0.0
+    duration: float = 0.0       # 0: an instant; float("inf"): for good (server_gone)
     server: str = ""
     service: str = ""
     blip: bool = False          # labelled blip: must move nothing
     etcd: bool = True           # cut: from etcd
     peers: bool = False         # cut: from the other agents
-    to: Optional[str] = None    # switchover target
-    latency: float = 0.0        # slow: extra one-way seconds per etcd call
+    to: Optional[str] = None    # switchover: the target; peer_oneway: the peer the server cannot reach
+    latency: float = 0.0        # slow: extra one-way s per etcd call; etcd_fsync: s per fsync;
+                                # fencer_late: s each kill of the fencer lands late
+    member: str = ""            # etcd_*: "leader" or "follower" (whoever it is when the fault
+                                # begins) or a member's name, "m1".."m3"
+    how: str = ""               # etcd_quorum: down | stall | split; etcd_oneway: requests | answers
+    rate: float = 0.0           # clock_rate: the server's clocks run at this many s per s
+    step: float = 0.0           # wall_step: s the server's wall clock jumps (negative: back)
 
     @property
     def end(self) -> float:
         return self.at + self.duration
 
     def describe(self) -> str:
-        where = "/".join(x for x in (self.server, self.service) if x)
+        where = "/".join(x for x in (self.server, self.service, self.member) if x)
         extra = ""
         if self.kind == "cut":
             extra = " from " + "+".join(n for n, on in (("etcd", self.etcd), ("peers", self.peers)) if on)
         if self.kind == "switchover":
             extra = f" to {self.to or 'any'}"
+        if self.kind == "peer_oneway":
+            extra = f" cannot reach {self.to}"
         if self.kind == "slow":
             extra = f" +{self.latency:.3f}s per call"
+        if self.kind in ("etcd_fsync", "fencer_late"):
+            extra = f" {self.latency:.3f}s late"
+        if self.how:
+            extra += f" ({self.how})"
+        if self.kind == "clock_rate":
+            extra = f" x{self.rate:.4f}"
+        if self.kind == "wall_step":
+            extra = f" {self.step:+.2f}s"
         span = " for good" if self.duration == float("inf") else f" for {self.duration:.2f}s" if self.duration else ""
         return f"t={self.at:6.2f} {self.kind}{' (blip)' if self.blip else ''} {where}{extra}{span}".rstrip()
 
@@ -77,6 +96,7 @@ class Schedule:
     faults: tuple[Fault, ...] = field(default=())
     fence: Optional[FencePlan] = None   # every server has a fence agent (fence_agents.py)
     failure_timeout: float = 600.0   # the Cluster's defaults.failureTimeout (its default unless drawn short)
+    members: int = 1            # etcd members (1 or 3); every server's agent lists them all
 
     @property
     def calm(self) -> bool:
@@ -85,7 +105,8 @@ class Schedule:
 
     @property
     def healed_at(self) -> float:
-        return max((f.end for f in self.faults), default=FAULT_START)
+        """When the last fault ended (one that never ends counts from its start)."""
+        return max((f.end if f.end != float("inf") else f.at for f in self.faults), default=FAULT_START)
 
     @property
     def end(self) -> float:
@@ -107,8 +128,12 @@ BLIPS_UPTO_BEFORE = 0.3
 # `draw(seed, extras=...)` names the ones a schedule is drawn with, so a
 # regression seed found before a generator existed keeps its schedule. The
 # services' floating addresses (_vips) come with any of them.
-EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory")
+EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
+          "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way")
 EXTRAS_BEFORE_DEADLINES = EXTRAS[:4]   # before the checker judged per-fault deadlines
+EXTRAS_BEFORE_ETCD_MODEL = EXTRAS[:6]  # before faultgen.py (etcd's members, troubles, slack eaters ...)
+# drawn for every schedule, blips only or not (the others: only beside real faults)
+_EVERY_SCHEDULE = ("etcd_members", "etcd_trouble")
 
 
 def draw(seed: int, extras=True, blips_upto: float = BLIPS_UPTO) -> Schedule:
@@ -116,6 +141,7 @@ def draw(seed: int, extras=True, blips_upto: float = BLIPS_UPTO) -> Schedule:
     False (none: as drawn before they existed) or the names of those to use;
     `blips_upto`: another longest blip. Regression seeds found under an older
     generator keep their schedule so."""
+    from . import faultgen  # noqa: PLC0415  (it builds on this module's types)
     names = EXTRAS if extras is True else () if extras is False else tuple(extras)
     rng = random.Random(seed)
     ttl = rng.choice((2.0, 3.0, 5.0))
@@ -131,10 +157,15 @@ def draw(seed: int, extras=True, blips_upto: float = BLIPS_UPTO) -> Schedule:
     faults = _faults(rng, schedule, blips_upto)
     if names:
         schedule = schedule.but(services=_vips(seed, schedule.services), fence=fence_plan(seed))
+    if "etcd_members" in names:
+        schedule = schedule.but(members=faultgen.etcd_members(seed))
     if names and faults and not all(f.blip for f in faults):
         for name in names:
-            schedule, more = _GENERATORS[name](seed, schedule)
-            faults += more
+            if name not in _EVERY_SCHEDULE:
+                schedule, more = _GENERATORS[name](seed, schedule)
+                faults += more
+    if "etcd_trouble" in names and faults:
+        faults += faultgen.etcd_trouble(seed, schedule, faults)
     return schedule.but(faults=tuple(sorted(faults, key=lambda f: (f.at, f.kind))))
 
 
@@ -292,7 +323,7 @@ def failing_failover(seed: int, s: Schedule) -> list[Fault]:
 
 def _silenced(f: Fault) -> frozenset:
     """Servers a blip keeps from renewing their lease."""
-    if f.kind in ("etcd_down", "etcd_silent"):
+    if f.kind in ("etcd_down", "etcd_silent") or (f.kind.startswith("etcd_") and f.kind != "etcd_compact"):
         return frozenset(SERVERS)
     return frozenset((f.server,)) if f.kind in ("agent_pause", "cut") else frozenset()
 
@@ -354,6 +385,15 @@ def _unchanged(generator):
     return lambda seed, s: (s, generator(seed, s))
 
 
+def _faultgen(name: str):
+    def generate(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
+        from . import faultgen  # noqa: PLC0415  (it builds on this module's types)
+        return s, getattr(faultgen, name)(seed, s)
+    return generate
+
+
 _GENERATORS = {"silent_etcd": _unchanged(_silent_etcd), "master_loss": _unchanged(_master_loss),
                "cleanups": _unchanged(_cleanups), "failing_failover": _unchanged(failing_failover),
-               "long_loss": _long_loss, "short_memory": _short_memory}
+               "long_loss": _long_loss, "short_memory": _short_memory,
+               "slack_eaters": _faultgen("slack_eaters"), "server_loss": _faultgen("server_loss"),
+               "one_way": _faultgen("one_way")}

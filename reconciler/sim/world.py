@@ -18,8 +18,8 @@ from typing import Optional
 from overseer.desired.store import documents
 from overseer.desired.loader import Source
 from overseer.desired.models import MODELS
-from overseer.desired.state import SwitchoverRequest
-from overseer.desired.store.client import EtcdConfig, StoreError
+from overseer.desired.store.client import EtcdConfig
+from overseer.desired.store.sim_client import DirectClient, SimClient, SimWatcher
 from overseer.desired.store.store import Store
 from overseer.desired.validate import check_documents
 
@@ -29,20 +29,19 @@ from ..hooks.runner import NoHooks
 from ..agent.failsafe import Caller, Peer, Reply, Unanswered
 from ..agent.peer_auth import PeerKey, PeerTrust
 from .checker import Checker
-from overseer.desired.store.simulated import SimClient, SimWatcher
 from .addresses import Addresses, SimIp
+from .faults import Faults
 from .fence_agents import SimFenceAgents, with_fence_agents
 from .loop import PROCESS, VirtualLoop
 from .network import EtcdLane, Network
 from .procs import SimActuator, SimFencer, SimHealthz, SimServerHealth, sim_probe
-from .schedule import SERVERS, Fault, Schedule
+from .schedule import SERVERS, Schedule
 
 CLUSTER = "sim"
 WALL0 = 1_800_000_000.0   # the simulated wall clock's epoch
-CFG = EtcdConfig(endpoints=("sim-etcd:2379",), timeout=3.0)
+TIMEOUT = 3.0             # the agents' etcd timeout (EtcdConfig's default)
 # every agent signs its failsafe questions and answers, as a real cluster's do
 PEER_TRUST = PeerTrust(PeerKey(b"the simulated cluster's peer key, at least 32 bytes as a real one", "sim"))
-OPERATOR_RETRY = 1.0  # virtual seconds before a person runs a failed command again
 
 
 class World:
@@ -54,7 +53,12 @@ class World:
         # commands' partial work, the fencer's kill, `ip addr`: draws of their own, the above unchanged
         self.proc_rng = random.Random(schedule.seed * 7919 + 23)
         self.context = contextvars.Context()                  # the world's own: never frozen
-        self.net = Network(self.loop, self.rng, self.context, CFG.timeout)
+        members = tuple(f"m{i + 1}" for i in range(schedule.members))
+        # every server lists every member, in one order (docs/etcd-production.md)
+        self.cfg = EtcdConfig(endpoints=tuple(f"http://{m}:2379" for m in members), timeout=TIMEOUT)
+        # etcd's own draws (elections, lessor ticks, late requests): a stream of their own
+        self.net = Network(self.loop, self.rng, self.context, members, random.Random(schedule.seed * 7919 + 29),
+                           note=lambda text: self.trace.event(self.now(), "etcd", text))
         self.checker = Checker(self)
         self.net.etcd.on_commit = self.checker.on_commit
         self.actuators: list[SimActuator] = []
@@ -64,23 +68,36 @@ class World:
         self.agents: dict[str, Agent] = {}
         self.keys: dict[str, str] = {}          # server -> running incarnation's process key
         self.contexts: dict[str, contextvars.Context] = {}
+        self.io_contexts: dict[str, contextvars.Context] = {}   # its etcd calls (threads, in production)
         self.incarnation = {s: 0 for s in SERVERS}
-        self.paused: set[str] = set()
+        self.stops: dict[str, set[str]] = {s: set() for s in SERVERS}   # why its agent does not run
+        self.frozen_hosts: set[str] = set()     # agent, fencer and children all stopped
+        self._hosts: dict[str, contextvars.Context] = {}   # what runs on a server beside its agent
+        self.fencer_delay: dict[str, float] = {}
+        self.wall_offset = {s: 0.0 for s in SERVERS}
+        self.gone: set[str] = set()             # servers that do not come back (yet)
         self.act_faults: dict[tuple, tuple[str, float]] = {}
         self.flaps: dict[tuple, tuple[int, float]] = {}
         self.op_paused: set[str] = set()
         self._pid = 1000
-        self.operator = Store(CFG, CLUSTER, client=SimClient(self.net.etcd, "operator"), watcher=SimWatcher)
+        self.operator = Store(self.cfg, CLUSTER, client=DirectClient(self.net.cluster, "operator"),
+                              watcher=SimWatcher)
         self.candidates = {s.name: list(s.candidates) for s in schedule.services}
         self.fence_agents = SimFenceAgents(self)      # the power switch a master's fence reaches
+        self.faults = Faults(self)
 
     # --- time -------------------------------------------------------------------
 
     def now(self) -> float:
-        return self.loop.time() - self.t0
+        return self.loop.global_time() - self.t0
 
     def wall(self) -> float:
-        return WALL0 + self.loop.time()
+        """The wall clock of the world (an operator's)."""
+        return WALL0 + self.loop.global_time()
+
+    def wall_of(self, server: str) -> float:
+        """`server`'s wall clock: its own rate, and any steps it took."""
+        return WALL0 + self.loop.local_time(server) + self.wall_offset[server]
 
     # --- documents --------------------------------------------------------------
 
@@ -119,16 +136,18 @@ class World:
         errors = check_documents(sources)
         if errors:
             raise ValueError("simulated documents do not validate: " + "; ".join(e.message for e in errors))
-        documents.apply(self.operator, CLUSTER, sources, cfg=CFG)
+        documents.apply(self.operator, CLUSTER, sources, cfg=self.cfg)
 
     # --- the edges one agent is given --------------------------------------------
 
     def edges_for(self, server: str) -> Edges:
-        lane = EtcdLane(self.net, server)
+        lane = EtcdLane(self.net, server, lambda: self.io_contexts[server].copy())
+        connector = SimClient.connector(self.net.cluster, server)
 
         def connect(cfg, cluster):
-            client = SimClient(self.net.etcd, server)
-            return Store(cfg, cluster, client=client, watcher=SimWatcher, lease_client=client)
+            # client.connect's status call, then the Store; the lease channel
+            # connects again with its own timeout (leases.py)
+            return Store(cfg, cluster, client=connector(cfg), watcher=SimWatcher, connector=connector)
 
         def actuator(service, spec, log_dir=None):
             return SimActuator(self, server, service, spec)
@@ -142,8 +161,8 @@ class World:
 
         # cpu: virtual time, as the pass cost was before it was CPU (the
         # simulator has no CPU; its schedules stay what they were)
-        return Edges(etcd=lane, keepalive=lane, monotonic=self.loop.time, cpu=self.loop.time, wall=self.wall,
-                     connect=connect,
+        return Edges(etcd=lane, keepalive=lane, monotonic=self.loop.time, cpu=self.loop.time,
+                     wall=lambda: self.wall_of(server), connect=connect,
                      actuator=actuator, addresses=SimIp(self, server), probe=lambda check, ctx: sim_probe(self, check, ctx),
                      ask_peer=ask_peer, fencer=fencer, fence=self.fence_agents,
                      healthz=lambda host, port, status: SimHealthz(self, server, status),
@@ -152,8 +171,8 @@ class World:
     async def ask_peer(self, me: str, peer: Peer, timeout: float, query: dict) -> Reply | Unanswered:
         answer = self.healthz.get(peer.name)
         key = self.keys.get(peer.name)
-        reachable = (me not in self.net.cut_peers and peer.name not in self.net.cut_peers
-                     and answer is not None and key is not None and not self.loop.is_frozen(key))
+        reachable = (self.net.reaches_peer(me, peer.name) and answer is not None and key is not None
+                     and not self.loop.is_frozen(key))
         if not reachable:
             await asyncio.sleep(timeout)
             return Unanswered("silent")
@@ -177,7 +196,9 @@ class World:
         key = f"{server}#{self.incarnation[server]}"
         ctx = self.loop.context_for(key)
         self.keys[server], self.contexts[server] = key, ctx
-        agent = ctx.run(Agent, CFG, server, CLUSTER, None, self.edges_for(server), peer_trust=PEER_TRUST)
+        self.io_contexts[server] = self.loop.context_for(key + "/io")
+        self.stops[server].clear()
+        agent = ctx.run(Agent, self.cfg, server, CLUSTER, None, self.edges_for(server), peer_trust=PEER_TRUST)
         self.agents[server] = agent
         self.loop.create_task(agent.run(), context=ctx)
         self.trace.event(self.now(), server, f"agent started (incarnation {self.incarnation[server]})")
@@ -187,7 +208,11 @@ class World:
         if key is None:
             return
         self.loop.kill(key)
-        self.paused.discard(server)
+        self.loop.kill(key + "/io")
+        self.stops[server].clear()
+        if server in self.frozen_hosts:   # powered off while frozen: nothing of it waits to thaw
+            self.frozen_hosts.discard(server)
+            self.loop.thaw(f"{server}#host")
         # the children die with their agent (parent-death signal); the fencer drops its addresses
         for actuator in self.actuators:
             if actuator.server == server and not actuator.closed:
@@ -220,6 +245,19 @@ class World:
         return None
 
     def kill_pid(self, pid: int, why: str) -> None:
+        """The fencer's SIGKILL; a late one's lands `fencer_delay` later (a
+        child in uninterruptible sleep)."""
+        for actuator in self.actuators:
+            if actuator.pid != pid:
+                continue
+            server = actuator.server
+            if self.fencer_delay.get(server, 0.0) > 0:
+                self.loop.call_at_global(self.loop.global_time() + self.fencer_delay[server], self._kill_now,
+                                         pid, why, context=self.context)
+            else:
+                actuator.crash(why)
+
+    def _kill_now(self, pid: int, why: str) -> None:
         for actuator in self.actuators:
             if actuator.pid == pid:
                 actuator.crash(why)
@@ -236,107 +274,69 @@ class World:
         return self.now() < until
 
     def agent_up(self, server: str) -> bool:
-        return server in self.keys and server not in self.paused
+        return server in self.keys and not self.stops[server]
+
+    @property
+    def paused(self) -> set[str]:
+        """Servers whose agent is stopped (SIGSTOP, frozen, or its loop blocked)."""
+        return {server for server, why in self.stops.items() if why}
+
+    # --- stopping and freezing processes ------------------------------------------
+
+    def stop(self, server: str, why: str) -> None:
+        """SIGSTOP ("pause", "freeze": the agent and its etcd calls) or a blocked
+        event loop ("block": its calls on threads go on) of `server`'s agent."""
+        key = self.keys.get(server)
+        if key is None:
+            return
+        self.stops[server].add(why)
+        self.loop.freeze(key)
+        if why != "block":
+            self.loop.freeze(key + "/io")
+
+    def cont(self, server: str, why: str) -> None:
+        key = self.keys.get(server)
+        reasons = self.stops[server]
+        if key is None or why not in reasons:
+            return
+        reasons.discard(why)
+        if not reasons & {"pause", "freeze"}:
+            self.loop.thaw(key + "/io")
+        if not reasons:
+            self.loop.thaw(key)
+
+    def host_context(self, server: Optional[str]) -> contextvars.Context:
+        """What runs on `server` beside its agent (its fencer, its children's
+        commands): outlives the agent, stops with the host. The world's own
+        context for anything not on a server."""
+        if server not in self.stops:
+            return self.context
+        if server not in self._hosts:
+            self._hosts[server] = self.loop.context_for(f"{server}#host")
+        return self._hosts[server]
+
+    def freeze_host(self, server: str) -> None:
+        """A whole-host freeze (a VM pause): agent, fencer, children and kernel.
+        Its children cannot act (the checker counts no active and no address
+        of a frozen host) and its fencer cannot kill."""
+        self.frozen_hosts.add(server)
+        self.loop.freeze(f"{server}#host")
+        self.stop(server, "freeze")
+
+    def thaw_host(self, server: str) -> None:
+        """Everything resumes at once: the children act at once, the fencer's
+        overdue kill lands the moment it takes, whatever the agent does next."""
+        if server not in self.frozen_hosts:
+            return
+        self.frozen_hosts.discard(server)
+        self.checker.thawed(server)
+        self.loop.thaw(f"{server}#host")
+        self.cont(server, "freeze")
 
     # --- faults -------------------------------------------------------------------
 
     def at(self, t: float, fn, *args) -> None:
-        self.loop.call_at(self.t0 + t, fn, *args, context=self.context)
-
-    def plan(self, fault: Fault) -> None:
-        self.at(fault.at, self._begin, fault)
-        if fault.duration:
-            self.at(fault.end, self._finish, fault)
-
-    def _begin(self, f: Fault) -> None:
-        self.checker.fault_began(f)   # what it promises, from what ran before it
-        self.trace.event(self.now(), "sim", "fault: " + f.describe())
-        k = f.kind
-        if k == "proc_crash":
-            actuator = self.actuator_of(f.server, f.service)
-            if actuator is not None:
-                actuator.crash("kill -9 (simulated crash)")
-        elif k == "agent_crash":
-            self.crash_agent(f.server)
-        elif k == "agent_pause" and f.server in self.keys:
-            self.paused.add(f.server)
-            self.loop.freeze(self.keys[f.server])
-        elif k == "etcd_down":
-            self.net.set_etcd_down(True)
-        elif k == "etcd_silent":
-            self.net.set_etcd_silent(True)
-        elif k == "cut":
-            self.net.cut(f.server, f.etcd, f.peers)
-        elif k == "slow":
-            self.net.slow = max(self.net.slow, f.latency)
-        elif k in ("act_hang", "act_fail"):
-            self.act_faults[(f.server, f.service)] = (k[4:], f.end)
-        elif k == "flap":
-            self.flaps[(f.server, f.service)] = (1, f.end) if f.duration == 0 else (0, f.end)
-        else:
-            self._operator(f)
-
-    def _finish(self, f: Fault) -> None:
-        k = f.kind
-        self.trace.event(self.now(), "sim", f"fault over: {k} {f.server or f.service}".rstrip())
-        if k == "agent_crash" and f.server not in self.keys and f.server not in self.fence_agents.off:
-            self.start_agent(f.server)   # overlapping crashes: one restart, when the first is over
-        elif k == "agent_pause" and f.server in self.paused:
-            self.paused.discard(f.server)
-            self.loop.thaw(self.keys[f.server])
-        elif k == "etcd_down":
-            self.net.set_etcd_down(False)
-        elif k == "etcd_silent":
-            self.net.set_etcd_silent(False)
-        elif k == "cut":
-            self.net.heal(f.server)
-        elif k == "slow":
-            self.net.slow = 0.0
-        elif k == "pause":
-            self._resume(f.service)
-
-    def _resume(self, service: str) -> None:
-        # A person whose `overseer resume` failed (etcd down) runs it again; the
-        # service stays paused until one gets through (the checker knew it as
-        # resumed while it was still paused: seed 1515's "outage").
-        if service not in self.op_paused:
-            return
-        if self._op(lambda: self.operator.set_paused(service, False), f"resume {service}"):
-            self.op_paused.discard(service)
-        else:
-            self.loop.call_later(OPERATOR_RETRY, self._resume, service, context=self.context)
-
-    def _operator(self, f: Fault) -> None:
-        if f.kind == "switchover":
-            request = SwitchoverRequest(f.service, f.to, self.wall())
-            self._op(lambda: self.operator.request_switchover(request), f"switchover {f.service}")
-        elif f.kind == "pause":
-            if self._op(lambda: self.operator.set_paused(f.service, True), f"pause {f.service}"):
-                self.op_paused.add(f.service)
-        elif f.kind == "cleanup":
-            servers = [f.server] if f.server else list(self.candidates[f.service])
-            self._op(lambda: self.operator.delete_failures(f.service, servers),
-                     f"cleanup {f.service}" + (f" --server {f.server}" if f.server else ""))
-        elif f.kind == "apply":
-            order = self.candidates[f.service]
-            order.append(order.pop(0))
-            if not self._op(self.apply, f"apply: {f.service} candidates now {', '.join(order)}"):
-                # not applied: the cluster keeps the old order, and so does the
-                # checker, which reads it from here (seed 676: a failover to the
-                # first candidate of an order etcd never had read as misplaced)
-                order.insert(0, order.pop())
-
-    def _op(self, fn, what: str) -> bool:
-        if self.net.etcd.down:
-            self.trace.event(self.now(), "operator", f"{what}: etcd is down, the command fails")
-            return False
-        try:
-            fn()
-        except StoreError as exc:
-            self.trace.event(self.now(), "operator", f"{what}: failed: {exc}")
-            return False
-        self.trace.event(self.now(), "operator", what)
-        return True
+        self.loop.call_at_global(self.t0 + t, fn, *args, context=self.context)
 
     # --- running ------------------------------------------------------------------
 
@@ -351,7 +351,7 @@ class World:
         for server in SERVERS:
             self.start_agent(server)
         for fault in self.schedule.faults:
-            self.plan(fault)
+            self.faults.plan(fault)
         self.checker.start()
         await asyncio.sleep(self.schedule.end)
 
@@ -383,7 +383,7 @@ class Trace:
 
         class _Handler(logging.Handler):
             def emit(self, record: logging.LogRecord) -> None:
-                who = PROCESS.get() or "world"
+                who = (PROCESS.get() or "world").split("/")[0]
                 text = record.getMessage()
                 if record.exc_info and record.levelno >= logging.ERROR:
                     world.checker.violation("crash", f"{who}: {text}: {record.exc_info[1]!r}")

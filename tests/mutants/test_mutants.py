@@ -72,6 +72,10 @@ def test_the_child_refuses_a_scratch_file_that_is_not_the_mutant(tmp_path):
 
 
 def test_a_mutant_whose_code_never_runs_is_reported_so():
-    """The simulator has no floating IPs: the VIP actuator's demote never runs."""
-    outcome = run_mutant(by_name()["vip-kept-on-demote"], seeds=2)
+    """The fencer process's own kill (fencer.py, run as a script) never runs
+    in the simulator: its stand-in kills through the world."""
+    never = Mutant("fencer-process-kills-nothing", "the real fencer process kills nothing",
+                   (Edit("reconciler/agent/fencer.py", "            os.killpg(pgid, signal.SIGKILL)\n",
+                         "            pass\n"),), ("safety",), within=2)
+    outcome = run_mutant(never, seeds=2)
     assert not outcome.error and outcome.caught is None and outcome.reached is False, table([outcome])
