@@ -145,8 +145,10 @@ class Observation(Record):
 
     @classmethod
     def from_json(cls, raw):
-        obs = _load(cls, raw)
-        return obs
+        # Not through _load_cached: an observation's bytes change with every
+        # refresh and would evict the stable records from that shared cache.
+        # build_snapshot keeps each key's last parse instead (snapshot.py).
+        return _load(cls, raw)
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,6 @@ class Keys:
         return self.root + "desired/applying"
 
     # presence and election
-    def servers_prefix(self) -> str:
-        return self.root + "servers/"
-
     def server(self, name: str) -> str:
         return f"{self.root}servers/{name}"
 
@@ -53,9 +50,6 @@ class Keys:
         return f"{self.root}actual/{server}/{service}/{FAILURES}"
 
     # the master's decisions
-    def assign_prefix(self) -> str:
-        return self.root + "assign/"
-
     def assign(self, service: str) -> str:
         return f"{self.root}assign/{service}"
 
@@ -67,27 +61,15 @@ class Keys:
         return f"{self.root}history/{service}/{time_ns:020d}"
 
     # fence agents: the latest fence of a dead server (state.FenceRecord)
-    def fence_prefix(self) -> str:
-        return self.root + "fence/"
-
     def fence(self, server: str) -> str:
         return f"{self.root}fence/{server}"
 
     # operator controls (pause, cordon, switchover): not documents, so `apply` never resets them
-    def pause_prefix(self) -> str:
-        return self.root + "control/pause/"
-
     def pause(self, service: str) -> str:
         return f"{self.root}control/pause/{service}"
 
-    def cordon_prefix(self) -> str:
-        return self.root + "control/cordon/"
-
     def cordon(self, server: str) -> str:
         return f"{self.root}control/cordon/{server}"
-
-    def switchover_prefix(self) -> str:
-        return self.root + "control/switchover/"
 
     def switchover(self, service: str) -> str:
         return f"{self.root}control/switchover/{service}"

@@ -284,9 +284,6 @@ class Store(LeaseChannel):
             ops.append(self._tx.put(self.keys.history(h.service, ns), h.to_json()))
         return ops
 
-    def delete_assignment(self, epoch: int, service: str) -> None:
-        self._fenced(epoch, [self._tx.delete(self.keys.assign(service))], f"{service}: delete assignment")
-
     def trim_history(self, service: str, keep: int) -> int:
         """Keep the newest `keep` entries: one read of keep+1 keys, one range delete."""
         newest = self._call(self.client.get_prefix_response, self.keys.history_prefix(service),

@@ -148,9 +148,6 @@ class ServiceWorker(ChildExits):
         if self.role == "active":
             self._failure(f"{check} failed" + (f": {message}" if message else ""))
 
-    def poke(self) -> None:
-        self._wake.set()
-
     def epoch(self) -> int:
         return self.assignment.epoch if self.assignment else 0
 
