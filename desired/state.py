@@ -50,6 +50,7 @@ class HistoryKind(StrEnum):
     HOOK = "hook"                    # a notification hook's outcome (desired/hooks.py)
     KEPT = "kept"                    # an active kept through etcd trouble: why nothing moved
     FENCE = "fence"                  # the master's fence agent run on a dead server, and its outcome
+    MASTER = "master"                # a new master took over (written by it, once per service)
 
 
 class FenceOutcome(StrEnum):
@@ -223,7 +224,7 @@ class HistoryEntry(Record):
     """`history/<service>/<ts>`: a transition or an action, never a probe tick."""
     service: str
     time: float
-    kind: str                        # failover | switchover | check | role | pause | ...
+    kind: str                        # a HistoryKind; a str so an entry of a newer version still reads
     message: str
     server: str = ""
     epoch: int = 0

@@ -15,7 +15,7 @@ from typing import Awaitable, Callable, Optional
 from overseer.actuators.base import ActionContext, ActuatorError
 from overseer.actuators.vip import VipActuator
 from overseer.desired.models import ServiceDoc
-from overseer.desired.state import Assignment, HistoryEntry, ServiceReport
+from overseer.desired.state import Assignment, HistoryEntry, HistoryKind, ServiceReport
 
 from . import roles
 from .answers import decided_anew, epoch_of, stood_down_under
@@ -299,7 +299,7 @@ class ServiceWorker(ChildExits):
             # self-fence does; the next pass starts a warm standby again.
             await self._retreat(ctx, steps=[roles.STOP])
         await self._report("failed", str(exc), about)
-        await self.history(HistoryEntry(self.name, self.edges.wall(), "action",
+        await self.history(HistoryEntry(self.name, self.edges.wall(), HistoryKind.ACTION,
                                         f"{self.server}: {step} failed: {exc}", self.server, ctx.epoch))
 
     async def _retreat(self, ctx: ActionContext, steps: Optional[list] = None) -> None:
