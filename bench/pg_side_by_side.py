@@ -1,4 +1,4 @@
-"""PostgreSQL failover and idle cost: Overseer and Patroni side by side (issue 12).
+"""PostgreSQL failover and idle cost: Overseer and Patroni side by side.
 
 Same machine, same etcd, two real PostgreSQL 15 servers on loopback (primary +
 streaming replica) under each stack in turn. Rows: Patroni with its defaults

@@ -1,4 +1,4 @@
-"""Scale: 1,000 services on 10 real agents, then 300 actives lost at once (issue 12 item 1).
+"""Scale: 1,000 services on 10 real agents, then 300 actives lost at once.
 
 Phase 1: servers s01..s10 (leaseTTL 5 s, the default), 1,000 active-standby
 services, each with a cold standby on the next server, a `process` actuator
