@@ -2,7 +2,7 @@
 
 Pure functions, no I/O: the CLI (`overseer status`), the board and the JSON API
 all render what `build_status` returns, so they can never disagree. The keys of
-`interfaces.md` (cluster, generation, master, servers, services and their
+docs/interfaces.md (cluster, generation, master, servers, services and their
 fields) are a contract; extra keys may be added, none renamed.
 
 How a service's `status` is decided (worst wins: fail > warn > unknown > ok):

@@ -1,4 +1,4 @@
-"""The etcd key layout of DESIGN.md, in one place.
+"""The etcd key layout (docs/design.md, "Keys in etcd"), in one place.
 
 Everything lives under `/overseer/<cluster>/`. Names are validated by the
 models never to contain `/`, so a key splits back into its parts unambiguously.

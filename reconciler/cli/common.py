@@ -2,7 +2,7 @@
 
 Global options are accepted before or after the sub-command (`overseer
 --etcd URL status` and `overseer status --etcd URL`), each with its
-environment variable, as `interfaces.md` promises. Precedence: an option on
+environment variable, as docs/interfaces.md promises. Precedence: an option on
 the command line (either position; the later one if both) > environment >
 default. The group and the sub-command each declare the option, so the
 sub-command's copy must not let the environment overwrite what was given

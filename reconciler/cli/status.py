@@ -1,7 +1,7 @@
 """`overseer status [--json] [--watch]`: servers, master, every service and its checks.
 
 The JSON form is `status_view.build_status` verbatim (the contract of
-`interfaces.md`); the table is for people. `--watch` re-renders on every etcd
+docs/interfaces.md); the table is for people. `--watch` re-renders on every etcd
 change (Store.watch) and at least every few seconds; Ctrl-C ends it with
 status 0. With `--json --watch`, one compact JSON document per line.
 """

@@ -1,6 +1,6 @@
 """Global options: command line (either position) > environment > default;
 a cluster that does not exist, a malformed cluster name and a malformed etcd
-URL are each one line with the documented exit status (issue 14, items 1, 2, 7)."""
+URL are each one line with the documented exit status (docs/interfaces.md)."""
 from __future__ import annotations
 
 from pathlib import Path
