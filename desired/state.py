@@ -266,6 +266,7 @@ class SwitchoverRequest(Record):
     to: Optional[str] = None
     requested: float = 0.0
     at: Optional[float] = None       # scheduled: not before this moment (`switchover --at`)
+    force: bool = False              # past maxLagOnFailover, without waiting to catch up (`--force`)
 
 
 @dataclass(frozen=True)

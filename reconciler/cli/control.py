@@ -38,17 +38,21 @@ def _refusal(store: Store, service: str, since: float) -> Optional[str]:
 @click.option("--at", "at", default=None, metavar="TIME",
               help="scheduled: carry it out at TIME (ISO 8601 with a zone, e.g. 2026-12-05T03:00+01:00)")
 @click.option("--cancel", is_flag=True, help="withdraw SERVICE's pending or scheduled switchover")
+@click.option("--force", is_flag=True,
+              help="a replicated database: promote the target even past maxLagOnFailover, "
+                   "without waiting for it to catch up (the rows it never received are lost)")
 @click.option("--timeout", default=60.0, show_default=True, help="seconds to wait for the outcome")
 @global_options
 @store_errors
-def switchover(service: str, target: Optional[str], at: Optional[str], cancel: bool, timeout: float) -> None:
+def switchover(service: str, target: Optional[str], at: Optional[str], cancel: bool, force: bool,
+               timeout: float) -> None:
     """Planned, graceful move of SERVICE's active (demote, then promote)."""
     store = _store()
     snap = store.snapshot()
     doc = service_doc(snap, store.cluster, service, "switchover")
     if cancel:
-        if target is not None or at is not None:
-            fail("switchover --cancel takes no --to or --at", 2)
+        if target is not None or at is not None or force:
+            fail("switchover --cancel takes no --to, --at or --force", 2)
         if service not in snap.switchovers:
             click.echo(f"{service}: no switchover pending")
             return
@@ -71,7 +75,7 @@ def switchover(service: str, target: Optional[str], at: Optional[str], cancel: b
         click.echo(f"{service}: already active on {target}")
         return
     asked = time.time()
-    store.request_switchover(SwitchoverRequest(service, target, asked, when))
+    store.request_switchover(SwitchoverRequest(service, target, asked, when, force=force))
     if when is not None:
         click.echo(f"{service}: switchover scheduled for {format_time(when)}" + (f" to {target}" if target else "")
                    + f"; `overseer switchover {service} --cancel` withdraws it")
