@@ -140,7 +140,7 @@ def test_the_timeline_shows_a_page_of_services_at_a_time():
 def test_the_timeline_is_bounded_whatever_the_history():
     now = time.time()
     client = _client(_many(300, 200, now))
-    page = client.get("/timeline").get_data()
+    page = client.get("/timeline?span=24h").get_data()
     kept = 300 * 200 * len("svc0000: pbx1 alive failed 3/3, moved to pbx2 (199)")
     assert len(page) < 1024 * 1024 < kept, len(page)     # drawn: 100 strips x 30 marks
     assert "170 older not drawn" in page.decode()
