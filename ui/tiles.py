@@ -77,7 +77,7 @@ def tile(snapshot: ClusterSnapshot, name: str, svc: Mapping[str, Any],
     failed = tuple(s for s in svc["active"] if s not in down and _failed(snapshot, name, s))
     planned = switching(snapshot, name, svc)
     if planned is not None:
-        return Tile("switching", planned, moved, until, down, down + failed)
+        return Tile("switching", planned, (), math.inf, down, down + failed)   # the line says the move
     if status == "ok":
         return Tile("ok", (), moved, until, down, down + failed)
     return Tile(status if status in LABELS else "unknown", problem(snapshot, name, svc, seen),
@@ -104,7 +104,8 @@ def last_move(snapshot: ClusterSnapshot, name: str, now: float) -> tuple[Line, f
             continue
         if entry.time < now - RECENT_MOVE:
             break
-        words = "demoting " if entry.kind == "demote" else "moved to "
+        # a handover's first step names the server it demotes, not where the service goes
+        words = "demoting " if entry.kind == "demote" or "→ demoting" in entry.message else "moved to "
         return ((f"{words}{entry.server} at {clock(entry.time)} ({entry.kind}, ", Since(entry.time, "ago"), ")"),
                 entry.time + RECENT_MOVE)
     return (), math.inf

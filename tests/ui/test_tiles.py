@@ -104,7 +104,13 @@ def test_a_switchover_in_progress_is_switching_not_red():
     assert build_status(snap)["services"]["pbx"]["status"] == "fail"   # what the status view says
     pbx = board(snap)["pbx"]
     assert pbx.state == "switching" and pbx.label == "SWITCHING OVER"
-    assert text(pbx.problem, NOW) == "switching over to pbx2 (planned), started 0 s ago"
+    assert text(pbx.headline, NOW) == "switching over to pbx2 (planned), started 0 s ago"
+
+
+def test_a_handover_s_demote_step_is_not_a_move_to_the_server_it_demotes():
+    snap = switching_over()
+    line, _ = tiles.last_move(snap, "pbx", NOW)
+    assert text(line, NOW).startswith("demoting pbx1 at "), line
 
 
 def test_a_switchover_is_over_once_the_new_active_reports_and_a_failed_promote_is_red():
