@@ -85,7 +85,7 @@ def test_timeline_in_a_browser_shows_the_reason_on_hover():
     snap = make_snapshot({"pbx1": "", "pbx2": ""}, {"pbx": ["pbx1", "pbx2"], "web": ["pbx2", "pbx1"]})
     snap = with_failover(snap, "pbx", "pbx2", "pbx1: alive failed 3/3 (process gone)", now=now - 7200)
     with board_server(FakeSource(snap)) as server, chromium_page() as page:
-        page.goto(server.url + "/timeline")
+        page.goto(server.url + "/timeline?span=24h")
         page.wait_for_selector('svg.timeline[data-service="pbx"]')
         assert page.locator("svg.timeline").count() == 2
         mark = page.locator('svg.timeline[data-service="pbx"] rect.tl-move')
