@@ -81,7 +81,7 @@ class Demo:
 
     def up(self) -> None:
         started = time.monotonic()
-        _check_free(self.host, self.port)
+        check_free(self.host, self.port)
         fresh_folder(self.folder)
         become_subreaper()
         self.etcd = start_etcd(self.folder)
@@ -177,10 +177,16 @@ class Demo:
         self.say("demo stopped; nothing left running.")
 
 
-def _check_free(host: str, port: int) -> None:
-    """Refuse early: otherwise another board on the port would answer our health check."""
+def check_free(host: str, port: int) -> None:
+    """Refuse early: otherwise another board on the port would answer our health check.
+
+    With SO_REUSEADDR, as the board's server (waitress) binds: connections of
+    the last demo's board left in TIME-WAIT after Ctrl-C (any open board tab
+    has some) do not stop it from listening, so they must not stop us either.
+    A port something still listens on is refused all the same."""
     try:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
     except OSError as exc:
         raise DemoError(f"--listen {host}:{port}: cannot listen: {exc.strerror or exc} "
