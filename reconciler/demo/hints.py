@@ -1,6 +1,6 @@
 """What the demo tells the user to try, worded so every line is true and runnable.
 
-Commands name the `overseer` program the demo itself runs (`.venv/bin/overseer`
+Commands name the `overseer` program the demo itself runs (`.venv-demo/bin/overseer`
 unless that very script is first on PATH) and the demo's etcd with `--etcd`,
 so they work pasted into any shell, venv activated or not. A "kill -9 N"
 hint only promises a move when the planner would make one: it names the
@@ -27,7 +27,7 @@ def program(cwd: Optional[str] = None) -> list[str]:
         return ["overseer"]
     cwd = os.path.realpath(cwd or os.getcwd())
     if len(argv) == 1 and script.startswith(cwd + os.sep):
-        return [os.path.relpath(script, cwd)]  # `.venv/bin/overseer` from the checkout
+        return [os.path.relpath(script, cwd)]  # `.venv-demo/bin/overseer` from the checkout
     return argv
 
 
