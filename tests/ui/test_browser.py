@@ -64,7 +64,9 @@ def test_stale_banner_appears_live():
 
 def test_an_unchanged_board_is_polled_with_304s_and_a_change_still_shows():
     snap = make_snapshot({"pbx1": "", "pbx2": ""}, {"asterisk": ["pbx1", "pbx2"]})
-    source = FakeSource(snap)
+    # a view never read again goes stale (muted tiles: another fragment) after
+    # 3 resyncs; a long one keeps this view fresh however slowly Chromium starts
+    source = FakeSource(snap, resync=600)
     with board_server(source) as server, chromium_page() as page:
         polls: list[int] = []
         page.on("response", lambda r: polls.append(r.status) if "/partials/board" in r.url else None)
