@@ -47,19 +47,19 @@ def _refusal(store: Store, service: str, since: float) -> Optional[str]:
 @store_errors
 def switchover(service: str, target: Optional[str], at: Optional[str], cancel: bool, timeout: float) -> None:
     """Planned, graceful move of SERVICE's active (demote, then promote)."""
+    if cancel and (target is not None or at is not None):
+        fail("switchover --cancel takes no --to or --at", 2)
+    when = parse_time(at) if at is not None else None   # a usage error before etcd is asked anything
     store = _store()
     snap = store.snapshot()
     doc = service_doc(snap, store.cluster, service, "switchover")
     if cancel:
-        if target is not None or at is not None:
-            fail("switchover --cancel takes no --to or --at", 2)
         if service not in snap.switchovers:
             click.echo(f"{service}: no switchover pending")
             return
         store.cancel_switchover(service)
         click.echo(f"{service}: switchover cancelled")
         return
-    when = parse_time(at) if at is not None else None
     if when is not None and when <= time.time():
         fail(f"switchover --at {at}: that moment has passed; leave --at out to switch over now", 2)
     if target is not None and target not in doc.spec.candidates:

@@ -117,9 +117,13 @@ def watch(store, render: Callable[[dict, float], str], as_json: bool) -> None:
 def _draw(reading: Reading, render, as_json: bool, stop: threading.Event) -> None:
     tty = sys.stdout.isatty()
     shown: tuple = ()
+    started = time.time()
     while not stop.is_set():
         now = time.time()
         frame = reading.latest()
+        if frame.reads == 0 and frame.error is None and now - started < STALE_AFTER:
+            stop.wait(0.05)   # the first read is under way: nothing to show yet, and nothing stale
+            continue
         stale = is_stale(frame, now)
         key = (frame.reads, stale)
         if as_json:

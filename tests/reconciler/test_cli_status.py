@@ -62,3 +62,46 @@ def test_status_of_one_service_shows_what_its_board_page_shows(etcd_url, cluster
         assert run(etcd_url, cluster_name, "status", "pbx", "--watch").exit_code == 2
     finally:
         store.close()
+
+
+def test_watch_says_its_view_is_stale_while_etcd_stalls_and_fresh_again_after(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    from overseer.desired.store.local_etcd import LocalEtcd
+    from tests.support.waiting import poll_until
+
+    etcd = LocalEtcd(data_dir=str(tmp_path / "etcd")).start()
+    store = seed(etcd.url, "stall")
+    store.close()
+    overseer = os.path.join(os.path.dirname(sys.executable), "overseer")
+    proc = subprocess.Popen([overseer, "--etcd", etcd.url, "--cluster", "stall", "status", "--watch"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: list[str] = []
+    threading.Thread(target=lambda: seen.extend(iter(proc.stdout.readline, "")), daemon=True).start()
+    try:
+        poll_until(lambda: any("(updated" in line for line in seen), timeout=30, what="a first frame")
+        assert not any("STALE" in line for line in seen)
+        os.kill(etcd.proc.pid, signal.SIGSTOP)
+        poll_until(lambda: any(line.startswith("STALE: data as of") for line in seen), timeout=30,
+                   what="a STALE line while etcd is stopped")
+        stale = next(line for line in seen if line.startswith("STALE"))
+        assert "ago" in stale and "retrying" in stale, stale
+        assert any(line.startswith("pbx ") for line in seen[seen.index(stale):]), "the last data stays shown"
+        count = len(seen)
+        os.kill(etcd.proc.pid, signal.SIGCONT)
+        poll_until(lambda: any("(updated" in line for line in seen[count:]), timeout=30,
+                   what="a fresh frame once etcd answers again")
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0, proc.stderr.read()
+    finally:
+        try:
+            os.kill(etcd.proc.pid, signal.SIGCONT)
+        except ProcessLookupError:
+            pass
+        if proc.poll() is None:
+            proc.kill()
+        etcd.stop()
