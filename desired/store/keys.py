@@ -73,7 +73,7 @@ class Keys:
     def fence(self, server: str) -> str:
         return f"{self.root}fence/{server}"
 
-    # operator controls (pause, cordon, switchover): not documents, so `apply` never resets them
+    # operator controls (pause, cordon, switchover, restart): not documents, so `apply` never resets them
     def pause_prefix(self) -> str:
         return self.root + "control/pause/"
 
@@ -91,6 +91,12 @@ class Keys:
 
     def switchover(self, service: str) -> str:
         return f"{self.root}control/switchover/{service}"
+
+    def restart_prefix(self) -> str:
+        return self.root + "control/restart/"
+
+    def restart(self, service: str) -> str:
+        return f"{self.root}control/restart/{service}"
 
     def relative(self, key: str | bytes) -> str:
         text = key.decode() if isinstance(key, bytes) else key
