@@ -144,11 +144,14 @@ def format_time(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def _set_paused(service: Optional[str], paused: bool) -> None:
+def _set_paused(service: Optional[str], paused: bool, force: bool = True) -> None:
     store = _store()
     snap = store.snapshot()
     if service is not None and service not in snap.desired.services:
         fail(f"no service {service!r} in cluster {store.cluster}")
+    if service is None and paused:
+        confirm_or_force(f"pause every service of cluster {store.cluster}: no automatic failover anywhere "
+                         f"until `overseer resume`", force, "pause")
     if service is None and not paused:
         for name in set(snap.paused):
             store.set_paused(name, False)
@@ -166,10 +169,7 @@ def _set_paused(service: Optional[str], paused: bool) -> None:
 @store_errors
 def pause(service: Optional[str], force: bool) -> None:
     """Maintenance: no automatic failover for SERVICE (or, asked first, all services)."""
-    if service is None:
-        confirm_or_force("pause every service: no automatic failover anywhere until `overseer resume`",
-                         force, "pause")
-    _set_paused(service, True)
+    _set_paused(service, True, force)
 
 
 @click.command("resume")
