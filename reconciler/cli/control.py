@@ -17,7 +17,7 @@ from typing import Optional
 
 import click
 
-from overseer.desired.state import HistoryKind, SwitchoverRequest
+from overseer.desired.state import HistoryEntry, HistoryKind, SwitchoverRequest
 from overseer.desired.store.store import Store
 
 from ..planner import Assign, ClearSwitchover, FenceServer, Record
@@ -76,6 +76,9 @@ def switchover(service: str, target: Optional[str], at: Optional[str], cancel: b
         return
     refused = would_refuse(snap, SwitchoverRequest(service, target, time.time()), scheduled=when is not None)
     if refused:
+        # recorded as the master records its refusals: the history says someone asked, and why not
+        store.append_history(HistoryEntry(service, time.time(), HistoryKind.SWITCHOVER_REFUSED,
+                                          f"switchover {refused}"))
         fail(f"{service}: switchover {refused}")
     asked = time.time()
     store.request_switchover(SwitchoverRequest(service, target, asked, when))

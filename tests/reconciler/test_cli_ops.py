@@ -92,7 +92,8 @@ def test_a_switchover_the_master_would_refuse_is_refused_before_it_is_requested(
         assert out.exit_code == 1
         assert "requested" not in out.stdout, out.stdout
         assert "refused: recorder is all-active" in out.stderr
-        assert "recorder" not in store.snapshot().switchovers      # nothing was written
+        assert "recorder" not in store.snapshot().switchovers      # no request was written
+        assert store.history("recorder")[-1].kind == "switchover-refused"   # but the refusal is on record
         # the planner's own judgement: pbx2's critical check fails, so it cannot take over
         out = run(etcd_url, cluster_name, "switchover", "pbx", "--to", "pbx2")
         assert out.exit_code == 1 and "requested" not in out.stdout and "refused: pbx2 is in fail" in out.stderr
