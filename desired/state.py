@@ -51,6 +51,7 @@ class HistoryKind(StrEnum):
     KEPT = "kept"                    # an active kept through etcd trouble: why nothing moved
     FENCE = "fence"                  # the master's fence agent run on a dead server, and its outcome
     MASTER = "master"                # a new master took over (written by it, once per service)
+    RESTART = "restart"              # an operator's restart in place, carried out by the active's agent
 
 
 class FenceOutcome(StrEnum):
@@ -270,6 +271,17 @@ class SwitchoverRequest(Record):
 
 
 @dataclass(frozen=True)
+class RestartRequest(Record):
+    """`control/restart/<service>`: an operator asked for a restart in place
+    (`overseer restart`): stop and start the service on `server`, where it is
+    active, without a move. That server's agent carries it out and deletes
+    the request; an active that started after `requested` already satisfies it."""
+    service: str
+    server: str
+    requested: float = 0.0
+
+
+@dataclass(frozen=True)
 class DesiredState:
     """The applied documents, parsed; `generation` counts changing applies."""
     cluster: Optional[ClusterDoc]
@@ -303,6 +315,7 @@ class ClusterSnapshot:
     failures: Mapping[tuple, FailCount] = field(default_factory=dict)  # (server, service)
     cordoned: frozenset = frozenset()                   # server names (`overseer cordon`)
     fences: Mapping[str, FenceRecord] = field(default_factory=dict)   # server -> its fence in this outage
+    restarts: Mapping[str, RestartRequest] = field(default_factory=dict)  # service -> `overseer restart`
 
     def is_paused(self, service: str) -> bool:
         return "*" in self.paused or service in self.paused

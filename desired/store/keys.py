@@ -64,7 +64,7 @@ class Keys:
     def fence(self, server: str) -> str:
         return f"{self.root}fence/{server}"
 
-    # operator controls (pause, cordon, switchover): not documents, so `apply` never resets them
+    # operator controls (pause, cordon, switchover, restart): not documents, so `apply` never resets them
     def pause(self, service: str) -> str:
         return f"{self.root}control/pause/{service}"
 
@@ -73,6 +73,9 @@ class Keys:
 
     def switchover(self, service: str) -> str:
         return f"{self.root}control/switchover/{service}"
+
+    def restart(self, service: str) -> str:
+        return f"{self.root}control/restart/{service}"
 
     def relative(self, key: str | bytes) -> str:
         text = key.decode() if isinstance(key, bytes) else key

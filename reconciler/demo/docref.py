@@ -6,7 +6,8 @@ three document kinds down, one section per model: every field with its type
 (or "required") and the comment the model's source gives it, else its note
 in docnotes.py. Then the
 options of `overseer agent`, from the command itself (its own, not the etcd
-connection options every command shares: etcd-production.md).
+connection options every command shares: etcd-production.md), and every
+command with its own options (reconciler/cli/reference.py).
 `python -m overseer.reconciler.demo.docref > docs/reference.md`; a test
 compares the committed file with this output.
 """
@@ -221,6 +222,8 @@ def generate() -> str:
         out += lines
         queue += _bases(model) + nested
     out += agent_options()
+    from overseer.reconciler.cli.reference import commands_section  # noqa: PLC0415  (click: only when generating)
+    out += commands_section()
     return "\n".join(out).rstrip() + "\n"
 
 
