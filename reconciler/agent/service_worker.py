@@ -150,6 +150,10 @@ class ServiceWorker(ChildExits, RestartInPlace):
         if self.role == "active":
             self._failure(f"{check} failed" + (f": {message}" if message else ""))
 
+    def poke(self) -> None:
+        """Run a converge pass soon (after a step that left the role uncertain)."""
+        self._wake.set()
+
     def epoch(self) -> int:
         return self.assignment.epoch if self.assignment else 0
 

@@ -51,3 +51,20 @@ def test_restart_in_place_starts_a_new_child_where_it_is_active_and_moves_nothin
                             what="a new recorder child on pbx2")
     history = cluster.cli("history", "recorder").stdout
     assert "pbx2: restarted in place" in history, history
+
+
+def test_a_restart_whose_demote_fails_leaves_the_active_running_and_says_why(cluster):
+    """The stop half failed: nothing was stopped, the same child stays active,
+    and the history (which the command prints) says at which step."""
+    cluster.apply(cluster_yaml(cluster.name, SERVERS,
+                               extra=service(extra_actuator=", demote: [/bin/false], promote: [/bin/true]")))
+    for server in SERVERS[:2]:
+        cluster.start_agent(server)
+    snap = cluster.wait_for(lambda s: running_pid(s, "pbx1") is not None, what="pbx active on pbx1")
+    old = running_pid(snap, "pbx1")
+
+    out = cluster.cli("restart", "pbx", timeout=120, check=False)
+    assert "restart in place failed at demote" in out.stdout + out.stderr, out
+    snap = cluster.wait_for(lambda s: "pbx" not in s.restarts, what="the request carried out")
+    assert running_pid(snap, "pbx1") == old and snap.assignments["pbx"].active == ("pbx1",)
+    holds_for(lambda: running_pid(cluster.snapshot(), "pbx1") == old, 2, what="the same child stays active")
