@@ -17,7 +17,7 @@ from overseer.desired.state import HistoryKind, SwitchoverRequest
 from overseer.desired.store.store import Store
 
 from ..planner import Assign, ClearSwitchover, FenceServer, Record
-from ..what_if import what_master_would_do, without_server
+from ..what_if import what_follows, what_master_would_do, without_server
 from .common import fail, global_options, open_store, service_doc, store_errors
 
 
@@ -182,9 +182,15 @@ def plan_cmd(what_if: Optional[str]) -> None:
             fail(f"--what-if: no server {server!r} (servers: {', '.join(sorted(snap.desired.servers))})")
         snap = without_server(snap, server)
         click.echo(f"if {server} died now (and its lease and the failover margin had run out):")
-    actions = what_master_would_do(snap, now)
-    lines = [line for line in map(_describe, actions) if line]
-    click.echo("\n".join(lines) if lines else "  nothing would change")
+    # with --what-if, the whole chain: services that wait for others move in later steps
+    steps = what_follows(snap, now) if what_if else [what_master_would_do(snap, now)]
+    for i, actions in enumerate(steps):
+        lines = [line for line in map(_describe, actions) if line]
+        if i:
+            click.echo(f"then, once that is done (step {i + 1}):")
+        click.echo("\n".join(lines) if lines else "  nothing would change")
+    if not steps:
+        click.echo("  nothing would change")
     sys.stdout.flush()
 
 

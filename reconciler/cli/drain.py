@@ -8,6 +8,8 @@ active-standby service active on the server away with a fenced switchover,
 `--limit` at a time (default one), and waits for each, as `kubectl drain`
 evicts and waits. A service it cannot move (no other eligible candidate,
 paused, all-active) is named and the exit status is 1; the cordon stays.
+Services move in reverse start order (a dependent before what it requires),
+and a colocated follower only with its anchor (planner/relations.py).
 """
 from __future__ import annotations
 
@@ -18,6 +20,7 @@ import click
 from overseer.desired.state import SwitchoverRequest
 from overseer.desired.store.store import Store
 
+from ..planner.relations import followers, stop_order
 from .common import fail, global_options, open_store, store_errors
 from .control import wait_for_switchover
 
@@ -88,6 +91,11 @@ def drain(server: str, limit: int, timeout: float) -> None:
     if store.set_cordoned(server, True):
         click.echo(f"{server}: cordoned")
     move, stay = _movable(snap, server)
+    # a follower moves with its anchor; what depends on a service moves before it
+    follow = followers(snap.desired, move)
+    move = stop_order(snap.desired, [name for name in move if name not in follow])
+    for name in follow:
+        click.echo(f"{name}: colocated with {snap.desired.services[name].spec.colocateWith}, moves with it")
     if move and snap.master is None:
         fail(f"drain: no master is elected, nobody could move {', '.join(move)}; check `overseer status`")
     failed = list(stay)

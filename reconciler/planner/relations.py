@@ -242,6 +242,9 @@ def annotate(relations: Relations, name: str, actions: list[Action]) -> list[Act
     """Say in the reason what the service waits for, when it waits."""
     missing = relations.missing(name)
     anchor = relations.anchor(name)
+    if not missing and anchor is not None and relations.up(anchor):
+        added = [s for a in actions if isinstance(a, Assign) for s in a.active if s not in relations.current(name)]
+        return [_following(anchor, added, a) for a in actions] if added else actions
     if missing:
         note = waiting_words(missing) + "; placed and promoted once it has one"
     elif anchor is not None and not relations.up(anchor):
@@ -256,6 +259,19 @@ def annotate(relations: Relations, name: str, actions: list[Action]) -> list[Act
             action = replace(action, message=f"{note}; {action.message}")
         out.append(action)
     return out
+
+
+def _following(anchor: str, added: list[str], action: Action) -> Action:
+    """A follower made active: it follows its anchor (not a handover of its own)."""
+    if isinstance(action, Assign):
+        return replace(action, reason=_follow_words(anchor, added, action.reason))
+    if isinstance(action, Record) and action.server in added:
+        return replace(action, message=_follow_words(anchor, added, action.message))
+    return action
+
+
+def _follow_words(anchor: str, added: list[str], text: str) -> str:
+    return f"following {anchor}, active on {', '.join(added)}; " + text.removeprefix("handover: previous active demoted; ")
 
 
 def refuse_member_switchover(relations: Relations, name: str, request) -> tuple[list[Action], object]:
