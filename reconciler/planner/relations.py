@@ -11,7 +11,8 @@ What a relationship means to the plan (docs/reference.md, "Relationships"):
 - A service `colocateWith` an anchor is active only where the anchor is
   headed in this very plan (its new active set, or the successor of a
   handover) and is promoted there only once the anchor is active there. It
-  leaves any other server even when nobody can take over (never apart).
+  leaves any other server, and one where the anchor said it is not active
+  (failed, stepped down, child gone), even when nobody can take over.
 - The anchor's grade on a server includes its members' (a member failing
   there moves the whole group; failure memory of either ranks the server
   lower), and the anchor leaves a live server only once every member has
@@ -112,6 +113,15 @@ class Relations:
                 and report.role == Role.ACTIVE and report.outcome != Outcome.FAILED
                 and report.assigned >= assignment.time and report.time >= record.started)
 
+    def stopped_here(self, name: str, server: str) -> bool:
+        """`name` said it is not active on `server` under its current assignment
+        (failed, stepped down, its child gone), or failed there: its followers leave."""
+        report = self.actual.reports.get((server, name))
+        assignment = self.assignments.get(name)
+        if report is None or assignment is None or server not in self.actual.servers:
+            return False
+        return report.outcome == Outcome.FAILED or (report.role != Role.ACTIVE and report.assigned >= assignment.time)
+
     def missing(self, name: str) -> list[str]:
         """Required services with no active now."""
         doc = self.services.get(name)
@@ -163,6 +173,8 @@ class Relations:
                 return FAIL, f"{anchor} is not to be active here (colocated with it)"
             if server not in self.current(name) and server not in self.up(anchor):
                 return FAIL, f"waiting for {anchor} to be active here (colocated with it)"
+            if self.stopped_here(anchor, server):
+                return FAIL, f"{anchor} is not active here (colocated with it)"
         missing = self.missing(name)
         if missing and server not in self.current(name):
             return FAIL, waiting_words(missing)
@@ -220,7 +232,8 @@ def settle(view: View, relations: Relations, name: str, svc: ServiceDoc, current
     anchor = relations.anchor(name)
     if anchor is not None:
         headed = relations.headed(anchor)
-        apart = [s for s in decision.active if s in view.live and s not in headed]
+        apart = [s for s in decision.active if s in view.live
+                 and (s not in headed or relations.stopped_here(anchor, s))]
         if apart:   # kept only because nobody else could take over: colocation says leave
             active = tuple(s for s in decision.active if s not in apart)
             standby = decision.standby + tuple(s for s in apart if s in svc.spec.candidates

@@ -303,3 +303,18 @@ def test_drain_moves_dependents_first_and_followers_only_with_their_anchor():
     from overseer.reconciler.planner.relations import followers
     assert stop_order(call_centre(), ["db", "dialer", "pbx", "web"]) == ["web", "dialer", "pbx", "db"]
     assert followers(call_centre(), ["db", "dialer", "pbx", "web"]) == ["dialer"]
+
+
+def test_a_follower_leaves_where_its_anchor_failed_and_returns_once_it_is_active_again():
+    state = desired(DOMAINS, [service("pbx", ["a"]), related(service("dialer", ["a", "b"]), colocate="pbx")])
+    w = World(live=dict(ALL_OK))
+    run(w, state)
+    w.report("a", "pbx", "standby", "failed", "promote failed")
+    actions = w.plan(state, 100)
+    by = {a.service: a for a in assigns(actions)}
+    assert by["dialer"].active == () and "pbx is not active here" in by["dialer"].reason
+    assert by["pbx"].active == ("a",) and "re-assigned" in by["pbx"].reason   # restart in place
+    w.apply(actions, 100)
+    agents_act(w)
+    run(w, state, 101)
+    assert placed(w)["dialer"][0] == ("a",)
