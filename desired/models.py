@@ -172,6 +172,8 @@ class ServiceSpec(Strict):
     failureTimeout: Optional[PositiveDuration] = None   # unset: the Cluster's `defaults.failureTimeout`
     on: Optional[ServiceHooks] = None     # this service's notifications; an event named here replaces the Cluster's
     vip: Optional[Vip] = None             # a floating IP that follows the active (desired/vip.py)
+    requires: list[Name] = Field(default_factory=list)   # start order: no first placement, promotion or restart in place while one of these services has no active; an active one stays ([relationships](design-choices.md#relationships-between-services))
+    colocateWith: Optional[Name] = None   # active only where that service is active: they move as one, a failure of either moves both, and this one stops first ([relationships](design-choices.md#relationships-between-services))
 
     @field_validator("candidates")
     @classmethod

@@ -12,6 +12,7 @@ from typing import Iterable, Optional
 
 from .loader import DocumentError, Loaded, Source, load_paths
 from .models import ClusterDoc, ServerDoc, ServiceDoc
+from .relations import check_relations
 from .state import DesiredState
 
 
@@ -32,6 +33,7 @@ def check_documents(sources: Iterable[Source], complete: bool = True,
     for source in sources:
         if isinstance(source.model, ServiceDoc):
             errors += _service(source, servers, complete)
+    errors += check_relations(sources, complete)
     return errors
 
 

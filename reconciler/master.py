@@ -23,6 +23,7 @@ from .metrics import RECONCILE_DURATION
 from .planner import next_wakeup, plan
 from .planner.actions import Assign, ClearSwitchover, FenceServer, Record
 from .planner.inputs import ActualState
+from .planner.relations import unadoptable
 
 log = logging.getLogger(__name__)
 
@@ -163,10 +164,12 @@ class MasterLoop:
         # actives died, delaying the move itself: bench/scale.py). Its
         # standbys meanwhile keep the role the old assignment gave them.
         down = set(self.down_since)
+        # a service whose requirement (or colocation anchor) has no active yet waits for it: start order
+        waiting = unadoptable(snapshot.desired, actual_from(snapshot, self.down_since), snapshot.assignments)
         return [Assign(name, a.active, a.standby, f"adopted by epoch {self.epoch}: {_original(a.reason)}")
                 for name, a in sorted(snapshot.assignments.items())
                 if a.epoch != self.epoch and name not in planned and name in snapshot.desired.services
-                and not snapshot.is_paused(name) and down.isdisjoint(a.active)]
+                and not snapshot.is_paused(name) and down.isdisjoint(a.active) and name not in waiting]
 
     async def _apply(self, snapshot: ClusterSnapshot, actions: list, now: float) -> None:
         generation = snapshot.desired.generation

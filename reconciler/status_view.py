@@ -193,6 +193,7 @@ def build_service(snapshot: ClusterSnapshot, name: str,
         "failures": failures_json(snapshot, name, now),
         "lastHook": last_hook(snapshot, name),
         "vip": doc.spec.vip.model_dump() if doc.spec.vip is not None else None,
+        "relations": {"requires": list(doc.spec.requires), "colocateWith": doc.spec.colocateWith},
         "switchover": switchover_json(snapshot, name),
         **service_times(snapshot, name),
     }

@@ -11,6 +11,9 @@ When S is the master itself, nobody is left to run that pass: the agents
 elect a new master first (the highest-ranked live server of the hierarchy,
 agent/election.py), and it is that master's pass which is shown, adoptions
 of the old master's assignments included.
+
+`what_follows` plays the agents' part between passes, so a service waiting
+for another (reconciler/planner/relations.py) shows the step where it moves.
 """
 from __future__ import annotations
 
@@ -18,11 +21,11 @@ import math
 from dataclasses import dataclass, replace
 from typing import Optional
 
-from overseer.desired.state import ClusterSnapshot, MasterRecord
+from overseer.desired.state import Assignment, ClusterSnapshot, MasterRecord, Role, ServiceReport
 
-from .planner import Assign
+from .master import MasterLoop, assignment_time, next_decision
+from .planner.actions import Assign
 from .planner.health import DEFAULT_MARGIN
-from .master import MasterLoop
 
 
 @dataclass(frozen=True)
@@ -77,3 +80,39 @@ def _finite(action):
         reason = action.reason.replace(f"down (gone {math.inf:.1f}s ago)", "down")
         return replace(action, reason=reason)
     return action
+
+
+def what_follows(snapshot: ClusterSnapshot, now: float, down: Optional[str] = None,
+                 rounds: int = 8) -> list[list]:
+    """The whole chain: the master's decisions now, then after each, as if
+    every agent had done what it was told (actives promoted and reported,
+    standbys reported) - so a service that waits for another (start order,
+    colocation) shows the step where it moves. Stops when nothing changes."""
+    steps = []
+    for _ in range(rounds):
+        actions = what_master_would_do(snapshot, now, down=down)
+        if not any(isinstance(a, Assign) for a in actions):
+            break
+        steps.append(actions)
+        snapshot = _carried_out(snapshot, actions, now)
+        now += 1e-3
+    return steps
+
+
+def _carried_out(snapshot: ClusterSnapshot, actions: list, now: float) -> ClusterSnapshot:
+    assignments, reports = dict(snapshot.assignments), dict(snapshot.reports)
+    epoch = snapshot.master.epoch if snapshot.master else 0
+    for action in actions:
+        if not isinstance(action, Assign):
+            continue
+        previous = assignments.get(action.service)
+        record = Assignment(action.service, tuple(action.active), tuple(action.standby), epoch, action.reason,
+                            assignment_time(previous, now), snapshot.desired.generation,
+                            next_decision(previous, action))
+        assignments[action.service] = record
+        for role, servers in ((Role.ACTIVE, record.active), (Role.STANDBY, record.standby)):
+            for server in servers:
+                if server in snapshot.servers:
+                    reports[(server, action.service)] = ServiceReport(
+                        server, action.service, role, epoch, "ok", "what-if", now, None, record.time)
+    return replace(snapshot, assignments=assignments, reports=reports)

@@ -21,7 +21,7 @@ from overseer.desired.state import HistoryEntry, HistoryKind, SwitchoverRequest
 from overseer.desired.store.store import Store
 
 from ..planner import Assign, ClearSwitchover, FenceServer, Record
-from ..what_if import succession, what_master_would_do, without_server
+from ..what_if import succession, what_follows, what_master_would_do, without_server
 from .common import confirm_or_force, fail, global_options, open_store, service_doc, store_errors
 
 
@@ -221,9 +221,15 @@ def plan_cmd(what_if: Optional[str]) -> None:
         click.echo(f"if {server} died now (and its lease and the failover margin had run out):")
         if heir is not None:
             click.echo(_election_words(heir, snap))
-    actions = what_master_would_do(snap, now, down=server)
-    lines = _plan_lines(actions, snap)
-    click.echo("\n".join(lines) if lines else "  nothing would change")
+    # the whole chain: services that wait for others move in later steps
+    steps = what_follows(snap, now, down=server) if server is not None else [what_master_would_do(snap, now)]
+    for i, actions in enumerate(steps):
+        lines = _plan_lines(actions, snap)
+        if i:
+            click.echo(f"then, once that is done (step {i + 1}):")
+        click.echo("\n".join(lines) if lines else "  nothing would change")
+    if not steps:
+        click.echo("  nothing would change")
     sys.stdout.flush()
 
 

@@ -149,7 +149,12 @@ def _summary(doc: dict) -> str:
         command = fence.get("command") if isinstance(fence, dict) else None
         argv0 = (command.split() or [""])[0] if isinstance(command, str) else (command or [""])[0]
         return f"address={spec.get('address', '')}" + (f" fence={argv0}" if fence else "")
-    return f"mode={spec.get('mode', 'active-standby')} candidates={','.join(spec.get('candidates', []))}"
+    text = f"mode={spec.get('mode', 'active-standby')} candidates={','.join(spec.get('candidates', []))}"
+    if spec.get("requires"):
+        text += f" requires={','.join(spec['requires'])}"
+    if spec.get("colocateWith"):
+        text += f" colocateWith={spec['colocateWith']}"
+    return text
 
 
 @click.command()

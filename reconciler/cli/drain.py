@@ -11,6 +11,8 @@ paused, all-active) is named and the exit status is 1; the cordon stays.
 `--ignore-all-active`, as kubectl's `--ignore-daemonsets`: all-active
 services run on every eligible candidate by design, so they are named and
 left running there without failing the drain.
+Services move in reverse start order (a dependent before what it requires),
+and a colocated follower only with its anchor (planner/relations.py).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import click
 from overseer.desired.state import SwitchoverRequest
 from overseer.desired.store.store import Store
 
+from ..planner.relations import followers, stop_order
 from .common import fail, global_options, open_store, store_errors
 from .control import wait_for_switchover
 
@@ -99,6 +102,11 @@ def drain(server: str, limit: int, timeout: float, ignore_all_active: bool) -> N
     move, stay, ignored = _movable(snap, server, ignore_all_active)
     for name in ignored:
         click.echo(f"{name}: all-active, left running on {server} (--ignore-all-active)")
+    # a follower moves with its anchor; what depends on a service moves before it
+    follow = followers(snap.desired, move)
+    move = stop_order(snap.desired, [name for name in move if name not in follow])
+    for name in follow:
+        click.echo(f"{name}: colocated with {snap.desired.services[name].spec.colocateWith}, moves with it")
     if move and snap.master is None:
         fail(f"drain: no master is elected, nobody could move {', '.join(move)}; check `overseer status`")
     failed = list(stay)

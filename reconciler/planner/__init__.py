@@ -1,7 +1,8 @@
 """The pure planner: desired + actual + assignments + now -> actions.
 
 No I/O, no clock, no randomness: the reconcile loop gives it one consistent
-snapshot and applies what it returns. Each service is decided on its own;
+snapshot and applies what it returns. Each service is decided on its own,
+except for declared relationships (relations.py: start order, colocation);
 actions come out ordered by service name, then one FenceServer per dead
 server whose fence agent a move waits for, ordered by server. See
 docs/design.md, "Placement" and "Never two actives".
@@ -16,25 +17,30 @@ from overseer.desired.state import Assignment, DesiredState, Role, SwitchoverReq
 from .actions import Action, Assign, ClearSwitchover, FenceServer, Record, Refusal
 from .health import View
 from .inputs import ActualState
+from .relations import RelatedView, Relations, declared, planning_order
 from .service import plan_service
 
 
 def plan(desired: DesiredState, actual: ActualState, assignments: Mapping[str, Assignment],
          now: float) -> list[Action]:
     """Every action needed now; empty when the assignments already match."""
-    view = View(desired, actual, now)
+    rel = Relations(desired, actual, assignments) if declared(desired) else None
+    view = View(desired, actual, now) if rel is None else RelatedView(desired, actual, now, rel)
     switchovers = actual.switchovers
     actions: list[Action] = []
     fences: dict[str, FenceServer] = {}
-    for name in sorted(desired.services):
+    # what a service depends on is planned first: its dependents read where it is headed
+    for name in (sorted(desired.services) if rel is None else planning_order(desired)):
         if actual.is_paused(name):
             continue
         for action in plan_service(view, name, desired.services[name],
-                                   assignments.get(name), due(switchovers.get(name), now)):
+                                   assignments.get(name), due(switchovers.get(name), now), rel):
             if isinstance(action, FenceServer):
                 fences[action.server] = _merged(fences.get(action.server), action)
             else:
                 actions.append(action)
+    if rel is not None:
+        actions.sort(key=lambda a: a.service)   # stable: each service's own actions keep their order
     return actions + [fences[server] for server in sorted(fences)]
 
 

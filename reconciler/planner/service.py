@@ -5,6 +5,10 @@ Emits nothing when the computed (active, standby) equals the assignment
 changes and a ClearSwitchover when an operator request finishes. A move
 held for a dead server's fence agent asks for it (FenceServer, fencing.py).
 
+Relationships between services (relations.py) adjust the decision when
+declared: a service waiting for what it requires gets no new active, a
+colocated one leaves wherever its anchor is not headed.
+
 An active the assignment keeps although it cannot serve under it now (it
 fenced itself, or failed as active and nobody else is eligible) gets the
 same decision re-issued: a new record is what tells its agent to take it up
@@ -17,16 +21,26 @@ from typing import Optional
 from overseer.desired.models import ServiceDoc
 from overseer.desired.state import Assignment, HistoryKind, Outcome, SwitchoverRequest
 
-from . import lag, reasons
+from . import lag, reasons, relations
 from .actions import Action, Assign, ClearSwitchover, FenceServer, Record, Refusal
 from .failover import Decision, Hold, decide
 from .health import FAIL, View, is_eligible, stepped_down
 from .placement import all_active_set, standby_order
+from .relations import Relations
 from .switchover import SwitchIntent, switchover_intent
 
 
 def plan_service(view: View, name: str, svc: ServiceDoc, current: Optional[Assignment],
-                 request: Optional[SwitchoverRequest]) -> list[Action]:
+                 request: Optional[SwitchoverRequest], rel: Optional[Relations] = None) -> list[Action]:
+    if rel is None:
+        return _plan(view, name, svc, current, request, None)
+    refused, request = relations.refuse_member_switchover(rel, name, request)
+    rel.heading[name] = tuple(current.active) if current else ()   # until a decision says otherwise
+    return refused + relations.annotate(rel, name, _plan(view, name, svc, current, request, rel))
+
+
+def _plan(view: View, name: str, svc: ServiceDoc, current: Optional[Assignment],
+          request: Optional[SwitchoverRequest], rel: Optional[Relations]) -> list[Action]:
     cur = tuple(current.active) if current else ()
     cur_standby = tuple(current.standby) if current else ()
     stepped = tuple(s for s in cur if stepped_down(view, s, name, current.time)) if current else ()
@@ -49,7 +63,13 @@ def plan_service(view: View, name: str, svc: ServiceDoc, current: Optional[Assig
     fences = _fences(view, name, svc, decision.fence)
     if isinstance(decision, Hold):
         return actions + fences
+    if rel is not None:
+        decision = relations.settle(view, rel, name, svc, current, decision)
+        if decision is None:   # a colocated service still runs where this one leaves: it stops first
+            return actions + fences
     if current is not None and (decision.active, decision.standby) == (cur, cur_standby):
+        if rel is not None and not all(rel.may_start(name, s) for s in cur):
+            return actions + fences   # taken up again only once what it depends on is active
         return _reissue(view, name, svc, current, stepped) + actions + fences
     actions[:0] = _assign(view, name, svc, current, decision, intent)
     if intent is not None and intent.target in decision.active:

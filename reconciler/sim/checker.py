@@ -20,6 +20,8 @@ faults as they begin.
 - placement (placement.py): a failover goes to the candidate the operator
   was promised: an unmarked server before a marked one, then candidates
   order; a failure is forgotten `failureTimeout` after it.
+- relations (relations_check.py): start order and colocation, judged
+  from the processes.
 - crash: the real code logged an unexpected exception, or one escaped a task.
 """
 from __future__ import annotations
@@ -30,6 +32,7 @@ from . import bounds, calm
 from .calm import Begun
 from .liveness import Liveness
 from .placement import Placement
+from .relations_check import RelationsCheck
 
 if TYPE_CHECKING:
     from .procs import SimActuator
@@ -43,7 +46,7 @@ STALE_GRACE = 1.0
 # `ip addr del`): more actives or holders than allowed that long after a thaw
 # is the freeze's, not a bug; still there this long after it, it is.
 THAW_GRACE = 0.25
-INVARIANTS = ("safety", "liveness", "calm", "placement", "crash")
+INVARIANTS = ("safety", "liveness", "calm", "placement", "crash", "relations")
 
 
 class Checker:
@@ -59,12 +62,13 @@ class Checker:
         self.log: list[tuple] = []              # (t, server, service, before, after, why)
         self.begun: list[Begun] = []
         # what was judged, so a run shows its checks could have failed
-        self.judged = {"outages": 0, "exempt": 0, "blips": 0, "placements": 0}
+        self.judged = {"outages": 0, "exempt": 0, "blips": 0, "placements": 0, "relations": 0}
         self._master_key = f"/overseer/{'sim'}/master".encode()
         for fault in world.schedule.faults:
             bounds.kind_of(fault)   # a kind that declares no bound stops the run before it starts
         self.liveness = Liveness(self)
         self.placement = Placement(self)
+        self.relations = RelationsCheck(self)
 
     def violation(self, invariant: str, message: str, t: Optional[float] = None) -> None:
         t = self.world.now() if t is None else t
@@ -127,6 +131,7 @@ class Checker:
             self.violation("calm", f"{actuator.service} on {actuator.server}: {before} -> {after} ({why}) "
                                    "in a schedule of blips only")
         self.placement.effect(actuator.server, actuator.service, before, after, t)
+        self.relations.effect(actuator.server, actuator.service, before, after, t)
 
     def address_held(self, service: str, address: str, holders: list[str]) -> None:
         """A server added `service`'s floating address; `holders` hold it now
@@ -192,6 +197,7 @@ class Checker:
             self.settled = t
         self.liveness.sample(t)
         self.placement.sample(t)
+        self.relations.sample(t)
 
     def finish(self) -> None:
         t = self.world.now()

@@ -70,7 +70,7 @@ class Liveness:
             return f"its commands {'hang' if fault == 'hang' else 'fail'}"
         if world.flaps.get((server, service), (0, 0.0))[1] > world.now():
             return "its check fails"
-        return None
+        return self.checker.relations.why_not(server, service)
 
     def could_serve(self, service: str, actives: list[str]) -> tuple[list[str], list[str]]:
         """(live candidates without an active, why each other candidate is not one)."""

@@ -16,6 +16,8 @@ plainly unmarked when its latest possible failure of the service (it left
 `active`, an actuator fault ended, a probe flapped, its child was killed)
 is more than `failureTimeout` old at the window's start: its remembered
 failure, if it had one, has expired, so it ranks by candidates order again.
+A colocated group (anchor and followers) goes where every member may run,
+so its promotes are not judged here (relations_check.py judges them).
 Promotes during an operator's switchover of the service, near an apply of
 it (a new candidates order), and near a slow etcd (the master's view may
 lag) are not judged.
@@ -67,6 +69,8 @@ class Placement:
         checker, world = self.checker, self.world
         if checker.settled is None:
             return   # the first placement: the settle hold decides
+        if any(service in (p.name, p.colocate) for p in world.schedule.services if p.colocate):
+            return   # a colocated group goes where every member may run: its anchor decides (relations_check.py)
         start = t - self.window
         s = world.schedule
         if self.left_active.get((chosen, service), -1e9) >= start - s.ttl - s.margin:

@@ -81,6 +81,8 @@ class ServicePlan:
     replicas: int = 1
     demote: bool = True
     vip: int = 0                # a floating address with this arpCount; 0: none
+    requires: tuple[str, ...] = ()   # spec.requires (related.py)
+    colocate: str = ""               # spec.colocateWith; "": none
 
 
 @dataclass(frozen=True)
@@ -130,6 +132,9 @@ BLIPS_UPTO_BEFORE = 0.3
 # services' floating addresses (_vips) come with any of them.
 EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
           "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way")
+# `related.py` draws requires/colocateWith between the services; not among the
+# EXTRAS until an agent holds a dependent's promotion for what it requires
+RELATIONS = "relations"
 EXTRAS_BEFORE_DEADLINES = EXTRAS[:4]   # before the checker judged per-fault deadlines
 EXTRAS_BEFORE_ETCD_MODEL = EXTRAS[:6]  # before faultgen.py (etcd's members, troubles, slack eaters ...)
 # drawn for every schedule, blips only or not (the others: only beside real faults)
@@ -392,8 +397,14 @@ def _faultgen(name: str):
     return generate
 
 
+def _related(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
+    from .related import draw_relations   # noqa: PLC0415  (it builds on this module's types)
+    return s.but(services=draw_relations(seed, s.services)), []
+
+
 _GENERATORS = {"silent_etcd": _unchanged(_silent_etcd), "master_loss": _unchanged(_master_loss),
                "cleanups": _unchanged(_cleanups), "failing_failover": _unchanged(failing_failover),
                "long_loss": _long_loss, "short_memory": _short_memory,
                "slack_eaters": _faultgen("slack_eaters"), "server_loss": _faultgen("server_loss"),
-               "one_way": _faultgen("one_way")}
+               "one_way": _faultgen("one_way"), "relations": _related}
+

@@ -122,6 +122,10 @@ class World:
             spec = {"standby": svc.standby, "replicas": svc.replicas,
                     "candidates": list(self.candidates[svc.name]), "actuator": actuator,
                     "checks": [{"name": "alive", "type": "process"}]}
+            if svc.requires:
+                spec["requires"] = list(svc.requires)
+            if svc.colocate:
+                spec["colocateWith"] = svc.colocate
             if svc.vip:
                 spec["vip"] = {"address": f"10.0.9.{i + 1}/24", "interface": "eth0", "arpCount": svc.vip}
                 self.addresses.service_of[spec["vip"]["address"]] = svc.name

@@ -168,3 +168,19 @@ def test_get_shows_a_server_s_fence_agent(etcd_url, cluster_name, tmp_path):
     one = run("get", "server", "a", "-o", "json", etcd=etcd_url, cluster=cluster_name)
     assert json.loads(one.stdout)["spec"]["fence"] == {
         "command": ["fence_ipmilan", "--ip=10.0.1.11", "--action=off"], "timeout": "20s"}
+
+
+def test_get_shows_relationships(etcd_url, cluster_name, tmp_path):
+    path = tmp_path / "related.yaml"
+    service = (HERE / "good.yaml").read_text().split("---\n")[-1]
+    path.write_text((HERE / "good.yaml").read_text().replace("{name: lab}", "{name: %s}" % cluster_name)
+                    + "---\n" + service.replace("{name: web}", "{name: dialer}")
+                    .replace("  candidates: [a, b]\n", "  candidates: [a, b]\n  requires: [web]\n  colocateWith: web\n"))
+    applied = run("apply", "-f", str(path), etcd=etcd_url)
+    assert applied.exit_code == 0, applied.stderr
+    table = run("get", "services", etcd=etcd_url, cluster=cluster_name)
+    assert "service/dialer  mode=active-standby candidates=a,b requires=web colocateWith=web" in table.stdout, table.stdout
+    assert "service/web     mode=active-standby candidates=a,b\n" in table.stdout, table.stdout
+    one = run("get", "service", "dialer", "-o", "json", etcd=etcd_url, cluster=cluster_name)
+    spec = json.loads(one.stdout)["spec"]
+    assert spec["requires"] == ["web"] and spec["colocateWith"] == "web"

@@ -191,3 +191,13 @@ def test_vip_in_status_json_and_table():
     assert status["services"]["asterisk"]["vip"] == {"address": "10.0.0.50/24", "interface": "eth0", "arpCount": 3}
     assert status["services"]["web"]["vip"] is None
     assert "asterisk: 10.0.0.50/24 on eth0 at pbx1" in render_text(status)
+
+
+def test_relations_in_status_json():
+    base = snap()
+    doc = base.desired.services["asterisk"]
+    spec = doc.spec.model_copy(update={"requires": ["web"]})
+    desired = replace(base.desired, services={**base.desired.services, "asterisk": doc.model_copy(update={"spec": spec})})
+    status = build_status(replace(base, desired=desired))
+    assert status["services"]["asterisk"]["relations"] == {"requires": ["web"], "colocateWith": None}
+    assert status["services"]["web"]["relations"] == {"requires": [], "colocateWith": None}
