@@ -26,7 +26,7 @@ from .common import global_options, open_store, store_errors
 
 RESYNC = 5.0  # seconds between re-reads in --watch even without events
 CLOSE_LIMIT = 5.0  # seconds closing the etcd connection may take after Ctrl-C
-LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN"}
+LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN", "starting": "STARTING"}
 
 
 def _table(rows: list[list[str]]) -> list[str]:
