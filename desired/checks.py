@@ -43,7 +43,7 @@ class CheckBase(Strict):
     recoverAfter: Optional[PositiveInt] = None
     # A non-critical check paints the board but never moves the service.
     critical: bool = True
-    # After the agent starts or promotes the service here, a `fail` counts for nothing (shown `starting`) until the first `ok` or `warn` or until this much time has passed; unset: the Service's `startupGrace`, else the type's default (docs/operations.md, "Start-up grace")
+    # After the agent started or promoted the service here, a `fail` is shown `starting` and counts for nothing until the first `ok` or `warn`, or until this much time has passed (operations.md, "Start-up grace")
     startupGrace: Optional[Duration] = None
     description: str = ""
 
