@@ -81,6 +81,8 @@ class ServicePlan:
     replicas: int = 1
     demote: bool = True
     vip: int = 0                # a floating address with this arpCount; 0: none
+    grace: float = 0.0          # startupGrace of its `alive` check (faultgen.startup_grace); 0: none
+    grace_on_check: bool = False  # written on the check itself, else on the Service
 
 
 @dataclass(frozen=True)
@@ -129,7 +131,7 @@ BLIPS_UPTO_BEFORE = 0.3
 # regression seed found before a generator existed keeps its schedule. The
 # services' floating addresses (_vips) come with any of them.
 EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
-          "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way")
+          "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way", "startup_grace")
 EXTRAS_BEFORE_DEADLINES = EXTRAS[:4]   # before the checker judged per-fault deadlines
 EXTRAS_BEFORE_ETCD_MODEL = EXTRAS[:6]  # before faultgen.py (etcd's members, troubles, slack eaters ...)
 # drawn for every schedule, blips only or not (the others: only beside real faults)
@@ -385,10 +387,11 @@ def _unchanged(generator):
     return lambda seed, s: (s, generator(seed, s))
 
 
-def _faultgen(name: str):
+def _faultgen(name: str, schedule: bool = False):   # schedule: it returns (schedule, faults)
     def generate(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
         from . import faultgen  # noqa: PLC0415  (it builds on this module's types)
-        return s, getattr(faultgen, name)(seed, s)
+        drawn = getattr(faultgen, name)(seed, s)
+        return drawn if schedule else (s, drawn)
     return generate
 
 
@@ -396,4 +399,4 @@ _GENERATORS = {"silent_etcd": _unchanged(_silent_etcd), "master_loss": _unchange
                "cleanups": _unchanged(_cleanups), "failing_failover": _unchanged(failing_failover),
                "long_loss": _long_loss, "short_memory": _short_memory,
                "slack_eaters": _faultgen("slack_eaters"), "server_loss": _faultgen("server_loss"),
-               "one_way": _faultgen("one_way")}
+               "one_way": _faultgen("one_way"), "startup_grace": _faultgen("startup_grace", schedule=True)}
