@@ -1,11 +1,16 @@
 # Overseer developer entry points. On a fresh Debian machine:
-#   make demo    a local etcd with the example cluster (see README)
+#   make demo    a local etcd with the example cluster (see README), in .venv-demo
 #   make test    venv + system packages + Docker engine + pytest
+#   make install on a server: the package, the agent's unit, the docs (scripts/install.sh)
 # Helper logic lives in scripts/ so each piece can be run and read alone.
 
 PYTHON ?= python3
 VENV   := .venv
 STAMP  := $(VENV)/.installed
+# The demo's own venv: the package and its runtime dependencies, none of the
+# test extras (docs/install-and-first-cluster.md has both sizes).
+DEMO_VENV  := .venv-demo
+DEMO_STAMP := $(DEMO_VENV)/.installed
 # Where scripts/docker-up.sh keeps the dockerd it starts (state, socket, env file).
 DOCKER_DIR ?= /tmp/overseer-docker
 # Not exported: tests assert on the OVERSEER_* variables children see.
@@ -15,19 +20,29 @@ PYTEST_ARGS ?= -ra --durations=15 --timeout=300
 # extra pytest arguments, e.g. make test ARGS='-k apply -x'
 ARGS ?=
 
-.PHONY: venv system-deps test demo sim mutants faults bench clean
+.PHONY: venv system-deps test demo sim mutants faults bench install install-files clean
 
 venv: $(STAMP)
 
+# A venv at $(1), made once (python3-venv is installed first if missing).
+define new_venv
+	@if [ ! -x $(1)/bin/python ]; then \
+	    $(PYTHON) -m venv $(1) || { \
+	        echo "venv: $(PYTHON) -m venv failed; trying apt-get install python3-venv"; \
+	        rm -rf $(1); SYSTEM_PACKAGES=python3-venv scripts/system-deps.sh; \
+	        $(PYTHON) -m venv $(1); }; \
+	fi
+endef
+
 # Re-installs whenever pyproject.toml changes (new dependency or package).
 $(STAMP): pyproject.toml
-	@if [ ! -x $(VENV)/bin/python ]; then \
-	    $(PYTHON) -m venv $(VENV) || { \
-	        echo "venv: $(PYTHON) -m venv failed; trying apt-get install python3-venv"; \
-	        rm -rf $(VENV); SYSTEM_PACKAGES=python3-venv scripts/system-deps.sh; \
-	        $(PYTHON) -m venv $(VENV); }; \
-	fi
+	$(call new_venv,$(VENV))
 	$(VENV)/bin/pip install -q -e '.[test]'
+	@touch $@
+
+$(DEMO_STAMP): pyproject.toml
+	$(call new_venv,$(DEMO_VENV))
+	$(DEMO_VENV)/bin/pip install -q -e .
 	@touch $@
 
 system-deps:
@@ -89,10 +104,21 @@ FENCE ?= 1
 faults: venv system-deps
 	$(VENV)/bin/python -m tests.faults --n $(N) --seed $(SEED) $(if $(LABEL),--label $(LABEL)) $(if $(filter 0,$(FENCE)),--no-fence)
 
-demo: venv
-	$(VENV)/bin/overseer demo
+# DEMO_ARGS='--listen 127.0.0.1:8090' passes options to `overseer demo`.
+DEMO_ARGS ?=
+demo: $(DEMO_STAMP)
+	$(DEMO_VENV)/bin/overseer demo $(DEMO_ARGS)
+
+# On a server, as root (docs/install-and-first-cluster.md): the package in a
+# venv under /opt/overseer-ha, /usr/local/bin/overseer, the agent's unit in
+# /etc/systemd/system, the docs where the unit's Documentation= points.
+# install-files: only the files, e.g. staged with DESTDIR=/tmp/stage.
+install:
+	scripts/install.sh all
+install-files:
+	scripts/install.sh files
 
 clean:
 	@$(DOCKER_ENV) scripts/docker-down.sh
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis test-artifacts .demo
+	rm -rf $(VENV) $(DEMO_VENV) build *.egg-info .pytest_cache .hypothesis test-artifacts .demo
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,8 +1,8 @@
 """Bench: kill -9 of a supervised child -> the process actuator's on_exit.
 
 Prints p50/p99/max over N runs (default 50). This is the first hop of a
-failover on child death; the goal is milliseconds (issue 6: child kill -9 ->
-new active running p50 < 0.3 s end to end).
+failover on child death; the goal is milliseconds (docs/benchmarks.md: child
+kill -9 -> new active running p50 < 0.3 s end to end).
 
     .venv/bin/python bench/actuator_child_exit.py [runs]
 """

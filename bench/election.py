@@ -1,4 +1,4 @@
-"""Master hand-over time after `kill -9` of the master agent (issue 4 item 6).
+"""Master hand-over time after `kill -9` of the master agent.
 
 Each run: a fresh cluster name on one local etcd, 3 real `overseer agent`
 processes (hierarchy pbx1, pbx2, web1), wait until pbx1 is master and all

@@ -1,4 +1,4 @@
-"""Failover times with real agents and supervised children (issue 6 item 6).
+"""Failover times with real agents and supervised children.
 
 1. Child kill: one cluster (hierarchy pbx1, pbx2, web1; service `pbx`, process
    actuator running a python sleeper, warm standby, candidates pbx1, pbx2).

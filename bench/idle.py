@@ -7,7 +7,7 @@ over a window: the agent's and fencer's CPU time (user+system, children such
 as the sleeping services not counted), their RSS at the end, and etcd's
 revision delta (every put/delete bumps it; lease keep-alives do not).
 
-Prints one JSON line and writes bench/results/idle.json. Numbers, no asserts.
+Prints one JSON line and writes bench/results/idle-<checks>checks.json. Numbers, no asserts.
 Run: .venv/bin/python bench/idle.py [--window 30] [--checks 20]
 """
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pathlib import Path
 import psutil
 
 from _cluster import Watch, cluster_yaml, local_etcd, running_cluster
+from provenance import stamp
 from overseer.desired.store import documents
 from overseer.desired.store.local_etcd import free_port
 
@@ -115,6 +116,7 @@ def main() -> None:
             "rss_mb_fencer": round(sum(v for k, v in rss.items() if k != agent.pid) / 2**20, 1),
             "rss_mb_total": round(sum(rss.values()) / 2**20, 1),
             "etcd_writes_per_s": round((rev1 - rev0) / (t1 - t0), 3),
+            **stamp(),
         }
     peer.kill()
     peer.wait()

@@ -1,4 +1,4 @@
-"""PostgreSQL failover and idle cost: Overseer and Patroni side by side (issue 12).
+"""PostgreSQL failover and idle cost: Overseer and Patroni side by side.
 
 Same machine, same etcd, two real PostgreSQL 15 servers on loopback (primary +
 streaming replica) under each stack in turn. Rows: Patroni with its defaults
@@ -46,6 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _cluster import local_etcd  # noqa: E402
 import report  # noqa: E402
+from provenance import stamp  # noqa: E402
 from _pg import OverseerPair, PatroniPair, Writers, wait  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -128,9 +129,12 @@ def main() -> None:
     wanted = {int(x) for x in args.rows.split(",")} if args.rows else set(range(1, len(ROWS) + 1))
     path = RESULTS / "pg-side-by-side.json"
     partial = args.only or args.rows or args.scenario
-    kept = {r["row"]: r for r in json.loads(path.read_text())["rows"]} if partial and path.exists() else {}
-    results = {"bench": "pg-side-by-side", "date": time.strftime("%Y-%m-%d"), "runs": args.runs,
-               "cores": psutil.cpu_count(), "rows": []}
+    earlier = json.loads(path.read_text()) if partial and path.exists() else {"rows": []}
+    kept = {r["row"]: r for r in earlier["rows"]}
+    results = {"bench": "pg-side-by-side", "runs": args.runs, "cores": psutil.cpu_count(), "rows": [], **stamp()}
+    if kept and earlier.get("commit") not in (None, results["commit"]):
+        # a partial run keeps the other rows and scenarios as they were measured
+        results["commit"] += f" (the cells not rerun: {earlier['commit']}, {earlier.get('date')})"
     rng = random.Random(args.seed)
     n = 0
     with local_etcd() as etcd:

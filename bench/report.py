@@ -20,10 +20,16 @@ def _load(name: str):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def measured(r: dict) -> str:
+    """When, on which code and on which machine (bench/provenance.py)."""
+    return (f"{r.get('date', 'date not recorded')}, commit {r.get('commit', 'not recorded')}, "
+            f"{r.get('machine', 'machine not recorded')}")
+
+
 def pg_table(r: dict) -> str:
     counts = sorted({len(row[s]["runs"]) for row in r["rows"] for s in ("postmaster", "server") if s in row})
     per_cell = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}" if counts else "0"
-    lines = [f"PostgreSQL 15 pair, same machine and etcd ({r['date']}, {r['cores']} cores, "
+    lines = [f"PostgreSQL 15 pair, same machine and etcd ({measured(r)}; "
              f"{per_cell} runs per cell; plot: `bench/results/pg-failover.png`):", "",
              "| row | postmaster kill -9 → first INSERT: p50 / max | whole server lost → first INSERT: p50 / max "
              "| two writers | idle CPU of a core, per member | RSS per member | etcd writes/s per member |",
@@ -50,17 +56,17 @@ def _cell(result: dict) -> str:
 
 def idle_table(rows: list[dict]) -> str:
     lines = ["One agent, `bench/idle.py`:", "",
-             "| case | CPU of one core | RSS (agent + fencer) | etcd writes/s |", "|---|---|---|---|"]
+             "| case | CPU of one core | RSS (agent + fencer) | etcd writes/s | measured |", "|---|---|---|---|---|"]
     for r in rows:
         case = f"{r['checks']} checks at 1 s, leaseTTL {r['lease_ttl']}" if r["checks"] else \
             f"no checks, leaseTTL {r['lease_ttl']}"
         lines.append(f"| {case} | {r['cpu_percent_of_core']} % | {r['rss_mb_agent']} + {r['rss_mb_fencer']} = "
-                     f"{r['rss_mb_total']} MB | {r['etcd_writes_per_s']} |")
+                     f"{r['rss_mb_total']} MB | {r['etcd_writes_per_s']} | {measured(r)} |")
     return "\n".join(lines)
 
 
 def scale_table(r: dict) -> str:
-    lines = [f"Scale, `bench/scale.py` ({r['date']}, {r['cores']} cores; plot: `bench/results/scale-failover.png`):", ""]
+    lines = [f"Scale, `bench/scale.py` ({measured(r)}; plot: `bench/results/scale-failover.png`):", ""]
     if "many" in r:
         m = r["many"]
         lines += ["| services / agents | placed in | stable window | lease losses | services moved or restarted "

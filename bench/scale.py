@@ -1,4 +1,4 @@
-"""Scale: 1,000 services on 10 real agents, then 300 actives lost at once (issue 12 item 1).
+"""Scale: 1,000 services on 10 real agents, then 300 actives lost at once.
 
 Phase 1: servers s01..s10 (leaseTTL 5 s, the default), 1,000 active-standby
 services, each with a cold standby on the next server, a `process` actuator
@@ -36,6 +36,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _cluster import local_etcd, percentile, running_cluster  # noqa: E402
+from provenance import stamp  # noqa: E402
 
 from overseer.desired.state import ServiceReport  # noqa: E402
 from overseer.desired.store import documents  # noqa: E402
@@ -269,7 +270,7 @@ def main() -> None:
     parser.add_argument("--stable", type=float, default=600.0)
     parser.add_argument("--moved", type=int, default=300)
     args = parser.parse_args()
-    result = {"bench": "scale", "date": time.strftime("%Y-%m-%d"), "cores": psutil.cpu_count()}
+    result = {"bench": "scale", "cores": psutil.cpu_count(), **stamp()}
     with local_etcd() as etcd:
         if args.services:
             result["many"] = phase_many(etcd.url, args.services, args.agents, args.stable)

@@ -179,11 +179,16 @@ class PostgresReplicationCheck(_Limited):
     minReplicas: int = Field(default=1, ge=0)
     warn: Optional[Lag] = None
     fail: Optional[Lag] = None
+    # a failover never promotes a standby whose lag (WAL received but not yet replayed, bytes) is larger; only `switchover --force` does (operations.md, "Least lag")
+    maxLagOnFailover: Optional[Size] = None
 
     @model_validator(mode="after")
     def _same_unit(self) -> "PostgresReplicationCheck":
         if self.warn and self.fail and self.warn[0] != self.fail[0]:
             raise ValueError("warn and fail must both be sizes (bytes behind) or both durations")
+        if self.maxLagOnFailover is not None and self.lag_unit != "bytes":
+            # the lag a failover compares is the check's value: it must be bytes too
+            raise ValueError("maxLagOnFailover is a size (bytes behind): give warn and fail as sizes too")
         return self
 
     @property
@@ -203,7 +208,14 @@ class MysqlReplicationCheck(_Limited):
     passwordFile: Optional[str] = None
     warn: Optional[PositiveDuration] = None
     fail: Optional[PositiveDuration] = None
+    # a failover never promotes a replica further behind its source (Seconds_Behind_Source); only `switchover --force` does (operations.md, "Least lag")
+    maxLagOnFailover: Optional[Duration] = None
     unit: ClassVar[str] = "seconds"
+
+
+# Checks whose value on a standby is its replication lag: a failover ranks by it
+# (reconciler/planner/lag.py) and the monitor republishes it as it changes.
+LAG_CHECK_TYPES = ("postgres-replication", "mysql-replication")
 
 
 class CommandCheck(CheckBase, RunAs):

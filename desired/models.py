@@ -1,4 +1,4 @@
-"""The documents of `desired-state.md` as pydantic v2 models.
+"""The documents (docs/reference.md) as pydantic v2 models.
 
 A document is `apiVersion`, `kind`, `metadata`, `spec`; the loader picks the
 model by `kind`. Cross-document rules (hierarchy, candidates, duplicates) live

@@ -53,6 +53,8 @@ class HistoryKind(StrEnum):
     HOOK = "hook"                    # a notification hook's outcome (desired/hooks.py)
     KEPT = "kept"                    # an active kept through etcd trouble: why nothing moved
     FENCE = "fence"                  # the master's fence agent run on a dead server, and its outcome
+    MASTER = "master"                # a new master took over (written by it, once per service)
+    RESTART = "restart"              # an operator's restart in place, carried out by the active's agent
 
 
 class FenceOutcome(StrEnum):
@@ -148,8 +150,10 @@ class Observation(Record):
 
     @classmethod
     def from_json(cls, raw):
-        obs = _load(cls, raw)
-        return obs
+        # Not through _load_cached: an observation's bytes change with every
+        # refresh and would evict the stable records from that shared cache.
+        # build_snapshot keeps each key's last parse instead (snapshot.py).
+        return _load(cls, raw)
 
 
 @dataclass(frozen=True)
@@ -224,7 +228,7 @@ class HistoryEntry(Record):
     """`history/<service>/<ts>`: a transition or an action, never a probe tick."""
     service: str
     time: float
-    kind: str                        # failover | switchover | check | role | pause | ...
+    kind: str                        # a HistoryKind; a str so an entry of a newer version still reads
     message: str
     server: str = ""
     epoch: int = 0
@@ -266,6 +270,18 @@ class SwitchoverRequest(Record):
     to: Optional[str] = None
     requested: float = 0.0
     at: Optional[float] = None       # scheduled: not before this moment (`switchover --at`)
+    force: bool = False              # past maxLagOnFailover, without waiting to catch up (`--force`)
+
+
+@dataclass(frozen=True)
+class RestartRequest(Record):
+    """`control/restart/<service>`: an operator asked for a restart in place
+    (`overseer restart`): stop and start the service on `server`, where it is
+    active, without a move. That server's agent carries it out and deletes
+    the request; an active that started after `requested` already satisfies it."""
+    service: str
+    server: str
+    requested: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -302,6 +318,7 @@ class ClusterSnapshot:
     failures: Mapping[tuple, FailCount] = field(default_factory=dict)  # (server, service)
     cordoned: frozenset = frozenset()                   # server names (`overseer cordon`)
     fences: Mapping[str, FenceRecord] = field(default_factory=dict)   # server -> its fence in this outage
+    restarts: Mapping[str, RestartRequest] = field(default_factory=dict)  # service -> `overseer restart`
 
     def is_paused(self, service: str) -> bool:
         return "*" in self.paused or service in self.paused

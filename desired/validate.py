@@ -8,7 +8,6 @@ second document of a duplicate name).
 from __future__ import annotations
 
 import os
-from collections import Counter
 from typing import Iterable, Optional
 
 from .loader import DocumentError, Loaded, Source, load_paths
@@ -141,7 +140,3 @@ def build_state(sources: Iterable[Source], generation: int = 0) -> DesiredState:
         elif isinstance(model, ServiceDoc):
             services[model.metadata.name] = model
     return DesiredState(cluster=cluster, servers=servers, services=services, generation=generation)
-
-
-def kind_counts(sources: Iterable[Source]) -> Counter:
-    return Counter(s.kind for s in sources if s.kind)

@@ -21,6 +21,11 @@ failover: they only say what they see.
   (every write to etcd makes every agent and the board re-read the cluster).
   `refresh` (seconds) brings back a periodic rewrite of changed values for
   callers that want one; the agent does not.
+- A replication check (`postgres-replication`, `mysql-replication`) is the
+  exception: its value is the lag a failover ranks standbys by, so a moved
+  value is published too: at once when it crosses 0 or `maxLagOnFailover` or
+  appears or vanishes, otherwise at most every `lag_refresh` seconds. An idle
+  database's lag holds at 0 and writes nothing.
 """
 from __future__ import annotations
 
@@ -31,6 +36,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable, Optional
 
+from overseer.desired.checks import LAG_CHECK_TYPES
 from overseer.desired.models import CheckDefaults, ServiceDoc
 from overseer.desired.state import ROLES, Observation
 
@@ -43,6 +49,7 @@ log = logging.getLogger(__name__)
 COLD_MESSAGE = "not running here (cold standby)"
 STARTING = "starting"
 REFRESH: Optional[float] = None  # never rewrite while the status holds
+LAG_REFRESH = 5.0                 # a replication lag that moved, at most this often
 
 
 @dataclass
@@ -95,10 +102,12 @@ class ServiceMonitor:
                  epoch: Callable[[], int] = lambda: 0,
                  clock: Callable[[], float] = time.time, refresh: Optional[float] = REFRESH,
                  monotonic: Callable[[], float] = time.monotonic,
+                 lag_refresh: float = LAG_REFRESH,
                  probe: Optional[Callable[[object, ProbeContext], Awaitable[ProbeResult]]] = None) -> None:
         self.cluster, self.server, self.service = cluster, server, service.metadata.name
         self._publish, self._child_pid, self._epoch = publish, child_pid, epoch
-        self._clock, self._refresh, self._monotonic = clock, refresh, monotonic
+        self._clock, self._refresh, self._lag_refresh = clock, refresh, lag_refresh
+        self._monotonic = monotonic
         # how a check runs: by its type's probe, or as the caller says (the simulator)
         self._run_probe = probe or (lambda check, ctx: PROBES[check.type](check, ctx))
         self.role = "stopped"
@@ -225,12 +234,23 @@ class ServiceMonitor:
 
     def _maybe_publish(self, state: _CheckState, now: float, changed: bool) -> None:
         last = state.published
-        if changed or last is None:
+        if changed or last is None or self._lag_moved(state, last, now):
             self._emit(state, now)
         elif self._refresh is not None and now - state.published_at >= self._refresh and (
                 last.value != state.value or last.message != state.message
                 or last.results != tuple(state.hyst.results)):
             self._emit(state, now)
+
+    def _lag_moved(self, state: _CheckState, last: Observation, now: float) -> bool:
+        if state.check.type not in LAG_CHECK_TYPES or last.value == state.value:
+            return False
+        old, new = last.value, state.value
+        if old is None or new is None or (old == 0) != (new == 0):
+            return True
+        limit = getattr(state.check, "maxLagOnFailover", None)
+        if limit is not None and (old > limit) != (new > limit):
+            return True
+        return now - state.published_at >= self._lag_refresh
 
     def _go_cold(self, state: _CheckState) -> None:
         if state.cold_published:

@@ -73,7 +73,6 @@ class MasterLoop:
         self.down_since: dict[str, float] = {}
         self.deposed = False
         self.retired = False   # set when the agent stepped down: write nothing more
-        self._known: Optional[set[str]] = None
         self._untrimmed: dict[str, int] = {}      # service -> history entries to keep
         self._trimmer: Optional[asyncio.Task] = None
         # dead servers' fence agents, run beside the passes (master_fencing.py)
@@ -90,15 +89,15 @@ class MasterLoop:
         live = set(snapshot.servers)
         vouched = self.vouched(now)
         for server in desired - live:
-            # first sight of a missing server; at takeover, "now" is the safe choice
-            self.down_since.setdefault(server, now if self._known is None or server in self._known else now)
+            # First sight of a missing server. A new master cannot know when an
+            # earlier one saw it go, so it counts from now: never sooner.
+            self.down_since.setdefault(server, now)
             if server in vouched:
                 # we told it "etcd is gone here too": it keeps its actives until
                 # then, so they count as running until then (plus the margin)
                 self.down_since[server] = max(self.down_since[server], vouched[server])
         for server in live:
             self.down_since.pop(server, None)
-        self._known = live
 
     def actions_for(self, snapshot: ClusterSnapshot, now: float) -> list:
         self._track_down(snapshot, now)

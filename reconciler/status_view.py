@@ -2,7 +2,7 @@
 
 Pure functions, no I/O: the CLI (`overseer status`), the board and the JSON API
 all render what `build_status` returns, so they can never disagree. The keys of
-`interfaces.md` (cluster, generation, master, servers, services and their
+docs/interfaces.md (cluster, generation, master, servers, services and their
 fields) are a contract; extra keys may be added, none renamed.
 
 How a service's `status` is decided (worst wins: fail > warn > unknown > ok):
@@ -38,6 +38,11 @@ unmarked candidates). Given `now`, counts already expired are left out.
 
 `vip` is the service's floating IP as declared (`address`, `interface`,
 `arpCount`), or null; it is held by the servers in `active`.
+
+`activeSince` is when the current active set began: the newest placement,
+failover, switchover or demote in the history the snapshot holds (null when
+none is there, e.g. trimmed away); `lastChange` the newest history entry of
+any kind (null: none). Epoch seconds, like every time here.
 
 Per server, `fenceAgent` says whether its document configures a fence agent,
 and `fence` is the latest fence of it in its current outage (`fence/<server>`:
@@ -190,7 +195,21 @@ def build_service(snapshot: ClusterSnapshot, name: str,
         "lastHook": last_hook(snapshot, name),
         "vip": doc.spec.vip.model_dump() if doc.spec.vip is not None else None,
         "switchover": switchover_json(snapshot, name),
+        **service_times(snapshot, name),
     }
+
+
+# history kinds the master writes when the active set changes (planner Record)
+ACTIVE_SET_CHANGES = frozenset({HistoryKind.PLACEMENT, HistoryKind.FAILOVER, HistoryKind.SWITCHOVER,
+                                HistoryKind.DEMOTE})
+
+
+def service_times(snapshot: ClusterSnapshot, name: str) -> dict[str, Optional[float]]:
+    """{activeSince, lastChange} of the module docstring."""
+    entries = snapshot.history.get(name, ())
+    moved = [e.time for e in entries if e.kind in ACTIVE_SET_CHANGES]
+    return {"activeSince": max(moved) if moved else None,
+            "lastChange": max((e.time for e in entries), default=None)}
 
 
 def switchover_json(snapshot: ClusterSnapshot, name: str) -> Optional[dict[str, Any]]:

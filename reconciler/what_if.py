@@ -4,15 +4,33 @@ It builds a MasterLoop as the elected master would have it and asks it for
 `decisions()`: the same planner input (down tracking, failure memory), the
 same settle hold and adoptions. Servers already gone count as gone long
 enough for their failover margin to have passed (what a master that has been
-running a while sees); `--what-if down=S` removes S's lease from the snapshot.
+running a while sees); `--what-if down=S` removes S's lease from the snapshot
+and counts S as gone exactly its failover margin ago.
+
+When S is the master itself, nobody is left to run that pass: the agents
+elect a new master first (the highest-ranked live server of the hierarchy,
+agent/election.py), and it is that master's pass which is shown, adoptions
+of the old master's assignments included.
 """
 from __future__ import annotations
 
-from dataclasses import replace
+import math
+from dataclasses import dataclass, replace
+from typing import Optional
 
 from overseer.desired.state import ClusterSnapshot, MasterRecord
 
+from .planner import Assign
+from .planner.health import DEFAULT_MARGIN
 from .master import MasterLoop
+
+
+@dataclass(frozen=True)
+class Succession:
+    """Who becomes master once the current one is gone (None: nobody can)."""
+    old: str
+    new: Optional[str]
+    within: float           # the longest the election may take after the lease expired (seconds)
 
 
 def without_server(snapshot: ClusterSnapshot, server: str) -> ClusterSnapshot:
@@ -20,10 +38,42 @@ def without_server(snapshot: ClusterSnapshot, server: str) -> ClusterSnapshot:
     return replace(snapshot, servers={k: v for k, v in snapshot.servers.items() if k != server})
 
 
-def what_master_would_do(snapshot: ClusterSnapshot, now: float) -> list:
+def succession(snapshot: ClusterSnapshot, gone: str) -> Optional[Succession]:
+    """None unless `gone` is the master now; else who is elected in its place:
+    the first live server of the hierarchy (servers outside it never campaign),
+    after up to its rank x campaignDelay (election.should_campaign)."""
+    if snapshot.master is None or snapshot.master.server != gone:
+        return None
+    spec = snapshot.desired.cluster.spec if snapshot.desired.cluster else None
+    hierarchy = list(spec.hierarchy) if spec else []
+    live = [s for s in hierarchy if s in snapshot.servers and s != gone]
+    if not live:
+        return Succession(gone, None, 0.0)
+    return Succession(gone, live[0], hierarchy.index(live[0]) * (spec.campaignDelay if spec else 0.0))
+
+
+def what_master_would_do(snapshot: ClusterSnapshot, now: float, down: Optional[str] = None) -> list:
+    """The decisions of the master that would run now; `down` is a server
+    taken out of `snapshot` a failover margin ago (`without_server`)."""
     master = snapshot.master or MasterRecord(server="", epoch=0)
+    heir = succession(snapshot, down) if down else None
+    if heir is not None:
+        # a new master, whose epoch is not known yet: one that differs from every assignment's
+        master = MasterRecord(server=heir.new or "", epoch=0)
     loop = MasterLoop(store=None, master=master, clock=lambda: now)
     loop.started = float("-inf")   # long past its settle time
     # missing servers: gone since "long ago", so their failover margin has passed
     loop.down_since = {s: float("-inf") for s in snapshot.desired.servers if s not in snapshot.servers}
-    return loop.decisions(snapshot, now)
+    if down is not None:
+        spec = snapshot.desired.cluster.spec if snapshot.desired.cluster else None
+        loop.down_since[down] = now - (spec.failoverMargin if spec else DEFAULT_MARGIN)
+    return [_finite(action) for action in loop.decisions(snapshot, now)]
+
+
+def _finite(action):
+    """A server gone "long ago" is in the planner's words plain "down" (what
+    it says for a server it has no time for), never "gone infs ago"."""
+    if isinstance(action, Assign) and "inf" in action.reason:
+        reason = action.reason.replace(f"down (gone {math.inf:.1f}s ago)", "down")
+        return replace(action, reason=reason)
+    return action

@@ -1,4 +1,4 @@
-"""Jinja filters for the board: clock times, ages, values, status labels."""
+"""Jinja filters for the board: clock times, moments shown as ages, values, status labels."""
 from __future__ import annotations
 
 import time
@@ -7,6 +7,8 @@ from typing import Optional
 from flask import Flask
 
 from overseer.reconciler.planner.memory import span
+
+from .ages import Since
 
 LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN"}
 
@@ -33,6 +35,14 @@ def value(v) -> str:
     return str(v)
 
 
+def iso(ts: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(ts))
+
+
+def since(ts: float, form: str = "for") -> Since:
+    return Since(ts, form)
+
+
 def label(status: str) -> str:
     return LABELS.get(status, str(status).upper())
 
@@ -44,4 +54,4 @@ def css_status(status: str) -> str:
 
 def install(app: Flask) -> None:
     app.jinja_env.filters.update(clock=clock, stamp=stamp, value=value, label=label, span=span,
-                                 css_status=css_status)
+                                 css_status=css_status, iso=iso, since=since)

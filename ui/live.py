@@ -21,6 +21,8 @@ from typing import Any, Callable, Optional, Protocol
 from overseer.desired.state import ClusterSnapshot
 from overseer.desired.store.client import StoreError
 
+from .presence import Sightings
+
 log = logging.getLogger(__name__)
 
 STALE_FACTOR = 3  # /healthz fails when the view is older than this many resync periods
@@ -87,6 +89,8 @@ class SnapshotCache:
         self._store: Optional[StoreLike] = None
         self._cancel: Optional[Callable[[], None]] = None
         self._thread: Optional[threading.Thread] = None
+        # fed at every successful read, looked at or not: when a server's lease went
+        self.sightings = Sightings()
 
     # --- what the UI reads -------------------------------------------------
     def snapshot(self) -> Optional[ClusterSnapshot]:
@@ -157,11 +161,14 @@ class SnapshotCache:
             log.exception("reading the snapshot failed")
             self._failed(f"{type(exc).__name__}: {exc}")
             return False
+        read_at = time.time()
+        # before the snapshot is shown: a page of it must know when its servers went
+        self.sightings.saw(snap.servers, read_at)
         with self._lock:
             if self._fresh.error:
                 log.info("etcd view is current again")
             self._snapshot = snap
-            self._fresh = Freshness(ok_at=time.time(), resync=self._resync)
+            self._fresh = Freshness(ok_at=read_at, resync=self._resync)
         return True
 
     def _current(self, revision: int) -> bool:
@@ -169,7 +176,10 @@ class SnapshotCache:
         with self._lock:
             if self._snapshot is None or self._snapshot.revision != revision or self._fresh.error:
                 return False
-            self._fresh = Freshness(ok_at=time.time(), resync=self._resync)
+            read_at = time.time()
+            self._fresh = Freshness(ok_at=read_at, resync=self._resync)
+            servers = list(self._snapshot.servers)
+        self.sightings.saw(servers, read_at)
         return True
 
     def _failed(self, reason: str) -> None:

@@ -2,7 +2,8 @@
 
 A source is anything with `snapshot() -> ClusterSnapshot | None` and
 `freshness() -> Freshness` (the live `SnapshotCache`, or a fixed source in
-tests and benches). `build_status` runs once per new snapshot, not once per
+tests and benches), and may keep `sightings` (presence.py): when its reads
+found each server's lease. `build_status` runs once per new snapshot, not once per
 request: the board polls every second from every open browser. Whole
 answers are kept per snapshot too (`answers`: answers.py).
 """
@@ -11,13 +12,14 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Mapping, Optional, Protocol
 
 from overseer.desired.state import ClusterSnapshot
 from overseer.reconciler.status_view import build_status
 
 from .answers import AnswerCache
 from .live import Freshness
+from .presence import Seen, Sightings, seen_map
 
 
 class Source(Protocol):
@@ -31,10 +33,19 @@ class View:
     status: Optional[dict[str, Any]]
     freshness: Freshness
     now: float
+    sightings: Optional[Sightings] = None
 
     @property
     def banner(self) -> str:
         return self.freshness.banner(self.now)
+
+    @property
+    def stale(self) -> bool:
+        return self.freshness.stale(self.now)
+
+    def seen(self) -> Mapping[str, Seen]:
+        """Per server, when it was last known alive (presence.py)."""
+        return seen_map(self.snapshot, self.sightings, self.freshness.ok_at)
 
 
 class UiState:
@@ -48,7 +59,8 @@ class UiState:
     def view(self) -> View:
         snap = self.source.snapshot()
         return View(snapshot=snap, status=self._status(snap),
-                    freshness=self.source.freshness(), now=self.clock())
+                    freshness=self.source.freshness(), now=self.clock(),
+                    sightings=getattr(self.source, "sightings", None))
 
     def _status(self, snap: Optional[ClusterSnapshot]) -> Optional[dict[str, Any]]:
         if snap is None:

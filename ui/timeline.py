@@ -1,4 +1,11 @@
-"""The board's cluster timeline: one SVG strip per service over a span (24 h by default).
+"""The board's cluster timeline: one SVG strip per service over a span, zoomable.
+
+The page offers `SPANS` (15 min, 1 h, 6 h, 24 h; `?span=` takes any span
+from 1 min to 24 h) and, unless asked, shows the smallest of them that holds
+the newest `RECENT_EVENTS` history entries of the services shown
+(`default_span`): a burst of moves in the last five minutes fills a 15-minute
+strip instead of being a sliver of a day. Marks are drawn at least
+`MARK_WIDTH` units wide and the strips have a clock axis (`axis`).
 
 A picture, not a table: each history entry (moves, refusals, fences, master
 changes, failures as active, hooks, cleanups) becomes a mark at its time, and
@@ -26,8 +33,13 @@ import time
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
-SPAN = 24 * 3600.0          # seconds shown unless the page asks for another span
+SPAN = 24 * 3600.0          # the longest zoom, and the span when there is nothing to zoom into
 MIN_SPAN, MAX_SPAN = 60.0, 24 * 3600.0
+SPANS = (15 * 60.0, 3600.0, 6 * 3600.0, SPAN)   # the zoom links
+RECENT_EVENTS = 20          # the default span is the smallest that holds this many newest entries
+MARK_WIDTH = 6              # user units (of WIDTH) a history mark is wide at least
+TICK_WIDTH = 2              # a failed check result's tick
+AXIS_LABELS = 5             # clock labels under the strips, evenly spaced, both ends included
 WIDTH = 960                 # user units of the strip (the SVG scales to its box)
 HEIGHT = 18
 HISTORY_MARKS = 30          # newest history entries drawn per strip
@@ -81,12 +93,40 @@ def window(now: float, span: float = SPAN) -> Window:
     return Window(end=(math.floor(now / step) + 1) * step, span=span)
 
 
+def default_span(history: Mapping[str, Iterable], services: Iterable[str], now: float,
+                 events: int = RECENT_EVENTS) -> float:
+    """The smallest of SPANS that holds the newest `events` history entries of
+    `services` (all of them when fewer) in the last 24 h; SPAN when there are none."""
+    times = sorted((e.time for s in services for e in history.get(s, ()) if now - SPAN <= e.time <= now),
+                   reverse=True)[:events]
+    if not times:
+        return SPAN
+    # the strip ends a step after now (`window`): hold the oldest of them in that strip
+    return next((span for span in SPANS if times[-1] >= window(now, span).start), SPAN)
+
+
+def axis(win: Window, labels: int = AXIS_LABELS) -> list[str]:
+    """Clock times at evenly spaced points of the strip, left to right."""
+    fmt = "%H:%M:%S" if win.span < 3600 else "%H:%M"
+    return [time.strftime(fmt, time.localtime(win.start + win.span * i / (labels - 1)))
+            for i in range(labels)]
+
+
 def span_query(span: float) -> str:
     """The span as `?span=` takes it: '6h', '15m', '90s'."""
     for unit, size in (("h", 3600), ("m", 60)):
         if span >= size and span % size == 0:
             return f"{int(span // size)}{unit}"
     return f"{span:g}s"
+
+
+def span_short(span: float) -> str:
+    """'15 min', '1 h', '24 h': the zoom links' words."""
+    if span >= 3600 and span % 3600 == 0:
+        return f"{int(span // 3600)} h"
+    if span >= 60 and span % 60 == 0:
+        return f"{int(span // 60)} min"
+    return f"{span:g} s"
 
 
 def span_label(span: float) -> str:

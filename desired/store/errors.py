@@ -1,6 +1,6 @@
 """The store's typed errors; every message is meant for an operator.
 
-Each carries the exit status the CLI documents (spec/interfaces.md): 3 when
+Each carries the exit status the CLI documents (docs/interfaces.md): 3 when
 etcd cannot be reached, 1 when it answered no, 2 for a usage error.
 """
 from __future__ import annotations

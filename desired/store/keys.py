@@ -1,4 +1,4 @@
-"""The etcd key layout of DESIGN.md, in one place.
+"""The etcd key layout (docs/design.md, "Keys in etcd"), in one place.
 
 Everything lives under `/overseer/<cluster>/`. Names are validated by the
 models never to contain `/`, so a key splits back into its parts unambiguously.
@@ -30,9 +30,6 @@ class Keys:
         return self.root + "desired/applying"
 
     # presence and election
-    def servers_prefix(self) -> str:
-        return self.root + "servers/"
-
     def server(self, name: str) -> str:
         return f"{self.root}servers/{name}"
 
@@ -53,9 +50,6 @@ class Keys:
         return f"{self.root}actual/{server}/{service}/{FAILURES}"
 
     # the master's decisions
-    def assign_prefix(self) -> str:
-        return self.root + "assign/"
-
     def assign(self, service: str) -> str:
         return f"{self.root}assign/{service}"
 
@@ -67,30 +61,21 @@ class Keys:
         return f"{self.root}history/{service}/{time_ns:020d}"
 
     # fence agents: the latest fence of a dead server (state.FenceRecord)
-    def fence_prefix(self) -> str:
-        return self.root + "fence/"
-
     def fence(self, server: str) -> str:
         return f"{self.root}fence/{server}"
 
-    # operator controls (pause, cordon, switchover): not documents, so `apply` never resets them
-    def pause_prefix(self) -> str:
-        return self.root + "control/pause/"
-
+    # operator controls (pause, cordon, switchover, restart): not documents, so `apply` never resets them
     def pause(self, service: str) -> str:
         return f"{self.root}control/pause/{service}"
-
-    def cordon_prefix(self) -> str:
-        return self.root + "control/cordon/"
 
     def cordon(self, server: str) -> str:
         return f"{self.root}control/cordon/{server}"
 
-    def switchover_prefix(self) -> str:
-        return self.root + "control/switchover/"
-
     def switchover(self, service: str) -> str:
         return f"{self.root}control/switchover/{service}"
+
+    def restart(self, service: str) -> str:
+        return f"{self.root}control/restart/{service}"
 
     def relative(self, key: str | bytes) -> str:
         text = key.decode() if isinstance(key, bytes) else key

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from ..models import MODELS
 from ..state import (
     Assignment, ClusterSnapshot, DesiredState, FailCount, FenceRecord, HistoryEntry, MasterRecord, Observation,
-    ServerRecord, ServiceReport, SwitchoverRequest,
+    RestartRequest, ServerRecord, ServiceReport, SwitchoverRequest,
 )
 from .keys import FAILURES, REPORT, Keys
 
@@ -88,6 +88,7 @@ class _Builder:
         self.switchovers: dict[str, SwitchoverRequest] = {}
         self.cordoned: set[str] = set()
         self.fences: dict[str, FenceRecord] = {}
+        self.restarts: dict[str, RestartRequest] = {}
 
     def add(self, rel: str, value: bytes, meta) -> None:
         parts = rel.split("/")
@@ -123,6 +124,8 @@ class _Builder:
                 self.cordoned.add(parts[2])
             elif parts[1] == "switchover":
                 self.switchovers[parts[2]] = SwitchoverRequest.from_json(value)
+            elif parts[1] == "restart":
+                self.restarts[parts[2]] = RestartRequest.from_json(value)
 
     def _parsed(self, rel: str, value: bytes, parse):
         hit = self._previous.get(rel)
@@ -149,6 +152,7 @@ class _Builder:
             failures=self.failures,
             cordoned=frozenset(self.cordoned),
             fences=self.fences,
+            restarts=self.restarts,
         )
 
 

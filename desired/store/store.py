@@ -15,7 +15,7 @@ from typing import Callable, Iterable, Optional, Sequence
 
 from ..state import (
     Assignment, ClusterSnapshot, FailCount, FenceRecord, HistoryEntry, MasterRecord, Observation, ServerRecord,
-    ServiceReport, SwitchoverRequest,
+    RestartRequest, ServiceReport, SwitchoverRequest,
 )
 from . import staged
 from .chunks import MAX_OPS, chunked
@@ -284,9 +284,6 @@ class Store(LeaseChannel):
             ops.append(self._tx.put(self.keys.history(h.service, ns), h.to_json()))
         return ops
 
-    def delete_assignment(self, epoch: int, service: str) -> None:
-        self._fenced(epoch, [self._tx.delete(self.keys.assign(service))], f"{service}: delete assignment")
-
     def trim_history(self, service: str, keep: int) -> int:
         """Keep the newest `keep` entries: one read of keep+1 keys, one range delete."""
         newest = self._call(self.client.get_prefix_response, self.keys.history_prefix(service),
@@ -365,6 +362,18 @@ class Store(LeaseChannel):
 
     def cancel_switchover(self, service: str) -> None:
         self._call(self.client.delete, self.keys.switchover(service))
+
+    def request_restart(self, request: RestartRequest) -> None:
+        self._call(self.client.put, self.keys.restart(request.service), request.to_json())
+
+    def finish_restart(self, request: RestartRequest, entry: Optional[HistoryEntry] = None) -> bool:
+        """Delete this very request (not a newer one made meanwhile) and record
+        its outcome, in one transaction; False when it was no longer there."""
+        key = self.keys.restart(request.service)
+        ops = [self._tx.delete(key)] + (self._history_ops([entry]) if entry else [])
+        ok, _ = self._call(self.client.transaction, compare=[self._tx.value(key) == request.to_json()],
+                           success=ops, failure=[])
+        return ok
 
 
 def _ns(t: float) -> int:

@@ -3,7 +3,9 @@
 `SHOW REPLICA STATUS` (MySQL 8.0.22+, MariaDB 10.5.1+), else `SHOW SLAVE
 STATUS`; column names differ between versions, so both spellings are read.
 A thread that is not `Yes` fails (IO `Connecting` means it cannot reach its
-source). PyMySQL is blocking: it runs in a thread with its own connect/read
+source). With the IO thread down and the SQL thread running the value is
+still the lag (0 once the relay log is applied: Seconds_Behind_Source is
+NULL then), so a failover can rank replicas whose source is gone. PyMySQL is blocking: it runs in a thread with its own connect/read
 timeouts set to the check's timeout, so an abandoned call ends by itself.
 """
 from __future__ import annotations
@@ -44,13 +46,14 @@ def _status(check, password: Optional[str], timeout: float) -> Optional[dict]:
 def _judge(check, row: dict) -> ProbeResult:
     io = _pick(row, "Replica_IO_Running", "Slave_IO_Running")
     sql = _pick(row, "Replica_SQL_Running", "Slave_SQL_Running")
-    if io != "Yes":
-        error = _pick(row, "Last_IO_Error") or ""
-        return failed(f"replica IO thread {io}" + (f": {error}" if error else ""))
+    behind = _pick(row, "Seconds_Behind_Source", "Seconds_Behind_Master")
     if sql != "Yes":
         error = _pick(row, "Last_SQL_Error") or ""
         return failed(f"replica SQL thread {sql}" + (f": {error}" if error else ""))
-    behind = _pick(row, "Seconds_Behind_Source", "Seconds_Behind_Master")
+    if io != "Yes":
+        error = _pick(row, "Last_IO_Error") or ""
+        return failed(f"replica IO thread {io}" + (f": {error}" if error else ""),
+                      float(behind) if behind is not None else 0.0)
     if behind is None:
         return failed("replica threads run but Seconds_Behind_Source is NULL")
     return classify(float(behind), check.limits(), "replica behind source by", fmt_seconds)

@@ -6,7 +6,10 @@ replica's replay lag, bytes (`pg_wal_lsn_diff`) or seconds (`replay_lag`,
 NULL when idle, i.e. 0), whichever unit the limits use.
 Standby: the WAL receiver must be `streaming`; the value is received minus
 replayed bytes, or now() - last replayed commit in seconds (0 when it has
-replayed all it received, so an idle primary is not "lag").
+replayed all it received, so an idle primary is not "lag"). A standby whose
+receiver stopped (its primary is gone) fails but still reports that value:
+it is what a failover ranks the standbys by (reconciler/planner/lag.py), and
+it is measurable on the standby alone, with no primary to ask.
 The password comes from `passwordFile` at probe time and is passed to libpq
 as a parameter, never pasted into the DSN or any message.
 """
@@ -51,9 +54,11 @@ async def _primary(conn, check) -> ProbeResult:
 
 async def _standby(conn, check) -> ProbeResult:
     status, lag_bytes, lag_seconds = await (await conn.execute(_STANDBY)).fetchone()
-    if status != "streaming":
-        return failed(f"standby not streaming (WAL receiver {status or 'not running'})")
     value = lag_bytes if check.lag_unit == "bytes" else lag_seconds
+    if status != "streaming":
+        # NULL: nothing received since this server started, so no lag to rank by
+        lag = f", replay lag {_fmt(check)(value)}" if value is not None else ""
+        return failed(f"standby not streaming (WAL receiver {status or 'not running'}){lag}", value)
     return classify(value or 0.0, check.limits(), "standby, replay lag", _fmt(check))
 
 

@@ -12,7 +12,7 @@ import asyncio
 import logging
 from typing import Optional
 
-from overseer.desired.state import HistoryEntry
+from overseer.desired.state import HistoryEntry, HistoryKind
 
 from . import roles
 
@@ -54,7 +54,7 @@ class ChildExits:
 
     async def _after_exit(self, was: str, message: str) -> None:
         await self._report("failed", f"process exited while {was}: {message}")
-        await self.history(HistoryEntry(self.name, self.edges.wall(), "role",
+        await self.history(HistoryEntry(self.name, self.edges.wall(), HistoryKind.ROLE,
                                         f"{self.server}: process exited while {was}: {message}",
                                         self.server, self.epoch()))
         # A warm standby comes back on its own after a pause; an active waits for the master.

@@ -8,7 +8,7 @@ the store (the key's create_revision becomes the epoch).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Optional
+from typing import Optional
 
 from overseer.desired.state import MasterRecord
 
@@ -50,8 +50,3 @@ def should_resign(view: ElectionView) -> bool:
     if view.master is None or view.master.server != view.me or not view.preempt:
         return False
     return bool(view.higher_live())
-
-
-def rank_of(hierarchy: Iterable[str], server: str) -> int:
-    order = list(hierarchy)
-    return order.index(server) if server in order else len(order)

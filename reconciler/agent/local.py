@@ -117,6 +117,12 @@ class LocalServices:
         except StoreError as exc:
             log.warning("%s: history not written: %s", entry.service, exc)
 
+    async def _finish_restart(self, request, entry: HistoryEntry) -> None:
+        try:
+            await self.edges.etcd(self.store.finish_restart, request, entry)
+        except StoreError as exc:   # the request stays: the next snapshot finds it satisfied and deletes it
+            log.warning("%s: restart in place: could not record its outcome: %s", request.service, exc)
+
     def _new_worker(self, doc: ServiceDoc) -> ServiceWorker:
         worker = ServiceWorker(cluster=self.store.cluster, server=self.server, doc=doc,
                                still_current=self._still_current, report=self._report, history=self._history,
@@ -125,6 +131,7 @@ class LocalServices:
         worker.steps = self._steps
         worker.legitimate = lambda: self.legitimate()
         worker.on_failure = self._count_failure
+        worker.finish_restart = self._finish_restart
         worker.notify = lambda event, was, now, a, reason: self._notify(doc.metadata.name, event, was, now, a, reason)
         worker.start()
         return worker
@@ -151,6 +158,7 @@ class LocalServices:
                 self.workers[name] = self._new_worker(doc)
                 self.workers[name].remember(snapshot.reports.get((self.server, name)), snapshot.assignments.get(name))
             self.workers[name].assign(snapshot.assignments.get(name))
+            self.workers[name].restart_requested(snapshot.restarts.get(name))
 
     def _retire(self, name: str, replaced: bool) -> None:
         worker = self.workers.pop(name)

@@ -11,7 +11,7 @@ import asyncio
 import logging
 from typing import Callable, Mapping, Optional
 
-from overseer.desired.state import ClusterSnapshot, HistoryEntry
+from overseer.desired.state import ClusterSnapshot, HistoryEntry, HistoryKind
 from overseer.desired.store.client import StoreError
 from overseer.desired.store.store import Store
 
@@ -138,7 +138,7 @@ class Mastership:
             log.error("could not resign as master (epoch %d): %s", master.epoch, exc)
 
     async def _history_all(self, snapshot: ClusterSnapshot, message: str, epoch: int) -> None:
-        entries = [HistoryEntry(s, self.edges.wall(), "master", message, self.me, epoch)
+        entries = [HistoryEntry(s, self.edges.wall(), HistoryKind.MASTER, message, self.me, epoch)
                    for s in snapshot.desired.services]
         try:
             await self.edges.etcd(self.store.write_decisions, epoch, (), entries)

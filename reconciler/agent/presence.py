@@ -366,6 +366,3 @@ class Presence:
             return
         self.state.fenced = True
         await self.on_fence(why)
-
-    def renewed_recently(self) -> bool:
-        return self.state.etcd_ok and self.clock() - self.state.last_renewed < self.ttl

@@ -15,11 +15,12 @@ from typing import Awaitable, Callable, Optional
 from overseer.actuators.base import ActionContext, ActuatorError
 from overseer.actuators.vip import VipActuator
 from overseer.desired.models import ServiceDoc
-from overseer.desired.state import Assignment, HistoryEntry, ServiceReport
+from overseer.desired.state import Assignment, HistoryEntry, HistoryKind, ServiceReport
 
 from . import roles
 from .answers import decided_anew, epoch_of, stood_down_under
 from .child_exits import ChildExits
+from .restart_in_place import RestartInPlace
 from .edges import REAL, Edges
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ log = logging.getLogger(__name__)
 RETRY_MIN, RETRY_MAX = 1.0, 30.0
 
 
-class ServiceWorker(ChildExits):
+class ServiceWorker(ChildExits, RestartInPlace):
     def __init__(self, *, cluster: str, server: str, doc: ServiceDoc,
                  still_current: Callable[[Assignment], Awaitable[bool]],
                  report: Callable[[ServiceReport], Awaitable[None]],
@@ -58,6 +59,7 @@ class ServiceWorker(ChildExits):
         self._counted = True          # this active period's failure is counted (none yet: nothing to count)
         self._restarts = 0            # restarts in place in a row under one decision
         self._active_since = 0.0
+        self.started_at = 0.0         # wall time we last became active (restart_in_place.py)
         self.fenced = False
         # A promote step is running: the fencer is told of the child before the
         # step, not after. A real promote command completes even while its agent
@@ -149,6 +151,7 @@ class ServiceWorker(ChildExits):
             self._failure(f"{check} failed" + (f": {message}" if message else ""))
 
     def poke(self) -> None:
+        """Run a converge pass soon (after a step that left the role uncertain)."""
         self._wake.set()
 
     def epoch(self) -> int:
@@ -271,7 +274,7 @@ class ServiceWorker(ChildExits):
             return True
         self.retry_delay = RETRY_MIN
         if self.role == "active":
-            self._counted, self._active_since = False, self.edges.monotonic()
+            self._counted, self._active_since, self.started_at = False, self.edges.monotonic(), self.edges.wall()
         self._set_monitor_role()
         if (roles.START in plan or roles.PROMOTE in plan) and hasattr(self.monitor, "begin_grace"):
             self.monitor.begin_grace()   # its checks' start-up grace counts from here
@@ -304,7 +307,7 @@ class ServiceWorker(ChildExits):
             # self-fence does; the next pass starts a warm standby again.
             await self._retreat(ctx, steps=[roles.STOP])
         await self._report("failed", str(exc), about)
-        await self.history(HistoryEntry(self.name, self.edges.wall(), "action",
+        await self.history(HistoryEntry(self.name, self.edges.wall(), HistoryKind.ACTION,
                                         f"{self.server}: {step} failed: {exc}", self.server, ctx.epoch))
 
     async def _retreat(self, ctx: ActionContext, steps: Optional[list] = None) -> None:

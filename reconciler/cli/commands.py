@@ -15,9 +15,10 @@ import click
 # command name -> module under overseer.reconciler.cli (its COMMANDS hold it)
 WHERE = {
     "validate": "docs", "apply": "docs", "diff": "docs", "get": "docs", "sync": "docs",
-    "status": "status",
+    "status": "status", "history": "history",
     "agent": "agent",
     "switchover": "control", "pause": "control", "resume": "control", "plan": "control",
+    "restart": "restart",
     "cordon": "drain", "uncordon": "drain", "drain": "drain",
     "cleanup": "failures",
     "fence": "fence",

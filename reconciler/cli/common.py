@@ -2,7 +2,7 @@
 
 Global options are accepted before or after the sub-command (`overseer
 --etcd URL status` and `overseer status --etcd URL`), each with its
-environment variable, as `interfaces.md` promises. Precedence: an option on
+environment variable, as docs/interfaces.md promises. Precedence: an option on
 the command line (either position; the later one if both) > environment >
 default. The group and the sub-command each declare the option, so the
 sub-command's copy must not let the environment overwrite what was given
@@ -97,7 +97,7 @@ def _check(param: click.Parameter, value: str, from_env: bool) -> None:
     where = f"{param.envvar}={value!r}" if from_env else f"{param.opts[0]} {value!r}"
     if param.name == "cluster" and not NAME_PATTERN.fullmatch(value):
         # the name becomes part of every etcd key (/overseer/<cluster>/...)
-        fail(f"{where}: not a valid cluster name ({NAME_RULE})")
+        fail(f"{where}: not a valid cluster name ({NAME_RULE})", 2)
     if param.name == "etcd":
         problem = bad_endpoint(value)
         if problem:
@@ -131,6 +131,18 @@ def store_errors(fn):
         except StoreError as exc:
             fail(str(exc), exc.exit_code)
     return wrapper
+
+
+def confirm_or_force(what: str, force: bool, command: str) -> None:
+    """A change to the whole cluster goes ahead with --force, or after a "y" typed
+    at a terminal; without a terminal to ask at, it is refused (exit 2), so a
+    script never does it by leaving the flag out."""
+    if force:
+        return
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        fail(f"{command}: {what}; not on a terminal, so nobody can confirm: add --force", 2)
+    if not click.confirm(f"{what}. Go ahead?", default=False, err=True):
+        fail(f"{command}: not confirmed; nothing changed", 1)
 
 
 def check_cluster(client, cfg: EtcdConfig, name: Optional[str]) -> Optional[str]:

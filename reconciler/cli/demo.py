@@ -1,8 +1,9 @@
 """`overseer demo [--listen 127.0.0.1:8080] [--dir .demo]`: the whole product on one machine.
 
 A local etcd, the example cluster of reconciler/demo/cluster.py applied, three
-agents, and the board; prints what to kill to watch a failover. Ctrl-C or
-SIGTERM stops everything it started.
+agents, and the board; prints what to kill to watch a failover, and starts
+a killed agent again after `--restart-after` seconds. Ctrl-C or SIGTERM stops
+everything it started, and agents started by hand with its state dirs.
 """
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from .common import fail
               help="where the board is served")
 @click.option("--dir", "folder", default=".demo", show_default=True, type=click.Path(file_okay=False),
               help="etcd data, agent state dirs, logs and the applied documents")
-def demo(listen: str, folder: str) -> None:
+@click.option("--restart-after", default=10.0, show_default=True, type=click.FloatRange(0),
+              metavar="SECONDS", help="start an agent that exited again after this long")
+def demo(listen: str, folder: str, restart_after: float) -> None:
     """Run a local three-server cluster with a fake PBX, a web app and a recorder."""
     from overseer.desired.store.local_etcd import LocalEtcdError
     from overseer.reconciler.demo.processes import DemoError
@@ -30,7 +33,8 @@ def demo(listen: str, folder: str) -> None:
         host, port = parse_listen(listen)
     except ListenError as exc:
         fail(str(exc))
-    session = Demo(Path(folder), host, port, say=lambda line: click.echo(line))
+    session = Demo(Path(folder), host, port, say=lambda line: click.echo(line),
+                   restart_after=restart_after)
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: session.stop_requested.set())
     try:

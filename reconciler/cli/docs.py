@@ -1,7 +1,7 @@
 """Commands on desired-state documents: validate, apply, diff, get, sync.
 
 Output follows kubectl: `service.overseer/asterisk configured`, then the
-generation. Exit codes are those of interfaces.md: 1 for invalid documents or
+generation. Exit codes are those of docs/interfaces.md: 1 for invalid documents or
 "not found", 3 when etcd cannot be reached (one line, within a few seconds).
 """
 from __future__ import annotations

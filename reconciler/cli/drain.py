@@ -8,6 +8,9 @@ active-standby service active on the server away with a fenced switchover,
 `--limit` at a time (default one), and waits for each, as `kubectl drain`
 evicts and waits. A service it cannot move (no other eligible candidate,
 paused, all-active) is named and the exit status is 1; the cordon stays.
+`--ignore-all-active`, as kubectl's `--ignore-daemonsets`: all-active
+services run on every eligible candidate by design, so they are named and
+left running there without failing the drain.
 """
 from __future__ import annotations
 
@@ -57,21 +60,24 @@ def _set_cordoned(server: str, cordoned: bool) -> None:
         click.echo(f"{server}: {'already cordoned' if cordoned else 'was not cordoned'}")
 
 
-def _movable(snap, server: str) -> tuple[list[str], list[str]]:
-    """(services to switch over, lines saying why others stay) for `server`."""
-    move, stay = [], []
+def _movable(snap, server: str, ignore_all_active: bool = False) -> tuple[list[str], list[str], list[str]]:
+    """(services to switch over, lines saying why others stay, all-active
+    services left running by --ignore-all-active) for `server`."""
+    move, stay, ignored = [], [], []
     for name, assignment in sorted(snap.assignments.items()):
         doc = snap.desired.services.get(name)
         if doc is None or server not in assignment.active:
             continue
-        if doc.spec.mode == "all-active":
+        if doc.spec.mode == "all-active" and ignore_all_active:
+            ignored.append(name)
+        elif doc.spec.mode == "all-active":
             stay.append(f"{name}: all-active, runs on every eligible candidate; not moved "
                         f"(remove {server} from its candidates to stop it there)")
         elif snap.is_paused(name):
             stay.append(f"{name}: paused, left active on {server} (`overseer resume {name}` first)")
         else:
             move.append(name)
-    return move, stay
+    return move, stay, ignored
 
 
 @click.command("drain")
@@ -79,15 +85,20 @@ def _movable(snap, server: str) -> tuple[list[str], list[str]]:
 @click.option("--limit", default=1, show_default=True, type=click.IntRange(1),
               help="switchovers under way at once")
 @click.option("--timeout", default=60.0, show_default=True, help="seconds to wait for each switchover")
+@click.option("--ignore-all-active", is_flag=True,
+              help="leave all-active services running on SERVER instead of failing "
+                   "(as kubectl drain --ignore-daemonsets)")
 @global_options
 @store_errors
-def drain(server: str, limit: int, timeout: float) -> None:
+def drain(server: str, limit: int, timeout: float, ignore_all_active: bool) -> None:
     """Cordon SERVER and move its actives away, one fenced switchover at a time."""
     store = open_store()
     snap = _server(store, server, "drain")
     if store.set_cordoned(server, True):
         click.echo(f"{server}: cordoned")
-    move, stay = _movable(snap, server)
+    move, stay, ignored = _movable(snap, server, ignore_all_active)
+    for name in ignored:
+        click.echo(f"{name}: all-active, left running on {server} (--ignore-all-active)")
     if move and snap.master is None:
         fail(f"drain: no master is elected, nobody could move {', '.join(move)}; check `overseer status`")
     failed = list(stay)
@@ -109,7 +120,10 @@ def drain(server: str, limit: int, timeout: float) -> None:
     if failed:
         fail(f"drain: {server} cordoned, but {len(failed)} service(s) still active there: "
              + "; ".join(failed))
-    click.echo(f"{server}: drained" + ("" if move else " (no actives here)"))
+    if ignored:
+        click.echo(f"{server}: drained but for all-active {', '.join(ignored)}")
+    else:
+        click.echo(f"{server}: drained" + ("" if move else " (no actives here)"))
 
 
 COMMANDS = [cordon, uncordon, drain]

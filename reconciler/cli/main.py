@@ -1,6 +1,11 @@
-"""The `overseer` click group; each sub-command lives in its own module."""
+"""The `overseer` click group; each sub-command lives in its own module.
+
+A mistyped command is a usage error (exit 2) naming the closest commands
+(difflib); `--help` ends with every environment variable the CLI reads.
+"""
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import sys
@@ -9,6 +14,7 @@ import traceback
 import click
 
 from .common import Settings, global_options
+from .environment import epilog
 
 
 class _LazyGroup(click.Group):
@@ -25,8 +31,17 @@ class _LazyGroup(click.Group):
             command = load(name)
         return command
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if args and self.get_command(ctx, name) is None and not name.startswith("-"):
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+            raise click.UsageError(f"No such command {name!r}.{hint} (overseer --help lists them)", ctx)
+        return super().resolve_command(ctx, args)
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+             epilog=epilog())
 @global_options
 @click.option("-v", "--verbose", is_flag=True, help="debug logging")
 @click.pass_context

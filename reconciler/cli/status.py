@@ -1,40 +1,34 @@
-"""`overseer status [--json] [--watch]`: servers, master, every service and its checks.
+"""`overseer status [SERVICE] [--json] [--watch] [--wide]`: servers, master, services.
 
 The JSON form is `status_view.build_status` verbatim (the contract of
-`interfaces.md`); the table is for people. `--watch` re-renders on every etcd
-change (Store.watch) and at least every few seconds; Ctrl-C ends it with
-status 0. With `--json --watch`, one compact JSON document per line.
+docs/interfaces.md); the table is for people and fits the terminal (80 columns
+when not on one): long failing-check and fail-count cells are cut, `--wide`
+shows them whole plus when each active set began and last changed. With a
+SERVICE, everything the board's service page shows (status_service.py).
+`--watch` re-renders on every etcd change (status_watch.py).
 """
 from __future__ import annotations
 
-import contextlib
-import faulthandler
 import json
-import signal
-import sys
-import threading
 import time
-from typing import Callable, Optional
+from typing import Optional
 
 import click
 
-from overseer.desired.store.client import StoreError
 from overseer.reconciler.planner.memory import span
-from overseer.reconciler.status_view import build_status
+from overseer.reconciler.status_view import build_status, service_detail
 
-from .common import global_options, open_store, store_errors
+from .common import fail, global_options, open_store, store_errors
+from .table import ago, table, terminal_width, widths_for
 
-RESYNC = 5.0  # seconds between re-reads in --watch even without events
-CLOSE_LIMIT = 5.0  # seconds closing the etcd connection may take after Ctrl-C
 LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN", "starting": "STARTING"}
 
 
-def _table(rows: list[list[str]]) -> list[str]:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in rows]
+def _table(rows: list[list[str]], width: Optional[int] = None, shrinkable=()) -> list[str]:
+    return table(rows, width, shrinkable)
 
 
-def _failing(svc: dict) -> str:
+def _failing(svc: dict, messages: bool = True) -> str:
     found = []
     for server, checks in svc["checks"].items():
         for check, row in checks.items():
@@ -42,7 +36,7 @@ def _failing(svc: dict) -> str:
             bad = row["status"] in ("warn", "fail") or (row["status"] == "unknown" and server in svc["active"])
             if bad and server in svc["active"] + svc["standby"]:
                 text = f"{server}/{check}: {LABELS.get(row['status'], row['status'])}"
-                found.append(text + (f" ({row['message']})" if row.get("message") else ""))
+                found.append(text + (f" ({row['message']})" if row.get("message") and messages else ""))
     return "; ".join(found) or "-"
 
 
@@ -67,8 +61,10 @@ def _fence_words(fence: dict) -> str:
     return f"fence attempt {fence['attempt']} failed at {at}{why}{waiting}"
 
 
-def render_text(status: dict, now: Optional[float] = None) -> str:
-    """The human view of one `build_status` document."""
+def render_text(status: dict, now: Optional[float] = None, wide: bool = False,
+                width: Optional[int] = None) -> str:
+    """The human view of one `build_status` document; the services table cut
+    to `width` columns unless `wide`."""
     now = time.time() if now is None else now
     master = status["master"]
     head = (f"cluster {status['cluster']} · generation {status['generation']} · "
@@ -79,13 +75,26 @@ def render_text(status: dict, now: Optional[float] = None) -> str:
                         str(srv["rank"]), srv["failureDomain"] or "-",
                         ", ".join(w for w, on in (("master", srv.get("master")), ("cordoned", srv.get("cordoned")))
                                   if on)])
-    services = [["SERVICE", "STATUS", "ACTIVE", "STANDBY", "PAUSED", "FAILING CHECKS", "FAIL COUNTS"]]
+    services = [["SERVICE", "STATUS", "ACTIVE", "STANDBY", "PAUSED", "FAILING CHECKS", "FAIL COUNTS"]
+                + (["ACTIVE SINCE", "LAST CHANGE"] if wide else [])]
     for name, svc in status["services"].items():
         services.append([name, LABELS.get(svc["status"], svc["status"]),
                          ",".join(svc["active"]) or "-", ",".join(svc["standby"]) or "-",
-                         "paused" if svc["paused"] else "-", _failing(svc), _remembered(svc, now)])
+                         "paused" if svc["paused"] else "-", _failing(svc), _remembered(svc, now)]
+                        + ([ago(svc.get("activeSince"), now), ago(svc.get("lastChange"), now)] if wide else []))
     lines = [head, "", *_table(servers), ""]
-    lines += _table(services) if len(services) > 1 else ["no services applied"]
+    if len(services) > 1:
+        if not wide and width is not None:
+            room = widths_for(services, width, (5, 6))[5]
+            for row, svc in zip(services[1:], status["services"].values()):
+                if len(row[5]) > room and row[5].count("; "):
+                    # several checks fail: all their names say more than the first words of one message
+                    row[5] = _failing(svc, messages=False)
+        lines += _table(services, None if wide else width, shrinkable=(5, 6))
+        if not wide and any(line.endswith("…") or "… " in line for line in lines):
+            lines.append("(cut to fit: `overseer status --wide` or `overseer status SERVICE` shows all)")
+    else:
+        lines.append("no services applied")
     warnings = [f"warning: every candidate of {name} is in one failure domain"
                 for name, svc in status["services"].items() if svc.get("sharedFailureDomain")]
     hooks = [f"{name}: {time.strftime('%H:%M:%S', time.localtime(svc['lastHook']['time']))}"
@@ -109,91 +118,44 @@ def render_text(status: dict, now: Optional[float] = None) -> str:
     return "\n".join(lines + ([""] + warnings if warnings else []))
 
 
-def _show(status: dict, as_json: bool, watching: bool) -> None:
+def _show(status: dict, as_json: bool, wide: bool = False) -> None:
     if as_json:
-        click.echo(json.dumps(status, separators=(",", ":")) if watching
-                   else json.dumps(status, indent=2))
-        return
-    if watching and sys.stdout.isatty():
-        click.echo("\x1b[H\x1b[2J", nl=False)  # clear the screen between frames
-    click.echo(render_text(status))
-    if watching:
-        click.echo(f"\n(updated {time.strftime('%H:%M:%S')}; Ctrl-C to stop)")
-
-
-def _watch(store, as_json: bool, stop: threading.Event, changed: threading.Event) -> None:
-    cancel = store.watch(changed.set)
-    failing = False
-    try:
-        while not stop.is_set():
-            try:
-                _show(build_status(store.snapshot(), time.time()), as_json, watching=True)
-                failing = False
-            except StoreError as exc:
-                if not failing:  # one line per outage, not one per retry
-                    click.echo(f"overseer: {exc} (retrying)", err=True)
-                failing = True
-            changed.wait(timeout=1.0 if failing else RESYNC)
-            changed.clear()
-            stop.wait(0.05)  # coalesce a burst of changes into one frame
-    finally:
-        cancel()
-
-
-@contextlib.contextmanager
-def _ctrl_c_sets(stop: threading.Event, wake: Callable[[], None]):
-    """Turn Ctrl-C (and SIGTERM) into `stop` instead of a KeyboardInterrupt.
-
-    A KeyboardInterrupt can land anywhere: inside gRPC's wait for a watch
-    response or inside a lock of the old gRPC client's watcher, and closing the channel
-    afterwards then waited for a call nobody would finish (seen once in CI:
-    `status --watch` ignored Ctrl-C for 10 s). A flag is read between calls."""
-    def handler(signum, frame):
-        # Not Event.set here: the main thread may hold that event's lock right
-        # now, and a handler runs on the main thread. A thread can wait for it.
-        threading.Thread(target=lambda: (stop.set(), wake()), daemon=True).start()
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
+        click.echo(json.dumps(status, indent=2))
+    else:
+        click.echo(render_text(status, wide=wide, width=terminal_width()))
 
 
 @click.command("status")
+@click.argument("service", required=False)
 @global_options
 @click.option("--json", "as_json", is_flag=True, help="the status document as JSON")
-@click.option("--watch", is_flag=True, help="re-render on every change until Ctrl-C")
+@click.option("--watch", is_flag=True, help="re-render on every change until Ctrl-C (says when its data is stale)")
+@click.option("--wide", is_flag=True, help="whole cells, however wide, and when each active set began and changed")
 @store_errors
-def status(as_json: bool, watch: bool) -> None:
-    """Servers, master, every service with its state and checks."""
+def status(service: Optional[str], as_json: bool, watch: bool, wide: bool) -> None:
+    """Servers, master, every service with its state and checks; or one SERVICE in full."""
+    if service is not None and watch:
+        fail("status SERVICE takes no --watch; `overseer status --watch` follows every service", 2)
     store = open_store()
     try:
         if watch:
-            stop, changed = threading.Event(), threading.Event()
-            with _ctrl_c_sets(stop, wake=changed.set):
-                _watch(store, as_json, stop, changed)
-        else:
-            _show(build_status(store.snapshot(), time.time()), as_json, watching=False)
+            from .status_watch import watch as follow  # noqa: PLC0415  (only --watch needs threads and signals)
+            follow(store, lambda st, now: render_text(st, now, wide=wide, width=terminal_width()), as_json)
+            return
+        snap = store.snapshot()
+        if service is None:
+            _show(build_status(snap, time.time()), as_json, wide)
+            return
+        try:
+            detail = service_detail(snap, service, time.time())
+        except KeyError:
+            fail(f"status: no service {service!r} in cluster {store.cluster} "
+                 f"(services: {', '.join(sorted(snap.desired.services)) or 'none'})")
+        from .status_service import render_service  # noqa: PLC0415
+        click.echo(json.dumps(detail, indent=2) if as_json else render_service(detail, snap, time.time()))
     finally:
-        if watch:
-            _close_within(store, CLOSE_LIMIT)
-        else:
+        if not watch:
             store.close()
-
-
-def _close_within(store, limit: float) -> None:
-    """Closing waits for gRPC to finish its calls; should that ever hang after
-    Ctrl-C, print every thread's stack and exit rather than ignore the operator."""
-    try:
-        faulthandler.dump_traceback_later(limit, exit=True, file=sys.stderr)
-    except (AttributeError, ValueError, OSError):  # no real stderr (a test runner's)
-        store.close()
-        return
-    try:
-        store.close()
-    finally:
-        faulthandler.cancel_dump_traceback_later()
 
 
 COMMANDS = [status]

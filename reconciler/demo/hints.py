@@ -1,11 +1,12 @@
 """What the demo tells the user to try, worded so every line is true and runnable.
 
-Commands name the `overseer` program the demo itself runs (`.venv/bin/overseer`
+Commands name the `overseer` program the demo itself runs (`.venv-demo/bin/overseer`
 unless that very script is first on PATH) and the demo's etcd with `--etcd`,
 so they work pasted into any shell, venv activated or not. A "kill -9 N"
 hint only promises a move when the planner would make one: it names the
 standby the planner ranks eligible now (`Where.next`), and says so when there
-is none yet.
+is none yet. Every pid in a hint is the one running at that moment (the agent
+of the PBX's server, after moves and restarts), never the banner's.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ def program(cwd: Optional[str] = None) -> list[str]:
         return ["overseer"]
     cwd = os.path.realpath(cwd or os.getcwd())
     if len(argv) == 1 and script.startswith(cwd + os.sep):
-        return [os.path.relpath(script, cwd)]  # `.venv/bin/overseer` from the checkout
+        return [os.path.relpath(script, cwd)]  # `.venv-demo/bin/overseer` from the checkout
     return argv
 
 
@@ -49,16 +50,22 @@ def banner(*, took: float, cluster: str, folder: str, board: str, etcd_url: str,
         f"  {command(etcd_url, 'status')}",
         f"  kill -9 {pid}    # the active PBX" + (
             f": it moves to {next_server} at once" if next_server else " (no other server is eligible yet)"),
-        f"  kill -9 {agents[pbx]}    # {pbx}'s agent: pbx moves once its lease ({lease}) runs out",
+        f"  kill -9 {agents[pbx]}    # {pbx}'s agent" + (
+            f": pbx moves to {next_server} once its lease ({lease}) runs out" if next_server
+            else " (no other server is eligible yet)"),
         f"  {command(etcd_url, 'switchover', 'pbx')}   # a planned move",
-        "Ctrl-C stops everything.",
+        "Each move prints what to kill next. Ctrl-C stops everything.",
     ]
     return "\n".join(lines)
 
 
-def moved(pbx: str, pid: int, next_server: Optional[str]) -> str:
-    """The line after the PBX started somewhere (new server or new pid)."""
-    return f"pbx: active on {pbx}, fake PBX pid {pid}   ({kill_hint(pid, next_server)})"
+INDENT = " " * 9   # under the HH:MM:SS of the line before
+
+
+def moved(pbx: str, pid: int, next_server: Optional[str], agent: Optional[int], lease: str) -> str:
+    """The lines after the PBX started somewhere (new server or new pid)."""
+    return (f"pbx: active on {pbx}, fake PBX pid {pid}   ({kill_hint(pid, next_server)})\n"
+            f"{INDENT}{agent_hint(pbx, agent, next_server, lease)}")
 
 
 def kill_hint(pid: int, next_server: Optional[str]) -> str:
@@ -67,6 +74,16 @@ def kill_hint(pid: int, next_server: Optional[str]) -> str:
     return f"no other server is eligible yet; kill -9 {pid} moves it once one is"
 
 
-def eligible_again(pid: int, next_server: str) -> str:
+def agent_hint(server: str, agent: Optional[int], next_server: Optional[str], lease: str) -> str:
+    """What killing the agent of the PBX's server does now (`agent`: its pid this moment)."""
+    if agent is None:
+        return f"({server}'s agent is not running)"
+    if next_server:
+        return f"(or kill -9 {agent}, {server}'s agent: pbx moves to {next_server} once its lease ({lease}) runs out)"
+    return f"(kill -9 {agent}, {server}'s agent, moves pbx once another server is eligible)"
+
+
+def eligible_again(pid: int, next_server: str, server: str, agent: Optional[int], lease: str) -> str:
     """A standby became eligible while the PBX stayed put: the move is possible now."""
-    return f"pbx: {next_server} is eligible again ({kill_hint(pid, next_server)})"
+    return (f"pbx: {next_server} is eligible again ({kill_hint(pid, next_server)})\n"
+            f"{INDENT}{agent_hint(server, agent, next_server, lease)}")

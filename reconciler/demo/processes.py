@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterable
 
 import psutil
 
@@ -112,9 +113,20 @@ class Processes:
         for proc in psutil.Process().children(recursive=True):
             self._seen.setdefault(proc.pid, proc)
 
-    def stop(self, grace: float = 10.0) -> list[str]:
-        """SIGTERM the agents and the board, SIGKILL what is left, then etcd; return leftovers."""
+    def stop(self, strays: Iterable[psutil.Process] = (), grace: float = 10.0) -> list[str]:
+        """SIGTERM the agents and the board, SIGKILL what is left, then etcd; return leftovers.
+
+        `strays`: processes of the demo that are not its descendants (agents
+        started by hand): stopped the same way, their descendants remembered
+        first so none outlives them."""
         self.remember_descendants()
+        strays = list(strays)
+        for proc in strays:
+            self._remember(proc)
+            try:
+                proc.terminate()
+            except psutil.NoSuchProcess:
+                pass
         for proc in self.children.values():
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -125,8 +137,16 @@ class Processes:
             except subprocess.TimeoutExpired:
                 _kill_group(proc.pid)
                 proc.wait(5)
+        psutil.wait_procs(strays, timeout=max(deadline - time.monotonic(), 0.1))
         self.etcd.kill()
         return self._sweep()
+
+    def _remember(self, proc: psutil.Process) -> None:
+        try:
+            for one in [proc] + proc.children(recursive=True):
+                self._seen.setdefault(one.pid, one)
+        except psutil.NoSuchProcess:
+            pass
 
     def _sweep(self) -> list[str]:
         """SIGKILL any remembered process still running; name what had to be killed."""

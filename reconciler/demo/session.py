@@ -2,8 +2,9 @@
 
 Up: fresh etcd under the demo folder, the documents applied with the real
 `overseer apply`, three agents, the board. Then one line per change of the
-master, of where the PBX runs (with the pid to kill), or of an agent exiting,
-until SIGINT/SIGTERM; then everything is stopped in order.
+master, of where the PBX runs (with the pids to kill, as they are now), or of
+an agent exiting and being started again (agents.py), until SIGINT/SIGTERM;
+then everything is stopped in order, agents started by hand included.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from overseer.reconciler.planner.inputs import ActualState
 
 from ..agent.peer_auth import write_key
 from . import hints
+from .agents import RESTART_DELAY, Agents
 from .cluster import CLUSTER, LEASE_TTL, SERVERS, Ports, documents
 from .processes import DemoError, Processes, become_subreaper, fresh_folder, start_etcd
 
@@ -51,7 +53,9 @@ def where(snap: ClusterSnapshot) -> Where:
     assignment = snap.assignments.get("pbx")
     server = assignment.active[0] if assignment and assignment.active else None
     report = snap.reports.get((server, "pbx")) if server else None
-    pid = report.pid if report and report.role == "active" and report.outcome == "ok" else None
+    # a report for an older assignment is a dead agent's: its PBX is long gone
+    pid = (report.pid if report and report.role == "active" and report.outcome == "ok"
+           and report.assigned >= assignment.time else None)
     svc = snap.desired.services.get("pbx")
     ready, successor = False, None
     if svc is not None:
@@ -67,11 +71,13 @@ def where(snap: ClusterSnapshot) -> Where:
 
 
 class Demo:
-    def __init__(self, folder: Path, host: str, port: int, say: Say):
+    def __init__(self, folder: Path, host: str, port: int, say: Say, restart_after: float = RESTART_DELAY):
         self.folder, self.host, self.port = folder.resolve(), host, port
+        self.restart_after = restart_after
         self.say = _unless_broken_pipe(say)
         self.etcd: Optional[LocalEtcd] = None
         self.procs: Optional[Processes] = None
+        self.agents: Optional[Agents] = None
         self.store: Optional[Store] = None
         self.stop_requested = threading.Event()
 
@@ -81,7 +87,7 @@ class Demo:
 
     def up(self) -> None:
         started = time.monotonic()
-        _check_free(self.host, self.port)
+        check_free(self.host, self.port)
         fresh_folder(self.folder)
         become_subreaper()
         self.etcd = start_etcd(self.folder)
@@ -91,10 +97,10 @@ class Demo:
         env = dict(os.environ, OVERSEER_ETCD=self.etcd.url, OVERSEER_CLUSTER=CLUSTER,
                    OVERSEER_PEER_KEY_FILE=key.source, PYTHONUNBUFFERED="1")
         self.procs = Processes(self.folder, self.etcd, env)
+        self.agents = Agents(self.procs, self.folder, SERVERS, self.etcd.url, CLUSTER, key.source,
+                             self.restart_after)
         self._apply()
-        for server in SERVERS:
-            self.procs.spawn(server, ["agent", "--server", server,
-                                      "--state-dir", str(self.folder / server)])
+        self.agents.start_all()
         self.procs.spawn("ui", ["ui", "--listen", f"{self.host}:{self.port}"])
         self.store = Store(EtcdConfig(endpoints=(self.etcd.url,)), CLUSTER)
         self.procs.wait_http("ui", f"http://{self.host}:{self.port}/healthz")
@@ -140,26 +146,38 @@ class Demo:
                               pid=now.pid, next_server=now.next, lease=LEASE_TTL))
 
     def watch(self, last: Optional[Where] = None) -> None:
-        """One line per change, until stop_requested."""
+        """One line per change, until stop_requested; agents that exit are started again."""
         last = last or self._where()
-        exited: set = set()
+        last_agent = self._agent_of(last)
+        board_exited = False
         while not self.stop_requested.wait(0.2):
+            self.agents.tick(self.say, _clock)
             now = self._where()
+            agent = self._agent_of(now)
             if now is not None and last is not None:
-                self._report(last, now)
-            last = now or last
-            for name, proc in self.procs.children.items():
-                if proc.poll() is not None and name not in exited:
-                    exited.add(name)
-                    self.say(f"{_clock()} {name} (pid {proc.pid}) exited with status {proc.returncode}")
+                self._report(last, now, last_agent, agent)
+            # the PBX's pid is unknown a moment after each new assignment, until
+            # its agent reports: keep the last one so it is not announced twice
+            if now is not None and (last is None or not (now.pbx == last.pbx and now.pid is None and last.pid)):
+                last, last_agent = now, agent
+            board = self.procs.children["ui"]
+            if board.poll() is not None and not board_exited:
+                board_exited = True
+                self.say(f"{_clock()} the board (pid {board.pid}) exited with status {board.returncode}")
 
-    def _report(self, last: Where, now: Where) -> None:
+    def _agent_of(self, now: Optional[Where]) -> Optional[int]:
+        """The pid of the agent on the PBX's server this moment: the one a hint names."""
+        return self.agents.pid(now.pbx) if now is not None and now.pbx else None
+
+    def _report(self, last: Where, now: Where, last_agent: Optional[int], agent: Optional[int]) -> None:
         if now.master != last.master:
             self.say(f"{_clock()} master: {last.master or 'none'} -> {now.master or 'none'}")
         if (now.pbx, now.pid) != (last.pbx, last.pid) and now.pid:
-            self.say(f"{_clock()} {hints.moved(now.pbx, now.pid, now.next)}")
+            self.say(f"{_clock()} {hints.moved(now.pbx, now.pid, now.next, agent, LEASE_TTL)}")
         elif now.pid and now.next and not last.next:
-            self.say(f"{_clock()} {hints.eligible_again(now.pid, now.next)}")
+            self.say(f"{_clock()} {hints.eligible_again(now.pid, now.next, now.pbx, agent, LEASE_TTL)}")
+        elif now.pid and agent is not None and agent != last_agent:   # its agent was started again
+            self.say(f"{_clock()} {hints.moved(now.pbx, now.pid, now.next, agent, LEASE_TTL)}")
         elif now.pbx is None and last.pbx is not None:
             self.say(f"{_clock()} pbx: no active server")
 
@@ -171,16 +189,22 @@ class Demo:
                 self.etcd.kill()
             return
         self.say("stopping the agents, the board and etcd ...")
-        left = self.procs.stop()
+        left = self.procs.stop(strays=self.agents.strays() if self.agents else ())
         for line in left:
             self.say(f"  had to kill {line}")
         self.say("demo stopped; nothing left running.")
 
 
-def _check_free(host: str, port: int) -> None:
-    """Refuse early: otherwise another board on the port would answer our health check."""
+def check_free(host: str, port: int) -> None:
+    """Refuse early: otherwise another board on the port would answer our health check.
+
+    With SO_REUSEADDR, as the board's server (waitress) binds: connections of
+    the last demo's board left in TIME-WAIT after Ctrl-C (any open board tab
+    has some) do not stop it from listening, so they must not stop us either.
+    A port something still listens on is refused all the same."""
     try:
         with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.bind((host, port))
     except OSError as exc:
         raise DemoError(f"--listen {host}:{port}: cannot listen: {exc.strerror or exc} "

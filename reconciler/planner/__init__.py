@@ -3,8 +3,8 @@
 No I/O, no clock, no randomness: the reconcile loop gives it one consistent
 snapshot and applies what it returns. Each service is decided on its own;
 actions come out ordered by service name, then one FenceServer per dead
-server whose fence agent a move waits for, ordered by server. See DESIGN.md
-"Placement" and "Never two actives".
+server whose fence agent a move waits for, ordered by server. See
+docs/design.md, "Placement" and "Never two actives".
 """
 from __future__ import annotations
 

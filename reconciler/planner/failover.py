@@ -6,7 +6,9 @@ fenced: it reported a non-active role, or it is down and its lease expiry +
 failoverMargin has passed (and, for a server with a fence agent, that agent
 succeeded: fencing.py). Otherwise phase 1 demotes the live ones and names
 the successor at the head of the standby list; the plan after their report
-(phase 2) promotes it. A dead, not yet fenced active is left untouched; one
+(phase 2) promotes it. For a replicated database the standby with the least
+replication lag comes first and one past `maxLagOnFailover` is never
+promoted (lag.py). A dead, not yet fenced active is left untouched; one
 that waits only for its fence agent is named in `fence`, for the master to run it.
 """
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Optional, Union
 
 from overseer.desired.models import ServiceDoc
 
+from . import lag
 from .health import View, is_eligible
 from .placement import ranked_pool, standby_order
 from .switchover import SwitchIntent
@@ -56,6 +59,8 @@ def decide(view: View, name: str, svc: ServiceDoc, cur: tuple[str, ...],
     pool = ranked_pool(view, name, svc, grades, exclude=cur, hints=hints)
     if intent:
         pool = [intent.target] + [s for s in pool if s != intent.target]
+    else:
+        pool = lag.for_failover(view, name, svc, pool, hints, placed=bool(cur or cur_standby))
     new = pool[:max(replicas - len(healthy), 0)]
     shortfall = replicas - len(healthy) - len(new)
     # An unhealthy active is replaced, never just dropped: without a successor it stays.

@@ -10,6 +10,7 @@ from typing import Sequence
 
 from overseer.desired.models import ServiceDoc
 
+from . import lag
 from .health import View
 
 
@@ -42,9 +43,14 @@ def fence(view: View, name: str, svc: ServiceDoc, server: str) -> str:
 def shortfall(view: View, name: str, svc: ServiceDoc, active: Sequence[str]) -> str:
     """Say why fewer actives than `replicas` were placed."""
     others = [s for s in svc.spec.candidates if s not in active]
-    why = ", ".join(f"{s}: {view.why(s, name, svc)}" for s in others)
+    why = ", ".join(f"{s}: {_words(view, name, svc, s)}" for s in others)
     text = f"only {len(active)} of {svc.spec.replicas} active: no other eligible candidate"
     return text + (f" ({why})" if why else "")
+
+
+def _words(view: View, name: str, svc: ServiceDoc, server: str) -> str:
+    held = lag.held_back(view, name, svc, server)
+    return f"{view.why(server, name, svc)}, {held}" if held else view.why(server, name, svc)
 
 
 def standby_change(view: View, name: str, svc: ServiceDoc,

@@ -17,7 +17,7 @@ from typing import Optional
 from overseer.desired.models import ServiceDoc
 from overseer.desired.state import Assignment, HistoryKind, Outcome, SwitchoverRequest
 
-from . import reasons
+from . import lag, reasons
 from .actions import Action, Assign, ClearSwitchover, FenceServer, Record, Refusal
 from .failover import Decision, Hold, decide
 from .health import FAIL, View, is_eligible, stepped_down
@@ -111,7 +111,18 @@ def _switch(view, name, svc, current, request, grades) -> tuple[list[Action], Op
     intent = switchover_intent(view, name, svc, current, request, grades)
     if isinstance(intent, Refusal):
         return [ClearSwitchover(name, intent)], None
+    if not request.force and _behind(view, name, svc, intent):
+        return [], None     # the request stays: the operator's --timeout withdraws it
     return [], intent
+
+
+def _behind(view: View, name: str, svc: ServiceDoc, intent: SwitchIntent) -> bool:
+    """A replicated database's target not caught up yet: before the active is
+    demoted, lag within maxLagOnFailover (0 without one); with no active to
+    demote, within maxLagOnFailover (only `--force` promotes past it)."""
+    if intent.victim is not None:
+        return bool(lag.catching_up(view, name, svc, intent.target))
+    return bool(lag.held_back(view, name, svc, intent.target))
 
 
 def _all_active(view: View, svc: ServiceDoc, cur: tuple, grades: dict[str, int]) -> Decision:

@@ -4,6 +4,8 @@ A switchover is graceful and two-phase like a failover: phase 1 demotes the
 current active (the `victim`), phase 2 (once it is fenced) promotes the
 target. Which phase we are in is read from the assignment: while it has
 fewer actives than wanted, the target is the head of its standby list.
+Without `--to`, a replicated database's target is the standby with the least
+lag (lag.py); until the target has caught up the move waits (service.py).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from typing import Optional, Union
 from overseer.desired.models import ServiceDoc
 from overseer.desired.state import Assignment, SwitchoverRequest
 
+from . import lag
 from .actions import Refusal
 from .health import DOWN, FAIL, View
 from .placement import ranked_pool
@@ -40,6 +43,8 @@ def switchover_intent(view: View, name: str, svc: ServiceDoc, current: Optional[
     hints = tuple(current.standby)[:replicas - len(cur)] if victim is None else ()
     # a planned move never goes to a cordoned server (drain moves actives away from one)
     pool = [s for s in ranked_pool(view, name, svc, grades, exclude=cur, hints=hints) if s not in view.cordoned]
+    # forced: the least lag now, not the head of a standby list a lag hold left behind
+    pool = lag.rank(view, name, svc, pool, () if request.force else hints)
     if not pool:
         cordoned = [s for s in svc.spec.candidates if s in view.cordoned and s not in cur]
         return Refusal(f"no eligible candidate to take over {name}"

@@ -13,7 +13,7 @@ before the outage began; an outage no fault explains gets one of its own
 - if none could, it is exempt, and the trace says so and why; it waits for a
   candidate to become live, which sets a new deadline (`bounds.became_live`).
 A marked server (remembered failures) is a live candidate: an imperfect
-server beats no server (DESIGN.md, failure memory).
+server beats no server (docs/design.md, "Placement").
 """
 from __future__ import annotations
 

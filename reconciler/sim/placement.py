@@ -1,6 +1,6 @@
 """Placement: a failover goes where the operator was promised.
 
-DESIGN.md and design-choices.md ("Failure memory"): among eligible
+docs/design.md and design-choices.md ("Failure memory"): among eligible
 candidates, a server without remembered failures ranks before a marked one,
 then `candidates` order; a failure is forgotten `failureTimeout` after it.
 So when a service is made active on X, no candidate Y listed before X may

@@ -372,7 +372,7 @@ def _blip(rng: random.Random, s: Schedule, names: list[str], upto: float) -> Fau
     server, service = rng.choice(SERVERS), rng.choice(names)
     if kind == "flap":   # a single failed probe
         return Fault(kind, at, 0.0, server=server, service=service, blip=True)
-    # under half a lease (DESIGN.md, calm): the last renewal may be TTL/8 old
+    # under half a lease (docs/design.md, calm): the last renewal may be TTL/8 old
     # when the blip begins, which leaves 0.225 x TTL after it for a renewal to
     # get through before the fence deadline (docs/testing.md, calm)
     short = round(rng.uniform(0.05, upto) * s.ttl, 2)

@@ -68,8 +68,9 @@ class Output:
         raise AssertionError(f"no line matching {pattern!r} within {timeout}s:\n{self.text()}")
 
 
-def start_demo(tmp_path, port: int) -> subprocess.Popen:
-    return subprocess.Popen([OVERSEER, "demo", "--listen", f"127.0.0.1:{port}", "--dir", str(tmp_path / "d")],
+def start_demo(tmp_path, port: int, *more: str) -> subprocess.Popen:
+    return subprocess.Popen([OVERSEER, "demo", "--listen", f"127.0.0.1:{port}", "--dir", str(tmp_path / "d"),
+                             *more],
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=dict(os.environ, PYTHONUNBUFFERED="1"))
 
@@ -82,8 +83,9 @@ def without_venv() -> dict:
     return {k: v for k, v in os.environ.items() if not k.startswith("OVERSEER_")} | {"PATH": path}
 
 
-def moves_to(store: Store, server: str) -> Where:
-    return wait_for(lambda: (w := where(store.snapshot())).pbx == server and w.pid and w,
+def moves_to(store: Store, server: str, not_pid: int = 0) -> Where:
+    """`not_pid`: a PBX that ran there before, whose report a dead agent may have left."""
+    return wait_for(lambda: (w := where(store.snapshot())).pbx == server and w.pid and w.pid != not_pid and w,
                     timeout=20, what=f"pbx active on {server}")
 
 
@@ -95,6 +97,7 @@ class Banner:
         self.pid = int(out.until(r"fake PBX pid (\d+)", 10).group(1))
         self.status = out.until(r"^  (\S.* --etcd \S+ status)$", 10).group(1)
         self.next = out.until(rf"kill -9 {self.pid} +# the active PBX: it moves to (\w+) at once", 10).group(1)
+        self.agent = int(out.until(rf"kill -9 (\d+) +# \w+'s agent: pbx moves to {self.next} ", 10).group(1))
         out.until(r"Ctrl-C stops everything", 10)
 
 
@@ -205,6 +208,71 @@ def test_ctrl_c_on_a_piped_demo_leaves_nothing_behind(tmp_path):
         if shell.poll() is None:
             shell.kill()
             shell.wait(10)
+
+
+def agent_pid(tmp_path, server: str) -> int:
+    """The pid of the live agent whose state dir is `server`'s in the demo folder."""
+    def find():
+        found = [p.pid for p in psutil.process_iter(["cmdline"])
+                 if "--state-dir" in (p.info["cmdline"] or ()) and str(tmp_path / "d" / server) in p.info["cmdline"]
+                 and p.status() != psutil.STATUS_ZOMBIE]
+        return found[0] if len(found) == 1 else None
+    return wait_for(find, 10, f"one agent of {server}")
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(180)
+def test_a_killed_agent_is_started_again_hints_name_todays_pids_and_ctrl_c_ends_one_started_by_hand(tmp_path):
+    # 10 s: the lease (3 s) runs out and pbx moves before the agent is back
+    demo = start_demo(tmp_path, free_port(), "--restart-after", "10")
+    out = Output(demo)
+    by_hand = None
+    try:
+        banner = Banner(out)
+        store = Store(EtcdConfig(endpoints=(banner.etcd,)), "demo")
+        try:
+            first = where(store.snapshot())
+            assert banner.agent == agent_pid(tmp_path, first.pbx)
+            # the PBX's server loses its agent: the demo says so and starts it again
+            os.kill(banner.agent, signal.SIGKILL)
+            out.until(rf"{first.pbx}'s agent \(pid {banner.agent}\) exited \(status -9\); the demo starts it "
+                      r"again in 10s", 10)
+            moved = moves_to(store, banner.next)
+            out.until(rf"pbx: active on {banner.next}, fake PBX pid {moved.pid} ", 20)
+            # the move's agent hint names the agent running on the new server now
+            assert f"kill -9 {agent_pid(tmp_path, banner.next)}, {banner.next}'s agent" in out.until(r"agent", 5).string
+            again = int(out.until(rf"{first.pbx}'s agent started again by the demo: pid (\d+)", 20).group(1))
+            assert again == agent_pid(tmp_path, first.pbx)
+            # back to the first server: the hint names its new agent, not the banner's pid
+            out.until(rf"\(kill -9 {moved.pid} to move it to {first.pbx}\)$", 30)
+            os.kill(moved.pid, signal.SIGKILL)
+            back = moves_to(store, first.pbx, not_pid=first.pid)
+            out.until(rf"pbx: active on {first.pbx}, fake PBX pid {back.pid} ", 20)
+            assert f"kill -9 {again}, {first.pbx}'s agent" in out.until(r"agent", 5).string
+        finally:
+            store.close()
+        # web1's agent is killed and started by hand with the printed command, from a
+        # new shell: the demo takes it as web1's agent and does not start a second one
+        web1 = agent_pid(tmp_path, "web1")
+        os.kill(web1, signal.SIGKILL)
+        out.until(rf"web1's agent \(pid {web1}\) exited", 10)
+        line = out.until(r"^    (\S.* agent --server web1 .*)$", 5).group(1)
+        shell = subprocess.Popen(line, shell=True, env=without_venv(), start_new_session=True,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        by_hand = psutil.Process(shell.pid)
+        adopted = int(out.until(r"web1's agent is running again: pid (\d+) \(started by hand", 10).group(1))
+        assert adopted == agent_pid(tmp_path, "web1")
+        hand = psutil.Process(adopted)
+        stop_leaves_nothing(out)
+        wait_for(lambda: not hand.is_running() or hand.status() == psutil.STATUS_ZOMBIE, 30, "the hand-started agent to end")
+        assert "web1's agent started again by the demo" not in out.text()
+    finally:
+        if by_hand is not None and by_hand.is_running():
+            for proc in by_hand.children(recursive=True) + [by_hand]:
+                proc.kill()
+        if demo.poll() is None:
+            demo.kill()
+            demo.wait(10)
 
 
 def probe(module, check):

@@ -29,3 +29,27 @@ def test_the_agents_options_are_documented():
     assert "| `--metrics [HOST:]PORT` | `OVERSEER_AGENT_METRICS` | none |" in text
     assert "| `--ui-allow-host NAME` | `OVERSEER_UI_ALLOW_HOST` | none |" in text
     assert "`--etcd" not in text   # the shared etcd options live in etcd-production.md
+
+
+def test_every_field_has_a_note():
+    rows = [line for line in docref.generate().splitlines() if line.startswith("| `")]
+    empty = [row for row in rows if row.rstrip().endswith("|  |") or row.rstrip().endswith("| |")]
+    assert not empty, "fields without a note (add a comment beside the field, or an entry in " \
+                      "reconciler/demo/docnotes.py):\n" + "\n".join(empty)
+
+
+def test_every_entry_of_the_notes_table_is_shown():
+    """An entry for a field that is gone, or that a source comment now covers, is dead text."""
+    from overseer.desired import hooks, run_as
+    from overseer.reconciler.demo import docnotes
+    classes = {c.__name__: c for module in (models, checks, hooks, run_as) for c in vars(module).values()
+               if isinstance(c, type) and hasattr(c, "model_fields")}
+    text = docref.generate()
+    for key, note in docnotes.NOTES.items():
+        owner, field = key.split(".")
+        assert owner in classes, f"docnotes: no model {owner}"
+        assert any(field in c.model_fields for c in classes.values() if issubclass(c, classes[owner])), \
+            f"docnotes: no field {key}"
+        assert f"| {note} |" in text, f"docnotes: {key} is never shown (a source comment wins?)"
+    for field, note in docnotes.BY_FIELD.items():
+        assert f"| {note} |" in text, f"docnotes: {field} is never shown"

@@ -29,3 +29,12 @@ def test_the_command_carries_the_etcd_address():
 def test_a_kill_hint_promises_a_move_only_with_a_successor():
     assert hints.kill_hint(42, "pbx1") == "kill -9 42 to move it to pbx1"
     assert "to move it" not in hints.kill_hint(42, None)
+
+
+def test_the_agent_hint_names_the_pid_it_is_given_and_promises_a_move_only_with_a_successor():
+    line = hints.moved("pbx2", 42, "pbx1", 77, "3s")
+    first, second = line.split("\n")
+    assert first == "pbx: active on pbx2, fake PBX pid 42   (kill -9 42 to move it to pbx1)"
+    assert second.strip() == "(or kill -9 77, pbx2's agent: pbx moves to pbx1 once its lease (3s) runs out)"
+    assert "moves pbx to" not in hints.agent_hint("pbx2", 77, None, "3s")
+    assert "kill" not in hints.agent_hint("pbx2", None, "pbx1", "3s")

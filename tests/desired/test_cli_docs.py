@@ -1,4 +1,4 @@
-"""The document commands end to end: exit codes and output of interfaces.md."""
+"""The document commands end to end: exit codes and output of docs/interfaces.md."""
 from __future__ import annotations
 
 import json

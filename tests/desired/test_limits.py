@@ -1,6 +1,6 @@
 """Hostile and oversized input is refused while reading, cheaply, as file:line
 errors: alias bombs, files and documents etcd could not take, NUL
-characters, broken symlinks, unreadable files (issue 14 items 5, 6, 8)."""
+characters, broken symlinks, unreadable files."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,5 @@
-"""Every error class of desired-state.md, one bad file each, with exact line and path.
+"""Every error class of docs/interfaces.md ("What `validate` and `apply` reject"),
+one bad file each, with exact line and path.
 
 Each file in `bad/` marks the offending line with `# ERROR <path>`; the test
 reads the expected line number and field path from that marker, and the file

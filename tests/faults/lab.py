@@ -38,7 +38,7 @@ from .sampler import STOPPED, state
 SERVERS = ("s1", "s2", "s3")
 CLIENT, PEER = 2379, 2380
 AGENT_PORT = 7000
-# Fast but not twitchy on a loaded 2-core machine (environment.md: 10/100 works on loopback).
+# Fast but not twitchy on a loaded 2-core machine (etcd's 10/100 ms defaults work on loopback).
 ETCD_TIMING = ["--heartbeat-interval", "50", "--election-timeout", "500"]
 NFT_TABLE = "ovfault"
 

@@ -162,7 +162,7 @@ def random_schedule(seed: int, timing: Timing = Timing(), window: float = 8.0, e
 
 
 def two_warm_actives(seed: int, t: Timing = Timing()) -> Schedule:
-    """The history of issue 13 (item 7), jittered by the seed: pbx switched
+    """A warm active's worst history, jittered by the seed: pbx switched
     over to s2 (so its active is not the master), etcd killed and restarted
     twice 1.5 s apart, the active's agent paused from just under the fence
     deadline (80% of the lease) to past the lease while the master (s1) is
@@ -185,7 +185,7 @@ def calm_cases(t: Timing = Timing()) -> list[Fault]:
     """Labelled blips, which must move nothing, and real failures, which must
     move within the bound. One fault per schedule. New cases go at the end,
     so seeds 0..N-1 keep the case they had."""
-    # Under half a lease (DESIGN.md, calm), for a link flap as for a pause. A
+    # Under half a lease (docs/design.md, calm), for a link flap as for a pause. A
     # flap of 0.35 x leaseTTL fenced once renewals went every quarter lease:
     # the renewal before it may be that old, and the first one after the link
     # returns takes about half a second (docs/testing.md, "Calm on real links").
@@ -218,7 +218,7 @@ def calm(seed: int, t: Timing = Timing()) -> Schedule:
     return Schedule(seed, [cases[seed % len(cases)]], label="calm")
 
 
-# The simulator's fault kinds as this lab can inject them (issue 13 item 4).
+# The simulator's fault kinds as this lab can inject them.
 # `slow` has no counterpart here (no netem in these namespaces), nor do
 # actuator faults on services other than pbx or probe flaps of web; `db` is
 # played by pbx. An etcd silent for everyone is every host's cable pulled.

@@ -6,7 +6,7 @@ commands, each appending what it did to a journal outside the cluster.
     svc.py demote  JOURNAL CTL     the demote command
 
 Who and under which epoch comes from the OVERSEER_* environment the actuator
-gives (docs: interfaces.md). Each journal line is one JSON object
+gives (docs/interfaces.md, "What a service gets"). Each journal line is one JSON object
 `{"t", "server", "service", "role", "epoch", "action", "pid"}` written with a
 single O_APPEND write, so lines from several processes never interleave.
 

@@ -49,7 +49,7 @@ def _judge(results, timing):
 
 
 def test_two_warm_actives_history_stays_safe(root):
-    """Issue 13 item 7: pause the warm active's agent across a master death, etcd
+    """Pause the warm active's agent across a master death, etcd
     restarts and switchovers; there must never be two promoted children."""
     timing = Timing()
     seed = int(os.environ.get("FAULTS_SEED", "1"))

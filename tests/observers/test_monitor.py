@@ -11,6 +11,7 @@ import pytest
 
 from overseer.desired.models import CheckDefaults, ServiceDoc
 from overseer.observers.monitor import COLD_MESSAGE, ServiceMonitor, next_slot
+from overseer.observers.probes import ProbeResult
 from tests.support.peers.ami_server import AmiServer
 from tests.support.peers.local import grower
 from tests.support.waiting import async_holds_for, async_poll_until
@@ -194,3 +195,44 @@ def test_checks_started_apart_wake_together_after_the_first_run():
     # twenty checks started a few ms apart (as services come up) share their next wake-up
     slots = {next_slot(100.0 + i * 0.013, 1.0) for i in range(20)}
     assert slots == {101.0}
+
+
+async def test_a_replication_lag_is_republished_as_it_moves():
+    """The planner ranks standbys by the published lag: it must follow the
+    probe, at once across 0 and maxLagOnFailover, else at most every lag_refresh."""
+    lags = iter([0.0, 0.0, 100.0, 200.0, 300.0, 300.0, 400.0, 2_000_000.0, 0.0])
+    published, clock = [], Clock()
+
+    async def probe(check, ctx):
+        return ProbeResult("ok", next(lags), "standby, replay lag")
+
+    doc = service({"name": "repl", "type": "postgres-replication", "dsn": "host=127.0.0.1",
+                   "critical": False, "maxLagOnFailover": "1MiB"})
+    mon = monitor(doc, published, clock, probe=probe, lag_refresh=5.0)
+    mon.set_role("standby")
+    values = []
+    for _ in range(9):
+        await mon.tick()
+        values.append([o.value for o in published])
+        clock.t += 2.0
+    assert values[1] == [0.0]                         # unchanged: nothing written
+    assert values[2] == [0.0, 100.0]                  # away from 0: at once
+    assert values[3] == values[4] == [0.0, 100.0]     # moved, but within lag_refresh
+    assert values[5] == [0.0, 100.0, 300.0]           # lag_refresh passed since the last write
+    assert values[7][-1] == 2_000_000.0               # past maxLagOnFailover: at once
+    assert values[8][-1] == 0.0                       # back to 0: at once
+
+
+async def test_other_checks_do_not_republish_a_moving_value():
+    values = iter([1.0, 2.0, 3.0, 4.0])
+    published, clock = [], Clock()
+
+    async def probe(check, ctx):
+        return ProbeResult("ok", next(values), "fine")
+
+    mon = monitor(service({"name": "t", "type": "tcp", "port": 5}), published, clock, probe=probe)
+    mon.set_role("active")
+    for _ in range(4):
+        await mon.tick()
+        clock.t += 10.0
+    assert [o.value for o in published] == [1.0]

@@ -80,6 +80,7 @@ async def test_stopped_sql_thread_fails(my, pw):
     try:
         res = await run_probe(_check(my.replica, pw))
         assert res.status == "fail" and res.message.startswith("replica SQL thread No")
+        assert res.value is None            # nothing is applied: no lag to rank by
     finally:
         my.replica.sql("START SLAVE SQL_THREAD")
     my.wait_running()
@@ -91,6 +92,8 @@ async def test_stopped_io_thread_fails(my, pw):
     try:
         res = await run_probe(_check(my.replica, pw))
         assert res.status == "fail" and res.message.startswith("replica IO thread No")
+        # the source gone, what was received is still applied: a lag a failover can rank by
+        assert res.value == 0.0
     finally:
         my.replica.sql("START SLAVE IO_THREAD")
     my.wait_running()

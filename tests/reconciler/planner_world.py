@@ -65,6 +65,7 @@ class World:
     failures: dict[tuple[str, str], FailCount] = field(default_factory=dict)
     cordoned: set[str] = field(default_factory=set)
     fences: dict[str, FenceRecord] = field(default_factory=dict)
+    values: dict[tuple[str, str, str], Optional[float]] = field(default_factory=dict)
 
     def fence(self, server: str, outcome: str, started: float, ended: float = 0.0, attempt: int = 1,
               message: str = "") -> None:
@@ -79,6 +80,12 @@ class World:
     def check(self, server: str, svc: str, check: str, status: str, message: str = "",
               critical: bool = True) -> None:
         self.checks[(server, svc, check)] = (status, message, critical)
+
+    def measured(self, server: str, svc: str, check: str, value: Optional[float], status: str = "ok",
+                 critical: bool = False) -> None:
+        """A check's published value (a replication check's lag) and status."""
+        self.check(server, svc, check, status, critical=critical)
+        self.values[(server, svc, check)] = value
 
     def report(self, server: str, svc: str, role: str, outcome: str = "ok", message: str = "") -> None:
         """The agent reports after acting on the service's current assignment."""
@@ -107,7 +114,8 @@ class World:
         return ActualState(
             servers={n: ServerRecord(n, health=h, message=f"{n} is {h}") for n, h in self.live.items()},
             down_since=dict(self.down_since),
-            observations={k: Observation(k[0], k[1], k[2], status=v[0], message=v[1], critical=v[2])
+            observations={k: Observation(k[0], k[1], k[2], status=v[0], message=v[1], critical=v[2],
+                                         value=self.values.get(k))
                           for k, v in self.checks.items()},
             reports=dict(self.reports),
             paused=frozenset(self.paused),

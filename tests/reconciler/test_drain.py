@@ -95,3 +95,22 @@ def test_switchover_at_refuses_a_time_without_a_zone_or_in_the_past(cluster):
     past = cluster.cli("switchover", "pbx", "--at", "2020-01-01T03:00Z", check=False)
     assert past.returncode == 2 and "has passed" in past.stderr, past
     assert "pbx" not in cluster.snapshot().switchovers
+
+
+def test_drain_fails_on_an_all_active_service_unless_told_to_ignore_it(cluster):
+    """kubectl drain --ignore-daemonsets: an all-active service runs on every
+    eligible candidate by design, so a drain that must succeed leaves it be."""
+    everywhere = service("recorder", candidates=tuple(SERVERS), mode="all-active")
+    start(cluster, service() + "---\n" + service("web", candidates=("pbx1", "web1")) + "---\n" + everywhere)
+    cluster.wait_for(lambda s: running_pid(s, "pbx1", "recorder") is not None, what="recorder on pbx1")
+    refused = cluster.cli("drain", "pbx1", check=False, timeout=120)
+    assert refused.returncode == 1, refused
+    assert "recorder: all-active" in refused.stdout and "still active there" in refused.stderr, refused
+
+    out = cluster.cli("drain", "pbx1", "--ignore-all-active", timeout=120)
+    assert "recorder: all-active, left running on pbx1 (--ignore-all-active)" in out.stdout, out.stdout
+    assert "pbx1: drained but for all-active recorder" in out.stdout, out.stdout
+    snap = cluster.wait_for(lambda s: running_pid(s, "pbx2") is not None
+                            and running_pid(s, "web1", "web") is not None, what="pbx and web moved off pbx1")
+    assert running_pid(snap, "pbx1", "recorder") is not None   # left running, as asked
+    assert snap.cordoned == frozenset({"pbx1"})

@@ -1,9 +1,10 @@
 """Schedules on which the simulator found a bug, kept so each fix stays fixed.
 
 Each runs in a fresh process with PYTHONHASHSEED=0, exactly as `make sim N=1
-SEED=<seed>` replays it (docs/testing.md, "Bugs it found"). Each failed
-before its fix. A seed whose drawn schedule later changed (the generator
-learned something) keeps its original schedule here, written out.
+SEED=<seed>` replays it (docs/testing.md, "Regression cases: the bugs it
+found", names each case by its seed). Each failed before its fix. A seed
+whose drawn schedule later changed (the generator learned something) keeps
+its original schedule here, written out.
 """
 import os
 import subprocess

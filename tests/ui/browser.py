@@ -23,7 +23,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+# Screenshots land here: $OVERSEER_ARTIFACTS if set, else test-artifacts/ in the checkout
+ARTIFACTS = Path(os.environ.get("OVERSEER_ARTIFACTS") or Path(__file__).resolve().parents[2] / "test-artifacts")
 
 
 def chromium_missing() -> str:
@@ -89,8 +90,9 @@ def wait_tile(page, service: str, statuses: tuple[str, ...], timeout: float) -> 
 
 
 def screenshot(page, name: str) -> Path:
-    ARTIFACTS.mkdir(exist_ok=True)
+    """A full-page PNG kept as a test artifact: ARTIFACTS/name (name may hold a folder)."""
     path = ARTIFACTS / name
+    path.parent.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(path), full_page=True)
     return path
 

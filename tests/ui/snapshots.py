@@ -18,6 +18,7 @@ from overseer.desired.state import (
     ServerRecord, ServiceReport,
 )
 from overseer.ui.live import Freshness
+from overseer.ui.presence import Sightings
 
 
 def cluster_doc(name: str, hierarchy: list[str]) -> ClusterDoc:
@@ -118,6 +119,9 @@ class FakeSource:
         self._lock = threading.Lock()
         self._snapshot = snapshot
         self._fresh = Freshness(ok_at=time.time(), error="", error_since=None, resync=resync)
+        self.sightings = Sightings()   # fed at every set(), as the live cache feeds it at every read
+        if snapshot is not None:
+            self.sightings.saw(snapshot.servers, self._fresh.ok_at)
 
     def snapshot(self) -> Optional[ClusterSnapshot]:
         with self._lock:
@@ -127,10 +131,13 @@ class FakeSource:
         with self._lock:
             return self._fresh
 
-    def set(self, snapshot: ClusterSnapshot) -> None:
+    def set(self, snapshot: ClusterSnapshot, at: Optional[float] = None) -> None:
+        """Show `snapshot`, read at `at` (now unless told)."""
+        at = time.time() if at is None else at
+        self.sightings.saw(snapshot.servers, at)
         with self._lock:
             self._snapshot = snapshot
-            self._fresh = replace(self._fresh, ok_at=time.time(), error="", error_since=None)
+            self._fresh = replace(self._fresh, ok_at=at, error="", error_since=None)
 
     def go_stale(self, reason: str, since: float, ok_at: Optional[float] = None) -> None:
         with self._lock:

@@ -11,7 +11,7 @@ from overseer.ui.app import create_app
 from tests.ui.snapshots import FakeSource, make_snapshot
 
 SERVERS = {"pbx1": "switch-a", "pbx2": "switch-b", "pbx3": "switch-b"}
-ROW = re.compile(r'<tr class="s-(\w+)">\s*<td>([\w-]+)</td>\s*<td>[^<]*</td>\s*<td>([\w-]+)')
+ROW = re.compile(r'<tr class="s-(\w+)"[^>]*>\s*<td>([\w-]+)</td>\s*<td>[^<]*</td>\s*<td>([\w-]+)')
 
 
 def page(snapshot, path: str) -> str:

@@ -2,6 +2,7 @@
 kind, the history API's filters, and the page in a real browser."""
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 
@@ -84,7 +85,7 @@ def test_timeline_in_a_browser_shows_the_reason_on_hover():
     snap = make_snapshot({"pbx1": "", "pbx2": ""}, {"pbx": ["pbx1", "pbx2"], "web": ["pbx2", "pbx1"]})
     snap = with_failover(snap, "pbx", "pbx2", "pbx1: alive failed 3/3 (process gone)", now=now - 7200)
     with board_server(FakeSource(snap)) as server, chromium_page() as page:
-        page.goto(server.url + "/timeline")
+        page.goto(server.url + "/timeline?span=24h")
         page.wait_for_selector('svg.timeline[data-service="pbx"]')
         assert page.locator("svg.timeline").count() == 2
         mark = page.locator('svg.timeline[data-service="pbx"] rect.tl-move')
@@ -140,7 +141,7 @@ def test_the_timeline_shows_a_page_of_services_at_a_time():
 def test_the_timeline_is_bounded_whatever_the_history():
     now = time.time()
     client = _client(_many(300, 200, now))
-    page = client.get("/timeline").get_data()
+    page = client.get("/timeline?span=24h").get_data()
     kept = 300 * 200 * len("svc0000: pbx1 alive failed 3/3, moved to pbx2 (199)")
     assert len(page) < 1024 * 1024 < kept, len(page)     # drawn: 100 strips x 30 marks
     assert "170 older not drawn" in page.decode()
@@ -160,3 +161,39 @@ def test_the_span_is_a_parameter_of_the_page():
     assert "the last 15 minutes" in quarter and "ten minutes ago" in quarter
     for bad in ("2d", "48h", "10s", "soon"):
         assert client.get(f"/timeline?span={bad}").status_code == 400, bad
+
+
+def test_the_default_span_is_the_smallest_zoom_that_holds_the_newest_events():
+    burst = {"pbx": tuple(entry("pbx", NOW - 300 + i * 10, "failover", f"move {i}") for i in range(31))}
+    assert tl.default_span(burst, ["pbx"], NOW) == 15 * 60
+    older = {"pbx": (entry("pbx", NOW - 40 * 60, "failover", "forty minutes ago"),)}
+    assert tl.default_span(older, ["pbx"], NOW) == 3600
+    # the newest RECENT_EVENTS decide: one old entry does not widen a busy strip
+    mixed = {"pbx": (entry("pbx", NOW - 20 * 3600, "failover", "yesterday"),) + burst["pbx"]}
+    assert tl.default_span(mixed, ["pbx"], NOW) == 15 * 60
+    assert tl.default_span({}, ["pbx"], NOW) == tl.SPAN
+    # held by the strip as drawn, whose right edge is a step after now
+    edge = {"pbx": (entry("pbx", NOW - 3600, "failover", "an hour ago"),)}
+    assert tl.default_span(edge, ["pbx"], NOW) == 6 * 3600
+
+
+def test_the_timeline_page_zooms_and_its_marks_and_axis_are_readable():
+    now = time.time()
+    snap = make_snapshot({"pbx1": "", "pbx2": ""}, {"pbx": ["pbx1", "pbx2"]})
+    for i in range(31):
+        snap = with_failover(snap, "pbx", ("pbx1", "pbx2")[i % 2], f"move {i}", now=now - 300 + i * 9)
+    client = _client(snap)
+    page = client.get("/partials/timeline").get_data(as_text=True)
+    assert "Timeline: the last 15 minutes" in page
+    assert '<strong class="zoom-current" aria-current="true">15 min</strong>' in page
+    for q in ("1h", "6h", "24h"):
+        assert f'href="/timeline?span={q}"' in page
+    marks = re.findall(r'<rect class="tl-move" x="([\d.]+)" y="1" width="(\d+)"', page)
+    assert len(marks) == tl.HISTORY_MARKS and {w for _, w in marks} == {str(tl.MARK_WIDTH)}
+    xs = sorted(float(x) for x, _ in marks)
+    assert xs[-1] - xs[0] > tl.WIDTH / 4            # spread over the strip, not a sliver
+    axis = re.search(r'<div class="tl-axis"[^>]*>(.*?)</div>', page).group(1)
+    assert len(re.findall(r"<span>\d\d:\d\d:\d\d</span>", axis)) == tl.AXIS_LABELS
+    day = client.get("/partials/timeline?span=24h").get_data(as_text=True)
+    assert '<strong class="zoom-current" aria-current="true">24 h</strong>' in day
+    assert len(re.findall(r"<span>\d\d:\d\d</span>", day.split('class="tl-axis"')[1])) == tl.AXIS_LABELS

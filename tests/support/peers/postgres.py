@@ -117,3 +117,20 @@ def start_pair() -> PgPair:
     replica.start()
     pair.wait_streaming()
     return pair
+
+
+def add_replica(pair: PgPair, streaming: int = 2, timeout: float = 20) -> PgNode:
+    """One more streaming replica of `pair.primary`; returns once `streaming` replicas stream."""
+    node = PgNode(f"{pair.base}/replica{streaming}", free_port())
+    _run([f"{BIN}/pg_basebackup", "-h", "127.0.0.1", "-p", str(pair.primary.port), "-U", "postgres",
+          "-D", node.data, "-R", "-X", "stream", "-c", "fast"])
+    with open(f"{node.data}/postgresql.auto.conf", "a") as fh:
+        fh.write(f"port = {node.port}\n")
+    node.start()
+    deadline = time.monotonic() + timeout
+    while pair.primary.sql("SELECT count(*) FROM pg_stat_replication "
+                           "WHERE state = 'streaming'") != str(streaming):
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{streaming} replicas not streaming after {timeout}s")
+        time.sleep(0.1)
+    return node
