@@ -43,9 +43,21 @@ class CheckBase(Strict):
     recoverAfter: Optional[PositiveInt] = None
     # A non-critical check paints the board but never moves the service.
     critical: bool = True
+    # After the agent started or promoted the service here, a `fail` is shown `starting` and counts for nothing until the first `ok` or `warn`, or until this much time has passed (operations.md, "Start-up grace")
+    startupGrace: Optional[Duration] = None
     description: str = ""
 
     unit: ClassVar[Optional[str]] = None  # what warn/fail measure, for messages
+    # startupGrace when neither the check nor its Service sets one: 0 for a
+    # check that answers the moment the process runs; set where the program
+    # listens only after loading its modules and configuration
+    default_grace: ClassVar[float] = 0.0
+
+    def grace(self, service: Optional[float] = None) -> float:
+        """The start-up grace in seconds: the check's own, else its Service's, else its type's."""
+        if self.startupGrace is not None:
+            return self.startupGrace
+        return service if service is not None else self.default_grace
 
     def limits(self) -> tuple[Optional[float], Optional[float]]:
         return None, None
@@ -121,11 +133,18 @@ class HttpCheck(_Limited):
     unit: ClassVar[str] = "seconds"
 
 
+# Asterisk opens its manager port only once its modules and dialplan are
+# loaded, a SIP server its port only once its configuration is read: seconds
+# after the process exists (docs/operations.md, "Start-up grace").
+PBX_GRACE = 20.0
+
+
 class _AmiFields(_Limited):
     host: str = "127.0.0.1"
     port: int = Field(default=5038, ge=1, le=65535)
     username: str
     secretFile: str
+    default_grace: ClassVar[float] = PBX_GRACE
 
 
 class AsteriskAmiCheck(_AmiFields):
@@ -150,6 +169,7 @@ class SipOptionsCheck(_Limited):
     warn: Optional[PositiveDuration] = None
     fail: Optional[PositiveDuration] = None
     unit: ClassVar[str] = "seconds"
+    default_grace: ClassVar[float] = PBX_GRACE
 
 
 class PostgresReplicationCheck(_Limited):

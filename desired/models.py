@@ -17,7 +17,7 @@ from .hooks import ClusterHooks, ServiceHooks
 from .run_as import RunAs
 from .vip import Vip
 from .fields import (
-    Command, Count, Name, Percent, PositiveDuration, PositiveInt, Strict,
+    Command, Count, Duration, Name, Percent, PositiveDuration, PositiveInt, Strict,
 )
 
 API_VERSION = "overseer/v1"
@@ -168,6 +168,7 @@ class ServiceSpec(Strict):
     candidates: list[Name]
     actuator: Actuator
     checks: list[Check] = Field(default_factory=list)
+    startupGrace: Optional[Duration] = None   # every check's start-up grace unless the check sets its own; unset: each check type's default
     migrationThreshold: Optional[PositiveInt] = None   # this service's failure memory; unset: the Cluster's `defaults.migrationThreshold`
     failureTimeout: Optional[PositiveDuration] = None   # unset: the Cluster's `defaults.failureTimeout`
     on: Optional[ServiceHooks] = None     # this service's notifications; an event named here replaces the Cluster's

@@ -21,6 +21,9 @@ class Status(StrEnum):
     WARN = "warn"
     FAIL = "fail"
     UNKNOWN = "unknown"
+    # a check in its start-up grace that has not answered yet: judged neither
+    # good nor bad (observers/monitor.py); a server's health is never this
+    STARTING = "starting"
 
 
 class Role(StrEnum):
@@ -137,13 +140,13 @@ class Observation(Record):
     server: str
     service: str
     check: str
-    status: str = "unknown"          # ok | warn | fail | unknown
+    status: str = "unknown"          # ok | warn | fail | unknown | starting
     value: Optional[float] = None
     message: str = ""
     time: float = 0.0                # when status last changed or value refreshed
     since: float = 0.0               # when the current status began
     critical: bool = True
-    results: tuple = ()              # recent raw results, each [t, status, value]
+    results: tuple = ()              # recent raw results, each [t, status, value]; a `fail` in the start-up grace is kept as `starting`
 
     @classmethod
     def from_json(cls, raw):

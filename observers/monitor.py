@@ -8,6 +8,13 @@ failover: they only say what they see.
 - Checks run only while the role is `active` or `standby` (warm standby).
   With role `stopped` (cold standby, not assigned) every check is `unknown`,
   "not running here (cold standby)", published once.
+- Start-up grace (`startupGrace`, desired/checks.py): `begin_grace()`, called
+  when a start or promote step succeeded, opens each check's grace. Inside
+  it a `fail` result is kept as `starting` and fed to nothing: it counts
+  toward no `failAfter`, and while the check has no verdict yet its status is
+  `starting`. The first `ok` or `warn` ends the grace at once; once it has
+  run out, results count as always, so a service that never answers is
+  caught at most the grace later. A dead supervised child ends it too.
 - A result is fed to the check's Hysteresis; `publish` is called when the
   effective status changes, and only then: the value, message and last N
   results it carries are those of that moment. Steady state writes nothing
@@ -40,6 +47,7 @@ from .server_health import ServerHealthMonitor
 log = logging.getLogger(__name__)
 
 COLD_MESSAGE = "not running here (cold standby)"
+STARTING = "starting"
 REFRESH: Optional[float] = None  # never rewrite while the status holds
 LAG_REFRESH = 5.0                 # a replication lag that moved, at most this often
 
@@ -50,6 +58,8 @@ class _CheckState:
     hyst: Hysteresis
     interval: float
     timeout: float
+    grace: float = 0.0                   # seconds of start-up grace after each (re)start
+    grace_until: Optional[float] = None  # monotonic end of the grace under way, if any
     value: Optional[float] = None
     message: str = ""
     since: float = 0.0
@@ -71,6 +81,13 @@ def next_slot(started: float, interval: float) -> float:
     return (math.floor((started + interval * 0.5) / interval) + 1) * interval
 
 
+def status_of(state: _CheckState) -> str:
+    """What the check says: `starting` while in its grace with no verdict yet."""
+    if state.grace_until is not None and state.hyst.status == "unknown":
+        return STARTING
+    return state.hyst.status
+
+
 def _message(result: ProbeResult, hyst: Hysteresis) -> str:
     pending = hyst.pending()
     if pending is None:
@@ -84,24 +101,27 @@ class ServiceMonitor:
                  child_pid: Callable[[], Optional[int]] = lambda: None,
                  epoch: Callable[[], int] = lambda: 0,
                  clock: Callable[[], float] = time.time, refresh: Optional[float] = REFRESH,
+                 monotonic: Callable[[], float] = time.monotonic,
                  lag_refresh: float = LAG_REFRESH,
                  probe: Optional[Callable[[object, ProbeContext], Awaitable[ProbeResult]]] = None) -> None:
         self.cluster, self.server, self.service = cluster, server, service.metadata.name
         self._publish, self._child_pid, self._epoch = publish, child_pid, epoch
         self._clock, self._refresh, self._lag_refresh = clock, refresh, lag_refresh
+        self._monotonic = monotonic
         # how a check runs: by its type's probe, or as the caller says (the simulator)
         self._run_probe = probe or (lambda check, ctx: PROBES[check.type](check, ctx))
         self.role = "stopped"
         self._generation = 0           # bumps on every role change; stale results are dropped
         self._running = asyncio.Event()
-        self.states = [self._state(check, defaults, results_kept) for check in service.spec.checks]
+        grace = service.spec.startupGrace
+        self.states = [self._state(check, defaults, results_kept, grace) for check in service.spec.checks]
 
     @staticmethod
-    def _state(check, defaults: CheckDefaults, kept: int) -> _CheckState:
+    def _state(check, defaults: CheckDefaults, kept: int, grace: Optional[float]) -> _CheckState:
         hyst = Hysteresis(check.failAfter or defaults.failAfter,
                           check.recoverAfter or defaults.recoverAfter, kept)
         return _CheckState(check, hyst, check.interval or defaults.interval,
-                           check.timeout or defaults.timeout)
+                           check.timeout or defaults.timeout, check.grace(grace))
 
     # --- what the agent calls ------------------------------------------------
 
@@ -115,6 +135,7 @@ class ServiceMonitor:
         if role == "stopped":
             self._running.clear()
             for state in self.states:
+                state.grace_until = None
                 self._go_cold(state)
         else:
             if was == "stopped":
@@ -122,11 +143,20 @@ class ServiceMonitor:
                     state.hyst.reset()     # a fresh start earns no credit from before
             self._running.set()
 
+    def begin_grace(self) -> None:
+        """The service was (re)started or promoted here just now: each check's
+        grace begins (one of 0 s: none)."""
+        now = self._monotonic()
+        for state in self.states:
+            state.grace_until = now + state.grace if state.grace > 0 else None
+
     def child_died(self, message: str) -> None:
-        """The supervised child exited: its `process` check is `fail` now, published now."""
+        """The supervised child exited: its `process` check is `fail` now, published now.
+        Whatever was starting is not any more: every grace ends."""
         if self.role == "stopped":
             return
         for state in self.states:
+            state.grace_until = None
             if state.check.type == "process" and state.check.match is None:
                 now = self._clock()
                 before = state.hyst.status
@@ -180,13 +210,27 @@ class ServiceMonitor:
         if generation != self._generation or self.role == "stopped":
             return                              # the role changed while probing
         now = self._clock()
-        before = state.hyst.status
-        after = state.hyst.feed(result.status, round(now, 3), result.value)
+        before = status_of(state)
+        result = self._in_grace(state, result)
+        state.hyst.feed(result.status, round(now, 3), result.value)
+        after = status_of(state)
         state.value, state.message = result.value, _message(result, state.hyst)
         state.cold_published = False
         if after != before:
             state.since = now
         self._maybe_publish(state, now, changed=after != before)
+
+    def _in_grace(self, state: _CheckState, result: ProbeResult) -> ProbeResult:
+        """The result as the hysteresis takes it: a `fail` inside the grace is `starting`."""
+        if state.grace_until is None:
+            return result
+        left = state.grace_until - self._monotonic()
+        if left <= 0 or result.status in ("ok", "warn"):
+            state.grace_until = None      # ran out, or answered: judged as always from now on
+            return result
+        if result.status != "fail":
+            return result                 # `unknown` is counted for nothing anyway
+        return ProbeResult(STARTING, result.value, f"{result.message} (starting, {left:.1f}s of grace left)")
 
     def _maybe_publish(self, state: _CheckState, now: float, changed: bool) -> None:
         last = state.published
@@ -220,11 +264,11 @@ class ServiceMonitor:
     def _emit(self, state: _CheckState, now: float) -> None:
         obs = Observation(
             server=self.server, service=self.service, check=state.check.name,
-            status=state.hyst.status, value=state.value, message=state.message,
+            status=status_of(state), value=state.value, message=state.message,
             time=now, since=state.since, critical=state.check.critical,
             results=tuple(state.hyst.results))
         state.published, state.published_at = obs, now
         self._publish(obs)
 
 
-__all__ = ["ServiceMonitor", "ServerHealthMonitor", "COLD_MESSAGE", "REFRESH"]
+__all__ = ["ServiceMonitor", "ServerHealthMonitor", "COLD_MESSAGE", "REFRESH", "STARTING"]

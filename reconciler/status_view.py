@@ -56,7 +56,8 @@ from typing import Any, Iterable, Optional
 from overseer.desired.state import ClusterSnapshot, HistoryKind, Observation, as_plain
 from overseer.reconciler.planner.memory import live_count, policy
 
-SEVERITY = {"ok": 0, "unknown": 1, "warn": 2, "fail": 3}
+# `starting` (a check in its start-up grace) is news, not trouble: between ok and unknown
+SEVERITY = {"ok": 0, "starting": 0.5, "unknown": 1, "warn": 2, "fail": 3}
 
 
 def worst(statuses: Iterable[str], default: str = "unknown") -> str:

@@ -14,8 +14,8 @@ from overseer.reconciler.metrics import INSTRUMENTS
 
 from .state import UiState
 
-STATUS_VALUES = ("ok", "warn", "fail", "unknown")
-CHECK_NUMBER = {"ok": 0, "warn": 1, "fail": 2, "unknown": -1}
+STATUS_VALUES = ("ok", "warn", "fail", "unknown", "starting")
+CHECK_NUMBER = {"ok": 0, "warn": 1, "fail": 2, "unknown": -1, "starting": -2}
 FAILOVER_KINDS = ("failover", "switchover")
 
 
@@ -75,7 +75,7 @@ class SnapshotCollector:
 
     def _checks(self, status):
         fam = GaugeMetricFamily("overseer_check_status",
-                                "Check status: 0 ok, 1 warn, 2 fail, -1 unknown.",
+                                "Check status: 0 ok, 1 warn, 2 fail, -1 unknown, -2 starting (start-up grace).",
                                 labels=["server", "service", "check"])
         values = GaugeMetricFamily("overseer_check_value", "Last measured value of a check.",
                                    labels=["server", "service", "check"])

@@ -38,10 +38,11 @@ from .presence import Seen
 
 RECENT_MOVE = 3600.0     # a move older than this is history, not news on the tile
 MOVES = ("failover", "switchover", "placement", "demote")
-LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN", "switching": "SWITCHING OVER"}
+LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN", "switching": "SWITCHING OVER",
+          "starting": "STARTING"}   # starting: a check in its start-up grace, no verdict yet
 # header words per tile state, in the order the header says them
 COUNT_WORDS = (("ok", "healthy"), ("warn", "degraded"), ("fail", "failing"),
-               ("switching", "switching over"), ("unknown", "unknown"))
+               ("switching", "switching over"), ("starting", "starting"), ("unknown", "unknown"))
 ALWAYS_COUNTED = ("ok", "warn", "fail")
 REASON_CHARS = 90
 

@@ -71,7 +71,7 @@ class LocalServices:
         return ServiceMonitor(cluster=self.store.cluster, server=self.server, service=worker.doc,
                               defaults=self._defaults, results_kept=self._kept, publish=publish,
                               child_pid=worker.actuator.child_pid, epoch=worker.epoch,
-                              clock=self.edges.wall, probe=self.edges.probe)
+                              clock=self.edges.wall, monotonic=self.edges.monotonic, probe=self.edges.probe)
 
     async def _still_current(self, assignment) -> Optional[bool]:
         """True/False from etcd; None when etcd cannot tell us now."""

@@ -276,6 +276,8 @@ class ServiceWorker(ChildExits, RestartInPlace):
         if self.role == "active":
             self._counted, self._active_since, self.started_at = False, self.edges.monotonic(), self.edges.wall()
         self._set_monitor_role()
+        if (roles.START in plan or roles.PROMOTE in plan) and hasattr(self.monitor, "begin_grace"):
+            self.monitor.begin_grace()   # its checks' start-up grace counts from here
         self.on_role_change()
         log.info("%s: now %s (epoch %d)", self.name, self.role, epoch)
         if (was == "active") != (self.role == "active"):

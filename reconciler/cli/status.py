@@ -21,7 +21,7 @@ from overseer.reconciler.status_view import build_status, service_detail
 from .common import fail, global_options, open_store, store_errors
 from .table import ago, table, terminal_width, widths_for
 
-LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN"}
+LABELS = {"ok": "OK", "warn": "WARN", "fail": "FAIL", "unknown": "UNKNOWN", "starting": "STARTING"}
 
 
 def _table(rows: list[list[str]], width: Optional[int] = None, shrinkable=()) -> list[str]:

@@ -173,6 +173,9 @@ def section(model: type[BaseModel]) -> tuple[list[str], list[type[BaseModel]]]:
         lines += [f"Also takes the {also}.", ""]
     if getattr(model, "unit", None):
         lines += [f"`warn`/`fail` measure: {model.unit}.", ""]
+    if getattr(model, "default_grace", 0):
+        lines += [f"`startupGrace` when neither the check nor its Service sets one: "
+                  f"{units.format_duration(model.default_grace)}.", ""]
     lines += ["| field | type | default | notes |", "|---|---|---|---|"]
     notes, nested = {}, []
     for klass in reversed(model.__mro__):
@@ -185,6 +188,8 @@ def section(model: type[BaseModel]) -> tuple[list[str], list[type[BaseModel]]]:
         default = default_text(info, kind)
         if model is checks.CheckBase and name in models.CheckDefaults.model_fields:
             default = "Cluster `spec.defaults`"
+        if model is checks.CheckBase and name == "startupGrace":
+            default = "the Service's `startupGrace`, else the type's (`0s` unless its section says)"
         lines.append(f"| `{name}` | {kind} | {default} | {notes.get(name) or docnotes.note(model, name)} |")
         nested += models_in(info.annotation)
     return lines + [""], nested

@@ -59,6 +59,12 @@ def start_promote(s: Schedule) -> float:
     return 2 * s.actuator_timeout
 
 
+def grace(s: Schedule, service: str) -> float:
+    """The service's start-up grace: a check failing right after a start or
+    promote is judged at most this much later (operations.md, "Start-up grace")."""
+    return next((p.grace for p in s.services if p.name == service), 0.0)
+
+
 def handover(s: Schedule) -> float:
     """A live active's demote (and stop), each bounded by the actuator's timeout."""
     return 2 * s.actuator_timeout
@@ -151,12 +157,14 @@ def _restarts_before(f: Fault, sit: Situation) -> int:
 
 def child_died(f: Fault, sit: Situation) -> list[Deadline]:
     """Restarted in place or moved within failAfter x interval + start +
-    promote + 1 s; a child that keeps dying waits the documented back-off
-    (then 1, 2, 4 ... 30 s) before each further restart in place."""
+    promote + 1 s (+ the start-up grace, when its check has one); a child
+    that keeps dying waits the documented back-off (then 1, 2, 4 ... 30 s)
+    before each further restart in place."""
     s = sit.schedule
     n = _restarts_before(f, sit) + 1
     backoff = 0.0 if n == 1 else min(2.0 ** (n - 2), RETRY_MAX)
-    parts = [("failAfter x interval", s.fail_after * s.interval), ("back-off", backoff),
+    parts = [("failAfter x interval", s.fail_after * s.interval), ("startupGrace", grace(s, f.service)),
+             ("back-off", backoff),
              ("start+promote", start_promote(s)), ("slack", SLACK)]
     return _each([f.service], f.at, f.at, f"proc_crash {f.server}/{f.service} at {f.at:.2f}", parts)
 
@@ -164,10 +172,12 @@ def child_died(f: Fault, sit: Situation) -> list[Deadline]:
 def check_failed(f: Fault, sit: Situation) -> list[Deadline]:
     """A check failing failAfter times in a row on the active: moved (demote,
     then start + promote elsewhere) within failAfter x interval + handover +
-    start + promote + 1 s, counted from the flap's end (the service may land
-    on the flapping server at any time during it)."""
+    start + promote + 1 s (+ the start-up grace, when the check has one),
+    counted from the flap's end (the service may land on the flapping server
+    at any time during it)."""
     s = sit.schedule
-    parts = [("failAfter x interval", s.fail_after * s.interval), ("demote+stop", handover(s)),
+    parts = [("failAfter x interval", s.fail_after * s.interval), ("startupGrace", grace(s, f.service)),
+             ("demote+stop", handover(s)),
              ("start+promote", start_promote(s)), ("slack", SLACK)]
     return _each([f.service], f.at, f.end, f"flap {f.server}/{f.service} until {f.end:.2f}", parts)
 
@@ -235,8 +245,8 @@ def resumed(schedule: Schedule, service: str, at: float) -> Deadline:
     """After `overseer resume`: a child that died while paused is restarted or
     moved as a dead child is, counted from the resume."""
     s = schedule
-    parts = [("failAfter x interval", s.fail_after * s.interval), ("start+promote", start_promote(s)),
-             ("slack", SLACK)]
+    parts = [("failAfter x interval", s.fail_after * s.interval), ("startupGrace", grace(s, service)),
+             ("start+promote", start_promote(s)), ("slack", SLACK)]
     total, formula = _fmt(parts)
     return Deadline(service, at, at + total, f"resumed at {at:.2f}: {formula}")
 

@@ -1,5 +1,6 @@
 """Faults drawn from generators of their own: etcd trouble, what eats the
-fencing slack, servers lost, one-way cuts, and the etcd cluster's size.
+fencing slack, servers lost, one-way cuts, the etcd cluster's size, and the
+services' start-up grace.
 
 Each generator has its own random stream (seeded from the seed and a number
 of its own), so a seed's schedule stays what it was unless that generator
@@ -157,3 +158,16 @@ def one_way(seed: int, s: Schedule) -> list[Fault]:
                       how=rng.choice(("requests", "answers")))]
     peer = rng.choice([x for x in SERVERS if x != server])
     return [Fault("peer_oneway", at, round(rng.uniform(2.0, 15.0), 2), server=server, to=peer)]
+
+
+def startup_grace(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
+    """Sometimes, services whose `alive` check has a start-up grace (0.5-5 s,
+    on the check or on the Service): failures right after a start or promote
+    count for nothing until it ends, so a flap there moves the service later
+    (bounds.py adds the grace to the deadlines it can delay)."""
+    rng = _rng(seed, 59)
+    if rng.random() >= 0.3:
+        return s, []
+    services = tuple(replace(svc, grace=rng.choice((0.5, 1.0, 2.0, 5.0)), grace_on_check=rng.random() < 0.5)
+                     if rng.random() < 0.7 else svc for svc in s.services)
+    return s.but(services=services), []

@@ -83,6 +83,8 @@ class ServicePlan:
     vip: int = 0                # a floating address with this arpCount; 0: none
     requires: tuple[str, ...] = ()   # spec.requires (related.py)
     colocate: str = ""               # spec.colocateWith; "": none
+    grace: float = 0.0          # startupGrace of its `alive` check (faultgen.startup_grace); 0: none
+    grace_on_check: bool = False  # written on the check itself, else on the Service
 
 
 @dataclass(frozen=True)
@@ -131,7 +133,7 @@ BLIPS_UPTO_BEFORE = 0.3
 # regression seed found before a generator existed keeps its schedule. The
 # services' floating addresses (_vips) come with any of them.
 EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
-          "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way")
+          "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way", "startup_grace")
 # `related.py` draws requires/colocateWith between the services; not among the
 # EXTRAS until an agent holds a dependent's promotion for what it requires
 RELATIONS = "relations"
@@ -390,10 +392,11 @@ def _unchanged(generator):
     return lambda seed, s: (s, generator(seed, s))
 
 
-def _faultgen(name: str):
+def _faultgen(name: str, schedule: bool = False):   # schedule: it returns (schedule, faults)
     def generate(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
         from . import faultgen  # noqa: PLC0415  (it builds on this module's types)
-        return s, getattr(faultgen, name)(seed, s)
+        drawn = getattr(faultgen, name)(seed, s)
+        return drawn if schedule else (s, drawn)
     return generate
 
 
@@ -406,5 +409,6 @@ _GENERATORS = {"silent_etcd": _unchanged(_silent_etcd), "master_loss": _unchange
                "cleanups": _unchanged(_cleanups), "failing_failover": _unchanged(failing_failover),
                "long_loss": _long_loss, "short_memory": _short_memory,
                "slack_eaters": _faultgen("slack_eaters"), "server_loss": _faultgen("server_loss"),
-               "one_way": _faultgen("one_way"), "relations": _related}
+               "one_way": _faultgen("one_way"), "startup_grace": _faultgen("startup_grace", schedule=True),
+               "relations": _related}
 

@@ -32,6 +32,8 @@ class Shrunk:
                  f"{self.schedule.failure_timeout:g}s, run ends at {self.schedule.end:.1f}s",
                  *(f"service {s.name}: standby {s.standby}, replicas {s.replicas}, candidates "
                    f"{', '.join(s.candidates)}, demote command {'yes' if s.demote else 'no'}"
+                   + (f", startupGrace {s.grace:g}s on the {'check' if s.grace_on_check else 'Service'}"
+                      if s.grace else "")
                    for s in self.schedule.services),
                  "faults:", *(f"  {f.describe()}" for f in self.schedule.faults),
                  "violations:", *(f"  {t:8.3f} {inv}: {msg}" for t, inv, msg in self.result.violations),

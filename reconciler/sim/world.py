@@ -119,13 +119,15 @@ class World:
                         "timeout": f"{s.actuator_timeout}s"}
             if svc.demote:
                 actuator["demote"] = ["sim", "demote"]
+            alive = {"name": "alive", "type": "process"}
             spec = {"standby": svc.standby, "replicas": svc.replicas,
-                    "candidates": list(self.candidates[svc.name]), "actuator": actuator,
-                    "checks": [{"name": "alive", "type": "process"}]}
+                    "candidates": list(self.candidates[svc.name]), "actuator": actuator, "checks": [alive]}
             if svc.requires:
                 spec["requires"] = list(svc.requires)
             if svc.colocate:
                 spec["colocateWith"] = svc.colocate
+            if svc.grace:
+                (alive if svc.grace_on_check else spec)["startupGrace"] = f"{svc.grace:g}s"
             if svc.vip:
                 spec["vip"] = {"address": f"10.0.9.{i + 1}/24", "interface": "eth0", "arpCount": svc.vip}
                 self.addresses.service_of[spec["vip"]["address"]] = svc.name
