@@ -1,5 +1,6 @@
 """Faults drawn from generators of their own: etcd trouble, what eats the
-fencing slack, servers lost, one-way cuts, and the etcd cluster's size.
+fencing slack, servers lost, one-way cuts, floating addresses refused, and
+the etcd cluster's size.
 
 Each generator has its own random stream (seeded from the seed and a number
 of its own), so a seed's schedule stays what it was unless that generator
@@ -157,3 +158,20 @@ def one_way(seed: int, s: Schedule) -> list[Fault]:
                       how=rng.choice(("requests", "answers")))]
     peer = rng.choice([x for x in SERVERS if x != server])
     return [Fault("peer_oneway", at, round(rng.uniform(2.0, 15.0), 2), server=server, to=peer)]
+
+
+def address_trouble(seed: int, s: Schedule) -> list[Fault]:
+    """Sometimes, a failover onto a server whose kernel refuses floating
+    addresses for a while (`ip addr replace`: "Cannot assign requested
+    address"): a service with a `vip` loses its active's child while its next
+    candidate cannot add the address. The service's own promote works there,
+    the address does not come up: a half-promoted service, which the promote
+    must report as failed."""
+    rng = _rng(seed, 59)
+    with_vip = [svc for svc in s.services if svc.vip]
+    if not with_vip or rng.random() >= 0.3:
+        return []
+    svc = rng.choice(with_vip)
+    at = _at(rng)
+    return [Fault("vip_fail", at, round(rng.uniform(1.0, 3.0) * s.ttl, 2), server=svc.candidates[1]),
+            Fault("proc_crash", round(at + rng.uniform(0.1, 1.0), 2), server=svc.candidates[0], service=svc.name)]

@@ -129,7 +129,7 @@ BLIPS_UPTO_BEFORE = 0.3
 # regression seed found before a generator existed keeps its schedule. The
 # services' floating addresses (_vips) come with any of them.
 EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
-          "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way")
+          "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way", "address_trouble")
 EXTRAS_BEFORE_DEADLINES = EXTRAS[:4]   # before the checker judged per-fault deadlines
 EXTRAS_BEFORE_ETCD_MODEL = EXTRAS[:6]  # before faultgen.py (etcd's members, troubles, slack eaters ...)
 # drawn for every schedule, blips only or not (the others: only beside real faults)
@@ -396,4 +396,4 @@ _GENERATORS = {"silent_etcd": _unchanged(_silent_etcd), "master_loss": _unchange
                "cleanups": _unchanged(_cleanups), "failing_failover": _unchanged(failing_failover),
                "long_loss": _long_loss, "short_memory": _short_memory,
                "slack_eaters": _faultgen("slack_eaters"), "server_loss": _faultgen("server_loss"),
-               "one_way": _faultgen("one_way")}
+               "one_way": _faultgen("one_way"), "address_trouble": _faultgen("address_trouble")}
