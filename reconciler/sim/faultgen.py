@@ -117,9 +117,11 @@ def slack_eaters(seed: int, s: Schedule) -> list[Fault]:
         return [Fault(kind, at, round(rng.uniform(0.2, 3.0) * ttl, 2), server=holder)]
     if kind == "loop_block":        # CPU work holds the agent's event loop: timers fire late
         return [Fault(kind, at, round(rng.uniform(0.2, 2.0) * ttl, 2), server=holder)]
-    if kind == "fencer_late":       # its kill lands late (a child in uninterruptible sleep), by up
-        # to the slack the design keeps: 0.05 x leaseTTL before the lease expires, plus the margin
-        late = round(rng.uniform(0.3, 1.0) * (0.05 * ttl + s.margin), 3)
+    if kind == "fencer_late":       # its kill lands late (a child in uninterruptible sleep), at
+        # the edge of the slack the design keeps: 0.05 x leaseTTL before the lease expires, plus
+        # the margin. Within its last tenth: an earlier kill only races less, and a deadline
+        # 5 % of a lease late must lose the race (docs/testing.md, "deadlines-1.05-leases")
+        late = round(rng.uniform(0.9, 1.0) * (0.05 * ttl + s.margin), 3)
         return [Fault(kind, round(at - 1.0, 2), round(stopped.duration + 3.0, 2), server=holder, latency=late),
                 stopped]
     if kind == "clock_rate":        # its crystal runs fast or slow while its fencer counts
