@@ -8,7 +8,9 @@ goes to the trace and each new holder to the checker. `SimIp` is one server's
 addr replace` and `ip addr del` are commands (commands.py) that land on the
 world's time and keep running if the agent stops or dies; `delete_now`, the
 blocking call the VIP actuator makes when a child dies, lands at once. The
-simulated fencer deletes through the same record.
+simulated fencer deletes through the same record. While a `vip_fail` fault
+is on a server (`Addresses.failing`), its `ip addr replace` fails as
+iproute2 does when the kernel refuses the address; deleting still works.
 """
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
 
 IP_COMMAND = (0.001, 0.01)   # one `ip addr` command, spawned and done
 ABSENT = "Error: ipv4: Address not found."   # what iproute2 says deleting an address not there
+REFUSED = "RTNETLINK answers: Cannot assign requested address"   # `ip addr replace` the kernel refuses
 
 
 class Addresses:
@@ -33,6 +36,20 @@ class Addresses:
         self.world = world
         self.holders: dict[str, set[str]] = {}   # address (CIDR) -> servers holding it
         self.service_of: dict[str, str] = {}     # address -> the service whose vip it is
+        self.refused_until: dict[str, float] = {}   # server -> until when it cannot add any (vip_fail)
+
+    def failing(self, server: str) -> bool:
+        """Whether `server`'s kernel refuses to add a floating address now."""
+        return self.world.now() < self.refused_until.get(server, 0.0)
+
+    def refuse(self, server: str, until: float) -> None:
+        self.refused_until[server] = max(until, self.refused_until.get(server, 0.0))
+
+    def address_of(self, service: str) -> str:
+        return next((a for a, s in self.service_of.items() if s == service), "")
+
+    def holds(self, server: str, service: str) -> bool:
+        return server in self.holders.get(self.address_of(service), ())
 
     def hold(self, server: str, address: str, why: str) -> None:
         held = self.holders.setdefault(address, set())
@@ -65,6 +82,8 @@ class SimIp(IpCommands):
 
     async def add(self, vip: Vip, env: dict[str, str], service: str) -> None:
         def act() -> Outcome:
+            if self.world.addresses.failing(self.server):
+                return 2, REFUSED
             self.world.addresses.hold(self.server, vip.address, f"{service}: ip addr replace")
             return 0, ""
         argv = add_argv(vip)

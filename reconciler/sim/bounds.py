@@ -194,6 +194,17 @@ def actuator_fault(f: Fault, sit: Situation) -> list[Deadline]:
     return _each([f.service], f.at, f.end, f"{f.kind} {f.server}/{f.service} until {f.end:.2f}", parts)
 
 
+def address_refused(f: Fault, sit: Situation) -> list[Deadline]:
+    """A server whose kernel refuses floating addresses (`vip_fail`): a
+    promote there fails once the service's own promote ran (vip.py adds the
+    address after it), which is a failing promote to the agent: reported,
+    and the master moves the service or re-issues it. The same bound as a
+    failing promote command (`actuator_fault`), for every service with a
+    `vip` that the server is a candidate of."""
+    names = [p.name for p in sit.schedule.services if p.vip and f.server in sit.candidates.get(p.name, ())]
+    return [d for name in names for d in actuator_fault(replace(f, service=name), sit)]
+
+
 def etcd_trouble(f: Fault, sit: Situation) -> list[Deadline]:
     """etcd refused, silent, or slow: nobody can promote meanwhile. After it:
     a returning etcd extends every lease, so a server lost during it is seen
@@ -294,6 +305,7 @@ KINDS: dict[str, Kind] = {
     "flap": Kind(check_failed),
     "act_hang": Kind(actuator_fault),
     "act_fail": Kind(actuator_fault),
+    "vip_fail": Kind(address_refused),
     "etcd_down": Kind(etcd_trouble, cluster_wide=True),
     "etcd_silent": Kind(etcd_trouble, cluster_wide=True),
     "slow": Kind(etcd_trouble, cluster_wide=True),

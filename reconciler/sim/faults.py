@@ -65,6 +65,8 @@ class Faults:
             net.slow = max(net.slow, f.latency)
         elif k in ("act_hang", "act_fail"):
             w.act_faults[(f.server, f.service)] = (k[4:], f.end)
+        elif k == "vip_fail":
+            w.addresses.refuse(f.server, f.end)
         elif k == "flap":
             w.flaps[(f.server, f.service)] = (1, f.end) if f.duration == 0 else (0, f.end)
         elif k.startswith("etcd_") or k in ("peer_oneway",):

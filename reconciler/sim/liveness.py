@@ -14,6 +14,12 @@ before the outage began; an outage no fault explains gets one of its own
   candidate to become live, which sets a new deadline (`bounds.became_live`).
 A marked server (remembered failures) is a live candidate: an imperfect
 server beats no server (docs/design.md, "Placement").
+
+An active of a service with a floating address (`vip`) serves only while
+it holds the address, or within `VIP_GRACE` of its promote (vip.py adds the
+address right after the service's own promote): promoted without it, the
+service is half promoted, which is an outage. A server whose kernel refuses
+floating addresses (`vip_fail`) is no live candidate for such a service.
 """
 from __future__ import annotations
 
@@ -24,6 +30,11 @@ from .bounds import Deadline
 
 if TYPE_CHECKING:
     from .checker import Checker
+
+# From a promote to its floating address: the `ip addr replace` after the
+# service's own promote takes milliseconds (addresses.IP_COMMAND); a second
+# is ample, and far below any deadline an outage is judged by.
+VIP_GRACE = 1.0
 
 
 class Outage:
@@ -70,7 +81,24 @@ class Liveness:
             return f"its commands {'hang' if fault == 'hang' else 'fail'}"
         if world.flaps.get((server, service), (0, 0.0))[1] > world.now():
             return "its check fails"
+        if self.plans[service].vip and world.addresses.failing(server):
+            return "its floating address cannot come up"
         return self.checker.relations.why_not(server, service)
+
+    def serving(self, service: str, actives: list[str], t: float) -> list[str]:
+        """The actives that serve: for a service with a `vip`, those holding
+        its address or promoted less than VIP_GRACE ago."""
+        if not self.plans[service].vip:
+            return actives
+        addresses = self.world.addresses
+        return [server for server in actives
+                if addresses.holds(server, service) or t - self._promoted_at(server, service) < VIP_GRACE]
+
+    def _promoted_at(self, server: str, service: str) -> float:
+        for when, where, name, before, after, _ in reversed(self.checker.log):
+            if where == server and name == service and after == "active" and before != "active":
+                return when
+        return -1e9
 
     def could_serve(self, service: str, actives: list[str]) -> tuple[list[str], list[str]]:
         """(live candidates without an active, why each other candidate is not one)."""
@@ -100,8 +128,8 @@ class Liveness:
                 self.paused.discard(name)
                 self.add([bounds.resumed(self.world.schedule, name, t)])
             actives = self.checker.actives(name)
-            live, others = self.could_serve(name, actives)
-            self._track(name, plan.replicas, actives, live, others, t)
+            live, others = self.could_serve(name, actives)   # one half promoted is not "without an active"
+            self._track(name, plan.replicas, self.serving(name, actives, t), live, others, t)
 
     def _track(self, name: str, replicas: int, actives: list[str], live: list[str], others: list[str],
                t: float) -> None:

@@ -8,8 +8,9 @@ have been plainly eligible and plainly unmarked all along the decision.
 
 "Plainly", because the checker sees processes, not the master's view. Over
 the `window` before the promote, Y must have been: live (agent running, not
-paused, reaching etcd), free of injected actuator, probe and crash faults,
-running as a warm standby (a warm service), never active there, and not
+paused, reaching etcd), free of injected actuator, probe, crash and (for
+a service with a `vip`) address faults, running as a warm standby (a warm
+service), never active there, and not
 the last server the service was active on (it may have stepped down under
 the decision still current, which then prefers another candidate). Y is
 plainly unmarked when its latest possible failure of the service (it left
@@ -130,11 +131,13 @@ class Placement:
         if self.warm[service] and (state != "running" or since > start):
             return None
         last = self.left_active.get((server, service))
+        vip = any(p.vip for p in s.services if p.name == service)
         for b in self.checker.begun:
             f = b.fault
-            if f.server != server or f.service != service or f.at > t:
+            refused = f.kind == "vip_fail" and vip   # every floating address on that server
+            if f.server != server or (f.service != service and not refused) or f.at > t:
                 continue
-            if f.kind in ("act_hang", "act_fail"):
+            if f.kind in ("act_hang", "act_fail", "vip_fail"):
                 ends = f.end + s.actuator_timeout
             elif f.kind == "flap":
                 ends = f.end + (s.fail_after + 1) * s.interval

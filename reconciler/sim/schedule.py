@@ -133,7 +133,8 @@ BLIPS_UPTO_BEFORE = 0.3
 # regression seed found before a generator existed keeps its schedule. The
 # services' floating addresses (_vips) come with any of them.
 EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
-          "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way", "startup_grace")
+          "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way", "startup_grace",
+          "address_trouble")
 # `related.py` draws requires/colocateWith between the services; not among the
 # EXTRAS until an agent holds a dependent's promotion for what it requires
 RELATIONS = "relations"
@@ -410,5 +411,5 @@ _GENERATORS = {"silent_etcd": _unchanged(_silent_etcd), "master_loss": _unchange
                "long_loss": _long_loss, "short_memory": _short_memory,
                "slack_eaters": _faultgen("slack_eaters"), "server_loss": _faultgen("server_loss"),
                "one_way": _faultgen("one_way"), "startup_grace": _faultgen("startup_grace", schedule=True),
-               "relations": _related}
+               "address_trouble": _faultgen("address_trouble"), "relations": _related}
 
