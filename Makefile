@@ -20,7 +20,7 @@ PYTEST_ARGS ?= -ra --durations=15 --timeout=300
 # extra pytest arguments, e.g. make test ARGS='-k apply -x'
 ARGS ?=
 
-.PHONY: venv system-deps test demo sim mutants faults bench install install-files clean
+.PHONY: venv system-deps test demo sim golden golden-record mutants faults bench install install-files clean
 
 venv: $(STAMP)
 
@@ -84,6 +84,14 @@ N ?= 200
 SEED ?= 1
 sim: venv
 	PYTHONHASHSEED=0 $(VENV)/bin/python -m overseer.reconciler.sim --n $(N) --seed $(SEED)
+
+# The master's decisions on recorded inputs (tests/planner_golden/, docs/testing.md):
+# golden writes the expected files anew and prints their diff, for review;
+# golden-record first records the inputs again (simulator seeds, hand-written cases).
+golden: venv
+	PYTHONHASHSEED=0 $(VENV)/bin/python -m tests.planner_golden --regenerate
+golden-record: venv
+	PYTHONHASHSEED=0 $(VENV)/bin/python -m tests.planner_golden --record
 
 # The mutation gauntlet (docs/testing.md): every planted bug of tests/mutants/catalogue.py,
 # each on a scratch copy of the tree, must be caught by the simulator within its seeds.

@@ -1,8 +1,11 @@
 """The reconcile loop that only the elected master runs.
 
-Level-triggered: every call gets a whole consistent snapshot, plans from it
-with the pure planner, and writes the decisions in one transaction guarded by
-the master's epoch. A StaleEpoch means we were deposed: stop at once. Servers
+Level-triggered: every call gets a whole consistent snapshot and decides
+with the pure master pass (planner/master_pass.py), handing it the memory
+kept from the previous pass (`MasterMemory`: down tracking, the settle
+window, the epoch whose assignments are adopted) and keeping the one it
+returns; then writes the decisions in one transaction guarded by the
+master's epoch. A StaleEpoch means we were deposed: stop at once. Servers
 already gone when we took over count as gone since that moment, so a fresh
 master still waits the failover margin before moving their services.
 """
@@ -13,48 +16,21 @@ import logging
 import time
 from typing import Any, Awaitable, Callable, Mapping, Optional
 
-from overseer.desired.state import Assignment, ClusterSnapshot, HistoryEntry, HistoryKind, MasterRecord
+from overseer.desired.state import ClusterSnapshot, MasterRecord
 from overseer.desired.store.client import ServerReturned, StaleEpoch, StoreError
 from overseer.desired.store.store import Store
 
 from .fence_agent import FenceCall, FenceResult, run_fence
 from .master_fencing import FenceRuns
 from .metrics import RECONCILE_DURATION
-from .planner import next_wakeup, plan
-from .planner.actions import Assign, ClearSwitchover, FenceServer, Record
-from .planner.inputs import ActualState
-from .planner.relations import unadoptable
+from .planner.actions import FenceServer
+from .planner.master_pass import MasterMemory, MasterPass, actual_from, master_pass, wakeup, writes
 
 log = logging.getLogger(__name__)
 
-
-def assignment_time(previous: Optional[Assignment], now: float) -> float:
-    """A new record's time, strictly after the one it replaces: agents' reports
-    name the assignment they answer by its time, so a re-issued decision must
-    never look like the record it replaces (even with a clock step back)."""
-    return now if previous is None or now > previous.time else previous.time + 1e-6
-
-
-def next_decision(previous: Optional[Assignment], action: Assign) -> int:
-    """The new record's decision counter (Assignment.decision)."""
-    if previous is None:
-        return 1
-    moved = tuple(action.active) != tuple(previous.active)
-    return previous.decision + 1 if moved or action.answers else previous.decision
-
-
-def actual_from(snapshot: ClusterSnapshot, down_since: dict[str, float]) -> ActualState:
-    return ActualState(
-        servers=snapshot.servers,
-        down_since=dict(down_since),
-        observations=snapshot.observations,
-        reports=snapshot.reports,
-        paused=snapshot.paused,
-        switchovers=snapshot.switchovers,
-        failures=snapshot.failures,
-        cordoned=snapshot.cordoned,
-        fences=snapshot.fences,
-    )
+# Told of every reconcile pass: (snapshot, memory, now, vouched, MasterPass).
+# Only the golden-file recorder listens (tests/planner_golden/record.py).
+PASS_LISTENERS: list[Callable[[ClusterSnapshot, MasterMemory, float, Mapping[str, float], MasterPass], None]] = []
 
 
 class MasterLoop:
@@ -70,8 +46,8 @@ class MasterLoop:
         self.etcd = etcd  # runs one blocking Store call (agent/edges.py)
         self.master = master
         self.clock = clock
-        self.started = clock()
-        self.down_since: dict[str, float] = {}
+        # what this master carries from one pass to the next (planner/master_pass.py)
+        self.memory = MasterMemory(master.epoch, clock())
         self.deposed = False
         self.retired = False   # set when the agent stepped down: write nothing more
         self._untrimmed: dict[str, int] = {}      # service -> history entries to keep
@@ -85,39 +61,24 @@ class MasterLoop:
     def epoch(self) -> int:
         return self.master.epoch
 
-    def _track_down(self, snapshot: ClusterSnapshot, now: float) -> None:
-        desired = set(snapshot.desired.servers)
-        live = set(snapshot.servers)
+    def decide(self, snapshot: ClusterSnapshot, now: float) -> MasterPass:
+        """One pass's decisions from the memory kept so far, which it replaces."""
         vouched = self.vouched(now)
-        for server in desired - live:
-            # First sight of a missing server. A new master cannot know when an
-            # earlier one saw it go, so it counts from now: never sooner.
-            self.down_since.setdefault(server, now)
-            if server in vouched:
-                # we told it "etcd is gone here too": it keeps its actives until
-                # then, so they count as running until then (plus the margin)
-                self.down_since[server] = max(self.down_since[server], vouched[server])
-        for server in live:
-            self.down_since.pop(server, None)
-
-    def actions_for(self, snapshot: ClusterSnapshot, now: float) -> list:
-        self._track_down(snapshot, now)
-        return plan(snapshot.desired, actual_from(snapshot, self.down_since), snapshot.assignments, now)
+        outcome = master_pass(snapshot, self.memory, now, vouched)
+        for listener in PASS_LISTENERS:
+            listener(snapshot, self.memory, now, vouched, outcome)
+        self.memory = outcome.memory
+        return outcome
 
     def decisions(self, snapshot: ClusterSnapshot, now: float) -> list:
         """Everything this master would write now: the plan (down tracking and
         failure memory included), held back while settling, plus adoptions.
         `overseer plan` calls exactly this, so it cannot disagree with us."""
-        actions = self._settled(snapshot, self.actions_for(snapshot, now), now)
-        return actions + self._adoptions(snapshot, actions)
+        return list(self.decide(snapshot, now).actions)
 
     def wakeup_after(self, snapshot: ClusterSnapshot, now: float) -> Optional[float]:
         """Seconds until the planner wants another look (a margin expiring)."""
-        at = next_wakeup(snapshot.desired, actual_from(snapshot, self.down_since), snapshot.assignments, now)
-        settle = self._settle_until(snapshot)
-        if settle > now and (at is None or settle < at):
-            at = settle
-        return None if at is None else max(0.0, at - now)
+        return wakeup(snapshot, actual_from(snapshot, self.memory.down_since), self.memory, now)
 
     async def reconcile(self, snapshot: ClusterSnapshot) -> Optional[float]:
         """One pass. Returns seconds until the next timed pass, or None."""
@@ -128,74 +89,24 @@ class MasterLoop:
             return None
         started = time.perf_counter()
         now = self.clock()
-        actions = self.decisions(snapshot, now)
-        fences = [a for a in actions if isinstance(a, FenceServer)]
-        writes = [a for a in actions if not isinstance(a, FenceServer)]
-        if writes:
-            await self._apply(snapshot, writes, now)
+        outcome = self.decide(snapshot, now)
+        fences = [a for a in outcome.actions if isinstance(a, FenceServer)]
+        to_write = [a for a in outcome.actions if not isinstance(a, FenceServer)]
+        if to_write:
+            await self._apply(snapshot, to_write, now)
         if fences and not (self.deposed or self.retired):
             self.fence_runs.start(snapshot, fences)
         RECONCILE_DURATION.observe(time.perf_counter() - started)
-        return self.wakeup_after(snapshot, now)
-
-    def _settle_until(self, snapshot: ClusterSnapshot) -> float:
-        spec = snapshot.desired.cluster.spec if snapshot.desired.cluster else None
-        return self.started + (spec.campaignDelay * len(spec.hierarchy) if spec else 0.0)
-
-    def _settled(self, snapshot: ClusterSnapshot, actions: list, now: float) -> list:
-        """Right after the cluster starts, servers register one by one: hold the
-        first placement of a service until its candidates are all up or the
-        settle time (campaignDelay x servers) is over, so the preferred server
-        gets it instead of whichever agent came up first."""
-        if now >= self._settle_until(snapshot):
-            return actions
-        waiting = {name for name, doc in snapshot.desired.services.items()
-                   if name not in snapshot.assignments
-                   and not set(doc.spec.candidates) <= set(snapshot.servers)}
-        return [a for a in actions if isinstance(a, FenceServer) or a.service not in waiting]
-
-    def _adoptions(self, snapshot: ClusterSnapshot, actions: list) -> list:
-        """Re-issue under our epoch every assignment a previous master wrote and
-        the plan keeps: agents act only on the current master's epoch."""
-        planned = {a.service for a in actions if isinstance(a, Assign)}
-        # Not while an active is on a server that is down: the plan moves it
-        # once the failover margin is over, and adopting it first rewrote
-        # every such assignment twice (300 of them when a master holding 300
-        # actives died, delaying the move itself: bench/scale.py). Its
-        # standbys meanwhile keep the role the old assignment gave them.
-        down = set(self.down_since)
-        # a service whose requirement (or colocation anchor) has no active yet waits for it: start order
-        waiting = unadoptable(snapshot.desired, actual_from(snapshot, self.down_since), snapshot.assignments)
-        return [Assign(name, a.active, a.standby, f"adopted by epoch {self.epoch}: {_original(a.reason)}")
-                for name, a in sorted(snapshot.assignments.items())
-                if a.epoch != self.epoch and name not in planned and name in snapshot.desired.services
-                and not snapshot.is_paused(name) and down.isdisjoint(a.active) and name not in waiting]
+        return outcome.wakeup
 
     async def _apply(self, snapshot: ClusterSnapshot, actions: list, now: float) -> None:
-        generation = snapshot.desired.generation
-        assigns, history, cleared = [], [], []
-        gone: dict[str, tuple[str, ...]] = {}
-        for action in actions:
-            if isinstance(action, Assign):
-                if action.gone:
-                    gone[action.service] = action.gone
-                previous = snapshot.assignments.get(action.service)
-                at = assignment_time(previous, now)
-                assigns.append(Assignment(action.service, tuple(action.active), tuple(action.standby),
-                                          self.epoch, action.reason, at, generation,
-                                          next_decision(previous, action)))
-            elif isinstance(action, Record):
-                history.append(HistoryEntry(action.service, now, action.kind, action.message,
-                                            action.server, self.epoch))
-            elif isinstance(action, ClearSwitchover):
-                cleared.append(action.service)
-                kind = HistoryKind.SWITCHOVER if action.refusal is None else HistoryKind.SWITCHOVER_REFUSED
-                history.append(HistoryEntry(action.service, now, kind,
-                                            f"switchover {action.outcome}", "", self.epoch))
+        records = writes(snapshot, actions, self.epoch, now)
+        assigns, history = list(records.assigns), list(records.history)
         if self.retired:
             return
         try:
-            await self.etcd(self.store.write_decisions, self.epoch, assigns, history, cleared, gone)
+            await self.etcd(self.store.write_decisions, self.epoch, assigns, history,
+                            list(records.cleared), dict(records.gone))
         except StaleEpoch as exc:
             log.error("deposed while reconciling: %s", exc)
             self.deposed = True
@@ -235,10 +146,6 @@ class MasterLoop:
                 log.warning("could not trim history (epoch %d), %d services left for later: %s",
                             self.epoch, len(self._untrimmed), exc)
                 return
-
-
-def _original(reason: str) -> str:
-    return reason.split(": ", 1)[1] if reason.startswith("adopted by epoch ") else reason
 
 
 def _history_limit(snapshot: ClusterSnapshot) -> int:

@@ -1,8 +1,8 @@
 """`overseer plan`: the master's own decision pass, run on a snapshot, writing nothing.
 
-It builds a MasterLoop as the elected master would have it and asks it for
-`decisions()`: the same planner input (down tracking, failure memory), the
-same settle hold and adoptions. Servers already gone count as gone long
+It runs the master's own pass (planner/master_pass.py) with the memory the
+elected master would have: the same planner input (down tracking, failure
+memory), the same settle hold and adoptions. Servers already gone count as gone long
 enough for their failover margin to have passed (what a master that has been
 running a while sees); `--what-if down=S` removes S's lease from the snapshot
 and counts S as gone exactly its failover margin ago.
@@ -23,9 +23,9 @@ from typing import Optional
 
 from overseer.desired.state import Assignment, ClusterSnapshot, MasterRecord, Role, ServiceReport
 
-from .master import MasterLoop, assignment_time, next_decision
 from .planner.actions import Assign
 from .planner.health import DEFAULT_MARGIN
+from .planner.master_pass import MasterMemory, assignment_time, master_pass, next_decision
 
 
 @dataclass(frozen=True)
@@ -63,14 +63,14 @@ def what_master_would_do(snapshot: ClusterSnapshot, now: float, down: Optional[s
     if heir is not None:
         # a new master, whose epoch is not known yet: one that differs from every assignment's
         master = MasterRecord(server=heir.new or "", epoch=0)
-    loop = MasterLoop(store=None, master=master, clock=lambda: now)
-    loop.started = float("-inf")   # long past its settle time
     # missing servers: gone since "long ago", so their failover margin has passed
-    loop.down_since = {s: float("-inf") for s in snapshot.desired.servers if s not in snapshot.servers}
+    down_since = {s: float("-inf") for s in snapshot.desired.servers if s not in snapshot.servers}
     if down is not None:
         spec = snapshot.desired.cluster.spec if snapshot.desired.cluster else None
-        loop.down_since[down] = now - (spec.failoverMargin if spec else DEFAULT_MARGIN)
-    return [_finite(action) for action in loop.decisions(snapshot, now)]
+        down_since[down] = now - (spec.failoverMargin if spec else DEFAULT_MARGIN)
+    # a master long past its settle time
+    memory = MasterMemory.long_running(master.epoch, down_since)
+    return [_finite(action) for action in master_pass(snapshot, memory, now).actions]
 
 
 def _finite(action):

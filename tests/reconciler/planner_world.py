@@ -13,7 +13,7 @@ from overseer.desired.state import (
     Assignment, DesiredState, FailCount, FenceRecord, Observation, ServerRecord, ServiceReport,
     SwitchoverRequest,
 )
-from overseer.reconciler.master import assignment_time
+from overseer.reconciler.planner.master_pass import assignment_time
 from overseer.reconciler.planner import ActualState, Assign, plan
 
 

@@ -2,7 +2,7 @@
 or stood down; adoption and standby-only records carry it (seed 5877)."""
 from overseer.desired.state import Assignment
 from overseer.reconciler.agent.answers import decided_anew
-from overseer.reconciler.master import next_decision
+from overseer.reconciler.planner.master_pass import next_decision
 from overseer.reconciler.planner.actions import Assign
 
 CURRENT = Assignment("db", ("s3",), ("s2",), epoch=24, reason="r", time=100.0, decision=4)

@@ -14,6 +14,7 @@ import pytest
 from overseer.desired.state import Assignment, ClusterSnapshot, MasterRecord, ServerRecord
 from overseer.reconciler.agent.failsafe import Peer, Vouches, everyone_lost_etcd
 from overseer.reconciler.master import MasterLoop
+from overseer.reconciler.planner.master_pass import MasterMemory
 from tests.reconciler.planner_world import desired, service
 
 SERVERS = {"a": "", "b": "", "c": ""}
@@ -56,7 +57,7 @@ def test_master_keeps_a_vouched_servers_actives_until_the_vouch_ends(vouched):
     until = 104.0
     loop = MasterLoop(store=None, master=MasterRecord(server="a", epoch=5), clock=lambda: now["t"],
                       vouched=lambda t: {"b": until} if vouched and t < until else {})
-    loop.started = float("-inf")
+    loop.memory = MasterMemory.long_running(loop.epoch)
     gone = _snapshot(["a", "c"])                       # b's lease expired in etcd
     now["t"] = 101.0                                   # margin (0.5 s) long past the first sight at 100
     loop.decisions(gone, 100.0)

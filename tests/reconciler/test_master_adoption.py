@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from overseer.desired.state import Assignment, ClusterSnapshot, MasterRecord, ServerRecord
 from overseer.reconciler.master import MasterLoop
+from overseer.reconciler.planner.master_pass import MasterMemory
 from overseer.reconciler.planner import Assign
 from tests.reconciler.planner_world import desired, service
 
@@ -29,7 +30,7 @@ def _assigned(actions) -> dict:
 def test_adopts_what_stays_and_leaves_the_moves_to_the_plan():
     now = {"t": 100.0}
     loop = MasterLoop(store=None, master=MasterRecord(server="b", epoch=7), clock=lambda: now["t"])
-    loop.started = float("-inf")
+    loop.memory = MasterMemory.long_running(7)
     gone = _snapshot(["b", "c"])                 # a (the old master) is gone
     first = _assigned(loop.decisions(gone, 100.0))
     assert set(first) == {"on-b"} and first["on-b"][1].startswith("adopted by epoch 7")
@@ -39,7 +40,7 @@ def test_adopts_what_stays_and_leaves_the_moves_to_the_plan():
 
 def test_every_assignment_is_adopted_when_all_servers_are_up():
     loop = MasterLoop(store=None, master=MasterRecord(server="b", epoch=7), clock=lambda: 100.0)
-    loop.started = float("-inf")
+    loop.memory = MasterMemory.long_running(7)
     assigned = _assigned(loop.decisions(_snapshot(["a", "b", "c"]), 100.0))
     assert set(assigned) == {"on-a", "on-b"}
     assert all(reason.startswith("adopted by epoch 7") for _, reason in assigned.values())

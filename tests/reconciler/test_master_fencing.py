@@ -16,6 +16,7 @@ from overseer.desired.store.client import EtcdConfig
 from overseer.desired.store.store import Store
 from overseer.reconciler.fence_agent import FenceCall, FenceResult
 from overseer.reconciler.master import MasterLoop
+from overseer.reconciler.planner.master_pass import MasterMemory
 from overseer.reconciler.planner.fencing import retry_delay
 
 
@@ -69,7 +70,7 @@ def test_the_master_fences_then_moves_and_retries_a_failed_fence(store):
         clock = {"t": 100.0}
         switch, looked = PowerSwitch(), asyncio.Event()
         loop = MasterLoop(store, master, clock=lambda: clock["t"], fence=switch, look_again=looked.set)
-        loop.started = float("-inf")
+        loop.memory = MasterMemory.long_running(loop.epoch)
         await loop.reconcile(store.snapshot())                    # a is seen gone: its margin runs
         assert not switch.calls
         clock["t"] = 100.6
@@ -115,8 +116,7 @@ def test_a_server_that_registered_again_is_not_fenced_on_a_stale_snapshot(store)
         store.write_decisions(master.epoch, [Assignment("pbx", ("a",), ("b",), master.epoch, "placed", 1.0, 1, 1)])
         switch = PowerSwitch()
         loop = MasterLoop(store, master, clock=lambda: 100.6, fence=switch)
-        loop.started = float("-inf")
-        loop.down_since["a"] = 100.0                      # seen gone; its margin has passed
+        loop.memory = MasterMemory.long_running(loop.epoch, {"a": 100.0})   # seen gone; its margin has passed
         stale = store.snapshot()
         store.put_server(ServerRecord("a", "10.0.0.1"), store.grant_lease(30))   # a is back
         await loop.reconcile(stale)
