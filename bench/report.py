@@ -8,7 +8,10 @@ files say. Numbers live here and in the JSON, never in test assertions.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.calls.table renders the call lab's rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
@@ -90,6 +93,17 @@ def scale_table(r: dict) -> str:
     return "\n".join(lines)
 
 
+def calls_table(r: dict) -> str:
+    """bench/calls.py: per fault, SIPp's own counts (tests/calls/table.py renders the rows)."""
+    from tests.calls.table import render as rows  # noqa: PLC0415
+    first = r["results"][0] if r.get("results") else {}
+    return (f"Call survival, `bench/calls.py` ({measured(r)}; SIP over {r.get('transport', 'udp').upper()}, "
+            f"{first.get('rate', 20):g} calls/s of {first.get('call_seconds', [10, 15])[0]:g}-"
+            f"{first.get('call_seconds', [10, 15])[1]:g} s for {first.get('seconds', 45):g} s per fault, "
+            f"leaseTTL {first.get('lease_ttl_s', 3):g} s; every count is SIPp's own; "
+            f"plot: `bench/results/calls-udp.png`):\n\n" + rows(r["results"]))
+
+
 def render() -> str:
     parts = []
     pg = _load("pg-side-by-side.json")
@@ -101,6 +115,9 @@ def render() -> str:
     scale = _load("scale.json")
     if scale:
         parts.append(scale_table(scale))
+    calls = _load("calls-udp.json")
+    if calls:
+        parts.append(calls_table(calls))
     return "\n\n".join(parts)
 
 

@@ -34,8 +34,11 @@ HERE = Path(__file__).resolve().parent
 CALLER_SCENARIO = HERE / "uac.xml"
 SIP_PORT = 5060
 CALL_SECONDS = (10.0, 15.0)   # uac.xml's pause: uniform
-# SIPp's INVITE retransmissions over UDP: T1 = 0.5 s doubling, given up after
-# about 64 x T1 = 32 s (Timer B); a call can still be in setup this long.
+# SIPp's retransmissions over UDP: T1 = 0.5 s doubling. Five of them give up
+# after 0.5 x (2^6 - 1) = 31.5 s, about 64 x T1 = 32 s: a phone's Timer B
+# (INVITE) and Timer F (BYE). SIPp's own default for a BYE is seven (63.5 s),
+# more patient than any phone; the lab holds both to five.
+RETRANSMISSIONS = 5
 TIMER_B = 32.0
 
 
@@ -77,7 +80,8 @@ def callee_argv(address: str) -> list[str]:
 def caller_argv(target: str, address: str, load: Load) -> list[str]:
     return ["sipp", f"{target}:{SIP_PORT}", "-sf", str(CALLER_SCENARIO), "-s", "lab",
             "-i", address, "-p", str(SIP_PORT), "-r", f"{load.rate:g}", "-m", str(load.calls),
-            "-timeout", f"{load.bound():.0f}s", *_stats_flags(), "-trace_rtt", "-rtt_freq", "1"]
+            "-timeout", f"{load.bound():.0f}s", "-max_invite_retrans", str(RETRANSMISSIONS),
+            "-max_non_invite_retrans", str(RETRANSMISSIONS), *_stats_flags(), "-trace_rtt", "-rtt_freq", "1"]
 
 
 def _epoch(cell: str) -> float:
