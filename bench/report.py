@@ -2,8 +2,9 @@
 
 `make bench` runs it last; each bench script writes its JSON, and this is the
 only writer of the text between the `<!-- bench:results begin -->` and
-`<!-- bench:results end -->` markers, so the table always says what the
-files say. Numbers live here and in the JSON, never in test assertions.
+`<!-- bench:results end -->` markers (and of docs/call-centre.md's between
+`<!-- calls:table begin -->` and `<!-- calls:table end -->`), so the table
+always says what the files say. Numbers live here and in the JSON, never in test assertions.
 """
 from __future__ import annotations
 
@@ -16,6 +17,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.calls.tabl
 RESULTS = Path(__file__).resolve().parent / "results"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:results begin -->", "<!-- bench:results end -->"
+# the call lab's table is also the operators' ("Call survival")
+CALLS_DOC = DOC.with_name("call-centre.md")
+CALLS_BEGIN, CALLS_END = "<!-- calls:table begin -->", "<!-- calls:table end -->"
 
 
 def _load(name: str):
@@ -121,12 +125,19 @@ def render() -> str:
     return "\n\n".join(parts)
 
 
+def _replace(doc: Path, begin: str, end: str, body: str) -> None:
+    text = doc.read_text()
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    doc.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
+    print(f"{doc}: results regenerated from {RESULTS}")
+
+
 def main() -> None:
-    text = DOC.read_text()
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(f"{head}{BEGIN}\n{render()}\n{END}{tail}")
-    print(f"{DOC}: results tables regenerated from {RESULTS}")
+    _replace(DOC, BEGIN, END, render())
+    calls = _load("calls-udp.json")
+    if calls:
+        _replace(CALLS_DOC, CALLS_BEGIN, CALLS_END, calls_table(calls))
 
 
 if __name__ == "__main__":

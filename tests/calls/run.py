@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -28,7 +29,9 @@ FAULT_AT = sipp.CALL_SECONDS[1] + 5.0
 def run(fault: str, workdir: Path, load: sipp.Load = sipp.Load(), fault_at: float = FAULT_AT,
         fence: bool = True, log=print) -> dict:
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
+    if workdir.exists():
+        shutil.rmtree(workdir)     # an earlier run's etcd data names other addresses
+    workdir.mkdir(parents=True)
     started = time.monotonic()
     with CallLab(workdir, fence=fence) as lab:
         before = lab.wait_ready()
