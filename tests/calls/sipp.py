@@ -16,7 +16,9 @@ comes from Overseer:
 - dropped: calls answered (`4_200_Recv`, the INVITE's 200) that did not end
   successfully: an established call whose BYE went unanswered, or was
   answered by something that knew nothing of the call;
-- failed: `FailedCall(C)` minus dropped: calls never established;
+- failed: calls placed and never answered (attempts minus answered): the
+  INVITE timed out, was refused, or got no final response at all;
+  attempts = successful + failed + dropped;
 - retransmissions: `Retransmissions(C)`;
 - unexpected: `FailedUnexpectedMessage(C)` + `OutOfCallMsgs(C)` +
   `DeadCallMsgs(C)`: messages SIPp did not expect where they came;
@@ -137,7 +139,8 @@ def read(directory: Path, caller: bool = True) -> Stats:
     answered_key = "4_200_Recv" if caller else "0_INVITE_Recv"
     answered = num(last_counts, answered_key)
     successful = num(last, "SuccessfulCall(C)")
-    dropped = max(0, answered - successful - num(last, "CurrentCall")) if caller else 0
+    attempts = num(last, "OutgoingCall(C)" if caller else "IncomingCall(C)")
+    dropped = max(0, answered - successful) if caller else 0
     per_s, before = [], 0
     for row in counts:
         now = num(row, answered_key)
@@ -151,9 +154,8 @@ def read(directory: Path, caller: bool = True) -> Stats:
             gap, gap_at = max((b - a, a) for a, b in zip(times, times[1:]))
             gap, gap_at = round(gap, 3), round(gap_at, 3)
     return Stats(
-        attempts=num(last, "OutgoingCall(C)" if caller else "IncomingCall(C)"),
-        successful=successful, answered=answered,
-        failed=num(last, "FailedCall(C)") - dropped, dropped=dropped,
+        attempts=attempts, successful=successful, answered=answered,
+        failed=attempts - answered if caller else num(last, "FailedCall(C)"), dropped=dropped,
         in_progress=num(last, "CurrentCall"),
         retransmissions=num(last, "Retransmissions(C)"),
         unexpected=sum(num(last, k) for k in ("FailedUnexpectedMessage(C)", "OutOfCallMsgs(C)", "DeadCallMsgs(C)")),
