@@ -104,8 +104,9 @@ def calls_table(r: dict) -> str:
     return (f"Call survival, `bench/calls.py` ({measured(r)}; SIP over {r.get('transport', 'udp').upper()}, "
             f"{first.get('rate', 20):g} calls/s of {first.get('call_seconds', [10, 15])[0]:g}-"
             f"{first.get('call_seconds', [10, 15])[1]:g} s for {first.get('seconds', 45):g} s per fault, "
-            f"leaseTTL {first.get('lease_ttl_s', 3):g} s; every count is SIPp's own; "
-            f"plot: `bench/results/calls-udp.png`):\n\n" + rows(r["results"]))
+            f"leaseTTL {first.get('lease_ttl_s', 3):g} s; every count is SIPp's own"
+            + ("; plot: `bench/results/calls-udp.png`" if (RESULTS / "calls-udp.png").exists() else
+               "; no plot: matplotlib was not installed") + "):\n\n" + rows(r["results"]))
 
 
 def render() -> str:
