@@ -20,7 +20,7 @@ PYTEST_ARGS ?= -ra --durations=15 --timeout=300
 # extra pytest arguments, e.g. make test ARGS='-k apply -x'
 ARGS ?=
 
-.PHONY: venv system-deps test demo sim golden golden-record mutants faults bench install install-files clean
+.PHONY: venv system-deps test demo sim golden golden-record mutants faults calls bench install install-files clean
 
 venv: $(STAMP)
 
@@ -63,7 +63,8 @@ test: venv system-deps
 
 # Benchmarks (docs/benchmarks.md): every bench/ script, results in bench/results/
 # (JSON, PNG plots), then the tables in docs/benchmarks.md regenerated from them.
-# Patroni is installed from PyPI into its own venv by bench/_pg.py. About 35 min;
+# Patroni is installed from PyPI into its own venv by bench/_pg.py; bench/calls.py is the
+# call lab (make calls), about 8 min. About 45 min;
 # BENCH_STABLE=60 shortens the scale run's 10-minute stability window.
 BENCH_STABLE ?= 600
 bench: venv system-deps
@@ -76,6 +77,7 @@ bench: venv system-deps
 	$(VENV)/bin/python bench/board.py | tee bench/results/board.txt
 	$(VENV)/bin/python bench/failover.py | tee bench/results/failover.txt
 	$(VENV)/bin/python bench/election.py | tee bench/results/election.txt
+	nice -n 10 $(VENV)/bin/python bench/calls.py
 	$(VENV)/bin/python bench/report.py
 
 # The deterministic simulator (docs/testing.md): N seeded fault schedules from SEED.
@@ -111,6 +113,14 @@ LABEL ?=
 FENCE ?= 1
 faults: venv system-deps
 	$(VENV)/bin/python -m tests.faults --n $(N) --seed $(SEED) $(if $(LABEL),--label $(LABEL)) $(if $(filter 0,$(FENCE)),--no-fence)
+
+# The call lab on real processes across network namespaces (root; docs/call-centre.md,
+# "Call survival"): SIPp calls through Kamailio, an active-standby service with a
+# floating address on two servers, one fresh lab per fault (about 80 s each), and a
+# table of SIPp's own counts. CALL_FAULTS=kamailio-kill,switchover runs some of them.
+CALL_FAULTS ?=
+calls: venv system-deps
+	nice -n 10 $(VENV)/bin/python -m tests.calls $(if $(CALL_FAULTS),--faults $(CALL_FAULTS))
 
 # DEMO_ARGS='--listen 127.0.0.1:8090' passes options to `overseer demo`.
 DEMO_ARGS ?=

@@ -2,17 +2,24 @@
 
 `make bench` runs it last; each bench script writes its JSON, and this is the
 only writer of the text between the `<!-- bench:results begin -->` and
-`<!-- bench:results end -->` markers, so the table always says what the
-files say. Numbers live here and in the JSON, never in test assertions.
+`<!-- bench:results end -->` markers (and of docs/call-centre.md's between
+`<!-- calls:table begin -->` and `<!-- calls:table end -->`), so the table
+always says what the files say. Numbers live here and in the JSON, never in test assertions.
 """
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.calls.table renders the call lab's rows
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 BEGIN, END = "<!-- bench:results begin -->", "<!-- bench:results end -->"
+# the call lab's table is also the operators' ("Call survival")
+CALLS_DOC = DOC.with_name("call-centre.md")
+CALLS_BEGIN, CALLS_END = "<!-- calls:table begin -->", "<!-- calls:table end -->"
 
 
 def _load(name: str):
@@ -90,6 +97,18 @@ def scale_table(r: dict) -> str:
     return "\n".join(lines)
 
 
+def calls_table(r: dict) -> str:
+    """bench/calls.py: per fault, SIPp's own counts (tests/calls/table.py renders the rows)."""
+    from tests.calls.table import render as rows  # noqa: PLC0415
+    first = r["results"][0] if r.get("results") else {}
+    return (f"Call survival, `bench/calls.py` ({measured(r)}; SIP over {r.get('transport', 'udp').upper()}, "
+            f"{first.get('rate', 20):g} calls/s of {first.get('call_seconds', [10, 15])[0]:g}-"
+            f"{first.get('call_seconds', [10, 15])[1]:g} s for {first.get('seconds', 45):g} s per fault, "
+            f"leaseTTL {first.get('lease_ttl_s', 3):g} s; every count is SIPp's own"
+            + ("; plot: `bench/results/calls-udp.png`" if (RESULTS / "calls-udp.png").exists() else
+               "; no plot: matplotlib was not installed") + "):\n\n" + rows(r["results"]))
+
+
 def render() -> str:
     parts = []
     pg = _load("pg-side-by-side.json")
@@ -101,15 +120,25 @@ def render() -> str:
     scale = _load("scale.json")
     if scale:
         parts.append(scale_table(scale))
+    calls = _load("calls-udp.json")
+    if calls:
+        parts.append(calls_table(calls))
     return "\n\n".join(parts)
 
 
+def _replace(doc: Path, begin: str, end: str, body: str) -> None:
+    text = doc.read_text()
+    head, rest = text.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    doc.write_text(f"{head}{begin}\n{body}\n{end}{tail}")
+    print(f"{doc}: results regenerated from {RESULTS}")
+
+
 def main() -> None:
-    text = DOC.read_text()
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    DOC.write_text(f"{head}{BEGIN}\n{render()}\n{END}{tail}")
-    print(f"{DOC}: results tables regenerated from {RESULTS}")
+    _replace(DOC, BEGIN, END, render())
+    calls = _load("calls-udp.json")
+    if calls:
+        _replace(CALLS_DOC, CALLS_BEGIN, CALLS_END, calls_table(calls))
 
 
 if __name__ == "__main__":

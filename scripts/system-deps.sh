@@ -7,7 +7,7 @@
 # prints a warning, and the tests that need it say so themselves.
 set -uo pipefail
 
-PACKAGES=(${SYSTEM_PACKAGES:-docker.io postgresql mariadb-server nginx kamailio chromium iproute2 nftables prometheus systemd})
+PACKAGES=(${SYSTEM_PACKAGES:-docker.io postgresql mariadb-server nginx kamailio sip-tester chromium iproute2 nftables prometheus systemd})
 
 warn() { echo "system-deps: WARNING: $*" >&2; }
 

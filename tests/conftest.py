@@ -40,7 +40,14 @@ def pytest_report_header(config):
         server = _server()
     except Exception as exc:  # the header must say why, never skip silently
         return [f"etcd: could not start ({exc})"]
-    return [f"etcd: {server.describe()}"]
+    return [f"etcd: {server.describe()}", _call_lab()]
+
+
+def _call_lab() -> str:
+    """Whether tests/calls can run here (root, namespaces, SIPp, Kamailio)."""
+    from tests.calls.test_calls import why_not
+    reason = why_not()
+    return f"call lab: skipped: {reason}" if reason else "call lab: runs (root, network namespaces, sipp, kamailio)"
 
 
 def pytest_sessionfinish(session, exitstatus):

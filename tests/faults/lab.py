@@ -14,6 +14,11 @@ away with it, stopped ones too (closing sends SIGCONT before SIGKILL).
 
 Stops are counted per pid (`hold`/`release`): two faults that stop the same
 process overlap, and it runs again only when the last one heals.
+
+Other labs build on it (tests/calls/): `agents` names the hosts that run an
+agent (the others hold only their etcd member), `clients` adds namespaces
+with no etcd member and no agent (a caller, a callee), and `documents`
+writes the cluster's documents instead of tests/faults/docs.py.
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ import subprocess
 import time
 import urllib.request
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional, Sequence
 
 from overseer.desired.store.local_etcd import etcd_binary
 from overseer.reconciler.agent.peer_auth import write_key
@@ -47,15 +52,18 @@ __all__ = ["FaultLab", "SERVERS", "unavailable"]
 
 class FaultLab:
     def __init__(self, workdir: Path, cluster: str = "faults", timing: Optional[docs.Timing] = None,
-                 fence: bool = True):
+                 fence: bool = True, agents: Sequence[str] = SERVERS, clients: Sequence[str] = (),
+                 documents: Optional[Callable[["FaultLab"], str]] = None):
         self.workdir = Path(workdir)
+        self.agent_hosts = tuple(agents)
+        self.documents = documents
         self.fence = fence
         self.power_log = self.workdir / "power.jsonl"      # power.py's line per host it powered off
         self.cluster = cluster
         self.timing = timing or docs.Timing()
         self.journal = self.workdir / "journal.jsonl"
         self.ctl = self.workdir / "ctl"
-        self.net = NetnsLab(list(SERVERS))
+        self.net = NetnsLab([*SERVERS, *clients])
         self.etcd: dict[str, subprocess.Popen] = {}
         self.agents: dict[str, subprocess.Popen] = {}
         self.holds: collections.Counter = collections.Counter()   # pid -> faults keeping it stopped
@@ -76,7 +84,7 @@ class FaultLab:
                 self.start_member(host)
             self.wait_etcd()
             self.operator("apply", "-f", str(self._write_docs()))
-            for host in SERVERS:
+            for host in self.agent_hosts:
                 self.start_agent(host)
         except BaseException:
             self.close()
@@ -97,11 +105,19 @@ class FaultLab:
 
     def _write_docs(self) -> Path:
         path = self.workdir / "cluster.yaml"
+        if self.documents is not None:
+            path.write_text(self.documents(self))
+            return path
         addresses = {h: self.net.address(h) for h in SERVERS}
-        power = str(self.workdir / "hosts.json") if self.fence else None
+        power = self.power_hosts if self.fence else None
         path.write_text(docs.cluster_docs(self.cluster, addresses, AGENT_PORT, str(self.journal),
                                           str(self.ctl), self.timing, power))
         return path
+
+    @property
+    def power_hosts(self) -> str:
+        """The hosts file power.py reads (the `fence` command's argument)."""
+        return str(self.workdir / "hosts.json")
 
     def _member_pidfile(self, host: str) -> Path:
         return self.workdir / f"member-{host}.pid"
