@@ -24,6 +24,7 @@ A mixin of `ServiceWorker` (service_worker.py), split out by decision.
 """
 from __future__ import annotations
 
+import logging
 from typing import Callable, Optional
 
 from overseer.desired.models import ServiceDoc
@@ -31,6 +32,8 @@ from overseer.desired.state import Assignment, ClusterSnapshot, Outcome
 from overseer.reconciler.planner.relations import reported_active, waiting_words
 
 from .answers import epoch_of
+
+log = logging.getLogger("overseer.reconciler.agent.service_worker")   # one log for the worker
 
 
 def waiting_for(doc: ServiceDoc, server: str, snapshot: ClusterSnapshot,
@@ -75,5 +78,6 @@ class Waits:
         said = (self.role, Outcome.PENDING.value, epoch_of(about))
         if (said, self.waiting) != (self._reported, self._held_words):
             self._held_words = self.waiting
+            log.info("%s: %s; not made active here until then", self.name, self.waiting)
             await self._report(Outcome.PENDING.value, f"{self.waiting}; made active here once it is", about)
         return False

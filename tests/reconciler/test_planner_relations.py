@@ -134,6 +134,18 @@ def test_without_relationships_everything_is_placed_at_once():
     assert all(a.active for a in assigns(World(live=dict(ALL_OK)).plan(state, 0)))
 
 
+def test_a_follower_stays_where_its_anchor_holds_its_promote():
+    """An anchor whose agent holds its promote (a "pending" report: agent/waits.py)
+    is about to be active there, not stopped: its follower is not moved away."""
+    state = desired(DOMAINS, [service("pbx", ["b", "a"]), related(service("dialer", ["b", "a"]), colocate="pbx")])
+    w = World(live=dict(ALL_OK))
+    run(w, state)
+    w.report("b", "pbx", "standby", outcome="pending", message="waiting for db: it has no active (required)")
+    assert not any(a.service == "dialer" for a in assigns(w.plan(state, 50)))
+    w.report("b", "pbx", "standby")   # a step-down: the follower leaves
+    assert any(a.service == "dialer" and "b" not in a.active for a in assigns(w.plan(state, 50)))
+
+
 def test_colocated_service_waits_for_its_anchor_to_be_active_there():
     state = desired(DOMAINS, [service("pbx", ["b", "a"]), related(service("dialer", ["a", "b"]), colocate="pbx")])
     w = World(live=dict(ALL_OK))
