@@ -163,14 +163,26 @@ class Relations:
         return out
 
     def member_on(self, name: str, server: str) -> Optional[str]:
-        """A service colocated with `name` still assigned or reporting active on live `server`."""
+        """A service colocated with `name` that may still run as active on live
+        `server`: it reports active there, or is assigned there and has not said
+        it stopped under that assignment. One that did has left, even if its
+        assignment stays (a paused follower whose active fenced itself: holding
+        its anchor there kept the anchor from moving until the resume)."""
         if server not in self.actual.servers:
             return None
         for member in self.members.get(name, ()):
             report = self.actual.reports.get((server, member))
-            if server in self.current(member) or (report is not None and report.role == Role.ACTIVE):
+            if report is not None and report.role == Role.ACTIVE:
+                return member
+            if server in self.current(member) and not self._stood_down(member, server):
                 return member
         return None
+
+    def _stood_down(self, name: str, server: str) -> bool:
+        report = self.actual.reports.get((server, name))
+        assignment = self.assignments.get(name)
+        return (report is not None and assignment is not None and report.role != Role.ACTIVE
+                and report.outcome != Outcome.PENDING and report.assigned >= assignment.time)
 
     # --- grades and words (RelatedView) ----------------------------------------------
 

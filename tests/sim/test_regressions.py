@@ -64,6 +64,7 @@ FOUND_WITH_RELATIONS = {
     870: "a dependent that stood down and was kept while waiting took a decision that dropped a dead co-active"
          " as its own and promoted before what it requires had an active",
     933: "a restarted agent with a dependent and what it requires both assigned to it promoted them at once",
+    421: "a paused follower whose active had fenced itself still held its anchor's move until the resume: late",
 }
 _WITH_RELATIONS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
                    "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way", "relations")
