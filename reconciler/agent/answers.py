@@ -42,7 +42,10 @@ def stood_down_under(report: Optional[ServiceReport], assignment: Optional[Assig
     restarted agent, a replaced document) then waits for the master's answer
     as its predecessor would have: the master may have promoted another
     server on that report (found by the simulator, seed 6038: a restarted
-    agent promoted the assignment it had failed under, two actives)."""
+    agent promoted the assignment it had failed under, two actives). A
+    "pending" report is no step-down: the worker holds its promote until what
+    the service depends on is active (waits.py), and the master reads it so."""
     return (report is not None and assignment is not None and server in assignment.active
             and report.assigned == assignment.time and report.epoch == assignment.epoch
+            and report.outcome != Outcome.PENDING
             and (report.outcome == Outcome.FAILED or report.role != Role.ACTIVE))

@@ -22,6 +22,7 @@ from .answers import epoch_of
 from .current_checks import CurrentChecks
 from .service_worker import ServiceWorker
 from .sink import LatestSink
+from .waits import waiting_for
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +158,13 @@ class LocalServices:
                 self.docs[name] = doc
                 self.workers[name] = self._new_worker(doc)
                 self.workers[name].remember(snapshot.reports.get((self.server, name)), snapshot.assignments.get(name))
+            self.workers[name].wait_for(waiting_for(doc, self.server, snapshot, self._active_here))
             self.workers[name].assign(snapshot.assignments.get(name))
             self.workers[name].restart_requested(snapshot.restarts.get(name))
+
+    def _active_here(self, name: str) -> bool:
+        worker = self.workers.get(name)
+        return worker is not None and worker.role == "active"
 
     def _retire(self, name: str, replaced: bool) -> None:
         worker = self.workers.pop(name)

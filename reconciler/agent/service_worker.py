@@ -22,6 +22,7 @@ from .answers import decided_anew, epoch_of, stood_down_under
 from .child_exits import ChildExits
 from .restart_in_place import RestartInPlace
 from .edges import REAL, Edges
+from .waits import Waits
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 RETRY_MIN, RETRY_MAX = 1.0, 30.0
 
 
-class ServiceWorker(ChildExits, RestartInPlace):
+class ServiceWorker(ChildExits, RestartInPlace, Waits):
     def __init__(self, *, cluster: str, server: str, doc: ServiceDoc,
                  still_current: Callable[[Assignment], Awaitable[bool]],
                  report: Callable[[ServiceReport], Awaitable[None]],
@@ -49,6 +50,7 @@ class ServiceWorker(ChildExits, RestartInPlace):
         self.assignment: Optional[Assignment] = None
         self.blocked: Optional[Assignment] = None   # an assignment we failed as active on
         self._reported: tuple = ()             # (role, outcome, assignment) last reported
+        self.waiting, self._held_words = "", ""   # what a promote here waits for (waits.py)
         self.on_role_change: Callable[[], None] = lambda: None   # the fencer must learn of new actives at once
         self.on_failure: Callable[[str, str], None] = lambda service, why: None  # counts a fail count
         # (event, from role, to role, assignment, reason): role-change hooks, after the fact
@@ -211,6 +213,8 @@ class ServiceWorker(ChildExits, RestartInPlace):
         # simulator: a switchover raced a second assignment to two actives).
         about, was = self.assignment, self.role
         target = self._target()
+        if self._held(target):
+            return await self._hold(about)
         plan = roles.steps(self.role, target, self.standby_mode, self.doc.spec.actuator.demote is not None)
         if not plan:
             # e.g. stopped -> cold standby: nothing to run, but say we are ready;

@@ -124,11 +124,14 @@ class View:
 
         `assigned_at`: for a server the current assignment names active, only a
         report written for that assignment (or a later one) counts: an older
-        "standby" may predate a promote that is still under way."""
+        "standby" may predate a promote that is still under way. A "pending"
+        one says the agent holds its promote until what the service depends on
+        is active (agent/waits.py): it may still promote under that assignment."""
         if server not in self.live:
             return self.dead_fenced(server)
         report = self.reports.get((server, name))
-        return report is not None and report.role != Role.ACTIVE and report.assigned >= assigned_at
+        return (report is not None and report.role != Role.ACTIVE and report.outcome != Outcome.PENDING
+                and report.assigned >= assigned_at)
 
     # --- words (only when an action is emitted) --------------------------------
 

@@ -31,7 +31,7 @@ from typing import Mapping, Optional
 
 from overseer.desired.models import ServiceDoc
 from overseer.desired.relations import colocation_chain
-from overseer.desired.state import Assignment, DesiredState, Outcome, Role
+from overseer.desired.state import Assignment, DesiredState, Outcome, Role, ServerRecord, ServiceReport
 
 from .actions import Action, Assign, ClearSwitchover, Record, Refusal
 from .failover import Decision
@@ -41,6 +41,18 @@ from .inputs import ActualState
 
 def declared(desired: DesiredState) -> bool:
     return any(doc.spec.requires or doc.spec.colocateWith for doc in desired.services.values())
+
+
+def reported_active(servers: Mapping[str, ServerRecord], reports: Mapping[tuple, ServiceReport],
+                    assignment: Optional[Assignment], server: str, name: str) -> bool:
+    """Whether live `server` reported `name` active for its current `assignment`,
+    in a report written by the agent running there now. The agents read it so
+    too (agent/waits.py): a worker holds what depends on `name` until then."""
+    record = servers.get(server)
+    report = reports.get((server, name))
+    return (record is not None and report is not None and assignment is not None
+            and report.role == Role.ACTIVE and report.outcome != Outcome.FAILED
+            and report.assigned >= assignment.time and report.time >= record.started)
 
 
 def planning_order(desired: DesiredState) -> list[str]:
@@ -106,12 +118,7 @@ class Relations:
         return found
 
     def _reports_up(self, server: str, name: str) -> bool:
-        record = self.actual.servers.get(server)
-        report = self.actual.reports.get((server, name))
-        assignment = self.assignments.get(name)
-        return (record is not None and report is not None and assignment is not None
-                and report.role == Role.ACTIVE and report.outcome != Outcome.FAILED
-                and report.assigned >= assignment.time and report.time >= record.started)
+        return reported_active(self.actual.servers, self.actual.reports, self.assignments.get(name), server, name)
 
     def stopped_here(self, name: str, server: str) -> bool:
         """`name` said it is not active on `server` under its current assignment
@@ -119,6 +126,8 @@ class Relations:
         report = self.actual.reports.get((server, name))
         assignment = self.assignments.get(name)
         if report is None or assignment is None or server not in self.actual.servers:
+            return False
+        if report.outcome == Outcome.PENDING:   # it waits to become active here (agent/waits.py)
             return False
         return report.outcome == Outcome.FAILED or (report.role != Role.ACTIVE and report.assigned >= assignment.time)
 
@@ -154,14 +163,26 @@ class Relations:
         return out
 
     def member_on(self, name: str, server: str) -> Optional[str]:
-        """A service colocated with `name` still assigned or reporting active on live `server`."""
+        """A service colocated with `name` that may still run as active on live
+        `server`: it reports active there, or is assigned there and has not said
+        it stopped under that assignment. One that did has left, even if its
+        assignment stays (a paused follower whose active fenced itself: holding
+        its anchor there kept the anchor from moving until the resume)."""
         if server not in self.actual.servers:
             return None
         for member in self.members.get(name, ()):
             report = self.actual.reports.get((server, member))
-            if server in self.current(member) or (report is not None and report.role == Role.ACTIVE):
+            if report is not None and report.role == Role.ACTIVE:
+                return member
+            if server in self.current(member) and not self._stood_down(member, server):
                 return member
         return None
+
+    def _stood_down(self, name: str, server: str) -> bool:
+        report = self.actual.reports.get((server, name))
+        assignment = self.assignments.get(name)
+        return (report is not None and assignment is not None and report.role != Role.ACTIVE
+                and report.outcome != Outcome.PENDING and report.assigned >= assignment.time)
 
     # --- grades and words (RelatedView) ----------------------------------------------
 

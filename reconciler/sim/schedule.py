@@ -134,10 +134,7 @@ BLIPS_UPTO_BEFORE = 0.3
 # services' floating addresses (_vips) come with any of them.
 EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
           "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way", "startup_grace",
-          "address_trouble")
-# `related.py` draws requires/colocateWith between the services; not among the
-# EXTRAS until an agent holds a dependent's promotion for what it requires
-RELATIONS = "relations"
+          "address_trouble", "relations")
 EXTRAS_BEFORE_DEADLINES = EXTRAS[:4]   # before the checker judged per-fault deadlines
 EXTRAS_BEFORE_ETCD_MODEL = EXTRAS[:6]  # before faultgen.py (etcd's members, troubles, slack eaters ...)
 # drawn for every schedule, blips only or not (the others: only beside real faults)

@@ -215,3 +215,18 @@ def test_a_standby_whose_lease_just_went_stays_listed_until_its_margin_passed():
     w.live["pbx2"] = "ok"                      # back: listed again
     assert "pbx2" in only_assign(w.step(state, 11)).standby
     assert standby[0] == "pbx2"
+
+
+def test_a_server_holding_its_promote_is_demoted_before_a_move():
+    """A "pending" report (its agent holds the promote until what the service
+    depends on is active: agent/waits.py) is neither a step-down nor a fenced
+    server: it may still promote under this assignment, so a move demotes it first."""
+    state = asterisk()
+    w = settled(state)
+    w.report("pbx1", "asterisk", "standby", outcome="pending", message="waiting for db: it has no active (required)")
+    assert w.plan(state, 1) == []                  # no re-issue: it did not step down
+    w.switchovers["asterisk"] = SwitchoverRequest("asterisk", to="pbx3")
+    assert only_assign(w.step(state, 1)).active == ()   # phase 1
+    w.report("pbx1", "asterisk", "standby")
+    w.ack("asterisk", "pbx2", "pbx3")
+    assert only_assign(w.step(state, 2)).active == ("pbx3",)

@@ -134,6 +134,34 @@ def test_without_relationships_everything_is_placed_at_once():
     assert all(a.active for a in assigns(World(live=dict(ALL_OK)).plan(state, 0)))
 
 
+def test_a_follower_stays_where_its_anchor_holds_its_promote():
+    """An anchor whose agent holds its promote (a "pending" report: agent/waits.py)
+    is about to be active there, not stopped: its follower is not moved away."""
+    state = desired(DOMAINS, [service("pbx", ["b", "a"]), related(service("dialer", ["b", "a"]), colocate="pbx")])
+    w = World(live=dict(ALL_OK))
+    run(w, state)
+    w.report("b", "pbx", "standby", outcome="pending", message="waiting for db: it has no active (required)")
+    assert not any(a.service == "dialer" for a in assigns(w.plan(state, 50)))
+    w.report("b", "pbx", "standby")   # a step-down: the follower leaves
+    assert any(a.service == "dialer" and "b" not in a.active for a in assigns(w.plan(state, 50)))
+
+
+def test_a_paused_follower_that_stood_down_no_longer_holds_its_anchor():
+    """Paused, the follower keeps its assignment; its active fenced itself and
+    said so. It no longer runs there, so the anchor moves without waiting for
+    the resume (simulator seed 421)."""
+    state = desired(DOMAINS, [service("pbx", ["b", "a"]), related(service("dialer", ["b", "a"]), colocate="pbx")])
+    w = World(live=dict(ALL_OK))
+    run(w, state)
+    w.paused = {"dialer"}
+    w.report("b", "pbx", "standby")      # both self-fenced on b
+    w.report("b", "dialer", "stopped")
+    pbx = [a for a in assigns(w.plan(state, 50)) if a.service == "pbx"]
+    assert pbx and "b" not in pbx[0].active, pbx
+    w.report("b", "dialer", "active")    # still running there: it holds the anchor
+    assert not any(a.service == "pbx" for a in assigns(w.plan(state, 50)))
+
+
 def test_colocated_service_waits_for_its_anchor_to_be_active_there():
     state = desired(DOMAINS, [service("pbx", ["b", "a"]), related(service("dialer", ["a", "b"]), colocate="pbx")])
     w = World(live=dict(ALL_OK))

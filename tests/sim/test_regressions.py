@@ -56,6 +56,19 @@ FOUND_WITH_COMMANDS = {
     216: "a promote that timed out after making the service active, then a hung demote while retreating: three actives",
 }
 
+# Found once the simulator drew relationships (requires, colocateWith): with
+# every generator of its own up to "relations", in this order.
+FOUND_WITH_RELATIONS = {
+    572: "a restarted agent with the anchor and its follower both assigned to it promoted the follower first",
+    816: "the same after a reconnect: a re-issue taken up by the follower while its anchor had stepped down",
+    870: "a dependent that stood down and was kept while waiting took a decision that dropped a dead co-active"
+         " as its own and promoted before what it requires had an active",
+    933: "a restarted agent with a dependent and what it requires both assigned to it promoted them at once",
+    421: "a paused follower whose active had fenced itself still held its anchor's move until the resume: late",
+}
+_WITH_RELATIONS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
+                   "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way", "relations")
+
 SCRIPTED = {
     # seed 234 as drawn before blips in calm schedules were spaced a lease apart
     "seed-234": ("failsafe query held back the keep-alive after a short etcd outage: fenced on blips",
@@ -106,6 +119,10 @@ FOUND.update(FOUND_WITH_COMMANDS)
 for _seed in sorted(set(FOUND) - set(_EXTRAS_CAME_LATER)):
     if _as_found(_seed) != draw(_seed, extras=EXTRAS):
         SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], _as_found(_seed))
+for _seed, _what in FOUND_WITH_RELATIONS.items():
+    if draw(_seed, extras=_WITH_RELATIONS) != draw(_seed, extras=EXTRAS):
+        SCRIPTED[f"seed-{_seed}-as-found"] = (_what, draw(_seed, extras=_WITH_RELATIONS))
+FOUND.update(FOUND_WITH_RELATIONS)
 
 _RUN_SCRIPTED = """
 import sys

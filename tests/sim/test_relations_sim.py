@@ -5,6 +5,7 @@ come out clean; the same schedules with the planner blind to relationships
 (planted bugs, one monkeypatch each) must be caught.
 """
 from overseer.reconciler import master, planner
+from overseer.reconciler.agent import local
 from overseer.reconciler.sim.run import run
 from overseer.reconciler.sim.schedule import Fault, Schedule, ServicePlan
 
@@ -39,9 +40,23 @@ def test_a_member_failure_moves_both_and_a_dependent_waits_for_what_it_requires(
     assert result.violations == [], result.violations
 
 
-def test_caught_when_the_planner_ignores_colocation(monkeypatch):
+def _planner_blind(monkeypatch):
     monkeypatch.setattr(planner, "declared", lambda desired: False)
     monkeypatch.setattr(master, "unadoptable", lambda *args: set())
+
+
+def test_caught_when_the_planner_ignores_colocation(monkeypatch):
+    """The agent on s2 holds the dialer for its anchor (agent/waits.py): never
+    promoted apart, but never active either while s1 could serve it."""
+    _planner_blind(monkeypatch)
+    result = run(_schedule(services=(PBX, DIALER)))
+    assert _relations(result) == [], result.violations
+    assert any(inv == "liveness" and m.startswith("dialer:") for _, inv, m in result.violations), result.violations
+
+
+def test_caught_when_neither_the_planner_nor_the_agent_keeps_colocation(monkeypatch):
+    _planner_blind(monkeypatch)
+    monkeypatch.setattr(local, "waiting_for", lambda *args: "")
     result = run(_schedule(services=(PBX, DIALER)))
     assert any("dialer promoted on s2, where pbx (colocated) is not active" in m for m in _relations(result)), \
         result.violations

@@ -1,0 +1,83 @@
+"""A service that depends on others is made active here only once they are.
+
+The master makes a dependent active only once what it `requires` has an
+active, and a follower only where its anchor (`colocateWith`) is active
+(planner/relations.py). An agent that restarts or reconnects with an
+assignment naming it active for both sides would take both up at once,
+without the master: the follower promoted before its anchor. So each worker
+holds a promote (and a start as active) until its own snapshot shows what
+the service requires active somewhere, and its anchor active on this very
+server: the agent's own safety rule, as its fence checks are, not the
+master's. "Active" is read as the planner reads it
+(relations.reported_active): reported role active for the current
+assignment by a live server's running agent; for the anchor, also active
+in this agent now (its report may not have reached etcd yet, or may be
+older than a step-down still on its way).
+
+Level-triggered: every snapshot re-evaluates the hold (LocalServices.sync).
+While held, the worker changes nothing and reports its role as it is with
+outcome `pending` and what it waits for: the board shows "waiting for db",
+and the master reads a pending report as neither a step-down nor a fenced
+server (it may still promote under that assignment).
+
+A mixin of `ServiceWorker` (service_worker.py), split out by decision.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Callable, Optional
+
+from overseer.desired.models import ServiceDoc
+from overseer.desired.state import Assignment, ClusterSnapshot, Outcome
+from overseer.reconciler.planner.relations import reported_active, waiting_words
+
+from .answers import epoch_of
+
+log = logging.getLogger("overseer.reconciler.agent.service_worker")   # one log for the worker
+
+
+def waiting_for(doc: ServiceDoc, server: str, snapshot: ClusterSnapshot,
+                active_here: Callable[[str], bool]) -> str:
+    """What keeps `doc`'s service from being made active on `server` now, in
+    words; "" when nothing does. `active_here(name)`: this agent runs `name` as active."""
+    name, spec, services = doc.metadata.name, doc.spec, snapshot.desired.services
+
+    def up(other: str, where: str) -> bool:
+        assignment = snapshot.assignments.get(other)
+        return (assignment is not None and where in assignment.active
+                and reported_active(snapshot.servers, snapshot.reports, assignment, where, other))
+
+    def has_active(other: str) -> bool:
+        assignment = snapshot.assignments.get(other)
+        return assignment is not None and any(up(other, s) for s in assignment.active)
+
+    missing = [r for r in spec.requires if r in services and r != name and not has_active(r)]
+    if missing:
+        return waiting_words(missing)
+    anchor = spec.colocateWith
+    if anchor in services and anchor != name and not (active_here(anchor) and up(anchor, server)):
+        return f"waiting for {anchor} to be active here (colocated with it)"
+    return ""
+
+
+class Waits:
+    role: str
+    waiting: str   # what the service waits for before it is made active here; "" for nothing
+
+    def wait_for(self, words: str) -> None:
+        """The hold as of the latest snapshot: a pass runs when it changes."""
+        if words != self.waiting:
+            self.waiting = words
+            self._wake.set()
+
+    def _held(self, target: str) -> bool:
+        return target == "active" and self.role != "active" and bool(self.waiting)
+
+    async def _hold(self, about: Optional[Assignment]) -> bool:
+        """Stay as we are and say what we wait for (once per role, assignment and words)."""
+        said = (self.role, Outcome.PENDING.value, epoch_of(about))
+        if (said, self.waiting) != (self._reported, self._held_words):
+            self._held_words = self.waiting
+            log.info("%s: %s; not made active here until then", self.name, self.waiting)
+            await self._report(Outcome.PENDING.value, f"{self.waiting}; made active here once it is", about)
+        return False
