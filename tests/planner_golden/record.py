@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from overseer.reconciler import master
 from overseer.reconciler.planner.master_pass import master_pass
 from overseer.reconciler.sim.run import run
-from overseer.reconciler.sim.schedule import EXTRAS, RELATIONS, draw
+from overseer.reconciler.sim.schedule import EXTRAS, draw
 
 from .codec import decode_input, encode_input
 
@@ -79,7 +79,7 @@ def record_seed(seed: int, related: bool, seen: set) -> list[Recorded]:
 
     master.PASS_LISTENERS.append(listen)
     try:
-        run(draw(seed, extras=EXTRAS + (RELATIONS,) if related else True), keep_logs=False)
+        run(draw(seed, extras=EXTRAS if related else tuple(e for e in EXTRAS if e != "relations")), keep_logs=False)
     finally:
         master.PASS_LISTENERS.remove(listen)
     kept = []
