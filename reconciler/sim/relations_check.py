@@ -12,7 +12,9 @@
   a server where the anchor is not active, longer than `apart_grace`: the
   anchor may fail under it (its child gone, a server cut off) and the
   follower leaves once the master heard of it, or the server fenced itself
-  (leaseTTL + failoverMargin + two actuator steps + SLACK). A frozen host's
+  (leaseTTL + failoverMargin + two actuator steps + SLACK), or later when a
+  fault explains it (its deadline per bounds.py: etcd down, nobody moves
+  anything until it is back). A frozen host's
   processes do not count (Checker.actives), and nothing is judged while
   either service is paused by the operator.
 
@@ -51,6 +53,15 @@ class RelationsCheck:
     def apart_grace(self) -> float:
         s = self.world.schedule
         return s.ttl + s.margin + 2 * s.actuator_timeout + SLACK + 3 * self.world.net.slow
+
+    def _explained_until(self, follower: str, anchor: str, since: float, t: float) -> float:
+        """The latest deadline (liveness.py's, per fault) of a fault that began
+        by `t` and had not run out when the pair came apart: an etcd outage,
+        say, during which no master can move anything, so the follower may
+        stay where its anchor died until the outage's own deadline."""
+        deadlines = self.checker.liveness.deadlines
+        return max((d.at for name in (follower, anchor) for d in deadlines.get(name, ())
+                    if d.began <= t and d.at >= since), default=NEVER)
 
     def _paused(self, *names: str) -> bool:
         return any(n in self.world.op_paused for n in names)
@@ -101,7 +112,8 @@ class RelationsCheck:
                 continue
             for server in sorted(mine - theirs):
                 since = self.apart_since.setdefault((follower, server), t)
-                if t - since > self.apart_grace() and (follower, server, since) not in self.reported:
+                if t - since > self.apart_grace() and t > self._explained_until(follower, anchor, since, t) \
+                        and (follower, server, since) not in self.reported:
                     self.reported.add((follower, server, since))
                     checker.violation("relations", f"{follower} active on {server} without {anchor} (colocated)"
                                                    f" for {t - since:.2f}s", since)

@@ -48,6 +48,8 @@ FOUND = {
     15583: "slow etcd: the same (a standby report for an assignment naming it active, then its promote)",
     22747: "the same silent-etcd attempt: three actives of a replicas-2 service on a slow etcd",
     77798: "the fencer killed a warm active while its self-fence demoted it; the demote 'succeeding' left a standby with no process, never started: replicas 2 stuck at 1 active",
+    680: "not a bug in Overseer: the relations check gave a follower left where its anchor died during an etcd outage"
+         " no more time than a lease, though no master can move anything until etcd is back",
 }
 # Found by the simulator once commands ran as production runs them (a failing
 # or hung command may have done its work) and a demote without a command did nothing.

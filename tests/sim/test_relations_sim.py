@@ -4,7 +4,8 @@ Scripted schedules run the real code with relationships declared and must
 come out clean; the same schedules with the planner blind to relationships
 (planted bugs, one monkeypatch each) must be caught.
 """
-from overseer.reconciler import master, planner
+from overseer.reconciler import planner
+from overseer.reconciler.planner import master_pass
 from overseer.reconciler.agent import local
 from overseer.reconciler.sim.run import run
 from overseer.reconciler.sim.schedule import Fault, Schedule, ServicePlan
@@ -42,7 +43,7 @@ def test_a_member_failure_moves_both_and_a_dependent_waits_for_what_it_requires(
 
 def _planner_blind(monkeypatch):
     monkeypatch.setattr(planner, "declared", lambda desired: False)
-    monkeypatch.setattr(master, "unadoptable", lambda *args: set())
+    monkeypatch.setattr(master_pass, "unadoptable", lambda *args: set())
 
 
 def test_caught_when_the_planner_ignores_colocation(monkeypatch):
