@@ -1,4 +1,5 @@
-"""desired/store/http11.py against a real socket peer that answers scripted bytes.
+"""The HTTP layer on a blocking socket (desired/http11/blocking.py) against a
+peer that answers scripted bytes.
 
 etcd's gateway is one peer (tests/desired/test_etcd_http.py); these cover the
 framing it may use and the failures a pooled connection meets: chunks split
@@ -12,7 +13,8 @@ import threading
 
 import pytest
 
-from overseer.desired.store.http11 import BodyTooLarge, Connection, ProtocolError, RemoteClosed
+from overseer.desired.http11.blocking import Connection
+from overseer.desired.http11.errors import BodyTooLarge, ProtocolError, RemoteClosed
 
 LIMIT = 1 << 20
 
