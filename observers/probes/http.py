@@ -59,6 +59,8 @@ async def probe(check, ctx: ProbeContext) -> ProbeResult:
     except RemoteClosed as exc:
         where = "inside its headers" if exc.began else "before any"
         return failed(f"GET {check.url}: not an HTTP answer (the connection closed {where})")
+    except TimeoutError:
+        raise                    # an OSError too: with_timeout names the deadline
     except OSError as exc:
         return failed(f"GET {check.url}: connection lost ({exc.__class__.__name__})")
     except ProtocolError as exc:
