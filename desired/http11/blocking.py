@@ -9,6 +9,7 @@ each read. Persistent connections; `Connection: close` or HTTP/1.0 ends one.
 """
 from __future__ import annotations
 
+import dataclasses
 import socket
 import time
 from typing import Optional, Sequence
@@ -57,6 +58,7 @@ class Connection:
         bracketed = f"[{host}]" if ":" in host else host
         self.host_header = host_header or f"{bracketed}:{port}"
         self.limits = limits        # max_body is each response()'s
+        self._limits: dict[int, Limits] = {}
         self.sock: Optional[socket.socket] = None
         self._buf: Optional[Buffer] = None
         self._deadline: Optional[float] = None
@@ -127,8 +129,9 @@ class Connection:
         return self._run(head(self._buf, self.limits))
 
     def response(self, max_body: int) -> Response:
-        limits = Limits(max_body, self.limits.max_line, self.limits.max_headers, self.limits.max_head,
-                        self.limits.max_chunk_line)
+        limits = self._limits.get(max_body)
+        if limits is None:          # a few sizes per connection: built once each
+            limits = self._limits[max_body] = dataclasses.replace(self.limits, max_body=max_body)
         return Response(self, self._run(head(self._buf, limits)), limits)
 
     def _run(self, step):

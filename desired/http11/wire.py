@@ -29,6 +29,7 @@ _STATUS = re.compile(rb"HTTP/1\.([01]) ([0-9]{3})(?: ([^\r\n]*))?\r?\n")
 _LENGTH = re.compile(r"[0-9]{1,18}")
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,15})[ \t]*(?:;[^\r\n]*)?\r?\n")
 _UNSAFE = re.compile(r"[\r\n\x00]")
+_HEAD_END = re.compile(rb"\n\r?\n")
 _KEEP = 65536            # consumed bytes kept before the buffer is compacted
 
 
@@ -49,11 +50,11 @@ def request_head(method: str, target: str, host: str, headers: Iterable[tuple[st
     if length is not None:
         lines.append(f"Content-Length: {length}")
     lines += [f"{name}: {value}" for name, value in headers]
-    for number, line in enumerate(lines):
-        if _UNSAFE.search(line):
-            # named, not quoted: a webhook's path or header value may be its secret
-            what = "the request line" if number == 0 else f"header {line.partition(':')[0][:40]!r}"
-            raise UnsafeRequest(f"{what} holds a line break or NUL")
+    if _UNSAFE.search("\t".join(lines)):
+        number = next(n for n, line in enumerate(lines) if _UNSAFE.search(line))
+        # named, not quoted: a webhook's path or header value may be its secret
+        what = "the request line" if number == 0 else f"header {lines[number].partition(':')[0][:40]!r}"
+        raise UnsafeRequest(f"{what} holds a line break or NUL")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
@@ -112,6 +113,46 @@ class Buffer:
                 self._buf += data[take:]
         return out                  # bytes-like: a large body is not copied again
 
+    def head_block(self, limits: Limits, room: int) -> Step:
+        """A status line and its headers, up to and with the blank line,
+        within max_line a line, max_headers lines and `room` bytes in all.
+        Found in one search when it came whole (as it nearly always does)."""
+        scanned = self._pos
+        while True:
+            match = _HEAD_END.search(self._buf, scanned, self._pos + room)
+            if match is not None:
+                block = self._consume(match.end())
+                self._check_lines(block, limits)
+                return block
+            self._check_lines(self._buf[self._pos:self._pos + room], limits)   # (what came past it: not yet)
+            if len(self._buf) - self._pos >= room:
+                raise HeadTooLarge(f"a status line and headers over {limits.max_head // 1024} KiB",
+                                   limits.max_head)
+            scanned = max(self._pos, len(self._buf) - 2)   # an end may straddle two reads
+            data = yield
+            if not data:
+                began = len(self._buf) > self._pos
+                self._consume(len(self._buf))
+                raise RemoteClosed("the server closed the connection inside the headers" if began else
+                                   "the server closed the connection without an answer", began=began)
+            self._buf += data
+
+    @staticmethod
+    def _check_lines(head: bytes | bytearray, limits: Limits) -> None:
+        if head.count(b"\n") > limits.max_headers + 2:     # the status line, the headers, the blank line
+            raise HeadTooLarge(f"more than {limits.max_headers} header lines", limits.max_headers)
+        if len(head) < limits.max_line:
+            return
+        start = 0
+        while (end := head.find(b"\n", start)) >= 0:
+            if end - start >= limits.max_line:
+                raise HeadTooLarge(f"{'a status' if start == 0 else 'a header'} line longer than"
+                                   f" {limits.max_line} bytes", limits.max_line)
+            start = end + 1
+        if len(head) - start >= limits.max_line:
+            raise HeadTooLarge(f"{'a status' if start == 0 else 'a header'} line longer than"
+                               f" {limits.max_line} bytes", limits.max_line)
+
     def to_close(self, limit: int) -> Step:
         """Everything until the peer closes; None if that is over `limit` bytes."""
         while len(self._buf) - self._pos <= limit:
@@ -134,19 +175,14 @@ def head(buf: Buffer, limits: Limits) -> Step:
     """The final answer's status line and headers (interim 1xx answers skipped)."""
     room = limits.max_head
     while True:
-        line, room = yield from _head_line(buf, limits, room, "a status line")
-        if line is None:
-            raise RemoteClosed("the server closed the connection without an answer")
-        status = _STATUS.fullmatch(line)
+        block = yield from buf.head_block(limits, room)
+        room -= len(block)
+        lines = block.split(b"\n")[:-2]        # the last two: the blank line's end and after it
+        status = _STATUS.fullmatch(lines[0] + b"\n")
         if not status:
-            raise ProtocolError(f"not an HTTP answer: {line[:60]!r}")
+            raise ProtocolError(f"not an HTTP answer: {lines[0][:60]!r}")
         headers: dict[str, str] = {}
-        for _ in range(limits.max_headers + 1):
-            raw, room = yield from _head_line(buf, limits, room, "a header line")
-            if raw is None:
-                raise RemoteClosed("the server closed the connection inside the headers", began=True)
-            if raw in (b"\r\n", b"\n"):
-                break
+        for raw in lines[1:]:
             name, colon, value = raw.decode("latin-1").partition(":")
             if not colon or not name.strip():
                 raise ProtocolError(f"a header line without a name: {raw[:40]!r}")
@@ -154,23 +190,10 @@ def head(buf: Buffer, limits: Limits) -> Step:
             if name == "content-length" and headers.get(name, value) != value:
                 raise ProtocolError("two different Content-Length headers")
             headers[name] = value
-        else:
-            raise HeadTooLarge(f"more than {limits.max_headers} header lines", limits.max_headers)
         code = int(status.group(2))
         if not 100 <= code < 200 or code == 101:
             return Head(code, (status.group(3) or b"").decode("latin-1"),
                         f"HTTP/1.{status.group(1).decode()}", headers)
-
-
-def _head_line(buf: Buffer, limits: Limits, room: int, what: str) -> Step:
-    """(line, room left of max_head); line None if the stream ended before it."""
-    line = yield from buf.line(min(limits.max_line, room))
-    if line is None:
-        if room <= limits.max_line:
-            raise HeadTooLarge(f"a status line and headers over {limits.max_head // 1024} KiB",
-                               limits.max_head)
-        raise HeadTooLarge(f"{what} longer than {limits.max_line} bytes", limits.max_line)
-    return (line or None), room - len(line)
 
 
 class Body:
