@@ -125,6 +125,9 @@ class Buffer:
                 self._check_lines(block, limits)
                 return block
             self._check_lines(self._buf[self._pos:self._pos + room], limits)   # (what came past it: not yet)
+            first = self._buf.find(b"\n", self._pos, self._pos + room)
+            if first >= 0 and not _STATUS.fullmatch(self._buf, self._pos, first + 1):
+                raise ProtocolError(f"not an HTTP answer: {bytes(self._buf[self._pos:first])[:60]!r}")
             if len(self._buf) - self._pos >= room:
                 raise HeadTooLarge(f"a status line and headers over {limits.max_head // 1024} KiB",
                                    limits.max_head)
@@ -132,7 +135,9 @@ class Buffer:
             data = yield
             if not data:
                 began = len(self._buf) > self._pos
-                self._consume(len(self._buf))
+                rest = self._consume(len(self._buf))
+                if began and first < 0:
+                    raise ProtocolError(f"not an HTTP answer: {rest[:60]!r}")
                 raise RemoteClosed("the server closed the connection inside the headers" if began else
                                    "the server closed the connection without an answer", began=began)
             self._buf += data
