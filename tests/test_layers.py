@@ -53,12 +53,11 @@ def test_layers_import_one_way(layer):
     assert not bad, "\n".join(bad)
 
 
-WIRE = ("overseer.desired.store.etcd_http", "overseer.desired.store.etcd_types",
-        "overseer.desired.store.http11", "http.client")
+WIRE = ("overseer.desired.store.etcd_http", "overseer.desired.store.etcd_types", "http.client")
 
 
 def test_only_the_store_touches_etcd():
-    """etcd's wire (the JSON gateway client, its types, its HTTP/1.1) is known to
+    """etcd's wire (the JSON gateway client, its types) is known to
     desired/store/ alone; the board's HTTP server is Flask's business."""
     bad = []
     for layer in FORBIDDEN:
@@ -71,6 +70,31 @@ def test_only_the_store_touches_etcd():
                     bad.append(f"{rel}:{line}: imports {name}")
     assert not bad, "\n".join(bad)
     store = {name for p in _sources("desired/store") for _, name in _imports(p)}
-    assert "overseer.desired.store.http11" in store and "overseer.desired.store.etcd_http" in store
-    # http.client would load OpenSSL into every agent (http11.py says why)
+    assert "overseer.desired.http11.blocking" in store and "overseer.desired.store.etcd_http" in store
+    # http.client would load `email` and its header parsing into every agent
+    # (docs/design-choices.md, "The HTTP client layer")
     assert "http.client" not in store
+
+
+# Every HTTP client of Overseer's reads answers through desired/http11/ (one
+# parser, one set of limits). urllib.request only where a throw-away etcd
+# started for a test or the demo is asked whether it is up.
+CLIENTS = ("desired/store/etcd_http.py", "reconciler/agent/peer_client.py", "observers/probes/http.py",
+           "reconciler/hooks/webhook.py")
+URLLIB_ALLOWED = ("desired/store/local_etcd.py", "reconciler/demo/processes.py")
+
+
+def test_every_http_client_goes_through_the_layer():
+    for rel in CLIENTS:
+        names = {name for _, name in _imports(ROOT / rel)}
+        assert any(name.startswith("overseer.desired.http11") for name in names), rel
+    bad = []
+    for layer in FORBIDDEN:
+        for path in _sources(layer):
+            rel = str(path.relative_to(ROOT))
+            for line, name in _imports(path):
+                if name.split(".")[0] in ("h11", "urllib3", "requests", "httpx", "aiohttp") or name == "http.client":
+                    bad.append(f"{rel}:{line}: imports {name}")
+                elif name == "urllib.request" and rel not in URLLIB_ALLOWED:
+                    bad.append(f"{rel}:{line}: imports {name}")
+    assert not bad, "\n".join(bad)

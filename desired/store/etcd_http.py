@@ -2,9 +2,11 @@
 
 Why not gRPC: the gRPC runtime alone was a third of an idle agent's memory
 (≈ 24 MB of its 62) and its threads woke ten times a second while nothing
-happened; Patroni talks to etcd v3 the same way for the same reasons. A small
-HTTP/1.1 client of our own (http11.py) is all this needs: the standard
-library's http.client would load OpenSSL into every agent (docs/design-choices.md).
+happened. Patroni's etcd v3 support uses the same JSON gateway, but through
+urllib3 on python-etcd's client classes; here the HTTP is Overseer's own
+client layer (desired/http11/), which the peer exchange, the `http` probe and
+webhooks share: one parser, one set of limits (docs/design-choices.md, "The
+HTTP client layer").
 
 Semantics kept from the gRPC client Overseer used before:
 - one endpoint at a time; on a connection failure the next is tried. A write
@@ -18,7 +20,7 @@ Semantics kept from the gRPC client Overseer used before:
   dead link within about ten seconds.
 
 And whatever answers is not trusted: answers are read within size limits
-(http11.py; `--max-answer` for reads, SMALL_ANSWER for the rest) and parsed
+(desired/http11/; `--max-answer` for reads, SMALL_ANSWER for the rest) and parsed
 field by field (etcd_answers.py). A malformed answer is a MalformedAnswer,
 retried on the next member like an unreachable one, and its connection is
 closed, never pooled.
@@ -40,7 +42,8 @@ from .etcd_types import Get, LeaseGrant, LeaseTTL, Meta, RangeResponse, Transact
 from .etcd_wire import (
     b64, compare_of, decode, malformed, op_of, protocol_error, tls_failure, transport_error,
 )
-from .http11 import Connection, ProtocolError, RemoteClosed
+from overseer.desired.http11.blocking import Connection
+from overseer.desired.http11.errors import ProtocolError, RemoteClosed
 
 T = TypeVar("T")
 # An answer that holds no keys (a keep-alive, a put, a login) is a few hundred

@@ -14,7 +14,7 @@ import sys
 from .errors import AnswerTooLarge, AuthTokenExpired, EtcdUnavailable, MalformedAnswer, Rejected, StoreError
 from .etcd_answers import BadAnswer, get_int, get_str, obj
 from .etcd_types import Delete, Get, Put, as_bytes
-from .http11 import BodyTooLarge, HandshakeCut, ProtocolError
+from overseer.desired.http11.errors import BodyTooLarge, HandshakeCut, ProtocolError
 
 # gRPC status codes etcd puts in its gateway errors
 _CANCELLED, _DEADLINE, _UNAVAILABLE, _PERMISSION, _UNAUTHENTICATED = 1, 4, 14, 7, 16
@@ -99,7 +99,7 @@ def malformed(where: str, call: str, exc: BadAnswer) -> MalformedAnswer:
 
 
 def protocol_error(exc: ProtocolError, where: str, call: str, configured: bool) -> MalformedAnswer:
-    """An answer http11.py could not read to its end. `configured`: the size
+    """An answer the HTTP layer (desired/http11/) could not read to its end. `configured`: the size
     limit was --max-answer (a read), not the fixed one of a small answer."""
     if isinstance(exc, BodyTooLarge):
         fix = (" raise --max-answer (OVERSEER_ETCD_MAX_ANSWER) if the cluster is that large" if configured

@@ -1,34 +1,39 @@
 """`http`: GET the url; a status outside `expectStatus` fails, else response time is limited.
 
-Spoken over asyncio streams (HTTP/1.1, `Connection: close`) so a timeout
-really abandons the request; only the status line is read. https uses the
-system's default certificate verification.
+Spoken through the HTTP layer's asyncio driver (desired/http11/, HTTP/1.1,
+`Connection: close`): the status line and headers are read within its
+limits and by one deadline (the check's timeout), so a server that trickles
+or floods its answer is a failure at the deadline or the limit, never a
+hang; the body is not read. https uses the system's default certificate
+verification.
 """
 from __future__ import annotations
 
 import asyncio
+import time
 from urllib.parse import urlsplit
+
+from overseer.desired.http11 import wire
+from overseer.desired.http11.errors import ProtocolError, RemoteClosed
+from overseer.desired.http11.streams import over
 
 from ._common import (
     ProbeContext, ProbeResult, Stopwatch, classify, endpoint_error, failed, fmt_seconds,
     with_timeout,
 )
 
+LIMITS = wire.Limits(max_body=0)   # the body is never read
+
 
 def _request(url) -> bytes:
     path = url.path or "/"
     if url.query:
         path += "?" + url.query
-    host = url.hostname if url.port is None else f"{url.hostname}:{url.port}"
-    return (f"GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: overseer-probe\r\n"
-            "Accept: */*\r\nConnection: close\r\n\r\n").encode("latin-1")
-
-
-def _status(line: bytes) -> int | None:
-    parts = line.decode("latin-1").split(None, 2)
-    if len(parts) >= 2 and parts[0].startswith("HTTP/") and parts[1].isdigit():
-        return int(parts[1])
-    return None
+    host = f"[{url.hostname}]" if ":" in url.hostname else url.hostname
+    if url.port is not None:
+        host += f":{url.port}"
+    return wire.request_head("GET", path, host, [("User-Agent", "overseer-probe"), ("Accept", "*/*"),
+                                                 ("Connection", "close")], None)
 
 
 def _tls_context():
@@ -38,10 +43,11 @@ def _tls_context():
 
 @with_timeout(lambda check: f"GET {check.url}")
 async def probe(check, ctx: ProbeContext) -> ProbeResult:
+    deadline = time.monotonic() + ctx.timeout
     url = urlsplit(check.url)
     secure = url.scheme == "https"
     port = url.port or (443 if secure else 80)
-    # ssl only for https: importing it loads OpenSSL (MBs) into the agent
+    # a TLS context only for https: building one loads the system's CA certificates
     context = _tls_context() if secure else None
     watch = Stopwatch()
     try:
@@ -49,17 +55,18 @@ async def probe(check, ctx: ProbeContext) -> ProbeResult:
     except OSError as exc:       # ssl.SSLError is an OSError
         return failed(endpoint_error(exc, url.hostname, port))
     try:
-        writer.write(_request(url))
-        await writer.drain()
-        line = await reader.readline()
+        answer = (await over(reader, writer, _request(url), deadline, LIMITS, read_body=False)).head
+    except RemoteClosed as exc:
+        where = "inside its headers" if exc.began else "before any"
+        return failed(f"GET {check.url}: not an HTTP answer (the connection closed {where})")
+    except TimeoutError:
+        raise                    # an OSError too: with_timeout names the deadline
     except OSError as exc:
         return failed(f"GET {check.url}: connection lost ({exc.__class__.__name__})")
-    finally:
-        writer.close()
+    except ProtocolError as exc:
+        return failed(f"GET {check.url}: not an HTTP answer ({exc})")
     elapsed = watch.elapsed()
-    status = _status(line)
-    if status is None:
-        return failed(f"GET {check.url}: not an HTTP answer ({line[:40]!r})")
+    status = answer.status
     if status not in check.expectStatus:
         wanted = ", ".join(str(s) for s in check.expectStatus)
         return failed(f"HTTP {status} from {check.url}, expected {wanted}", elapsed)

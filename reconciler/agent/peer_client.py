@@ -1,83 +1,69 @@
 """Asking one peer's `/healthz` over HTTP: the failsafe question on the wire.
 
-One request, and the answer read to its end (its Content-Length, or the peer
-closing) within MAX_ANSWER bytes and one deadline for the whole exchange
-(connect, send, read). A single read used to take whatever had arrived, so
-an answer split over two segments counted a live peer as silent; a peer that
-trickles or floods its answer cannot hold the asker past its deadline either.
-What the answer says, and whether it counts, is the caller's to check
-(peer_desk.py, peer_auth.check_answer): this only moves bytes.
+One request through the HTTP layer's asyncio driver (desired/http11/): the
+answer read to its end (its Content-Length, or the peer closing) within its
+limits (a body of at most MAX_ANSWER bytes) and one deadline for the whole
+exchange (connect, TLS handshake, send, read). An answer split over several
+segments is read whole; a peer that trickles or floods its answer cannot
+hold the asker past its deadline. What the answer says, and whether it
+counts, is the caller's to check (peer_desk.py, peer_auth.check_answer):
+this only moves bytes.
 """
 from __future__ import annotations
 
-import asyncio
 import ssl
+import time
 from typing import Mapping, Optional
 from urllib.parse import urlencode
 
+from overseer.desired.http11 import wire
+from overseer.desired.http11.errors import BodyTooLarge, ProtocolError, RemoteClosed
+from overseer.desired.http11.streams import exchange
+
 from .failsafe import Peer, Reply, Unanswered
 
-MAX_ANSWER = 16 * 1024    # a failsafe answer is about 100 bytes plus headers
+MAX_ANSWER = 16 * 1024    # a failsafe answer's body is about 100 bytes
+LIMITS = wire.Limits(max_body=MAX_ANSWER)
 
 
 async def ask_peer(peer: Peer, timeout: float, params: Mapping[str, str],
                    tls: Optional[ssl.SSLContext] = None) -> Reply | Unanswered:
     """`tls`: mutual TLS (peer_tls.py), the answering certificate must name `peer`."""
     query = urlencode(params)
-    request = f"GET /healthz{'?' + query if query else ''} HTTP/1.0\r\nHost: {peer.address}\r\n\r\n"
+    request = wire.request_head("GET", f"/healthz{'?' + query if query else ''}", peer.address, (), None,
+                                version="HTTP/1.0")
     try:
-        async with asyncio.timeout(timeout):
-            reader, writer = await asyncio.open_connection(
-                peer.address, peer.port, ssl=tls, server_hostname=peer.name if tls else None)
-            try:
-                writer.write(request.encode())
-                await writer.drain()
-                raw = await _read_to_end(reader)
-            finally:
-                writer.close()
+        answer = await exchange(peer.address, peer.port, request, time.monotonic() + timeout, LIMITS,
+                                tls=tls, server_hostname=peer.name if tls else None)
     except TimeoutError:
         return Unanswered(f"silent for {timeout:g}s")
     except ssl.SSLError as exc:   # before OSError, which it is: the reason matters here
         return Unanswered(f"TLS: {getattr(exc, 'verify_message', None) or exc.reason or exc}")
+    except RemoteClosed as exc:   # before OSError, which it is: no strerror to tell
+        return _closed(exc)
     except OSError as exc:
         return Unanswered(exc.strerror or type(exc).__name__)
-    except AnswerTooLong:
-        return Unanswered(f"answer over {MAX_ANSWER} bytes")
-    return parse_answer(raw)
-
-
-class AnswerTooLong(Exception):
-    pass
-
-
-async def _read_to_end(reader: asyncio.StreamReader) -> bytes:
-    chunks, size = [], 0
-    while True:
-        chunk = await reader.read(MAX_ANSWER + 1 - size)
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_ANSWER:
-            raise AnswerTooLong()
+    except BodyTooLarge as exc:
+        return Unanswered(f"answer over {exc.limit} bytes")
+    except ProtocolError as exc:
+        return Unanswered(str(exc))
+    return Reply(answer.head.status, answer.body, answer.head.headers)
 
 
 def parse_answer(raw: bytes) -> Reply | Unanswered:
-    """An HTTP/1.x answer read to its end; a truncated one is no answer."""
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    if not sep:
-        return Unanswered("truncated answer (no end of headers)" if raw else "closed without an answer")
-    lines = head.decode("latin-1").split("\r\n")
-    status_line = lines[0].split(" ", 2)
-    if len(status_line) < 2 or not status_line[0].startswith("HTTP/1.") or not status_line[1].isdigit():
-        return Unanswered(f"not an HTTP answer: {lines[0][:80]!r}")
-    headers = {}
-    for line in lines[1:]:
-        name, colon, value = line.partition(":")
-        if not colon:
-            return Unanswered(f"malformed header line {line[:80]!r}")
-        headers[name.strip().lower()] = value.strip()
-    length = headers.get("content-length")
-    if length is not None and (not length.isdigit() or int(length) != len(body)):
-        return Unanswered(f"answer body of {len(body)} bytes, Content-Length {length[:20]}")
-    return Reply(int(status_line[1]), body, headers)
+    """An HTTP/1.x answer already read to its end (by a test's own socket),
+    judged as ask_peer judges one; a truncated one is no answer."""
+    try:
+        answer = wire.parse(raw, LIMITS)
+    except BodyTooLarge as exc:
+        return Unanswered(f"answer over {exc.limit} bytes")
+    except RemoteClosed as exc:
+        return _closed(exc)
+    except ProtocolError as exc:
+        return Unanswered(str(exc))
+    return Reply(answer.head.status, answer.body, answer.head.headers)
+
+
+def _closed(exc: RemoteClosed) -> Unanswered:
+    # a peer refusing our certificate (TLS 1.3) looks like this to the asker
+    return Unanswered("truncated answer (no end of headers)" if exc.began else "closed without an answer")

@@ -4,13 +4,15 @@ Why not urllib: it follows 301/302/303 to any host (and turns the POST into
 a GET without its body, which then counts as delivered), names the full URL
 in its errors, applies its timeout to each socket read (a server sending a
 byte a second holds it for ever) and reads proxies from the environment.
-Here:
+The request and its answer go through the HTTP layer every client of
+Overseer's shares (desired/http11/, its limits and its parser); here:
 
 - one deadline (the hook's `timeout`) covers connecting, the TLS handshake,
   sending and the answer's status line and headers; every socket call waits
   only for what is left of it;
-- at most MAX_ANSWER bytes of the answer are read: the status decides, so
-  the body is never read, the connection is closed after the headers;
+- the answer's status line and headers are read within the layer's limits
+  (Limits.max_head, MAX_ANSWER, in all); the status decides, so the body is
+  never read, the connection is closed after the headers;
 - a 3xx fails, naming only the host it pointed to: the event goes nowhere
   the operator did not write;
 - every message names the endpoint as `scheme://host[:port]/…`
@@ -25,7 +27,6 @@ webhook (OpenSSL is megabytes an agent without one never needs).
 """
 from __future__ import annotations
 
-import re
 import socket
 import time
 from dataclasses import dataclass
@@ -33,13 +34,15 @@ from typing import Optional, Sequence
 from urllib.parse import urljoin, urlsplit
 
 from overseer.desired.hooks import endpoint
+from overseer.desired.http11.blocking import Connection
+from overseer.desired.http11.errors import HeadTooLarge, ProtocolError, RemoteClosed, UnsafeRequest
+from overseer.desired.http11.wire import Limits
 
 from .headers_file import HeadersFileError, read_headers
 
-MAX_ANSWER = 64 * 1024      # status line and headers; a webhook's answer is a status and a few headers
-_REASON = 60                # characters of the server's reason phrase kept in a message
-_STATUS = re.compile(rb"HTTP/1\.[01] ([0-9]{3})(?: ([^\r\n]*))?")
-_HEAD_END = re.compile(rb"\r?\n\r?\n")
+LIMITS = Limits(max_body=0)      # the body is never read
+MAX_ANSWER = LIMITS.max_head     # status line and headers; a webhook's answer is a status and a few headers
+_REASON = 60                     # characters of the server's reason phrase kept in a message
 
 
 class Failed(Exception):
@@ -139,53 +142,26 @@ def _connect(target: Target, deadline: float, timeout: float) -> socket.socket:
         raise Failed(f"TLS with {target.shown}: the connection ended ({exc.strerror or 'closed'})") from None
 
 
-def _request(target: Target, body: bytes, headers: Sequence[tuple[str, str]]) -> bytes:
-    lines = [f"POST {target.path} HTTP/1.1", f"Host: {target.host_header}",
-             "Content-Type: application/json", f"Content-Length: {len(body)}",
-             "User-Agent: overseer-hook", "Connection: close"]
-    lines += [f"{name}: {value}" for name, value in headers]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii") + body
-
-
 def _headers(sock: socket.socket, target: Target, deadline: float, timeout: float) -> tuple[int, str, dict]:
-    """(status, reason, headers) of the final answer (1xx skipped), reading at
-    most MAX_ANSWER bytes in all."""
-    data, read = bytearray(), 0
-    while True:
-        end = _HEAD_END.search(data)
-        if end is not None:
-            status, reason, fields = _parse(bytes(data[:end.start()]), target)
-            if status >= 200:
-                return status, reason, fields
-            del data[:end.end()]        # an interim answer (100 Continue, 103): the real one follows
-            continue
-        if read >= MAX_ANSWER:
-            raise Failed(f"{target.shown} answered with a status line and headers over"
-                         f" {MAX_ANSWER // 1024} KiB; read no further")
-        sock.settimeout(_left(deadline, timeout, "no answer"))
-        try:
-            chunk = sock.recv(min(16384, MAX_ANSWER - read))
-        except TimeoutError:
-            raise TimedOut(f"no answer within {timeout:g}s") from None
-        if not chunk:
-            raise Failed(f"{target.shown} closed the connection before its answer's headers ended")
-        read += len(chunk)
-        data += chunk
+    """(status, reason, headers) of the final answer (1xx skipped), within the layer's limits."""
+    conn = Connection(target.host, target.port, timeout, host_header=target.host_header, limits=LIMITS)
+    conn.adopt(sock, deadline)
+    return _head(conn, target, timeout)
 
 
-def _parse(head: bytes, target: Target) -> tuple[int, str, dict]:
-    first, *rest = head.split(b"\n")
-    match = _STATUS.fullmatch(first.rstrip(b"\r"))
-    if match is None:
-        raise Failed(f"{target.shown} did not answer in HTTP/1.x")
-    reason = (match.group(2) or b"").decode("latin-1")
-    reason = "".join(c if c.isprintable() else "?" for c in reason)[:_REASON].strip()
-    fields = {}
-    for line in rest:
-        name, colon, value = line.decode("latin-1").partition(":")
-        if colon:
-            fields[name.strip().lower()] = value.strip()
-    return int(match.group(1)), reason, fields
+def _head(conn: Connection, target: Target, timeout: float) -> tuple[int, str, dict]:
+    try:
+        answer = conn.head()
+    except TimeoutError:
+        raise TimedOut(f"no answer within {timeout:g}s") from None
+    except HeadTooLarge as exc:
+        raise Failed(f"{target.shown} answered with {exc}; read no further") from None
+    except RemoteClosed:
+        raise Failed(f"{target.shown} closed the connection before its answer's headers ended") from None
+    except ProtocolError:
+        raise Failed(f"{target.shown} did not answer in HTTP/1.x") from None
+    reason = "".join(c if c.isprintable() else "?" for c in answer.reason)[:_REASON].strip()
+    return answer.status, reason, answer.headers
 
 
 def _status(status: int, reason: str, fields: dict, url: str) -> None:
@@ -201,6 +177,9 @@ def _status(status: int, reason: str, fields: dict, url: str) -> None:
     raise Failed(said)
 
 
+_HEADERS = [("Content-Type", "application/json"), ("User-Agent", "overseer-hook"), ("Connection", "close")]
+
+
 def deliver(url: str, body: bytes, timeout: float, headers_file: Optional[str] = None) -> None:
     """POST `body` (JSON) to `url`; Failed or TimedOut unless it answered 2xx."""
     deadline = time.monotonic() + timeout
@@ -210,19 +189,21 @@ def deliver(url: str, body: bytes, timeout: float, headers_file: Optional[str] =
     except HeadersFileError as exc:
         raise Failed(f"headersFile {exc}") from None
     sock = _connect(target, deadline, timeout)
+    conn = Connection(target.host, target.port, timeout, host_header=target.host_header, limits=LIMITS)
+    conn.adopt(sock)
     try:
         try:
-            # sendall: one timeout for all of it
-            sock.settimeout(_left(deadline, timeout, f"could not send to {target.shown}"))
-            sock.sendall(_request(target, body, headers))
+            conn.request(target.path, body, _HEADERS + list(headers), deadline)
         except TimeoutError:
             raise TimedOut(f"could not send to {target.shown} within {timeout:g}s") from None
+        except UnsafeRequest as exc:
+            raise Failed(f"headersFile: {exc}") from None
         except OSError as exc:
             raise Failed(f"sending to {target.shown}: {exc.strerror or 'the connection ended'}") from None
         try:
-            status, reason, fields = _headers(sock, target, deadline, timeout)
+            status, reason, fields = _head(conn, target, timeout)
         except OSError as exc:
             raise Failed(f"{target.shown}: {exc.strerror or 'the connection ended'}") from None
     finally:
-        sock.close()
+        conn.close()
     _status(status, reason, fields, url)

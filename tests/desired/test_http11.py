@@ -1,4 +1,5 @@
-"""desired/store/http11.py against a real socket peer that answers scripted bytes.
+"""The HTTP layer on a blocking socket (desired/http11/blocking.py) against a
+peer that answers scripted bytes.
 
 etcd's gateway is one peer (tests/desired/test_etcd_http.py); these cover the
 framing it may use and the failures a pooled connection meets: chunks split
@@ -12,7 +13,8 @@ import threading
 
 import pytest
 
-from overseer.desired.store.http11 import BodyTooLarge, Connection, ProtocolError, RemoteClosed
+from overseer.desired.http11.blocking import Connection
+from overseer.desired.http11.errors import BodyTooLarge, HeadTooLarge, ProtocolError, RemoteClosed
 
 LIMIT = 1 << 20
 
@@ -148,3 +150,42 @@ def test_limits_are_checked_before_reading(peer):
         conn.response(1024)
     assert too_large.value.limit == 1024
     conn.close()
+
+
+# The parser alone (wire.py), over bytes already read: the same steps the
+# socket and asyncio drivers feed.
+
+def test_another_protocol_is_not_http_even_if_it_closes_before_a_blank_line():
+    from overseer.desired.http11 import wire
+    with pytest.raises(ProtocolError, match="not an HTTP answer: b'SSH-2.0"):
+        wire.parse(b"SSH-2.0-OpenSSH_9.2\r\n", wire.Limits(LIMIT))
+    with pytest.raises(ProtocolError, match="not an HTTP answer"):
+        wire.parse(b"SSH-2.0-OpenSSH_9.2", wire.Limits(LIMIT))
+    with pytest.raises(RemoteClosed) as closed:
+        wire.parse(b"HTTP/1.1 200 OK\r\nContent-Le", wire.Limits(LIMIT))
+    assert closed.value.began
+
+
+def test_interim_answers_are_skipped_and_count_toward_the_head_limit():
+    from overseer.desired.http11 import wire
+    answer = wire.parse(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                        wire.Limits(LIMIT))
+    assert (answer.head.status, answer.body) == (200, b"ok")
+    interim = b"HTTP/1.1 103 Early Hints\r\nLink: " + b"x" * 1000 + b"\r\n\r\n"
+    with pytest.raises(HeadTooLarge, match="over 64 KiB") as too_large:
+        wire.parse(interim * 70 + b"HTTP/1.1 200 OK\r\n\r\n", wire.Limits(LIMIT))
+    assert too_large.value.limit == 64 * 1024
+
+
+def test_a_header_line_over_the_limit_names_it():
+    from overseer.desired.http11 import wire
+    with pytest.raises(HeadTooLarge, match="a header line longer than 8192 bytes") as too_long:
+        wire.parse(b"HTTP/1.1 200 OK\r\nX: " + b"y" * 9000 + b"\r\n\r\n", wire.Limits(LIMIT))
+    assert too_long.value.limit == 8192
+
+
+def test_a_header_with_a_line_break_is_never_sent():
+    from overseer.desired.http11 import wire
+    with pytest.raises(wire.UnsafeRequest, match="header 'Authorization'") as unsafe:
+        wire.request_head("POST", "/x", "h", [("Authorization", "Bearer s3cr3t\r\nX-Evil: 1")], 0)
+    assert "s3cr3t" not in str(unsafe.value)

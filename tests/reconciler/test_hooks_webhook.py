@@ -136,7 +136,8 @@ def test_at_most_the_limit_is_read_of_an_endless_answer():
 
     def write():
         with theirs:
-            theirs.sendall(b"HTTP/1.1 200 OK\r\n" + b"X-Pad: aaaaaaa\r\n" * (total // 16))
+            # lines of 1 KiB: the size limit strikes before the count (100 lines)
+            theirs.sendall(b"HTTP/1.1 200 OK\r\n" + (b"X-Pad: " + b"a" * 1015 + b"\r\n") * (total // 1024))
     writer = threading.Thread(target=write, daemon=True)
     writer.start()
     with ours:
@@ -147,7 +148,7 @@ def test_at_most_the_limit_is_read_of_an_endless_answer():
         while chunk := ours.recv(65536):
             left += len(chunk)
     writer.join(10)
-    written = len(b"HTTP/1.1 200 OK\r\n") + 16 * (total // 16)
+    written = len(b"HTTP/1.1 200 OK\r\n") + 1024 * (total // 1024)
     assert written - left <= webhook.MAX_ANSWER
 
 
