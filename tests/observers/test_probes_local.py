@@ -144,6 +144,14 @@ async def test_command_timeout_kills_the_process_group(tmp_path):
                "the backgrounded grandchild (sleep 30) to be gone")
 
 
+def _name_of(pid: int) -> str:
+    """argv[0], which the name match counts as the name."""
+    try:
+        return (psutil.Process(pid).cmdline() or [""])[0]
+    except psutil.Error:
+        return ""
+
+
 async def test_name_matches_are_reused_while_alive_and_rescanned_when_one_dies(monkeypatch):
     from overseer.observers.probes import _procs
 
@@ -159,6 +167,8 @@ async def test_name_matches_are_reused_while_alive_and_rescanned_when_one_dies(m
         assert scans == [token]                       # one /proc scan for three probes
         second = subprocess.Popen([token, "30"], executable="sleep")
         try:
+            # until it has exec'd, the child still carries its parent's name
+            poll_until(lambda: _name_of(second.pid) == token, 10, "the second process to carry its name")
             monkeypatch.setattr(_procs, "RESCAN", 0.0)   # the periodic rescan is due
             res = await run_probe(make_check(type="process", match={"name": token}))
             assert res.value == 2 and len(scans) == 2     # the new one is found by the rescan
