@@ -71,8 +71,9 @@ class Actuator(abc.ABC):
     """What the agent drives. All actions are coroutines on the agent's loop."""
 
     on_exit: ExitCallback | None = None
-    """Set by the agent. Called on the event loop the moment a supervised child
-    dies without being asked to (never for a stop we requested)."""
+    """Set by the agent. Called on the event loop the moment a supervised child,
+    or the main process of an exec or systemd service, dies without being
+    asked to (never for a stop we requested)."""
 
     @abc.abstractmethod
     async def start(self, ctx: ActionContext) -> None:
@@ -95,6 +96,16 @@ class Actuator(abc.ABC):
     def child_pid(self) -> int | None:
         """The supervised child's pid (process actuator only)."""
         return None
+
+    def follow(self, checks: Sequence) -> None:
+        """The service's checks, given by the agent: the exec and systemd
+        actuators find the main process to watch by its `process` checks."""
+
+    @property
+    def followed(self) -> tuple[str, ...]:
+        """Names of the checks about the process whose exit `on_exit` reports
+        (the supervised child's own `process` checks have no match, and are implied)."""
+        return ()
 
     async def close(self) -> None:
         """Agent shutdown: stop any children this actuator owns."""

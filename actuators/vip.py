@@ -131,6 +131,13 @@ class VipActuator(Actuator):
     def child_pid(self) -> int | None:
         return self.inner.child_pid()
 
+    def follow(self, checks) -> None:
+        self.inner.follow(checks)
+
+    @property
+    def followed(self) -> tuple[str, ...]:
+        return self.inner.followed
+
     async def close(self) -> None:
         # the agent stops its services: the address goes with them
         try:
@@ -147,7 +154,8 @@ class VipActuator(Actuator):
         self._on_exit = callback
 
     def _child_exited(self, service: str, code, message: str) -> None:
-        # The active died: the master will promote elsewhere, so the address
+        # The active (a child, or an exec/systemd main process) died: the
+        # master will promote elsewhere, so the address
         # must go now, not at our next converge pass.
         try:
             self.ip.delete_now(self.vip)

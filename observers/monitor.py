@@ -1,8 +1,8 @@
 """ServiceMonitor: runs one service's checks here and publishes Observations on change.
 
 The agent owns one per local service, tells it the role the assignment gave
-this server (`set_role`), forwards a dead supervised child (`child_died`) and
-wires `publish` to etcd. Observers never touch etcd and never decide
+this server (`set_role`), forwards a dead supervised child or main process
+(`child_died`) and wires `publish` to etcd. Observers never touch etcd and never decide
 failover: they only say what they see.
 
 - Checks run only while the role is `active` or `standby` (warm standby).
@@ -34,7 +34,7 @@ import logging
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable, Optional
+from typing import Awaitable, Callable, Collection, Optional
 
 from overseer.desired.checks import LAG_CHECK_TYPES
 from overseer.desired.models import CheckDefaults, ServiceDoc
@@ -150,14 +150,16 @@ class ServiceMonitor:
         for state in self.states:
             state.grace_until = now + state.grace if state.grace > 0 else None
 
-    def child_died(self, message: str) -> None:
+    def child_died(self, message: str, checks: Collection[str] = ()) -> None:
         """The supervised child exited: its `process` check is `fail` now, published now.
+        So are `checks` (names): those about an exec or systemd service's main
+        process that was seen to exit. An exit is a fact, not a blip: no failAfter.
         Whatever was starting is not any more: every grace ends."""
         if self.role == "stopped":
             return
         for state in self.states:
             state.grace_until = None
-            if state.check.type == "process" and state.check.match is None:
+            if state.check.type == "process" and (state.check.match is None or state.check.name in checks):
                 now = self._clock()
                 before = state.hyst.status
                 state.hyst.force_fail()

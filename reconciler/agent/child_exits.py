@@ -1,7 +1,9 @@
 """What a supervised child's own death means to its service worker.
 
 A mixin of `ServiceWorker` (service_worker.py), split out by decision: the
-child died without being asked to (crash, kill -9, the fencer), so the worker
+child (or an exec or systemd service's watched main process,
+actuators/death_watch.py) died without being asked to (crash, kill -9, the
+fencer), so the worker
 counts a failure if it was active, reports at once instead of waiting for a
 probe, and converges again from "stopped". A step that was running when the
 child died must not overwrite that with the role the step would have left.
@@ -42,7 +44,7 @@ class ChildExits:
             self.notify("demote", "active", "stopped", self.assignment, f"process exited: {message}")
         if hasattr(self.monitor, "child_died"):
             # the checks keep running (and failing) until we converge again
-            self.monitor.child_died(message)
+            self.monitor.child_died(message, self.actuator.followed)
         log.error("%s: child exited (%s) while %s", self.name, message, was)
         self._spawn(self._after_exit(was, message))
 

@@ -45,6 +45,7 @@ class ServiceWorker(ChildExits, RestartInPlace, Waits):
         if doc.spec.vip is not None:   # the floating IP rides on the same fenced steps
             self.actuator = VipActuator(self.actuator, doc.spec.vip, self.name, edges.addresses)
         self.actuator.on_exit = self._child_exited
+        self.actuator.follow(doc.spec.checks)   # an exec/systemd main process is found by its checks
         self.monitor = monitor_factory(self)
         self.role = "stopped"
         self.assignment: Optional[Assignment] = None
@@ -110,6 +111,7 @@ class ServiceWorker(ChildExits, RestartInPlace, Waits):
         checks_changed = doc.spec.checks != self.doc.spec.checks
         self.doc = doc
         if checks_changed:
+            self.actuator.follow(doc.spec.checks)   # used from the next step on
             if self._monitor_task is not None:
                 self._monitor_task.cancel()
                 self._tasks.remove(self._monitor_task)

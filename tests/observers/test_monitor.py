@@ -160,6 +160,28 @@ async def test_dead_child_fails_at_once():
     assert published[-1].results[-1][1] == "fail"
 
 
+async def test_a_watched_main_process_exit_fails_its_checks_at_once(tmp_path):
+    """An exec service's main process seen to exit (the actuator's pidfd) fails
+    the checks about it at once, whatever failAfter; a check about another
+    process keeps its own judgement."""
+    pidfile = tmp_path / "svc.pid"
+    published = []
+    with grower() as (proc, _):
+        pidfile.write_text(f"{proc.pid}\n")
+        doc = service({"name": "main", "type": "process", "match": {"pidfile": str(pidfile)}, "failAfter": 5},
+                      {"name": "other", "type": "process", "match": {"pidfile": str(pidfile)}, "failAfter": 5})
+        mon = monitor(doc, published)
+        mon.set_role("active")
+        await mon.tick()
+        assert {(o.check, o.status) for o in published} == {("main", "ok"), ("other", "ok")}
+        proc.kill()
+        proc.wait()
+        mon.child_died("pbx: main process pid 1 from pidfile x exited", ("main",))
+    fails = [o for o in published if o.status == "fail"]
+    assert [o.check for o in fails] == ["main"]
+    assert fails[0].message.endswith("exited")
+
+
 async def test_secret_never_reaches_an_observation(tmp_path):
     ami = AmiServer(secret="right-secret").start()
     try:
