@@ -50,6 +50,8 @@ FOUND = {
     77798: "the fencer killed a warm active while its self-fence demoted it; the demote 'succeeding' left a standby with no process, never started: replicas 2 stuck at 1 active",
     680: "not a bug in Overseer: the relations check gave a follower left where its anchor died during an etcd outage"
          " no more time than a lease, though no master can move anything until etcd is back",
+    2591: "not a bug in Overseer: the checker counted a thawed host's child, which acts until its fencer's overdue"
+          " kill, as a second active the instant a successor was promoted, inside the grace it gives a thaw",
 }
 # Found by the simulator once commands ran as production runs them (a failing
 # or hung command may have done its work) and a demote without a command did nothing.
