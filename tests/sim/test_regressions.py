@@ -115,6 +115,10 @@ def _as_found(seed: int) -> Schedule:
     return schedule.but(fence=None)
 
 
+SCRIPTED["seed-4742-without-fence-agents"] = (
+    "a promote that finished while its agent was paused, its child since killed by the fencer: on the resume the "
+    "VIP actuator added the address after the child's exit had dropped it, beside the successor's",
+    draw(4742).but(fence=None))
 SCRIPTED["seed-3309-without-fence-agents"] = (
     "a warm active with no demote command counted as standby after a self-fence's demote, which ran no "
     "command: a vouch meanwhile dropped its group, and its hung stop ran it beside its successor: two actives",
