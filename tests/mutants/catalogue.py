@@ -203,12 +203,12 @@ MUTANTS: tuple[Mutant, ...] = (
         "vip-promote-without-address",
         "a promote whose floating IP could not be added counts as done: the service is half promoted",
         (Edit("actuators/vip.py",
-              "        await self.inner.promote(ctx)\n        await self.add(ctx)",
-              "        await self.inner.promote(ctx)\n"
+              "            return\n        await self.add(ctx)\n",
+              "            return\n"
               "        try:\n"
               "            await self.add(ctx)\n"
               "        except ActuatorError as exc:   # the service is promoted: the address can follow\n"
-              "            log.warning(\"%s: adding %s failed: %s\", self.service, self.vip.address, exc)"),),
+              "            log.warning(\"%s: adding %s failed: %s\", self.service, self.vip.address, exc)\n"),),
         ("liveness",), within=170,   # caught by 14 of seeds 1..300 (first at 19)
         why="liveness, never: a failover onto a server whose kernel refuses the address (faultgen."
             "address_trouble, vip_fail); the service's own promote works, the address never comes up, "
