@@ -2,7 +2,7 @@
 
 `OverseerPair` builds a primary + streaming replica (tests/support/peers/postgres.py),
 stops both and hands them to two real agents as a warm active-standby
-service whose process is the postmaster (bench/pg_member.py). `PatroniPair`
+service whose process is the postmaster (tests/support/pg_member.py). `PatroniPair`
 gives Patroni an empty directory and lets it bootstrap both members itself.
 Both run against the same etcd. `Writers` tries an INSERT on every node every
 10 ms and keeps each node's commit times: the failover time is the first
@@ -228,7 +228,7 @@ class OverseerPair(_Pair):
         self.data = {s: nodes[s].data for s in self.SERVERS}
         conf = Path(self.tmp) / "members.json"
         conf.write_text(json.dumps({s: {"data": self.data[s], "port": self.ports[s]} for s in self.SERVERS}))
-        member = str(ROOT / "bench" / "pg_member.py")
+        member = str(ROOT / "tests" / "support" / "pg_member.py")
         head = textwrap.dedent("""\
             apiVersion: overseer/v1
             kind: Service

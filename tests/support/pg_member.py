@@ -1,4 +1,4 @@
-"""The bench's PostgreSQL member, run by Overseer's process or exec actuator.
+"""A PostgreSQL member for the benches and tests, run by Overseer's process or exec actuator.
 
 `pg_member.py run CONF` becomes this server's postmaster (exec, so the agent
 supervises the postmaster itself and sees its death at once): the process
@@ -45,9 +45,13 @@ def run(conf_path: str) -> None:
 
 
 def start(conf_path: str) -> int:
-    """`pg_ctl start` as a standby, returning once it accepts connections."""
+    """`pg_ctl start` as a standby, returning once it accepts connections.
+    Idempotent, as an exec start must be: a running server is left as it is."""
     me = _member(conf_path)
     _drop_to_postgres()
+    if subprocess.run([f"{BIN}/pg_ctl", "status", "-D", me["data"]], capture_output=True,
+                      check=False).returncode == 0:
+        return 0
     open(os.path.join(me["data"], "standby.signal"), "w").close()
     return subprocess.run([f"{BIN}/pg_ctl", "start", "-D", me["data"], "-w", "-t", "30",
                            "-l", os.path.join(me["data"], "member.log")], check=False).returncode
