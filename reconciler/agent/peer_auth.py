@@ -29,10 +29,11 @@ import hmac
 import json
 import os
 import secrets
-import stat
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
+
+from overseer.desired import private_file
 
 KEY_MIN_BYTES = 32        # 256 bits, the HMAC's own size; corosync's authkey is at least 128 bytes
 KEY_MAX_BYTES = 4096
@@ -64,23 +65,11 @@ class PeerKey:
 def read_private(path: str, what: str, limit: int) -> bytes:
     """Up to `limit` + 1 bytes of a secret file, refused (PeerKeyError) unless
     it is a regular file owned by root or by us that nobody else may read or
-    write: as ssh does with its keys."""
+    write (desired/private_file.py)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)   # a FIFO must not hang the start
-    except OSError as exc:
-        raise PeerKeyError(f"{what} {path}: {exc.strerror or exc}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise PeerKeyError(f"{what} {path}: not a regular file")
-        if info.st_uid not in (0, os.geteuid()):
-            raise PeerKeyError(f"{what} {path}: owned by uid {info.st_uid}, not by root or this user")
-        if info.st_mode & 0o077:
-            raise PeerKeyError(f"{what} {path}: mode {stat.S_IMODE(info.st_mode):04o} lets others "
-                               f"read or write it; chmod 0400 {path}")
-        return os.read(fd, limit + 1)
-    finally:
-        os.close(fd)
+        return private_file.read_private(path, f"{what} {path}", limit, chmod="0400")
+    except private_file.PrivateFileError as exc:
+        raise PeerKeyError(str(exc)) from None
 
 
 def load_key(path: str) -> PeerKey:
