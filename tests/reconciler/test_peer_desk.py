@@ -20,7 +20,7 @@ from overseer.reconciler.agent.failsafe import Peer, Reply, Unanswered
 from overseer.reconciler.agent.healthz import HttpEndpoint
 from overseer.reconciler.agent.peer_auth import PeerKey, PeerTrust
 from overseer.reconciler.agent.peer_client import ask_peer
-from overseer.reconciler.agent.peer_desk import EtcdProbe, PeerDesk
+from overseer.reconciler.agent.peer_desk import EtcdProbe, PeerDesk, announce
 
 KEY = PeerTrust(PeerKey(b"s" * 48, "test"))
 
@@ -148,6 +148,22 @@ async def test_without_a_key_failsafe_is_off_on_both_sides():
         await b.endpoint.close()
     assert not verdict.keep and "failsafe is off" in verdict.why
     assert raw.startswith(b"HTTP/1.0 403 ") and b.vouched == [] and b.calls == 0
+
+
+@pytest.mark.parametrize("trust, level, says", [
+    (peer_auth.TRUSTS_NETWORK, "WARNING", "failsafe TRUSTS THE NETWORK (--failsafe-trusts-network, no peer key)"),
+    (peer_auth.OFF, "WARNING", "failsafe is OFF: no peer key"),
+    (KEY, "INFO", "failsafe: peers' answers count only when signed with the peer key from test"),
+], ids=["trusts the network", "off", "key"])
+def test_the_agent_says_at_start_what_a_failsafe_answer_is_worth(caplog, trust, level, says):
+    """Once, at start: a keyless agent says loudly whether it believes anyone
+    on the network or has no failsafe at all, and what to do about it."""
+    caplog.set_level("INFO", logger="overseer.reconciler.agent.peer_desk")
+    announce(trust)
+    [record] = caplog.records
+    assert record.levelname == level and says in record.getMessage(), record.getMessage()
+    if trust is not KEY:
+        assert "--peer-key-file" in record.getMessage() and "docs/operations.md" in record.getMessage()
 
 
 async def test_many_questions_make_one_etcd_call():
