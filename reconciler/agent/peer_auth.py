@@ -115,6 +115,22 @@ def _mac(key: PeerKey, label: bytes, *fields: bytes) -> str:
     return mac.hexdigest()
 
 
+def _verifies(expected: str, given: str) -> bool:
+    # as bytes: hmac.compare_digest raises TypeError on a str that is not
+    # ASCII, and the MAC comes from whoever sent the question or the answer
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogateescape"))
+
+
+def decode(body: bytes) -> Any:
+    """A peer's JSON body; PeerAuthError for anything that is not JSON,
+    including nesting past Python's recursion limit (a RecursionError, not a
+    ValueError: 16 KiB of "[" is enough)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise PeerAuthError(f"answer is not JSON: {str(exc)[:100]}") from None
+
+
 def _time(text: str) -> float:
     value = float(text)
     if value != value or value in (float("inf"), float("-inf")):
@@ -184,7 +200,7 @@ def check_question(key: PeerKey, question: Question, me: str, now: float, replay
     """Raise PeerAuthError unless the question is signed with our key, meant
     for us, dated within MAX_SKEW of our clock and not seen before."""
     expected = _mac(key, b"overseer-ask-v1", *question._fields())
-    if not hmac.compare_digest(expected, question.mac):
+    if not _verifies(expected, question.mac):
         raise PeerAuthError(f"question signed as from {question.asker!r} does not verify (a different peer key?)")
     if question.peer != me:
         raise PeerAuthError(f"question from {question.asker!r} is meant for {question.peer!r}, not for us")
@@ -217,16 +233,15 @@ def check_answer(trust: PeerTrust, question: Question, status: int, headers: Map
         except ValueError:
             raise PeerAuthError("unsigned answer (no valid time)") from None
         expected = _mac(trust.key, b"overseer-answer-v1", *question._fields(), repr(said).encode(), body)
-        if not hmac.compare_digest(expected, headers.get(ANSWER_MAC.lower(), "")):
+        if not _verifies(expected, headers.get(ANSWER_MAC.lower(), "")):
             raise PeerAuthError("answer does not verify (not for our question, or a different peer key)")
         if abs(now - said) > MAX_SKEW:
             raise PeerAuthError(f"answer dated {said - now:+.1f}s from our clock (more than {MAX_SKEW:g}s)")
-    try:
-        answer = json.loads(body)
-    except ValueError as exc:
-        raise PeerAuthError(f"answer is not JSON: {exc}") from None
+    answer = decode(body)
     if not isinstance(answer, dict) or answer.get("etcd") not in (True, False, None):
         raise PeerAuthError("answer is not a failsafe status")
     if answer.get("server") != question.peer:
-        raise PeerAuthError(f"answer from {answer.get('server')!r}, not from {question.peer!r} whom we asked")
+        server = answer.get("server")
+        named = repr(server[:100]) if isinstance(server, str) else "no server name"
+        raise PeerAuthError(f"answer from {named}, not from {question.peer!r} whom we asked")
     return answer
