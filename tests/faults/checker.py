@@ -20,6 +20,8 @@ Verdict per schedule: overlaps above `replicas` (double actives), promotes
 under an epoch older than one already acted on, whether each service had its
 actives again within the bound after the faults healed (and how long it
 took), and the longest outage while some candidate was healthy.
+Relationships (start order, colocation) are judged over the same
+intervals by relations.py.
 """
 from __future__ import annotations
 

@@ -299,12 +299,13 @@ class Injector:
         return []
 
     def _cmd(self, fault, host):
-        action, how = fault.extra.split(":")
-        self.lab.command_fault(host, "pbx", action, how)
+        words = fault.extra.split(":")
+        service, action, how = words if len(words) == 3 else ("pbx", *words)
+        self.lab.command_fault(host, service, action, how)
         self._impair(host, True)
 
         def heal():
-            self.lab.command_fault(host, "pbx", action, None)
+            self.lab.command_fault(host, service, action, None)
             self._impair(host, False)
         return [(fault.duration, heal)]
 

@@ -14,7 +14,8 @@ Kinds (their `heal` undoes them after `duration`):
   etcd-kill      every etcd member killed; all restarted at heal
   master-kill-failover  the active's child of pbx killed (a failover starts), the
                  master agent SIGKILLed `extra` seconds later; restarted at heal
-  cmd            the target's promote or demote command of pbx hangs or fails
+  cmd            the target's promote or demote command of pbx (or of the
+                 service `extra` names first: db:promote:fail) hangs or fails
   child-kill     SIGKILL of a service's active child (a real failure; instant)
   switchover     `overseer switchover SERVICE [--to extra]` (instant)
   pause          `overseer pause SERVICE`; `resume` at heal
@@ -43,7 +44,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-from .docs import SPECS, Timing
+from .docs import RELATED_SPECS, SPECS, Timing
 from .lab import SERVERS
 
 HOST_TARGETS = (*SERVERS, "master", "etcd-leader", "active:pbx", "active:web")
@@ -175,8 +176,13 @@ def _related(seed: int, t: Timing, window: float) -> Optional[list[Fault]]:
     if kind == "db-kill":
         return [Fault(at, "child-kill", "active:db")]
     if kind == "db-and-web-kill":
-        # web's own failover lands while db has no active: it must wait for db's successor
-        return [Fault(at, "child-kill", "active:db"), Fault(round(at + span(0.0, 1.0), 2), "child-kill", "active:web")]
+        # db's promote fails everywhere for a while, so db has no active for
+        # longer than the order grace; web's own failover lands meanwhile and
+        # must wait for db's successor
+        fail = span(2 * t.actuator_timeout, 3 * t.actuator_timeout)
+        return [*(Fault(at, "cmd", host, fail, "db:promote:fail") for host in RELATED_SPECS["db"].candidates),
+                Fault(round(at + 0.1, 2), "child-kill", "active:db"),
+                Fault(round(at + span(1.0, 3.0), 2), "child-kill", "active:web")]
     if kind == "db-host-lost":
         return [Fault(at, rng.choice(["agent-kill", "cut"]), "active:db", span(1.2 * t.lease_ttl, 2 * t.lease_ttl))]
     if kind == "pbx-kill":
