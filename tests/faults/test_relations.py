@@ -166,3 +166,16 @@ def test_half_the_random_schedules_run_relationships_and_keep_their_other_faults
     assert random_schedule(1).related and random_schedule(1).to_json() == random_schedule(1).to_json()
     assert set(RELATED_SPECS) == {"db", "pbx", "web", "dialer"} and len(RELATED_FAULTS) == 8
     assert not set(RELATED_FAULTS) & set(EXTRAS)
+
+
+def test_a_dependent_started_on_a_stale_report_after_an_etcd_outage_is_flagged():
+    """The shape of fault-suite seed 7324's journal: db's active on a
+    stepped down (self-fenced during an etcd outage) at 3.5; when etcd
+    returned, web was started on b at 6.96, db promoted (on b) only at 8.07.
+    An etcd outage does not excuse the order."""
+    events = settled() + [ev(3.5, "a", "db", "demote", role="standby"), ev(3.4, "a", "web", "exit", role="active"),
+                          ev(6.96, "b", "web", "start", role="active"), ev(8.07, "b", "db", "promote")]
+    verdict = judge(events, heals=[6.5], blocked={"*": [[0.8, 6.5]]})
+    assert [v.split(" (grace")[0] for v in verdict.relations] == [
+        "order: web became active on b at 6.960 (0.46s after the heal at 6.500) while db, which it requires,"
+        " had none for 3.46s"], verdict.relations
