@@ -115,6 +115,9 @@ async def test_cold_standby_is_unknown_published_once_and_never_probed(tmp_path)
     await async_holds_for(lambda: len(published) == 2 and not marker.exists(), 0.3, "cold: nothing probed")
     mon.set_role("standby")                  # warm standby: checks run
     await async_poll_until(marker.exists, 10, "the touch check to run on a warm standby")
+    # both checks' first warm results published, so each has a cold message to go back to
+    await async_poll_until(lambda: {o.check for o in published[2:] if o.message != COLD_MESSAGE}
+                           == {"touch", "alive"}, 10, "both checks to publish on a warm standby")
     mon.set_role("stopped")
     mon.set_role("stopped")
     cold = [o for o in published[2:] if o.message == COLD_MESSAGE]
