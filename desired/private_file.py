@@ -1,7 +1,8 @@
 """Reading a secret from a file that only its owner may read, as ssh does with its keys.
 
-etcd's password file, etcd's TLS client key and the failsafe's peer key and
-certificate key are each refused unless they are a regular file owned by root
+etcd's password file, etcd's TLS client key, the failsafe's peer key and
+certificate key, and the checks' `secretFile` and `passwordFile`
+(observers/probes/_common.py) are each refused unless they are a regular file owned by root
 or by the user reading them that nobody else may read or write: a key that
 others may read is a key others hold, and the agent, which runs as root,
 would never notice. Every refusal names the file and the fix, never the

@@ -14,6 +14,7 @@ from overseer.observers.monitor import COLD_MESSAGE, ServiceMonitor, next_slot
 from overseer.observers.probes import ProbeResult
 from tests.support.peers.ami_server import AmiServer
 from tests.support.peers.local import grower
+from tests.support.secrets import write_secret
 from tests.support.waiting import async_holds_for, async_poll_until
 
 
@@ -189,7 +190,7 @@ async def test_secret_never_reaches_an_observation(tmp_path):
     ami = AmiServer(secret="right-secret").start()
     try:
         secret = tmp_path / "secret"
-        secret.write_text("wrong-but-secret-XYZ\n")
+        write_secret(secret, "wrong-but-secret-XYZ\n")
         doc = service({"name": "ami", "type": "asterisk-ami", "port": ami.port,
                        "username": "overseer", "secretFile": str(secret), "failAfter": 1})
         published = []
