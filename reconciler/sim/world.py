@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import logging
 import random
 from typing import Optional
@@ -183,17 +182,13 @@ class World:
             await asyncio.sleep(timeout)
             return Unanswered("silent")
         await asyncio.sleep(self.net.latency())
-        coro = answer(query, Caller(me))
-        task = self.loop.create_task(coro, context=self.contexts[peer.name].copy())
+        # the answer is the peer's work: it runs, late or never, as its process does
+        # (killed before it began, or frozen when the run ends, it never begins)
+        task = self.loop.create_task(answer(query, Caller(me)), context=self.contexts[peer.name].copy())
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.TimeoutError:
             return Unanswered("silent")
-        finally:
-            # the peer was killed before its answer began: its first step lies in
-            # the loop's graveyard, and the coroutine would warn "never awaited"
-            if self.loop.is_killed(key) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
-                coro.close()
 
     # --- agents as processes -----------------------------------------------------
 
@@ -367,6 +362,7 @@ class World:
         try:
             self.loop.run_until_complete(self.loop.create_task(self._main(), context=self.context))
         finally:
+            self.loop.end()
             self.trace.release(handler)
             self.loop.set_exception_handler(lambda loop, context: None)
         self.checker.finish()
