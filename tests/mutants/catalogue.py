@@ -46,6 +46,7 @@ class Mutant:
 # mutant a measured `within` and drop it from here.
 ESTIMATED: dict[str, int] = {
     "deadlines-1.05-leases": 1000,
+    "lag-limit-ignored": 300,
 }
 
 
@@ -216,6 +217,16 @@ MUTANTS: tuple[Mutant, ...] = (
         why="liveness, never: a failover onto a server whose kernel refuses the address (faultgen."
             "address_trouble, vip_fail); the service's own promote works, the address never comes up, "
             "and an active without its address is no active",
+    ),
+    Mutant(
+        "lag-limit-ignored",
+        "a failover promotes a standby past maxLagOnFailover (the limit is never applied)",
+        (Edit("reconciler/planner/lag.py",
+              "    allowed = [s for s in pool if not (placed and held_back(view, name, svc, s))]",
+              "    allowed = list(pool)"),),
+        ("lag",), within=None,
+        why="lag: a replicated db (faultgen.replication_lag) fails over while its standby's simulated lag "
+            "is past the limit (sim/replication.py)",
     ),
 )
 
