@@ -199,7 +199,7 @@ def replication_lag(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
     (replication.py), now and then past the limit, at times on every standby
     at once (the service then stays without an active by design)."""
     rng = _rng(seed, 67)
-    dbs = [svc for svc in s.services if svc.name == "db"]
+    dbs = [svc for svc in s.services if svc.name == "db" and svc.replicas == 1]   # one primary
     if not dbs or rng.random() >= 0.6:
         return s, []
     behind = rng.choice((0.2, 0.4, 0.7))
