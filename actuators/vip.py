@@ -82,6 +82,7 @@ class VipActuator(Actuator):
     def __init__(self, inner: Actuator, vip: Vip, service: str, ip: IpCommands = IP_COMMANDS) -> None:
         self.inner, self.vip, self.service, self.ip = inner, vip, service, ip
         self._on_exit = None
+        self._exits = 0   # children that died so far: a promote adds the address only to a child still there
         inner.on_exit = self._child_exited
 
     # --- the address -------------------------------------------------------
@@ -114,8 +115,18 @@ class VipActuator(Actuator):
         await self.inner.start(ctx)
 
     async def promote(self, ctx: ActionContext) -> None:
+        exits = self._exits
         await self.inner.promote(ctx)
+        if self._exits != exits:
+            # The child died while its promote ran (the fencer killed it while
+            # the agent was stopped: the promote command completes all the
+            # same). Its exit dropped the address; adding it now would leave it
+            # on a server whose lease is gone, with nobody to drop it, beside
+            # the successor's. The worker sees the exit and starts afresh.
+            return
         await self.add(ctx)
+        if self._exits != exits:
+            await self.drop(ctx)   # it died while the address went up: its own drop came first
 
     async def demote(self, ctx: ActionContext) -> None:
         await self.drop(ctx)   # before the service steps down: never two holders
@@ -157,6 +168,7 @@ class VipActuator(Actuator):
         # The active (a child, or an exec/systemd main process) died: the
         # master will promote elsewhere, so the address
         # must go now, not at our next converge pass.
+        self._exits += 1
         try:
             self.ip.delete_now(self.vip)
         except OSError as exc:

@@ -23,7 +23,7 @@ from .common import fail
 @click.option("--restart-after", default=10.0, show_default=True, type=click.FloatRange(0),
               metavar="SECONDS", help="start an agent that exited again after this long")
 def demo(listen: str, folder: str, restart_after: float) -> None:
-    """Run a local three-server cluster with a fake PBX, a web app and a recorder."""
+    """Run a local three-server cluster with a fake PBX and its dialer, a web app and a recorder."""
     from overseer.desired.store.local_etcd import LocalEtcdError
     from overseer.reconciler.demo.processes import DemoError
     from overseer.reconciler.demo.session import Demo

@@ -1,4 +1,4 @@
-"""The demo's documents: cluster `demo`, servers pbx1, pbx2, web1, three services.
+"""The demo's documents: cluster `demo`, servers pbx1, pbx2, web1, four services.
 
 All three "servers" are agents on this machine (address 127.0.0.1, one
 agentPort each); failure domains switch-a/switch-b are labels only here. The
@@ -6,6 +6,11 @@ services run under the `process` actuator:
 
 - `pbx`: the fake PBX, checked over AMI (login + Ping, channel count);
   cold standby, so only the active listens on the one AMI port.
+- `dialer`: a stand-in that just runs, `colocateWith: pbx` (a real dialer
+  originates calls through the PBX's local AMI): active only where the PBX
+  is, it stops before the PBX leaves a server and starts once the PBX is
+  active on the next one; cold standby, as a dialer beside a standby PBX
+  would dial for nothing.
 - `web`: the small web app, checked with `http` and `threads`; cold standby.
 - `recorder`: all-active heartbeat writer with a `command` check and a
   non-critical `disk` check (it paints the board, never moves anything).
@@ -90,6 +95,21 @@ spec:
 """
 
 
+def _dialer() -> str:
+    return f"""\
+apiVersion: overseer/v1
+kind: Service
+metadata: {{name: dialer}}
+spec:
+  colocateWith: pbx
+  standby: cold
+  candidates: [pbx1, pbx2]
+  actuator: {{type: process, command: {_module("dialer")}, timeout: 5s}}
+  checks:
+    - {{name: alive, type: process}}
+"""
+
+
 def _web(ports: Ports) -> str:
     command = _module("web_app", "--port", str(ports.web))
     match = json.dumps(f"overseer.reconciler.demo.web_app --port {ports.web}")
@@ -128,5 +148,5 @@ spec:
 def documents(folder: Path, ports: Ports, secret: Path) -> str:
     """Every document of the demo cluster as one multi-document YAML text."""
     docs = [_head()] + [_server(s, ports.agents[s]) for s in SERVERS]
-    docs += [_pbx(ports, secret), _web(ports), _recorder(folder)]
+    docs += [_pbx(ports, secret), _dialer(), _web(ports), _recorder(folder)]
     return "---\n".join(docs)

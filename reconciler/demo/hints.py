@@ -46,6 +46,7 @@ def banner(*, took: float, cluster: str, folder: str, board: str, etcd_url: str,
         f"  master:  {master}",
         "  agents:  " + ", ".join(f"{s} pid {p}" for s, p in agents.items()),
         f"  pbx:     active on {pbx}, fake PBX pid {pid}",
+        "  dialer:  colocated with pbx: it stops before pbx leaves a server and starts where pbx is active next",
         "Try:",
         f"  {command(etcd_url, 'status')}",
         f"  kill -9 {pid}    # the active PBX" + (

@@ -29,6 +29,8 @@ faults as they begin.
 """
 from __future__ import annotations
 
+import math
+
 from typing import TYPE_CHECKING, Optional
 
 from . import bounds, calm
@@ -63,6 +65,7 @@ class Checker:
         self.worst_outage = 0.0
         self.recovery: dict[str, float] = {}
         self.effects = 0
+        self.thawed_at: dict[str, float] = {}   # server -> when its frozen host last thawed
         self.log: list[tuple] = []              # (t, server, service, before, after, why)
         self.begun: list[Begun] = []
         # what was judged, so a run shows its checks could have failed
@@ -129,7 +132,9 @@ class Checker:
                 self.violation("safety", f"{actuator.service} promoted on {actuator.server} under stale "
                                          f"epoch {epoch} (masters: {self._epochs_text()})")
             plan = self._plan(actuator.service)
-            actives = self.actives(actuator.service)
+            # a host thawed less than THAW_GRACE ago is judged by _after_thaw, at the grace's end
+            actives = [a for a in self.actives(actuator.service)
+                       if a == actuator.server or t - self.thawed_at.get(a, -math.inf) >= THAW_GRACE]
             if plan is not None and len(actives) > plan.replicas:
                 self.violation("safety", f"{actuator.service}: {len(actives)} actives ({', '.join(actives)}) "
                                          f"> replicas {plan.replicas}")
@@ -162,6 +167,7 @@ class Checker:
     def thawed(self, server: str) -> None:
         """A frozen host thaws: its actives act again, until its fencer kills them."""
         loop = self.world.loop
+        self.thawed_at[server] = self.world.now()
         loop.call_at_global(loop.global_time() + THAW_GRACE, self._after_thaw, server, context=self.world.context)
 
     def _after_thaw(self, server: str) -> None:

@@ -60,12 +60,18 @@ def pids():
         kill(pid)
 
 
-async def test_exec_pidfile_process_exit_is_reported_at_once(ctx, tmp_path, pids):
-    pidfile = tmp_path / "svc.pid"
+def _followed_daemon(pidfile, *checks):
+    """An exec service whose start forks a daemon writing `pidfile`, following
+    `checks` (by default one process check on that pidfile), and its exits."""
     act = build_actuator("pbx", ExecActuator.model_validate(
         {"type": "exec", "start": daemon(pidfile), "stop": kill_from(pidfile)}))
-    act.follow([process_check(pidfile=str(pidfile))])
-    exits = Exits(act)
+    act.follow(list(checks) or [process_check(pidfile=str(pidfile))])
+    return act, Exits(act)
+
+
+async def test_exec_pidfile_process_exit_is_reported_at_once(ctx, tmp_path, pids):
+    pidfile = tmp_path / "svc.pid"
+    act, exits = _followed_daemon(pidfile)
     await act.start(ctx)
     pid = int(wait_file(pidfile))
     pids.append(pid)
@@ -84,10 +90,7 @@ async def test_exec_pidfile_process_exit_is_reported_at_once(ctx, tmp_path, pids
 
 async def test_a_stop_we_ran_is_no_exit(ctx, tmp_path, pids):
     pidfile = tmp_path / "svc.pid"
-    act = build_actuator("pbx", ExecActuator.model_validate(
-        {"type": "exec", "start": daemon(pidfile), "stop": kill_from(pidfile)}))
-    act.follow([process_check(pidfile=str(pidfile))])
-    exits = Exits(act)
+    act, exits = _followed_daemon(pidfile)
     await act.start(ctx)
     pids.append(int(wait_file(pidfile)))
     await async_poll_until(lambda: act.watched, 5, "the daemon to be watched")
@@ -98,10 +101,7 @@ async def test_a_stop_we_ran_is_no_exit(ctx, tmp_path, pids):
 async def test_a_restart_watches_the_new_process(ctx, tmp_path, pids):
     """The watch is bound to one process; a start resolves the pid again."""
     pidfile = tmp_path / "svc.pid"
-    act = build_actuator("pbx", ExecActuator.model_validate(
-        {"type": "exec", "start": daemon(pidfile), "stop": kill_from(pidfile)}))
-    act.follow([process_check(pidfile=str(pidfile))])
-    exits = Exits(act)
+    act, exits = _followed_daemon(pidfile)
     for n in (1, 2):
         pidfile.unlink(missing_ok=True)
         await act.start(ctx)
@@ -151,10 +151,8 @@ async def test_a_pidfile_older_than_its_process_names_a_reused_pid(ctx, tmp_path
 async def test_a_pidfile_naming_another_program_is_not_watched(ctx, tmp_path, pids):
     """With a name check beside the pidfile check, the pidfile's pid must be that program."""
     pidfile = tmp_path / "svc.pid"
-    act = build_actuator("pbx", ExecActuator.model_validate(
-        {"type": "exec", "start": daemon(pidfile), "stop": kill_from(pidfile)}))
-    act.follow([process_check("pid", pidfile=str(pidfile)), process_check("named", name="kamailio")])
-    exits = Exits(act)
+    act, exits = _followed_daemon(pidfile, process_check("pid", pidfile=str(pidfile)),
+                                  process_check("named", name="kamailio"))
     await act.start(ctx)
     pid = int(wait_file(pidfile))
     pids.append(pid)

@@ -180,3 +180,30 @@ def test_a_crashed_child_drops_the_address_at_once(fake_ip):
     inner.on_exit("pbx", -9, "killed by SIGKILL")   # what the process actuator calls on a crash
     assert calls.read_text().splitlines() == ["addr del 10.0.0.50/24 dev eth0"]
     assert heard == [("pbx", -9, "killed by SIGKILL")]   # and the agent still hears of it
+
+
+class DiesDuringPromote(Recorder):
+    """A child the fencer kills while its promote command runs (the agent stopped)."""
+
+    async def promote(self, ctx):
+        self.log.append("promote")
+        self.on_exit("pbx", -9, "killed by SIGKILL")
+
+
+def test_no_address_for_a_child_that_died_while_it_was_promoted(fake_ip):
+    tmp, calls, log = fake_ip
+    inner = DiesDuringPromote(log)
+    actuator = vipmod.VipActuator(inner, Vip(address="10.0.0.50/24", interface="eth0"), "pbx")
+    asyncio.run(actuator.promote(ActionContext("lab", "pbx", "pbx1", "active", 3)))
+    # the exit's own drop, and no add after it: that address would have no owner left to drop it
+    assert calls.read_text().splitlines() == ["addr del 10.0.0.50/24 dev eth0"]
+
+
+def test_a_child_that_dies_while_its_address_goes_up_loses_it(fake_ip, monkeypatch):
+    tmp, calls, log = fake_ip
+    inner = Recorder(log)
+    actuator = vipmod.VipActuator(inner, Vip(address="10.0.0.50/24", interface="eth0", arpCount=1), "pbx")
+    monkeypatch.setattr(vipmod, "announce", lambda interface, ip: inner.on_exit("pbx", -9, "killed"))
+    asyncio.run(actuator.promote(ActionContext("lab", "pbx", "pbx1", "active", 3)))
+    assert calls.read_text().splitlines() == ["addr replace 10.0.0.50/24 dev eth0",
+                                              "addr del 10.0.0.50/24 dev eth0", "addr del 10.0.0.50/24 dev eth0"]

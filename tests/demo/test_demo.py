@@ -101,6 +101,16 @@ class Banner:
         out.until(r"Ctrl-C stops everything", 10)
 
 
+def dialer_active_on(store: Store, server: str) -> None:
+    """The dialer (colocateWith: pbx) reported active on `server` under its current assignment."""
+    def there():
+        snap = store.snapshot()
+        a, r = snap.assignments.get("dialer"), snap.reports.get((server, "dialer"))
+        return (a is not None and tuple(a.active) == (server,) and r is not None and r.role == "active"
+                and r.outcome == "ok" and r.assigned >= a.time and r.pid and psutil.pid_exists(r.pid))
+    wait_for(there, timeout=20, what=f"dialer active on {server}, where pbx is")
+
+
 def first_failover(out: Output, banner: Banner, store: Store) -> tuple[Where, Where, str]:
     """Kill the active PBX the banner named; (before, after, the hint printed after the move)."""
     # the banner comes once every critical check judged the PBX where it runs
@@ -108,9 +118,11 @@ def first_failover(out: Output, banner: Banner, store: Store) -> tuple[Where, Wh
     assert first.ready and first.pid == banner.pid and first.pbx in ("pbx1", "pbx2"), first
     other = {"pbx1": "pbx2", "pbx2": "pbx1"}[first.pbx]
     assert banner.next == other
+    dialer_active_on(store, first.pbx)
     os.kill(banner.pid, signal.SIGKILL)
     moved = moves_to(store, other)
     assert psutil.pid_exists(moved.pid)
+    dialer_active_on(store, other)   # colocated: it follows the PBX
     hint = out.until(rf"pbx: active on {other}, fake PBX pid {moved.pid}   \((.*)\)$", 10).group(1)
     return first, moved, hint
 

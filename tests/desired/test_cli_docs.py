@@ -49,13 +49,15 @@ def test_validate_exit_codes(tmp_path):
 def test_apply_prints_kubectl_style_and_is_idempotent(etcd_url, example, cluster_name):
     first = run("apply", "-f", str(example), etcd=etcd_url)
     assert first.exit_code == 0, first.stderr
+    # in the file's order: servers in the hierarchy's, services in start order
     assert first.stdout.splitlines() == [
         f"cluster.overseer/{cluster_name} created", "server.overseer/pbx1 created",
-        "server.overseer/pbx2 created", "server.overseer/web1 created",
-        "service.overseer/asterisk created", "generation 1"]
+        "server.overseer/pbx2 created", "server.overseer/web1 created", "server.overseer/db1 created",
+        "server.overseer/db2 created", "service.overseer/db created", "service.overseer/web created",
+        "service.overseer/asterisk created", "service.overseer/dialer created", "generation 1"]
     second = run("apply", "-f", str(example), etcd=etcd_url)
     assert second.exit_code == 0
-    assert second.stdout.splitlines()[-2:] == ["service.overseer/asterisk unchanged", "generation 1"]
+    assert second.stdout.splitlines()[-2:] == ["service.overseer/dialer unchanged", "generation 1"]
 
 
 def test_round_trip_apply_then_get_yaml(etcd_url, example, cluster_name):
@@ -63,9 +65,11 @@ def test_round_trip_apply_then_get_yaml(etcd_url, example, cluster_name):
     got = run("get", "all", "-o", "yaml", etcd=etcd_url, cluster=cluster_name)
     assert got.exit_code == 0, got.stderr
     safe = YAML(typ="safe", pure=True)
-    assert list(safe.load_all(got.stdout)) == list(safe.load_all(example.read_text()))
+    written = list(safe.load_all(example.read_text()))
+    # `get` lists by kind, then name; the example is written in start order
+    assert list(safe.load_all(got.stdout)) == sorted(written, key=lambda d: (d["kind"], d["metadata"]["name"]))
     one = run("get", "Services", "asterisk", "-o", "json", etcd=etcd_url, cluster=cluster_name)
-    assert json.loads(one.stdout) == list(safe.load_all(example.read_text()))[-1]
+    assert json.loads(one.stdout) == next(d for d in written if d["metadata"]["name"] == "asterisk")
     svc = run("get", "svc", etcd=etcd_url, cluster=cluster_name)
     assert "service/asterisk" in svc.stdout
 
@@ -96,10 +100,11 @@ def test_rejected_apply_writes_nothing(etcd_url, example, cluster_name):
     before = documents.revision(client)
     bad = example.parent / "bad.yaml"
     bad.write_text(example.read_text().replace("replicas: 1", "replicas: 3"))
+    line = next(n for n, text in enumerate(bad.read_text().splitlines(), 1) if "replicas: 3" in text)
     result = run("apply", "-f", str(bad), etcd=etcd_url)
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
-        f"{bad}:49: spec.replicas: replicas (3) is larger than the number of candidates (2)"]
+        f"{bad}:{line}: spec.replicas: replicas (3) is larger than the number of candidates (2)"]
     assert documents.revision(client) == before
     client.close()
 

@@ -55,7 +55,7 @@ def assert_applied(get_json: subprocess.CompletedProcess) -> None:
     body = json.loads(ok(get_json).stdout)
     [cluster] = body["items"]
     assert cluster["kind"] == "Cluster" and cluster["metadata"]["name"] == "qsuite"
-    assert cluster["spec"]["hierarchy"] == ["pbx1", "pbx2", "web1"]
+    assert cluster["spec"]["hierarchy"] == ["pbx1", "pbx2", "web1", "db1", "db2"]
 
 
 # --- TLS -----------------------------------------------------------------------

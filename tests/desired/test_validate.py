@@ -68,7 +68,8 @@ def test_spec_example_is_valid():
     assert loaded.errors == ()
     assert [(s.kind, s.name) for s in loaded.sources] == [
         ("Cluster", "qsuite"), ("Server", "pbx1"), ("Server", "pbx2"), ("Server", "web1"),
-        ("Service", "asterisk")]
+        ("Server", "db1"), ("Server", "db2"), ("Service", "db"), ("Service", "web"), ("Service", "asterisk"),
+        ("Service", "dialer")]
 
 
 def test_several_errors_in_several_files_are_all_reported(tmp_path):

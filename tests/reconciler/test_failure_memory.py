@@ -48,7 +48,7 @@ def test_cold_standby_fails_over_back_and_forth_and_survives_the_other_agent(clu
     counts = status["services"]["pbx"]["failures"]
     assert counts["pbx1"]["count"] == 1 and counts["pbx1"]["marked"], counts
     assert counts["pbx2"]["count"] == 1
-    text = cluster.cli("status").stdout
+    text = cluster.cli("status", "--wide").stdout   # the whole cell: the default table cuts to 80 columns
     assert "pbx1 1 (marked) expires in 9m" in text, text
 
 

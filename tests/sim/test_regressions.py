@@ -50,6 +50,8 @@ FOUND = {
     77798: "the fencer killed a warm active while its self-fence demoted it; the demote 'succeeding' left a standby with no process, never started: replicas 2 stuck at 1 active",
     680: "not a bug in Overseer: the relations check gave a follower left where its anchor died during an etcd outage"
          " no more time than a lease, though no master can move anything until etcd is back",
+    2591: "not a bug in Overseer: the checker counted a thawed host's child, which acts until its fencer's overdue"
+          " kill, as a second active the instant a successor was promoted, inside the grace it gives a thaw",
 }
 # Found by the simulator once commands ran as production runs them (a failing
 # or hung command may have done its work) and a demote without a command did nothing.
@@ -113,6 +115,10 @@ def _as_found(seed: int) -> Schedule:
     return schedule.but(fence=None)
 
 
+SCRIPTED["seed-4742-without-fence-agents"] = (
+    "a promote that finished while its agent was paused, its child since killed by the fencer: on the resume the "
+    "VIP actuator added the address after the child's exit had dropped it, beside the successor's",
+    draw(4742).but(fence=None))
 SCRIPTED["seed-3309-without-fence-agents"] = (
     "a warm active with no demote command counted as standby after a self-fence's demote, which ran no "
     "command: a vouch meanwhile dropped its group, and its hung stop ran it beside its successor: two actives",
