@@ -70,6 +70,12 @@ FOUND_WITH_RELATIONS = {
     933: "a restarted agent with a dependent and what it requires both assigned to it promoted them at once",
     421: "a paused follower whose active had fenced itself still held its anchor's move until the resume: late",
 }
+# Found once the simulator drew a replicated database whose standbys' lag drifts
+# (faultgen.replication_lag): with every generator up to it.
+FOUND_WITH_LAG = {
+    1019: "an abandoned 'standby' report that landed late over the newer one hid the agent's answer: the"
+          " handover to the standby under the anchor waited for it until the end (never)",
+}
 _WITH_RELATIONS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
                    "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way", "relations")
 
@@ -131,6 +137,7 @@ for _seed, _what in FOUND_WITH_RELATIONS.items():
     if draw(_seed, extras=_WITH_RELATIONS) != draw(_seed, extras=EXTRAS):
         SCRIPTED[f"seed-{_seed}-as-found"] = (_what, draw(_seed, extras=_WITH_RELATIONS))
 FOUND.update(FOUND_WITH_RELATIONS)
+FOUND.update(FOUND_WITH_LAG)
 
 _RUN_SCRIPTED = """
 import sys
