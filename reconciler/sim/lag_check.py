@@ -17,10 +17,9 @@ publication, the decision, a demote and the promote itself):
   conditions, and no injected fault on it there) or was plainly not in the
   failover's pool (its agent down since a lease before the window, or it is
   the active being replaced: active within the window), one of them with a lag
-  within the limit and below X's was passed over: a violation. Not when the
-  replaced active stood down (demoted) within the window: the successor
-  named meanwhile stays first (lag.rank's hints), and the standby order it
-  may have been named from is candidates order, not lag.
+  within the limit and below X's was passed over: a violation. A successor
+  named in a handover's first phase keeps its place only among equal lags
+  (lag.rank), so a handover is judged as any failover.
 Invariant "lag".
 """
 from __future__ import annotations
@@ -83,8 +82,6 @@ class LagCheck:
             if other == chosen or self.down_since.get(other, t + 1) <= start - s.ttl - s.margin - SLACK:
                 continue
             if checker.placement.left_active.get((other, service), -1e9) >= start:
-                if self._demoted(other, service, start):
-                    return   # a successor named while it stood down keeps its place (lag.rank's hints)
                 continue   # the active it replaces: assigned still, so in no failover's pool
             lag = self._known(other, service, start, t, faults=True)
             if lag is None:
@@ -119,10 +116,6 @@ class LagCheck:
             if faults and (f.service == service or (f.kind == "vip_fail" and vip)):
                 return None
         return lag
-
-    def _demoted(self, server: str, service: str, start: float) -> bool:
-        return any(when >= start and where == server and name == service and before == "active"
-                   and after == "running" for when, where, name, before, after, _ in self.checker.log)
 
     def _unjudged(self, service: str, start: float, t: float) -> bool:
         """An operator's switchover of the service (its target is the

@@ -75,6 +75,8 @@ FOUND_WITH_RELATIONS = {
 FOUND_WITH_LAG = {
     1019: "an abandoned 'standby' report that landed late over the newer one hid the agent's answer: the"
           " handover to the standby under the anchor waited for it until the end (never)",
+    566: "the head of a standby list written while the database waited for what it requires (candidates"
+         " order) was promoted as a named successor over a standby less behind",
 }
 _WITH_RELATIONS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
                    "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way", "relations")
