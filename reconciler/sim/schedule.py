@@ -139,6 +139,7 @@ EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_lo
           "address_trouble", "relations", "replication_lag")
 EXTRAS_BEFORE_DEADLINES = EXTRAS[:4]   # before the checker judged per-fault deadlines
 EXTRAS_BEFORE_ETCD_MODEL = EXTRAS[:6]  # before faultgen.py (etcd's members, troubles, slack eaters ...)
+EXTRAS_BEFORE_LAG = EXTRAS[:EXTRAS.index("replication_lag")]   # before replicated databases drifted lag
 # drawn for every schedule, blips only or not (the others: only beside real faults)
 _EVERY_SCHEDULE = ("etcd_members", "etcd_trouble")
 

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from overseer.reconciler.sim.schedule import (
-    BLIPS_UPTO, BLIPS_UPTO_BEFORE, EXTRAS, EXTRAS_BEFORE_DEADLINES, Fault, Schedule, ServicePlan, draw,
+    BLIPS_UPTO, BLIPS_UPTO_BEFORE, EXTRAS, EXTRAS_BEFORE_DEADLINES, EXTRAS_BEFORE_LAG, Fault, Schedule, ServicePlan,
+    draw,
 )
 from tests.sim.test_simulator import _sim
 
@@ -123,14 +124,15 @@ def _as_found(seed: int) -> Schedule:
     return schedule.but(fence=None)
 
 
+# Both as drawn before replicated databases (faultgen.replication_lag made 4742's db warm and replicated).
 SCRIPTED["seed-4742-without-fence-agents"] = (
     "a promote that finished while its agent was paused, its child since killed by the fencer: on the resume the "
     "VIP actuator added the address after the child's exit had dropped it, beside the successor's",
-    draw(4742).but(fence=None))
+    draw(4742, extras=EXTRAS_BEFORE_LAG).but(fence=None))
 SCRIPTED["seed-3309-without-fence-agents"] = (
     "a warm active with no demote command counted as standby after a self-fence's demote, which ran no "
     "command: a vouch meanwhile dropped its group, and its hung stop ran it beside its successor: two actives",
-    draw(3309).but(fence=None))
+    draw(3309, extras=EXTRAS_BEFORE_LAG).but(fence=None))
 FOUND.update(FOUND_WITH_COMMANDS)
 for _seed in sorted(set(FOUND) - set(_EXTRAS_CAME_LATER)):
     if _as_found(_seed) != draw(_seed, extras=EXTRAS):
