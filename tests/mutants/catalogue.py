@@ -220,7 +220,7 @@ MUTANTS: tuple[Mutant, ...] = (
         (Edit("reconciler/planner/lag.py",
               "    allowed = [s for s in pool if not (placed and held_back(view, name, svc, s))]",
               "    allowed = list(pool)"),),
-        ("lag",), within=420,   # caught by 5 of seeds 1..300 (first at 87); 412 seeds miss it 1 time in 1,000
+        ("lag",), within=520,   # caught by 4 of seeds 1..300 (first at 87); 515 seeds miss it 1 time in 1,000
         why="lag: a replicated db (faultgen.replication_lag) fails over while its standby's simulated lag "
             "is past the limit (sim/replication.py)",
     ),
