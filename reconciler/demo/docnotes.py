@@ -134,7 +134,7 @@ NOTES = {
 
     # --- Match
     "Match.name": "every process whose name, executable or argv[0] (base names) equals it",
-    "Match.pidfile": "the process whose pid this file holds",
+    "Match.pidfile": "the process whose pid is on this file's first line (a PostgreSQL postmaster.pid works as it is)",
     "Match.unit": "the main process (MainPID) of this systemd unit",
     "Match.cmdline": "every process whose arguments, joined by spaces, contain it (never the agent)",
 
