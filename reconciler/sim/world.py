@@ -34,6 +34,7 @@ from .fence_agents import SimFenceAgents, with_fence_agents
 from .loop import PROCESS, VirtualLoop
 from .network import EtcdLane, Network
 from .procs import SimActuator, SimFencer, SimHealthz, SimServerHealth, sim_probe
+from .replication import SimReplication, check_doc
 from .schedule import SERVERS, Schedule
 
 CLUSTER = "sim"
@@ -51,6 +52,7 @@ class World:
         self.rng = random.Random(schedule.seed * 7919 + 17)   # runtime draws: latencies, step times
         # commands' partial work, the fencer's kill, `ip addr`: draws of their own, the above unchanged
         self.proc_rng = random.Random(schedule.seed * 7919 + 23)
+        self.replication = SimReplication(schedule)   # each standby's lag, drifting: streams of its own
         self.context = contextvars.Context()                  # the world's own: never frozen
         members = tuple(f"m{i + 1}" for i in range(schedule.members))
         # every server lists every member, in one order (docs/etcd-production.md)
@@ -120,7 +122,8 @@ class World:
                 actuator["demote"] = ["sim", "demote"]
             alive = {"name": "alive", "type": "process"}
             spec = {"standby": svc.standby, "replicas": svc.replicas,
-                    "candidates": list(self.candidates[svc.name]), "actuator": actuator, "checks": [alive]}
+                    "candidates": list(self.candidates[svc.name]), "actuator": actuator,
+                    "checks": [alive] + [c for c in (check_doc(svc),) if c]}
             if svc.requires:
                 spec["requires"] = list(svc.requires)
             if svc.colocate:
