@@ -123,7 +123,7 @@ class Agent:
         self.local.notifier = notifier
         self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
                                  self._failsafe, self._lease_changed, vouch=self._vouch,
-                                 clock=self.edges.monotonic, edges=self.edges, on_down=lambda: self.desk.etcd_away())
+                                 clock=self.edges.monotonic, edges=self.edges)
         self.vouches.everyone_until(self.started_at + spec.leaseTTL)   # see Vouches
         self.mastership = Mastership(self.store, self.me, self.presence, self.started,
                                      self._wake_in, self._changed.set, self.edges, MasterEvents(notifier),

@@ -67,8 +67,7 @@ class Presence:
                  failsafe: Callable[[], Awaitable[tuple[bool, bool]]],
                  on_lease_change: Callable[[], Awaitable[None]],
                  vouch: Callable[[float], None] = lambda seconds: None,
-                 clock: Callable[[], float] = time.monotonic, edges: Edges = REAL,
-                 on_down: Callable[[], None] = lambda: None):
+                 clock: Callable[[], float] = time.monotonic, edges: Edges = REAL):
         self.store = store
         self.etcd, self._given_lane = edges.etcd, edges.keepalive
         self.record = record
@@ -77,7 +76,6 @@ class Presence:
         self.failsafe = failsafe
         self.on_lease_change = on_lease_change
         self.vouch = vouch  # tells the fencer process how long our actives stay legitimate
-        self.on_down = on_down  # our keep-alives just began to fail: peers will ask us soon (peer_desk)
         self.clock = clock
         self.state = PresenceState()
         # compared as records, not as JSON: serialising on every keep-alive was
@@ -110,9 +108,15 @@ class Presence:
         lease = await self._on_lane(self.store.grant_lease, self.ttl)
         record = self.record()
         await self.etcd(self.store.put_server, record, lease)
+        # Legitimate from when we asked for the lease (it lives a TTL from its
+        # commit, later), or from when our peers last vouched for us if that
+        # is later: a grant waits for etcd's save, on a slow disk longer than
+        # the rest of a lease, and a vouch holds whatever became of the lease.
+        # Nothing else carries over from the old lease.
+        kept = self.state.kept_at if self._kept_by_peers(self.clock()) else sent
         self.state.lease, self.state.last_renewed = lease, sent
-        self.state.vouched_until = 0.0  # a new lease: nothing carried over from the old one
-        self._legitimate_until(sent)
+        self.state.vouched_until = 0.0
+        self._legitimate_until(max(sent, kept))
         self.state.etcd_ok, self.state.fenced = True, False
         self._deadline_moved.set()
         self.state.lease_generation += 1
@@ -331,7 +335,6 @@ class Presence:
         if was_ok:
             log.warning("etcd unreachable: %s (lease renewed %.1fs ago)", exc,
                         self.clock() - self.state.last_renewed)
-            self.on_down()
         if self._rescuer is None or self._rescuer.done():
             self._rescuer = asyncio.create_task(self._rescue_while_down(), name="rescue keep-alives")
         silent_for = self.clock() - self.state.last_renewed
@@ -342,7 +345,18 @@ class Presence:
         # meanwhile fenced us after etcd had come back (found by the simulator:
         # a short etcd outage while one peer was paused).
         if self._ask is None or self._ask.done():
-            self._ask = asyncio.create_task(self._ask_peers(), name="failsafe query")
+            self._ask = asyncio.create_task(self._ask_while_away(), name="failsafe queries")
+
+    async def _ask_while_away(self) -> None:
+        """Ask the peers again and again, until etcd renews us (a keep-alive
+        or a new lease gets through) or we fenced. On a loop of its own, not
+        once per failed tick: a tick that takes a new lease waits for etcd's
+        commit (two saves of a slow disk), and our legitimacy must go on
+        being extended meanwhile while every peer still cannot renew either
+        (simulator: an etcd stall longer than the lease, then slow fsync)."""
+        while not self.state.etcd_ok and not self.state.fenced:
+            await self._ask_peers()
+            await asyncio.sleep(RETRY_WHILE_DOWN)
 
     async def _ask_peers(self) -> None:
         self.state.asking = True
