@@ -6,9 +6,10 @@ does not answer, overlapping ones on fresh connections as well. Our actives are 
 renewal we sent (`vouched_until`); a deadline guard fences them (`on_fence`)
 when that passes, even while a call still hangs on a dropped link, so they are
 down before the lease can expire for the others. From half the TTL without a
-renewal the agent asks its peers (`failsafe`) every tick: if all answer and
-none reaches etcd, the outage is etcd's and the legitimacy is extended from
-the moment we asked (the peers also vouch for us, failsafe.py). A peer that reaches etcd
+renewal the agent asks its peers (`failsafe`), again every 0.2 s after each
+verdict until etcd renews it: if all answer and none reaches etcd, the
+outage is etcd's and the legitimacy is extended from the moment we asked
+(the peers also vouch for us, failsafe.py). A peer that reaches etcd
 extends nothing: we may be the one cut off, or just the last to reconnect,
 and a keep-alive that gets through in time settles it. A lease found expired
 fences too once that legitimacy has run out: the master may already have
