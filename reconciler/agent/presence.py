@@ -56,6 +56,7 @@ class PresenceState:
     lease_generation: int = 0          # bumps each time we had to take a new lease
     kept_at: float = float("-inf")     # last time failsafe said "everyone lost etcd"
     vouched_until: float = 0.0         # monotonic time our actives stop being legitimate
+    fencer_until: float = 0.0          # monotonic time the fencer process kills them (last told)
     asking: bool = False               # a failsafe query of the peers is under way
     lost_at: Optional[float] = None    # when etcd last told us our lease had expired
     kept_through: Optional[float] = None  # that happened while our actives were legitimate: kept
@@ -202,7 +203,8 @@ class Presence:
         # moment when nobody reached etcd: every peer vouched for us until a lease
         # after its answer, and a master moves nothing of ours before that ends).
         self.state.vouched_until = max(self.state.vouched_until, moment + self.ttl * 0.8)
-        self.vouch(moment + self.ttl * 0.95 - self.clock())
+        self.state.fencer_until = moment + self.ttl * 0.95
+        self.vouch(self.state.fencer_until - self.clock())
 
     async def tick(self) -> None:
         try:

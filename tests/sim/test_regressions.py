@@ -141,6 +141,8 @@ FOUND.update(FOUND_WITH_RELATIONS)
 FOUND.update({
     2718: "an etcd stall longer than the lease, then slow fsync: peers whose reads worked again said they reached"
           " etcd though none could renew yet; the askers fenced and the service moved on blips",
+    2168: "a slow etcd: an agent kept on its peers' word promoted a service and told its fencer nothing; paused"
+          " past its lease, its active ran beside the successor the master promoted: two actives",
 })
 
 _RUN_SCRIPTED = """
