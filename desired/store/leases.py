@@ -1,11 +1,13 @@
-"""The presence lease's own etcd connection: grant, keep alive, rescue, revoke.
+"""The presence lease's own etcd connection: keep alive, rescue, revoke; and grants.
 
 Keep-alives must never wait behind other etcd work (a large snapshot read, a
 burst of fenced writes): they decide whether an agent fences itself. So leases
 can live on a connection of their own with a short timeout, and while etcd
 does not answer, rescue keep-alives open fresh connections that replace it
-once one gets through. Store (store.py) mixes this in; everything else it
-does uses the shared connection.
+once one gets through. A grant is not one of them: it is a raft write, which
+waits for etcd's next save to disk (two, if one is under way), so it goes on
+the shared connection with its ordinary timeout. Store (store.py) mixes this
+in; everything else it does uses the shared connection.
 """
 from __future__ import annotations
 
@@ -67,8 +69,13 @@ class LeaseChannel:
         return self._lease_client or self.client
 
     def grant_lease(self, ttl: float) -> int:
+        """A new lease, on the shared connection: with the lease channel's
+        short timeout, a grant on an etcd slow to save (it resumed from a
+        stall with every lease expired, on a slow disk) gave up before its
+        commit and went to the back of the queue again, while the agent's
+        deadline ran out (simulator seed 2718)."""
         # etcd leases are whole seconds; round up so we never promise less
-        return self._lease_call(self._leases.lease, max(1, math.ceil(ttl))).id
+        return call(self.client.lease, self.cfg, max(1, math.ceil(ttl)), _client=self.client).id
 
     def keepalive(self, lease_id: int) -> int:
         """Refresh the lease; returns the TTL etcd granted. Raises LeaseLost."""

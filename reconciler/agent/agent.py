@@ -123,7 +123,7 @@ class Agent:
         self.local.notifier = notifier
         self.presence = Presence(self.store, self._record, spec.leaseTTL, self._fence,
                                  self._failsafe, self._lease_changed, vouch=self._vouch,
-                                 clock=self.edges.monotonic, edges=self.edges, on_down=lambda: self.desk.etcd_away())
+                                 clock=self.edges.monotonic, edges=self.edges)
         self.vouches.everyone_until(self.started_at + spec.leaseTTL)   # see Vouches
         self.mastership = Mastership(self.store, self.me, self.presence, self.started,
                                      self._wake_in, self._changed.set, self.edges, MasterEvents(notifier),
@@ -323,12 +323,13 @@ class Agent:
         return state is not None and not state.fenced and self.edges.monotonic() < state.vouched_until
 
     def _vouch_now(self) -> None:
-        # a new active between two keep-alives: vouch for it until the same deadline
+        # a new active between two keep-alives, or on our peers' word (failsafe:
+        # told nothing then, the fencer never killed it): until the fencer's deadline
         state = self.presence.state
         if state.fenced:
             self._vouch(0.0)  # an active while fenced: the fencer kills it at once
-        elif state.etcd_ok:
-            self.vouching.changed(self.presence.ttl * 0.95 - (self.edges.monotonic() - state.last_renewed),
+        else:
+            self.vouching.changed(state.fencer_until - self.edges.monotonic(),
                                   self.local.active_groups(), self.local.active_vips())
 
     def _vouch(self, seconds: float) -> None:

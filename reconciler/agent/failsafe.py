@@ -12,10 +12,11 @@ members do for a leader's POST /failsafe: it remembers the asker (`Vouches`)
 for a whole lease and, if it becomes master, moves none of the asker's actives
 before that runs out, so whoever reconnects first waits until the asker's
 extended legitimacy (at most 0.95 x leaseTTL after it asked) is over. Peers
-say "gone" when etcd refused them, or when their probe timed out while their
-own keep-alives fail too (a cut etcd is silent, not refused); a probe that
-timed out while their keep-alives get through says "cannot tell" (a slow
-etcd still expires leases: docs/testing.md, failsafe on a silent etcd).
+say "gone" while their own keep-alives fail, whatever etcd answers to reads
+(a cut etcd is silent; a stalled one that resumes answers reads while
+nobody can renew yet), or when etcd refused them; while their keep-alives
+get through, a probe that timed out says "cannot tell" (a slow etcd still
+expires leases: docs/testing.md, failsafe on a silent etcd).
 
 Only answers that prove where they come from count (peer_auth.py: signed with
 the cluster key, for our nonce, from the peer asked, status 200); only a
@@ -123,8 +124,8 @@ async def everyone_lost_etcd(peers: Iterable[Peer], timeout: float,
               for p, a in zip(peers, answers) if not isinstance(a, dict)]
     if silent:
         return Verdict(False, False, f"no answer that counts from {', '.join(silent)}")
-    # null: the peer's own etcd probe timed out. etcd may be slow, not down,
-    # and then it still expires our lease: only a refused etcd extends it.
+    # null: the peer's probe timed out while its own keep-alives get through.
+    # etcd may be slow, not down, and then it still expires our lease.
     unsure = [p.name for p, a in zip(peers, answers) if a.get("etcd", False) is None]
     if unsure:
         return Verdict(False, False, f"{', '.join(unsure)} cannot tell whether etcd is down or slow")

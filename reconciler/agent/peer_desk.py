@@ -7,16 +7,21 @@ line names. Without a key, and not told to trust the network, nobody is
 asked: failsafe is off and a server without etcd fences at the deadline.
 
 Answering (`answer`, served on agentPort by healthz.py) whether this agent
-reaches etcd, from `EtcdProbe`'s cached result. true: etcd answered; false:
-it refused at once (down), or gave no answer in time while our own
-keep-alives fail too (gone for us as well: a cut etcd is silent, not
-refused); null: no answer in time while our keep-alives get through. A slow
-etcd still expires leases, so "no answer" alone is not "down" (found by the
-simulator: a slow etcd plus one cut server gave two actives, seed 91).
-Whoever we say "gone" to keeps its actives on our word: we vouch for it
-(failsafe.Vouches), only when its question proved who asked: signed with the
-key, and with mutual TLS from the server its certificate names (or the
-network is trusted by choice).
+reaches etcd, meaning whether it can keep its own lease. false ("gone"):
+our own keep-alives fail (or our new lease is not granted yet), whatever
+etcd answers to reads; or etcd refused our probe at once (down). Reads are
+not enough: an etcd that resumes from a stall answers them at once while
+every lease it expired meanwhile needs a new one, each a write waiting for
+a slow disk, so nobody can renew yet, and a peer saying "reaching" then fenced
+the asker and moved its service (found by the simulator, seed 2718). While our
+keep-alives get through, `EtcdProbe`'s cached result answers: true when etcd
+answered, null ("cannot tell") when it gave no answer in time: a slow etcd
+still expires the lease of a server cut off from it alone, so "no answer"
+alone is not "down" (seed 91: a slow etcd plus one cut server gave two
+actives). Whoever we say "gone" to keeps its actives on our word: we vouch
+for it (failsafe.Vouches), only when its question proved who asked: signed
+with the key, and with mutual TLS from the server its certificate names (or
+the network is trusted by choice).
 """
 from __future__ import annotations
 
@@ -36,7 +41,6 @@ log = logging.getLogger(__name__)
 
 PROBE_TIMEOUT = 0.3   # an etcd that has not answered by then is "silent" for this answer
 MAX_AGE = 0.5         # a probe result older than this is not used; askers ask every 0.2-1 s
-WARM_EVERY = 0.1      # while our own keep-alives fail, a new probe this long after the last ended
 LOG_EVERY = 10.0
 
 
@@ -44,13 +48,8 @@ class EtcdProbe:
     """Whether etcd answers, at most MAX_AGE old: however many peers ask (or
     flood the port), at most one etcd call is in flight and none is made
     while the last result is fresh. A result's age counts from when its call
-    was sent.
-
-    Idle, nothing is probed until someone asks. While our own keep-alives
-    fail (`keep_fresh`), when the peers are about to ask, the result is kept
-    fresh in the background: an answer waiting for a 0.3 s probe left a
-    cut-off asker at leaseTTL 2 s a few milliseconds short of its deadline
-    (it asks from the first keep-alive that fails after half the lease)."""
+    was sent. Nothing is probed until someone asks, and nothing while our own
+    keep-alives fail: the answer is "gone" then (`PeerDesk.reaching`)."""
 
     def __init__(self, call: Callable[[], Awaitable[object]], clock: Callable[[], float],
                  timeout: float = PROBE_TIMEOUT, max_age: float = MAX_AGE):
@@ -58,18 +57,6 @@ class EtcdProbe:
         self._outcome: Optional[str] = None
         self._at = float("-inf")
         self._refresh: Optional[asyncio.Task] = None
-        self._warm: Optional[asyncio.Task] = None
-
-    def keep_fresh(self, until: Callable[[], bool]) -> None:
-        if self._warm is None or self._warm.done():
-            self._warm = asyncio.create_task(self._keep_fresh(until), name="etcd probe while etcd is away")
-
-    async def _keep_fresh(self, until: Callable[[], bool]) -> None:
-        while not until():
-            if self._refresh is None or self._refresh.done():
-                self._refresh = asyncio.create_task(self._probe(), name="etcd probe for peers")
-            await asyncio.shield(self._refresh)
-            await asyncio.sleep(WARM_EVERY)
 
     async def outcome(self) -> str:
         """"ok", "refused" (an etcd error at once) or "silent" (no answer in time)."""
@@ -122,10 +109,6 @@ class PeerDesk:
         self._replays = peer_auth.Replays()
         self._quiet_until, self._unsaid = 0.0, 0
 
-    def etcd_away(self) -> None:
-        """Our keep-alives began to fail: keep the probe fresh until they get through."""
-        self.probe.keep_fresh(until=self.keepalives_ok)
-
     # --- asking -------------------------------------------------------------
 
     async def verdict(self, peers: Iterable[Peer], timeout: float) -> Verdict:
@@ -174,14 +157,19 @@ class PeerDesk:
         return Reply(200, body, headers)
 
     async def reaching(self) -> Optional[bool]:
+        """True, False ("gone") or None ("cannot tell"): see the module doc."""
+        if not self.keepalives_ok():
+            # We cannot keep a lease either: the trouble is etcd's, or ours
+            # as much as the asker's. Safe whatever etcd does meanwhile: we
+            # vouch, so as master we move none of its actives before the
+            # vouch ends (failsafe.py).
+            return False
         outcome = await self.probe.outcome()
         if outcome == "ok":
             return True
         if outcome == "refused":
             return False
-        # No answer in time. With our own keep-alives failing too, etcd is
-        # gone or too slow for anyone to use: say "gone", and vouch.
-        return None if self.keepalives_ok() else False
+        return None
 
     def _say(self, message: str) -> None:
         now = time.monotonic()

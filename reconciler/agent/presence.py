@@ -6,9 +6,10 @@ does not answer, overlapping ones on fresh connections as well. Our actives are 
 renewal we sent (`vouched_until`); a deadline guard fences them (`on_fence`)
 when that passes, even while a call still hangs on a dropped link, so they are
 down before the lease can expire for the others. From half the TTL without a
-renewal the agent asks its peers (`failsafe`) every tick: if all answer and
-none reaches etcd, the outage is etcd's and the legitimacy is extended from
-the moment we asked (the peers also vouch for us, failsafe.py). A peer that reaches etcd
+renewal the agent asks its peers (`failsafe`), again every 0.2 s after each
+verdict until etcd renews it: if all answer and none reaches etcd, the
+outage is etcd's and the legitimacy is extended from the moment we asked
+(the peers also vouch for us, failsafe.py). A peer that reaches etcd
 extends nothing: we may be the one cut off, or just the last to reconnect,
 and a keep-alive that gets through in time settles it. A lease found expired
 fences too once that legitimacy has run out: the master may already have
@@ -55,6 +56,7 @@ class PresenceState:
     lease_generation: int = 0          # bumps each time we had to take a new lease
     kept_at: float = float("-inf")     # last time failsafe said "everyone lost etcd"
     vouched_until: float = 0.0         # monotonic time our actives stop being legitimate
+    fencer_until: float = 0.0          # monotonic time the fencer process kills them (last told)
     asking: bool = False               # a failsafe query of the peers is under way
     lost_at: Optional[float] = None    # when etcd last told us our lease had expired
     kept_through: Optional[float] = None  # that happened while our actives were legitimate: kept
@@ -67,8 +69,7 @@ class Presence:
                  failsafe: Callable[[], Awaitable[tuple[bool, bool]]],
                  on_lease_change: Callable[[], Awaitable[None]],
                  vouch: Callable[[float], None] = lambda seconds: None,
-                 clock: Callable[[], float] = time.monotonic, edges: Edges = REAL,
-                 on_down: Callable[[], None] = lambda: None):
+                 clock: Callable[[], float] = time.monotonic, edges: Edges = REAL):
         self.store = store
         self.etcd, self._given_lane = edges.etcd, edges.keepalive
         self.record = record
@@ -77,7 +78,6 @@ class Presence:
         self.failsafe = failsafe
         self.on_lease_change = on_lease_change
         self.vouch = vouch  # tells the fencer process how long our actives stay legitimate
-        self.on_down = on_down  # our keep-alives just began to fail: peers will ask us soon (peer_desk)
         self.clock = clock
         self.state = PresenceState()
         # compared as records, not as JSON: serialising on every keep-alive was
@@ -110,9 +110,15 @@ class Presence:
         lease = await self._on_lane(self.store.grant_lease, self.ttl)
         record = self.record()
         await self.etcd(self.store.put_server, record, lease)
+        # Legitimate from when we asked for the lease (it lives a TTL from its
+        # commit, later), or from when our peers last vouched for us if that
+        # is later: a grant waits for etcd's save, on a slow disk longer than
+        # the rest of a lease, and a vouch holds whatever became of the lease.
+        # Nothing else carries over from the old lease.
+        kept = self.state.kept_at if self._kept_by_peers(self.clock()) else sent
         self.state.lease, self.state.last_renewed = lease, sent
-        self.state.vouched_until = 0.0  # a new lease: nothing carried over from the old one
-        self._legitimate_until(sent)
+        self.state.vouched_until = 0.0
+        self._legitimate_until(max(sent, kept))
         self.state.etcd_ok, self.state.fenced = True, False
         self._deadline_moved.set()
         self.state.lease_generation += 1
@@ -197,7 +203,8 @@ class Presence:
         # moment when nobody reached etcd: every peer vouched for us until a lease
         # after its answer, and a master moves nothing of ours before that ends).
         self.state.vouched_until = max(self.state.vouched_until, moment + self.ttl * 0.8)
-        self.vouch(moment + self.ttl * 0.95 - self.clock())
+        self.state.fencer_until = moment + self.ttl * 0.95
+        self.vouch(self.state.fencer_until - self.clock())
 
     async def tick(self) -> None:
         try:
@@ -331,7 +338,6 @@ class Presence:
         if was_ok:
             log.warning("etcd unreachable: %s (lease renewed %.1fs ago)", exc,
                         self.clock() - self.state.last_renewed)
-            self.on_down()
         if self._rescuer is None or self._rescuer.done():
             self._rescuer = asyncio.create_task(self._rescue_while_down(), name="rescue keep-alives")
         silent_for = self.clock() - self.state.last_renewed
@@ -342,7 +348,18 @@ class Presence:
         # meanwhile fenced us after etcd had come back (found by the simulator:
         # a short etcd outage while one peer was paused).
         if self._ask is None or self._ask.done():
-            self._ask = asyncio.create_task(self._ask_peers(), name="failsafe query")
+            self._ask = asyncio.create_task(self._ask_while_away(), name="failsafe queries")
+
+    async def _ask_while_away(self) -> None:
+        """Ask the peers again and again, until etcd renews us (a keep-alive
+        or a new lease gets through) or we fenced. On a loop of its own, not
+        once per failed tick: a tick that takes a new lease waits for etcd's
+        commit (two saves of a slow disk), and our legitimacy must go on
+        being extended meanwhile while every peer still cannot renew either
+        (simulator: an etcd stall longer than the lease, then slow fsync)."""
+        while not self.state.etcd_ok and not self.state.fenced:
+            await self._ask_peers()
+            await asyncio.sleep(RETRY_WHILE_DOWN)
 
     async def _ask_peers(self) -> None:
         self.state.asking = True

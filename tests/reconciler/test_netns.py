@@ -216,9 +216,9 @@ def test_cut_off_standby_moves_nothing(netc):
     assert running_pid(snap, "pbx1") == child and _alive(child)
 
 
-# A dropped link times out rather than refuses: a peer whose probe timed out
-# while its own keep-alives fail too answers "gone" and vouches (a peer whose
-# keep-alives get through answers "cannot tell": a slow etcd still expires
+# A dropped link times out rather than refuses: a peer whose own keep-alives
+# fail answers "gone" and vouches (a peer whose keep-alives get through and
+# whose probe timed out answers "cannot tell": a slow etcd still expires
 # leases, seed 91). A refusing etcd: test_fencing. docs/testing.md, failsafe.
 @pytest.mark.parametrize("ttl", ["3s", "2s"])
 def test_etcd_cut_off_from_everyone_keeps_actives(netc, ttl):

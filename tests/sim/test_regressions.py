@@ -124,6 +124,12 @@ def _as_found(seed: int) -> Schedule:
     return schedule.but(fence=None)
 
 
+SCRIPTED["seed-2718-slower-disk"] = (
+    "the same on a slower disk (0.45 s a save at leaseTTL 2 s): a grant given up at a quarter lease and sent"
+    " again never committed in time, the peers were asked only between failed attempts, and a new lease's"
+    " legitimacy dropped the peers' vouch: fenced on blips",
+    draw(2718, extras=EXTRAS_BEFORE_LAG).but(faults=(Fault("etcd_stall", 33.31, 2.4, blip=True),
+                                                      Fault("etcd_fsync", 34.81, 6.0, blip=True, latency=0.45))))
 # Both as drawn before replicated databases (faultgen.replication_lag made 4742's db warm and replicated).
 SCRIPTED["seed-4742-without-fence-agents"] = (
     "a promote that finished while its agent was paused, its child since killed by the fencer: on the resume the "
@@ -142,6 +148,18 @@ for _seed, _what in FOUND_WITH_RELATIONS.items():
         SCRIPTED[f"seed-{_seed}-as-found"] = (_what, draw(_seed, extras=_WITH_RELATIONS))
 FOUND.update(FOUND_WITH_RELATIONS)
 FOUND.update(FOUND_WITH_LAG)
+# Found with every generator up to the etcd model's, before replicated
+# databases: where the lag generator changed the schedule, it also replays as found.
+FOUND_BEFORE_LAG = {
+    2718: "an etcd stall longer than the lease, then slow fsync: peers whose reads worked again said they reached"
+          " etcd though none could renew yet; the askers fenced and the service moved on blips",
+    2168: "a slow etcd: an agent kept on its peers' word promoted a service and told its fencer nothing; paused"
+          " past its lease, its active ran beside the successor the master promoted: two actives",
+}
+for _seed, _what in FOUND_BEFORE_LAG.items():
+    if draw(_seed, extras=EXTRAS_BEFORE_LAG) != draw(_seed, extras=EXTRAS):
+        SCRIPTED[f"seed-{_seed}-as-found"] = (_what, draw(_seed, extras=EXTRAS_BEFORE_LAG))
+FOUND.update(FOUND_BEFORE_LAG)
 
 _RUN_SCRIPTED = """
 import sys
