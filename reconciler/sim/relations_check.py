@@ -138,8 +138,8 @@ class RelationsCheck:
             checker.judged["relations"] += 1
             since = t - self._last_active(req, server)
             if not checker.actives(req) and since > grace:
-                checker.violation("relations", f"{service} promoted on {server} while {req}, which it requires,"
-                                               f" has had no active for {since:.2f}s")
+                gone = "has never had an active" if since == float("inf") else f"has had no active for {since:.2f}s"
+                checker.violation("relations", f"{service} promoted on {server} while {req}, which it requires, {gone}")
         anchor = self.anchor.get(service)
         if anchor is not None:
             checker.judged["relations"] += 1
