@@ -29,7 +29,7 @@ from typing import Awaitable, Callable, Sequence
 
 import psutil
 
-from overseer.desired.checks import Match
+from overseer.desired.checks import PIDFILE_READ, Match, pid_in_pidfile
 
 FRESH_SLACK = 2.0   # seconds: psutil's start times rest on a boot time in whole seconds
 
@@ -86,12 +86,13 @@ def _live(pid: int, what: str) -> psutil.Process:
 def read_pidfile(path: str) -> int:
     try:
         with open(path, encoding="ascii") as fh:
-            text = fh.read().strip()
+            text = fh.read(PIDFILE_READ).strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise NotYet(f"cannot read pidfile {path}: {getattr(exc, 'strerror', None) or exc}") from None
-    if not text.isdigit() or int(text) == 0:
+    pid = pid_in_pidfile(text)
+    if pid is None:
         raise NotYet(f"pidfile {path} holds no pid ({text[:20]!r})")
-    return int(text)
+    return pid
 
 
 def _fresh(proc: psutil.Process, path: str) -> None:

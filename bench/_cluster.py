@@ -13,6 +13,7 @@ import math
 import statistics
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import threading
@@ -39,12 +40,28 @@ class BenchTimeout(Exception):
 
 @contextlib.contextmanager
 def local_etcd() -> Iterator[LocalEtcd]:
-    with tempfile.TemporaryDirectory(prefix="overseer-bench-") as tmp:
-        etcd = LocalEtcd(data_dir=str(Path(tmp) / "etcd")).start()
+    """A throw-away etcd, ended on every way out: the bench's end, an error,
+    Ctrl-C, or SIGTERM/SIGHUP (made an exit, so every cleanup on the way runs:
+    the cluster's agents, the daemons). etcd runs in a session of its own, so
+    a terminal's Ctrl-C reaches only the bench."""
+    with tempfile.TemporaryDirectory(prefix="overseer-bench-") as tmp, _signals_exit():
+        etcd = LocalEtcd(data_dir=str(Path(tmp) / "etcd")).start()   # ends it if the start fails
         try:
             yield etcd
         finally:
             etcd.stop()
+
+
+@contextlib.contextmanager
+def _signals_exit() -> Iterator[None]:
+    def leave(signum, frame):
+        raise SystemExit(128 + signum)
+    before = {sig: signal.signal(sig, leave) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager

@@ -2,7 +2,7 @@
 
 `OverseerPair` builds a primary + streaming replica (tests/support/peers/postgres.py),
 stops both and hands them to two real agents as a warm active-standby
-service whose process is the postmaster (bench/pg_member.py). `PatroniPair`
+service whose process is the postmaster (tests/support/pg_member.py). `PatroniPair`
 gives Patroni an empty directory and lets it bootstrap both members itself.
 Both run against the same etcd. `Writers` tries an INSERT on every node every
 10 ms and keeps each node's commit times: the failover time is the first
@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.support.cluster import Cluster, cluster_yaml  # noqa: E402
+from tests.support.exec_daemon import start_agent_in_its_dir  # noqa: E402
 from tests.support.peers.local import free_port  # noqa: E402
 from tests.support.peers.postgres import BIN, start_pair  # noqa: E402
 
@@ -212,7 +213,7 @@ class _Pair:
 class OverseerPair(_Pair):
     """pg1 (primary) and pg2 (replica) as Overseer's warm active-standby `pg`."""
 
-    def __init__(self, etcd_url: str, ttl: float, name: str):
+    def __init__(self, etcd_url: str, ttl: float, name: str, actuator: str = "process"):
         self.tmp = tempfile.mkdtemp(prefix="overseer-pgbench-")
         pair = start_pair()
         self.base = pair.base
@@ -227,27 +228,51 @@ class OverseerPair(_Pair):
         self.data = {s: nodes[s].data for s in self.SERVERS}
         conf = Path(self.tmp) / "members.json"
         conf.write_text(json.dumps({s: {"data": self.data[s], "port": self.ports[s]} for s in self.SERVERS}))
-        member = str(ROOT / "bench" / "pg_member.py")
-        service = textwrap.dedent(f"""\
+        member = str(ROOT / "tests" / "support" / "pg_member.py")
+        head = textwrap.dedent("""\
             apiVersion: overseer/v1
             kind: Service
-            metadata: {{name: pg}}
+            metadata: {name: pg}
             spec:
               mode: active-standby
               standby: warm
               candidates: [pg1, pg2]
-              actuator:
-                type: process
-                command: [{sys.executable}, {member}, run, {conf}]
-                promote: [{sys.executable}, {member}, promote, {conf}]
-                stopSignal: SIGINT
-              checks:
-                - {{name: alive, type: process}}
             """)
+        if actuator == "process":
+            body = textwrap.dedent(f"""\
+                  actuator:
+                    type: process
+                    command: [{sys.executable}, {member}, run, {conf}]
+                    promote: [{sys.executable}, {member}, promote, {conf}]
+                    stopSignal: SIGINT
+                  checks:
+                    - {{name: alive, type: process}}
+                """)
+        else:
+            # pg_ctl's daemon, found through postmaster.pid (a path relative to
+            # each agent's directory, where `pgdata` names its server's data);
+            # the check keeps the product's default interval: the postmaster's
+            # death is heard through a pidfd, not at the next probe
+            body = textwrap.dedent(f"""\
+                  actuator:
+                    type: exec
+                    start: [{sys.executable}, {member}, start, {conf}]
+                    stop: [{sys.executable}, {member}, stop, {conf}]
+                    promote: [{sys.executable}, {member}, promote, {conf}]
+                  checks:
+                    - {{name: alive, type: process, interval: 1s, failAfter: 3,
+                       match: {{pidfile: pgdata/postmaster.pid}}}}
+                """)
+        service = head + textwrap.indent(body, "  ")
         self.cluster = Cluster(etcd_url, name, Path(self.tmp))
         self.cluster.apply(cluster_yaml(name, list(self.SERVERS), ttl=f"{ttl:g}s", extra=service))
         for s in self.SERVERS:
-            self.cluster.start_agent(s)
+            if actuator == "process":
+                self.cluster.start_agent(s)
+            else:
+                (Path(self.tmp) / s).mkdir(exist_ok=True)
+                (Path(self.tmp) / s / "pgdata").symlink_to(self.data[s])
+                start_agent_in_its_dir(self.cluster, s)
         self.cluster.wait_for(lambda snap: any(r.role == "active" for r in snap.reports.values()),
                               timeout=60, what="pg active")
         self.primary = next(s for s in self.SERVERS

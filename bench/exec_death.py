@@ -15,6 +15,7 @@ Run: .venv/bin/python bench/exec_death.py [--runs 10] [--interval 5s]
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -48,35 +49,36 @@ def watched(cluster, server: str, pid: int) -> bool:
 
 def kills(etcd_url: str, name: str, runs: int, interval: str) -> list[float]:
     took: list[float] = []
-    with running_cluster(etcd_url, name) as cluster, tempfile.TemporaryDirectory() as tmp:
+    with running_cluster(etcd_url, name) as cluster, tempfile.TemporaryDirectory() as tmp, \
+            contextlib.ExitStack() as cleanup:
+        # each runs whatever ends the bench, the ones after it too if one fails:
+        # exec daemons are nobody's children, they would outlive us
+        cleanup.callback(kill_daemons, cluster, SERVERS)
+        cleanup.callback(cluster.stop)
         bindir = Path(tmp) / "bin"
         write_scripts(bindir)
         cluster.apply(cluster_yaml(cluster.name, list(SERVERS), extra=exec_service(bindir, interval)))
         for server in SERVERS:
             start_agent_in_its_dir(cluster, server)
         watch = Watch(cluster)
-        try:
-            snap, _ = watch.until(lambda s: {role(s, x) for x in SERVERS} == {"active", "standby"}, 30,
-                                  "one active, one standby")
-            for _ in range(runs):
-                active = next(x for x in SERVERS if role(snap, x) == "active")
-                other = SERVERS[1 - SERVERS.index(active)]
-                pid = daemon_pid(cluster, active)
-                deadline = time.monotonic() + 10
-                while not watched(cluster, active, pid):   # the agent holds its pidfd
-                    if time.monotonic() > deadline:
-                        raise BenchTimeout(f"{active} never watched pid {pid}\n{cluster.logs()}")
-                    time.sleep(0.01)
-                killed = time.monotonic()
-                os.kill(pid, 9)
-                snap, seen = watch.until(lambda s: role(s, other) == "active", 30, f"pbx active on {other}")
-                took.append(seen - killed)
-                # its check, failed at once by the exit, is ok again only at its next probe
-                snap, _ = watch.until(lambda s: ready_standby(s, active), 60, f"{active} a ready warm standby again")
-        finally:
-            watch.close()
-            cluster.stop()
-            kill_daemons(cluster, SERVERS)
+        cleanup.callback(watch.close)
+        snap, _ = watch.until(lambda s: {role(s, x) for x in SERVERS} == {"active", "standby"}, 30,
+                              "one active, one standby")
+        for _ in range(runs):
+            active = next(x for x in SERVERS if role(snap, x) == "active")
+            other = SERVERS[1 - SERVERS.index(active)]
+            pid = daemon_pid(cluster, active)
+            deadline = time.monotonic() + 10
+            while not watched(cluster, active, pid):   # the agent holds its pidfd
+                if time.monotonic() > deadline:
+                    raise BenchTimeout(f"{active} never watched pid {pid}\n{cluster.logs()}")
+                time.sleep(0.01)
+            killed = time.monotonic()
+            os.kill(pid, 9)
+            snap, seen = watch.until(lambda s: role(s, other) == "active", 30, f"pbx active on {other}")
+            took.append(seen - killed)
+            # its check, failed at once by the exit, is ok again only at its next probe
+            snap, _ = watch.until(lambda s: ready_standby(s, active), 60, f"{active} a ready warm standby again")
     return took
 
 

@@ -5,7 +5,9 @@ streaming replica) under each stack in turn. Rows: Patroni with its defaults
 (ttl 30, loop_wait 10, retry_timeout 10), Patroni at its validated minimums
 (ttl 20, loop_wait 1, retry_timeout 3), Overseer at leaseTTL 2 s and at 20 s
 (tests/support/cluster.py's defaults otherwise: checks every 200 ms,
-failAfter 2, failoverMargin 200 ms).
+failAfter 2, failoverMargin 200 ms), and at 2 s with PostgreSQL under the
+`exec` actuator (`pg_ctl start`, followed through postmaster.pid) with the
+product's default check interval of 1 s: its death is heard through a pidfd.
 
 Scenarios, each on a freshly built pair:
 - `postmaster`: kill -9 of the primary's postmaster;
@@ -56,6 +58,8 @@ ROWS = [
     ("Patroni, minimums (ttl 20, loop_wait 1, retry_timeout 3)", "patroni", dict(ttl=20, loop_wait=1, retry_timeout=3)),
     ("Overseer, leaseTTL 2 s", "overseer", dict(ttl=2.0)),
     ("Overseer, leaseTTL 20 s (Patroni's minimum ttl)", "overseer", dict(ttl=20.0)),
+    ("Overseer, leaseTTL 2 s, exec actuator (pg_ctl, check every 1 s)", "overseer",
+     dict(ttl=2.0, actuator="exec")),
 ]
 SCENARIOS = ("postmaster", "server")
 
@@ -63,7 +67,7 @@ SCENARIOS = ("postmaster", "server")
 def build(stack: str, cfg: dict, etcd_url: str, n: int):
     if stack == "patroni":
         return PatroniPair(etcd_url, scope=f"bench{n}", **cfg)
-    return OverseerPair(etcd_url, cfg["ttl"], f"pgbench{n}")
+    return OverseerPair(etcd_url, cfg["ttl"], f"pgbench{n}", cfg.get("actuator", "process"))
 
 
 def renewal_period(stack: str, cfg: dict) -> float:
@@ -121,7 +125,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="failovers per row and scenario")
     parser.add_argument("--idle", type=float, default=30.0, help="idle window in seconds")
     parser.add_argument("--only", choices=("patroni", "overseer"), help="one stack only")
-    parser.add_argument("--rows", help="comma-separated row numbers (1-4) to run; the others keep "
+    parser.add_argument("--rows", help="comma-separated row numbers (1-5) to run; the others keep "
                                        "their last results in the JSON")
     parser.add_argument("--scenario", choices=SCENARIOS, help="one scenario only (the other keeps its last results)")
     parser.add_argument("--seed", type=int, default=1, help="seeds the kill phases")

@@ -35,6 +35,21 @@ class Match(Strict):
         return self
 
 
+PIDFILE_READ = 4096   # bytes of a pidfile read: its first line is all that counts
+
+
+def pid_in_pidfile(text: str) -> Optional[int]:
+    """The pid a pidfile's text names: its first line, as systemd's `PIDFile=`
+    and `pg_ctl` read it (PostgreSQL's `postmaster.pid` holds the data
+    directory, start time and port on the lines after). None when that line is
+    not a pid: 0 is the kernel, not a service, and more than ten digits is
+    not a pid on any Linux."""
+    first = text.split("\n", 1)[0].strip()
+    if not first.isdigit() or len(first) > 10 or int(first) == 0:
+        return None
+    return int(first)
+
+
 class CheckBase(Strict):
     name: Name
     interval: Optional[PositiveDuration] = None

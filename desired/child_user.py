@@ -7,10 +7,15 @@ effective and saved ids and the supplementary groups, sets no-new-privileges
 (setuid binaries and file capabilities give nothing), and empties the
 inheritable and ambient capability sets, and the bounding set when the agent
 may (CAP_SETPCAP): after the switch away from uid 0 the kernel clears the
-rest, so the command holds no capability at all. An agent running as another
+rest, so the command holds no capability at all. With `capabilities`,
+setpriv keeps exactly those in the inheritable, ambient and bounding sets
+instead: the kernel then gives them, and only them, to the command at each
+exec (ambient capabilities need no file capability, and no-new-privileges
+leaves them). An agent running as another
 user than root needs CAP_SETUID and CAP_SETGID to switch, and CAP_KILL to
 stop (and fence) what then runs as someone else; `credentials()` says which
-is missing before the spawn.
+is missing before the spawn, and which of the `capabilities` it lacks
+itself (it cannot pass on what it does not hold).
 
 A command running as another user than the agent cannot read the agent's
 /proc/<pid>/environ or memory, nor signal the agent or its fencer (the kernel
@@ -27,6 +32,7 @@ import shutil
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
+from .capabilities import ALLOWED, setpriv_list
 from .run_as import RunAs
 
 SETPRIV = shutil.which("setpriv")
@@ -58,6 +64,7 @@ class Credentials:
     name: Optional[str]      # None: a numeric uid with no account
     home: Optional[str] = None
     shell: Optional[str] = None
+    capabilities: tuple[str, ...] = ()   # CAP_* names kept; () for none
 
     def env(self) -> dict[str, str]:
         """What login and systemd's User= set: a program run as `nobody` must not
@@ -74,12 +81,13 @@ class Credentials:
     def setpriv_options(self) -> list[str]:
         groups = (["--groups=" + ",".join(map(str, self.groups))] if self.groups
                   else ["--clear-groups"])
-        bounding = ["--bounding-set=-all"] if _holds(CAP_SETPCAP) else []
+        caps = setpriv_list(self.capabilities)
+        bounding = [f"--bounding-set={caps}"] if _holds(CAP_SETPCAP) else []
         return [f"--reuid={self.uid}", f"--regid={self.gid}", *groups, "--no-new-privs",
-                "--inh-caps=-all", "--ambient-caps=-all", *bounding]
+                f"--inh-caps={caps}", f"--ambient-caps={caps}", *bounding]
 
     def wrap(self, argv: Sequence[str]) -> list[str]:
-        """argv behind setpriv: exec'd as this user, with no capability."""
+        """argv behind setpriv: exec'd as this user, with its `capabilities` alone."""
         return [setpriv_program(), *self.setpriv_options(), "--", *argv]
 
 
@@ -132,7 +140,8 @@ def resolve(spec: RunAs, here: str = "this server") -> Optional[Credentials]:
     else:
         groups = ()
     return Credentials(uid, gid, groups, entry.pw_name if entry else None,
-                       entry.pw_dir if entry else None, entry.pw_shell if entry else None)
+                       entry.pw_dir if entry else None, entry.pw_shell if entry else None,
+                       tuple(dict.fromkeys(spec.capabilities or ())))
 
 
 def credentials(spec: RunAs) -> Optional[Credentials]:
@@ -142,6 +151,7 @@ def credentials(spec: RunAs) -> Optional[Credentials]:
     if found is not None:
         setpriv_program()
         _may_switch(found.uid, spec.user)
+        _may_pass_on(found.capabilities)
     return found
 
 
@@ -158,6 +168,16 @@ def _may_switch(uid: int, user: str) -> None:
         lacks = " and ".join([", ".join(missing[:-1]), missing[-1]] if len(missing) > 1 else missing)
         raise RunAsError(("user",), f"the agent (uid {os.geteuid()}) may not run commands as user"
                                     f" {user!r}: it lacks {lacks}")
+
+
+def _may_pass_on(capabilities: tuple[str, ...]) -> None:
+    # setpriv can raise an ambient capability only from its own permitted
+    # set: it would fail in the child, where only the log would say so
+    missing = [name for name in capabilities if not _holds(ALLOWED[name])]
+    if missing:
+        raise RunAsError(("capabilities",), f"the agent (uid {os.geteuid()}) does not hold"
+                                            f" {', '.join(missing)} itself, so cannot keep it in the command;"
+                                            " give the agent's unit that capability or drop it here")
 
 
 @functools.lru_cache(maxsize=1)

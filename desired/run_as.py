@@ -5,7 +5,8 @@ The `process` and `exec` actuators, `command` checks and hooks take them
 the agent (root in the documented unit) with every power the agent has:
 reading its environment, signalling it and its fencer. With `user` the
 command runs as that user, cannot gain privileges and holds no
-capabilities (desired/child_user.py drops them with setpriv).
+capabilities (desired/child_user.py drops them with setpriv) but those
+`capabilities` lists (desired/capabilities.py says which it may).
 
 A name is looked up on the server that runs the command, when it runs;
 `overseer validate --check-users` looks them up on the machine it runs on.
@@ -17,6 +18,7 @@ from typing import Annotated, Optional
 
 from pydantic import BeforeValidator, model_validator
 
+from .capabilities import Capability
 from .fields import Strict
 
 UID_MAX = 2**32 - 2   # (uid_t)-1 means "unchanged" to setresuid: never an id
@@ -67,13 +69,25 @@ class RunAs(Strict):
     unknown one fails that start (or check, or hook) with the field named in
     the message. `overseer validate --check-users` looks them up on the
     machine it runs on. The agent needs CAP_SETUID, CAP_SETGID and CAP_KILL
-    for this (root has them)."""
-    user: Optional[User] = None   # run as this user instead of the agent; no capabilities, no new privileges
+    for this (root has them).
+
+    `capabilities` keeps a few capabilities in a `user`'s command, as
+    systemd's AmbientCapabilities= with User= does: CAP_NET_BIND_SERVICE
+    for a port below 1024, CAP_NET_BROADCAST, CAP_NET_RAW, CAP_IPC_LOCK,
+    CAP_SYS_NICE. The command holds those and no other; the agent must hold
+    them too. Others are refused, with the reason: each would give back
+    what `user` takes away. Without `user` it is an error: the command
+    would run as the agent, with all of the agent's."""
+    user: Optional[User] = None   # run as this user instead of the agent; no capabilities (but `capabilities`), no new privileges
     group: Optional[Group] = None   # its primary group; unset: the user's own
     groups: Optional[list[Group]] = None   # its supplementary groups; unset: the user's, from /etc/group; [] for none
+    capabilities: Optional[list[Capability]] = None   # kept in the user's command, e.g. [CAP_NET_BIND_SERVICE] for a port below 1024; unset: none
 
     @model_validator(mode="after")
     def _user_first(self):
         if self.user is None and (self.group is not None or self.groups is not None):
             raise ValueError("group and groups need user: without it the command runs as the agent")
+        if self.user is None and self.capabilities is not None:
+            raise ValueError("capabilities need user: without it the command runs as the agent, with every"
+                             " capability the agent has; add user: (a user of its own for the service)")
         return self

@@ -153,6 +153,8 @@ def check_settings(cfg: EtcdConfig) -> tuple[list[tuple[str, str, int]], bool]:
             raise BadEndpoint(f"--etcd: endpoint {url!r}: {exc}") from None
     # like etcdctl: a CA given means TLS, whatever the URL says
     secure = cfg.cacert is not None or any(scheme == "https" for scheme, _, _ in endpoints)
+    if secure and cfg.key:
+        credentials.check_tls_key(cfg.key)
     if cfg.user:
         credentials.refuse_clear_text(endpoints, cfg.endpoints, secure, cfg.insecure_transport)
     return endpoints, secure

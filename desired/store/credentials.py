@@ -4,7 +4,9 @@ The password comes from a file (`--password-file` / OVERSEER_ETCD_PASSWORD_FILE)
 read once at start, or from OVERSEER_ETCD_PASSWORD; never from the command
 line, where `ps` shows it. The file keeps it out of the agent's environment,
 which every process of the same uid can read in /proc/<pid>/environ. Like
-PostgreSQL's .pgpass, a file that its group or others may read is refused.
+PostgreSQL's .pgpass, a file that its group or others may read is refused,
+and so is one owned by another user; the TLS client key (`--key`) too
+(desired/private_file.py).
 
 And it is sent only where nobody on the network reads it: over plain http to
 a member that is not on this machine, credentials are refused unless the
@@ -13,16 +15,16 @@ operator says the network is trusted (`--insecure-transport`).
 from __future__ import annotations
 
 import ipaddress
-import os
-import stat
 from typing import Optional
 
+from ..private_file import PrivateFileError, read_private
 from .errors import BadSetting, InsecureTransport
 
 PASSWORD_ENV = "OVERSEER_ETCD_PASSWORD"
 PASSWORD_FILE_ENV = "OVERSEER_ETCD_PASSWORD_FILE"
 INSECURE_ENV = "OVERSEER_ETCD_INSECURE_TRANSPORT"
 MAX_PASSWORD_FILE = 4096
+MAX_TLS_KEY_FILE = 64 * 1024
 _TRUE, _FALSE = ("1", "true", "yes", "on"), ("", "0", "false", "no", "off")
 
 
@@ -40,16 +42,9 @@ def password(file_option: Optional[str], environ) -> tuple[Optional[str], str]:
 def read_password_file(path: str, where: str) -> str:
     """The file's first line (its line ending stripped, nothing else)."""
     try:
-        with open(path, "rb") as f:
-            mode = os.fstat(f.fileno()).st_mode
-            data = f.read(MAX_PASSWORD_FILE + 1)
-    except OSError as exc:
-        raise BadSetting(f"{where}: cannot read the etcd password: {exc.strerror or exc}") from None
-    if not stat.S_ISREG(mode):
-        raise BadSetting(f"{where}: not a regular file")
-    if mode & 0o077:
-        raise BadSetting(f"{where}: its group or others may read it (mode {stat.S_IMODE(mode):04o});"
-                         f" chmod 600 {path}")
+        data = read_private(path, where, MAX_PASSWORD_FILE)
+    except PrivateFileError as exc:
+        raise BadSetting(str(exc)) from None
     if len(data) > MAX_PASSWORD_FILE:
         raise BadSetting(f"{where}: over {MAX_PASSWORD_FILE} bytes; it holds the password alone")
     first = data.split(b"\n", 1)[0].removesuffix(b"\r")
@@ -59,6 +54,15 @@ def read_password_file(path: str, where: str) -> str:
         return first.decode("utf-8")
     except UnicodeDecodeError:
         raise BadSetting(f"{where}: the password is not UTF-8 text") from None
+
+
+def check_tls_key(path: str) -> None:
+    """etcd's TLS client key must be as private as the password (read_private):
+    BadSetting otherwise. ssl reads it again when it connects."""
+    try:
+        read_private(path, f"--key {path} (etcd's TLS client key)", MAX_TLS_KEY_FILE)
+    except PrivateFileError as exc:
+        raise BadSetting(str(exc)) from None
 
 
 def flag(value: Optional[str], name: str) -> bool:

@@ -85,6 +85,7 @@ class LocalEtcd:
     client_port: int = 0
     peer_port: int = 0
     host: str = "127.0.0.1"
+    health_timeout: float = 15.0   # seconds from start until /health must answer healthy
     proc: Optional[subprocess.Popen] = field(default=None, repr=False)
     _tmp: Optional[tempfile.TemporaryDirectory] = field(default=None, repr=False)
 
@@ -101,8 +102,18 @@ class LocalEtcd:
         args = [etcd_binary()] + etcd_args("overseer", self.data_dir, self.client_port,
                                           self.peer_port, self.host)
         log = open(log_path, "ab") if log_path else subprocess.DEVNULL
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
-        wait_healthy(self.url, proc=self.proc)
+        try:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True)
+        finally:
+            if log_path:
+                log.close()     # etcd has its own copy
+        try:
+            wait_healthy(self.url, timeout=self.health_timeout, proc=self.proc)
+        except BaseException:
+            # not healthy in time, or Ctrl-C while waiting: the caller gets no
+            # LocalEtcd to stop, so the etcd just started must not outlive this
+            self.kill()
+            raise
         return self
 
     def kill(self) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Awaitable, Callable, Optional
 
 from overseer.desired import units
+from overseer.desired.private_file import PrivateFileError, read_private
 
 
 @dataclass(frozen=True)
@@ -48,17 +49,32 @@ _READ_SECRETS: contextvars.ContextVar[Optional[list]] = contextvars.ContextVar(
     "probe_secrets", default=None)
 
 
+MAX_SECRET_FILE = 4096   # an AMI secret or a database password is a line, never a document
+
+
 def read_secret(path: Optional[str], field: str) -> Optional[str]:
-    """Read a secret at probe time (rotations apply at the next probe)."""
+    """Read a secret at probe time (rotations apply at the next probe).
+
+    The file must be as private as etcd's password file (desired/private_file.py):
+    a regular file owned by root or the agent's user that its group and others
+    may neither read nor write. These checks take no `user:`: the agent reads
+    the file as itself, so the rule is the agent's own. A file its group or
+    others may read hands every local account (a service's user among them)
+    the database's or the PBX manager's password, and the agent, reading as
+    root, would never notice."""
     if path is None:
         return None
     try:
-        with open(path, encoding="utf-8") as fh:
-            secret = fh.read().strip("\r\n")
-    except OSError as exc:
-        raise SecretFileError(
-            f"cannot read {field} {path}: {exc.strerror}; make it readable by the agent"
-        ) from None
+        data = read_private(path, f"cannot read {field} {path}", MAX_SECRET_FILE)
+    except PrivateFileError as exc:
+        raise SecretFileError(str(exc)) from None
+    if len(data) > MAX_SECRET_FILE:
+        raise SecretFileError(f"cannot read {field} {path}: longer than {MAX_SECRET_FILE} bytes;"
+                              " it must hold the secret alone")
+    try:
+        secret = data.decode("utf-8").strip("\r\n")
+    except UnicodeDecodeError:
+        raise SecretFileError(f"cannot read {field} {path}: not UTF-8 text") from None
     held = _READ_SECRETS.get()
     if held is not None and secret:
         held.append(secret)

@@ -30,7 +30,7 @@ from typing import Callable, Optional
 
 import psutil
 
-from overseer.desired.checks import Match
+from overseer.desired.checks import PIDFILE_READ, Match, pid_in_pidfile
 
 
 @dataclass(frozen=True)
@@ -225,12 +225,13 @@ def _by_pid(pid: Optional[int], what: str, missing: str) -> Found:
 def _by_pidfile(path: str) -> Found:
     try:
         with open(path, encoding="ascii") as fh:
-            text = fh.read().strip()
-    except OSError as exc:
-        return Found((), f"pidfile {path}", f"cannot read pidfile {path}: {exc.strerror}")
-    if not text.isdigit():
+            text = fh.read(PIDFILE_READ).strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        return Found((), f"pidfile {path}", f"cannot read pidfile {path}: {getattr(exc, 'strerror', None) or exc}")
+    pid = pid_in_pidfile(text)
+    if pid is None:
         return Found((), f"pidfile {path}", f"pidfile {path} holds no pid ({text[:20]!r})")
-    return _by_pid(int(text), f"pid {text} from {path}", f"pidfile {path}")
+    return _by_pid(pid, f"pid {pid} from {path}", f"pidfile {path}")
 
 
 async def _by_unit(unit: str) -> Found:

@@ -29,10 +29,11 @@ import hmac
 import json
 import os
 import secrets
-import stat
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
+
+from overseer.desired import private_file
 
 KEY_MIN_BYTES = 32        # 256 bits, the HMAC's own size; corosync's authkey is at least 128 bytes
 KEY_MAX_BYTES = 4096
@@ -64,23 +65,11 @@ class PeerKey:
 def read_private(path: str, what: str, limit: int) -> bytes:
     """Up to `limit` + 1 bytes of a secret file, refused (PeerKeyError) unless
     it is a regular file owned by root or by us that nobody else may read or
-    write: as ssh does with its keys."""
+    write (desired/private_file.py)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)   # a FIFO must not hang the start
-    except OSError as exc:
-        raise PeerKeyError(f"{what} {path}: {exc.strerror or exc}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise PeerKeyError(f"{what} {path}: not a regular file")
-        if info.st_uid not in (0, os.geteuid()):
-            raise PeerKeyError(f"{what} {path}: owned by uid {info.st_uid}, not by root or this user")
-        if info.st_mode & 0o077:
-            raise PeerKeyError(f"{what} {path}: mode {stat.S_IMODE(info.st_mode):04o} lets others "
-                               f"read or write it; chmod 0400 {path}")
-        return os.read(fd, limit + 1)
-    finally:
-        os.close(fd)
+        return private_file.read_private(path, f"{what} {path}", limit, chmod="0400")
+    except private_file.PrivateFileError as exc:
+        raise PeerKeyError(str(exc)) from None
 
 
 def load_key(path: str) -> PeerKey:
@@ -124,6 +113,22 @@ def _mac(key: PeerKey, label: bytes, *fields: bytes) -> str:
         mac.update(b"%d:" % len(field))
         mac.update(field)
     return mac.hexdigest()
+
+
+def _verifies(expected: str, given: str) -> bool:
+    # as bytes: hmac.compare_digest raises TypeError on a str that is not
+    # ASCII, and the MAC comes from whoever sent the question or the answer
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "replace"))
+
+
+def decode(body: bytes) -> Any:
+    """A peer's JSON body; PeerAuthError for anything that is not JSON,
+    including nesting past Python's recursion limit (a RecursionError, not a
+    ValueError: 16 KiB of "[" is enough)."""
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise PeerAuthError(f"answer is not JSON: {str(exc)[:100]}") from None
 
 
 def _time(text: str) -> float:
@@ -195,7 +200,7 @@ def check_question(key: PeerKey, question: Question, me: str, now: float, replay
     """Raise PeerAuthError unless the question is signed with our key, meant
     for us, dated within MAX_SKEW of our clock and not seen before."""
     expected = _mac(key, b"overseer-ask-v1", *question._fields())
-    if not hmac.compare_digest(expected, question.mac):
+    if not _verifies(expected, question.mac):
         raise PeerAuthError(f"question signed as from {question.asker!r} does not verify (a different peer key?)")
     if question.peer != me:
         raise PeerAuthError(f"question from {question.asker!r} is meant for {question.peer!r}, not for us")
@@ -228,16 +233,15 @@ def check_answer(trust: PeerTrust, question: Question, status: int, headers: Map
         except ValueError:
             raise PeerAuthError("unsigned answer (no valid time)") from None
         expected = _mac(trust.key, b"overseer-answer-v1", *question._fields(), repr(said).encode(), body)
-        if not hmac.compare_digest(expected, headers.get(ANSWER_MAC.lower(), "")):
+        if not _verifies(expected, headers.get(ANSWER_MAC.lower(), "")):
             raise PeerAuthError("answer does not verify (not for our question, or a different peer key)")
         if abs(now - said) > MAX_SKEW:
             raise PeerAuthError(f"answer dated {said - now:+.1f}s from our clock (more than {MAX_SKEW:g}s)")
-    try:
-        answer = json.loads(body)
-    except ValueError as exc:
-        raise PeerAuthError(f"answer is not JSON: {exc}") from None
+    answer = decode(body)
     if not isinstance(answer, dict) or answer.get("etcd") not in (True, False, None):
         raise PeerAuthError("answer is not a failsafe status")
     if answer.get("server") != question.peer:
-        raise PeerAuthError(f"answer from {answer.get('server')!r}, not from {question.peer!r} whom we asked")
+        server = answer.get("server")
+        named = repr(server[:100]) if isinstance(server, str) else "no server name"
+        raise PeerAuthError(f"answer from {named}, not from {question.peer!r} whom we asked")
     return answer

@@ -202,7 +202,8 @@ def _error_of(reply: Reply) -> str:
     if reply.status == 200:
         return ""
     try:
-        error = json.loads(reply.body).get("error")
-    except (ValueError, AttributeError):
+        answer = peer_auth.decode(reply.body)   # before any key is checked: anyone's bytes
+    except PeerAuthError:
         return ""
+    error = answer.get("error") if isinstance(answer, dict) else None
     return f": {str(error)[:200]}" if error else ""

@@ -3,6 +3,9 @@
 Observers call `publish` synchronously; the sink keeps only the newest value
 per key and a writer task flushes them. If etcd is away the values wait (the
 newest wins) and go out when it returns, with one log line per outage.
+A write given up on a dead connection (`resend`) may still land later, over
+a newer value written meanwhile: once it ends, the newest value of its keys
+goes out again, so etcd is left holding the newest.
 """
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ class Abandoned(Exception):
 
 def _quiet(future: asyncio.Future) -> None:
     if not future.cancelled():
-        future.exception()   # retrieved: an abandoned write's outcome is of no interest
+        future.exception()   # retrieved: whether it landed or not, its keys are sent again (_landed_late)
 
 
 class LatestSink:
@@ -37,6 +40,8 @@ class LatestSink:
         self.run_call = run  # runs the blocking write (agent/edges.py)
         self.name = name
         self.pending: dict[tuple, object] = {}
+        self.written: dict[tuple, object] = {}   # the newest value etcd confirmed, per key
+        self._late: set[tuple] = set()   # keys an abandoned write ended on since: send their newest again
         self._event = asyncio.Event()
         self._resend = asyncio.Event()
         self._failing = False
@@ -51,11 +56,14 @@ class LatestSink:
         is pending on a new call. Only for values that say which assignment
         they answer (role reports): the abandoned write may still land late,
         and the master never reads an older assignment's report as an answer
-        to a newer one (design-choices.md, "Two-phase, fenced handover")."""
+        to a newer one (design-choices.md, "Two-phase, fenced handover").
+        Landing over the newer one, it hid that answer for good (the agent
+        had reported, the master waited for its report: simulator seed 1019,
+        a handover held until the end): so it is followed by the newest."""
         if self.pending:
             self._resend.set()
 
-    async def _call(self, fn, arg) -> None:
+    async def _call(self, fn, arg, keys: list) -> None:
         self._resend.clear()
         call = asyncio.ensure_future(self.run_call(fn, arg))
         resend = asyncio.ensure_future(self._resend.wait())
@@ -64,7 +72,8 @@ class LatestSink:
         finally:
             resend.cancel()
         if not call.done():
-            call.add_done_callback(_quiet)   # it may still land: harmless, see resend()
+            call.add_done_callback(_quiet)
+            call.add_done_callback(lambda _: self._landed_late(keys))
             raise Abandoned(f"{self.name}: a write hung on a dead connection; sending again")
         call.result()
 
@@ -73,13 +82,14 @@ class LatestSink:
             await self._event.wait()
             self._event.clear()
             alone = False   # after a batch that failed for a reason of its own: find the bad value
-            while self.pending:
+            while self._requeue_late() or self.pending:
                 batch = list(itertools.islice(self.pending.items(), 1 if alone or not self.write_many else BATCH))
+                landed = True
                 try:
                     if len(batch) > 1:
-                        await self._call(self.write_many, [value for _, value in batch])
+                        await self._call(self.write_many, [value for _, value in batch], [k for k, _ in batch])
                     else:
-                        await self._call(self.write, batch[0][1])
+                        await self._call(self.write, batch[0][1], [batch[0][0]])
                 except Abandoned:
                     continue
                 except StoreError as exc:
@@ -93,9 +103,27 @@ class LatestSink:
                         alone = True   # write them one by one: only the bad one is dropped
                         continue
                     log.exception("%s: dropping a value that cannot be written", self.name)
+                    landed = False
                 if self._failing:
                     log.info("%s: writing to etcd again", self.name)
                     self._failing = False
                 for key, value in batch:
+                    if landed:
+                        self.written[key] = value
                     if self.pending.get(key) is value:   # a newer value came meanwhile: it goes next
                         del self.pending[key]
+
+    def _landed_late(self, keys: list) -> None:
+        """An abandoned write ended (landed or not): its keys go out again."""
+        self._late.update(keys)
+        self._event.set()
+
+    def _requeue_late(self) -> bool:
+        """Between writes (none in flight): the newest confirmed value of each
+        key an abandoned write ended on goes out again, unless a newer one is
+        pending anyway. Returns whether anything is pending."""
+        for key in self._late:
+            if key not in self.pending and key in self.written:
+                self.pending[key] = self.written[key]
+        self._late.clear()
+        return bool(self.pending)

@@ -63,7 +63,7 @@ _GLOBALS = (
     ("--cluster", "cluster", "OVERSEER_CLUSTER", "cluster name (default: the only one in etcd)"),
     ("--cacert", "cacert", "OVERSEER_ETCD_CACERT", "CA certificate for etcd TLS"),
     ("--cert", "cert", "OVERSEER_ETCD_CERT", "client certificate for etcd TLS"),
-    ("--key", "key", "OVERSEER_ETCD_KEY", "client key for etcd TLS"),
+    ("--key", "key", "OVERSEER_ETCD_KEY", "client key for etcd TLS (mode 600, owned by root or you)"),
     ("--user", "user", "OVERSEER_ETCD_USER",
      "etcd user (password from --password-file, or OVERSEER_ETCD_PASSWORD)"),
     ("--password-file", "password_file", "OVERSEER_ETCD_PASSWORD_FILE",

@@ -110,7 +110,8 @@ NOTES = {
     "_AmiFields.host": "the Asterisk Manager Interface's address",
     "_AmiFields.port": "the Asterisk Manager Interface's port (manager.conf)",
     "_AmiFields.username": "an AMI user of manager.conf",
-    "_AmiFields.secretFile": "a file on the server holding that user's secret, so it is in no document",
+    "_AmiFields.secretFile": "a file on the server holding that user's secret, so it is in no document; owned "
+                             "by root or the agent's user, mode 0600, else the check fails",
     "AsteriskAmiCheck.type": "round trip of an AMI Ping after login; a refused login fails",
     "AsteriskChannelsCheck.type": "active channels (calls in progress), from CoreShowChannels",
     "SipOptionsCheck.type": "time to answer a SIP OPTIONS request; no answer fails",
@@ -120,7 +121,8 @@ NOTES = {
     "PostgresReplicationCheck.type": "on a primary the worst replica's replay lag, on a standby its own; a standby "
                                      "that is not streaming fails",
     "PostgresReplicationCheck.dsn": "libpq connection string, without the password",
-    "PostgresReplicationCheck.passwordFile": "a file holding the password, so it is in no document",
+    "PostgresReplicationCheck.passwordFile": "a file holding the password, so it is in no document; owned by root "
+                                             "or the agent's user, mode 0600, else the check fails",
     "PostgresReplicationCheck.minReplicas": "on a primary, fewer streaming replicas than this fails",
     "PostgresReplicationCheck.warn": "a size (bytes behind) or a duration; at or above it: `warn`",
     "PostgresReplicationCheck.fail": "a size or a duration, as `warn`; at or above it: `fail`",
@@ -128,13 +130,14 @@ NOTES = {
     "MysqlReplicationCheck.host": "the MySQL/MariaDB server's address",
     "MysqlReplicationCheck.port": "the MySQL/MariaDB server's port",
     "MysqlReplicationCheck.user": "a user allowed to read the replication status",
-    "MysqlReplicationCheck.passwordFile": "a file holding the password, so it is in no document",
+    "MysqlReplicationCheck.passwordFile": "a file holding the password, so it is in no document; owned by root "
+                                          "or the agent's user, mode 0600, else the check fails",
     "CommandCheck.type": "a command of your own, as a Nagios plugin: exit 0 ok, 1 warn, any other fail",
     "CommandCheck.command": "never run by a shell; the first line it prints is the check's message",
 
     # --- Match
     "Match.name": "every process whose name, executable or argv[0] (base names) equals it",
-    "Match.pidfile": "the process whose pid this file holds",
+    "Match.pidfile": "the process whose pid is on this file's first line (a PostgreSQL postmaster.pid works as it is)",
     "Match.unit": "the main process (MainPID) of this systemd unit",
     "Match.cmdline": "every process whose arguments, joined by spaces, contain it (never the agent)",
 

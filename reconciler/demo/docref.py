@@ -22,7 +22,7 @@ from typing import Any, Literal, Union
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from overseer.desired import checks, fields, hooks, models, run_as, units
+from overseer.desired import capabilities, checks, fields, hooks, models, run_as, units
 
 from . import docnotes
 
@@ -30,7 +30,7 @@ _VALIDATOR_NAMES = {
     units.parse_duration: "duration", units.parse_size: "size", units.parse_percent: "percent",
     units.parse_count: "count", units.parse_size_or_duration: "size or duration",
     fields._argv: "command", fields._positive_int: "positive integer",
-    run_as._user_name: "user", run_as._group_name: "group",
+    run_as._user_name: "user", run_as._group_name: "group", capabilities._capability: "capability",
     hooks._http_url: "http(s) URL", hooks._absolute_path: "absolute path",
 }
 _COMMON = {checks.CheckBase: "common-check-fields", models._ActuatorBase: "common-actuator-fields",

@@ -111,8 +111,11 @@ class Demo:
 
     def _apply(self) -> None:
         secret = self.folder / "ami.secret"
-        secret.write_text(secrets.token_hex(12) + "\n")
-        secret.chmod(0o600)
+        # private from its creation on: the AMI check refuses a secret others may read
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            os.fchmod(fd, 0o600)
+            fh.write(secrets.token_hex(12) + "\n")
         ports = Ports({s: free_port() for s in SERVERS}, ami=free_port(), web=free_port())
         path = self.folder / "cluster.yaml"
         path.write_text(documents(self.folder, ports, secret))

@@ -13,8 +13,12 @@ function here leaves the candidates as they are.
 - Ranking: among the eligible candidates, least lag first, but only when
   every one of them has a lag; otherwise today's order stands (a guess from
   some numbers and no others would rank a standby that says nothing above
-  one that says it is a little behind). Cordoned servers stay last and a
-  successor already named for a handover stays first.
+  one that says it is a little behind). Cordoned servers stay last; a
+  successor already named for a handover (the head of the standby list
+  while the service is short of actives) stays first among equal lags only:
+  that head is no proof anyone was named (a standby list written while
+  nobody could take over is candidates order), and lags move between the
+  two phases, so the least behind at the promote is the one promoted.
 - `maxLagOnFailover`: once the service has an assignment, a failover never
   promotes a standby whose lag is above it, nor one whose check ran and could
   not measure one (no number while not `unknown`). A cold or just started
@@ -89,7 +93,7 @@ def rank(view: View, name: str, svc: ServiceDoc, pool: Sequence[str],
         return list(pool)
     named = set(hints)
     # stable: equal lags keep the order health and candidates gave them
-    return sorted(pool, key=lambda s: (s in view.cordoned, s not in named, lags[s]))
+    return sorted(pool, key=lambda s: (s in view.cordoned, lags[s], s not in named))
 
 
 def for_failover(view: View, name: str, svc: ServiceDoc, pool: Sequence[str],

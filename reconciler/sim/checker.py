@@ -20,6 +20,9 @@ faults as they begin.
 - placement (placement.py): a failover goes to the candidate the operator
   was promised: an unmarked server before a marked one, then candidates
   order; a failure is forgotten `failureTimeout` after it.
+- lag (lag_check.py): a failover of a replicated database never promotes a
+  standby past `maxLagOnFailover`, and promotes the least behind when every
+  eligible standby had a lag, judged where the master plainly knew the lags.
 - relations (relations_check.py): start order and colocation, judged
   from the processes.
 - crash: the real code logged an unexpected exception, or one escaped a task.
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Optional
 
 from . import bounds, calm
 from .calm import Begun
+from .lag_check import LagCheck
 from .liveness import Liveness
 from .placement import Placement
 from .relations_check import RelationsCheck
@@ -48,7 +52,7 @@ STALE_GRACE = 1.0
 # `ip addr del`): more actives or holders than allowed that long after a thaw
 # is the freeze's, not a bug; still there this long after it, it is.
 THAW_GRACE = 0.25
-INVARIANTS = ("safety", "liveness", "calm", "placement", "crash", "relations")
+INVARIANTS = ("safety", "liveness", "calm", "placement", "crash", "relations", "lag")
 
 
 class Checker:
@@ -65,12 +69,14 @@ class Checker:
         self.log: list[tuple] = []              # (t, server, service, before, after, why)
         self.begun: list[Begun] = []
         # what was judged, so a run shows its checks could have failed
-        self.judged = {"outages": 0, "exempt": 0, "blips": 0, "placements": 0, "relations": 0}
+        self.judged = {"outages": 0, "exempt": 0, "blips": 0, "placements": 0, "relations": 0,
+                       "lags": 0, "lag ranks": 0}
         self._master_key = f"/overseer/{'sim'}/master".encode()
         for fault in world.schedule.faults:
             bounds.kind_of(fault)   # a kind that declares no bound stops the run before it starts
         self.liveness = Liveness(self)
         self.placement = Placement(self)
+        self.lags = LagCheck(self)
         self.relations = RelationsCheck(self)
 
     def violation(self, invariant: str, message: str, t: Optional[float] = None) -> None:
@@ -135,6 +141,7 @@ class Checker:
         if self.world.schedule.calm and self.settled is not None and "active" in (before, after):
             self.violation("calm", f"{actuator.service} on {actuator.server}: {before} -> {after} ({why}) "
                                    "in a schedule of blips only")
+        self.lags.effect(actuator.server, actuator.service, before, after, t)   # before placement records it
         self.placement.effect(actuator.server, actuator.service, before, after, t)
         self.relations.effect(actuator.server, actuator.service, before, after, t)
 
@@ -203,6 +210,7 @@ class Checker:
             self.settled = t
         self.liveness.sample(t)
         self.placement.sample(t)
+        self.lags.sample(t)
         self.relations.sample(t)
 
     def finish(self) -> None:

@@ -190,3 +190,18 @@ def address_trouble(seed: int, s: Schedule) -> list[Fault]:
     at = _at(rng)
     return [Fault("vip_fail", at, round(rng.uniform(1.0, 3.0) * s.ttl, 2), server=svc.candidates[1]),
             Fault("proc_crash", round(at + rng.uniform(0.1, 1.0), 2), server=svc.candidates[0], service=svc.name)]
+
+
+def replication_lag(seed: int, s: Schedule) -> tuple[Schedule, list[Fault]]:
+    """Sometimes, the `db` service is a replicated database (warm: its
+    standbys run and replay): a `postgres-replication` check with
+    `maxLagOnFailover` 64 MiB, whose value the world drifts per standby
+    (replication.py), now and then past the limit, at times on every standby
+    at once (the service then stays without an active by design)."""
+    rng = _rng(seed, 67)
+    dbs = [svc for svc in s.services if svc.name == "db" and svc.replicas == 1]   # one primary
+    if not dbs or rng.random() >= 0.6:
+        return s, []
+    behind = rng.choice((0.2, 0.4, 0.7))
+    services = tuple(replace(svc, standby="warm", lag_limit=64.0, lag_behind=behind) if svc in dbs else svc for svc in s.services)
+    return s.but(services=services), []

@@ -12,6 +12,10 @@ before the outage began; an outage no fault explains gets one of its own
   ends ("late by N s"), or at the end of the run ("never");
 - if none could, it is exempt, and the trace says so and why; it waits for a
   candidate to become live, which sets a new deadline (`bounds.became_live`).
+A standby whose replication lag is past `maxLagOnFailover` (replication.py)
+is no live candidate once the service was placed: with every standby too far
+behind, the service stays without an active by design (operations.md,
+"Least lag"), exempt.
 A marked server (remembered failures) is a live candidate: an imperfect
 server beats no server (docs/design.md, "Placement").
 
@@ -83,6 +87,10 @@ class Liveness:
             return "its check fails"
         if self.plans[service].vip and world.addresses.failing(server):
             return "its floating address cannot come up"
+        if self.checker.settled is not None:   # placed: a failover may not promote it (lag.py)
+            behind = world.replication.too_far(server, service, world.now())
+            if behind is not None:
+                return behind
         return self.checker.relations.why_not(server, service)
 
     def serving(self, service: str, actives: list[str], t: float) -> list[str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import heapq
+import inspect
 from collections import deque
 from typing import Any, Optional
 
@@ -130,7 +131,24 @@ class VirtualLoop(asyncio.BaseEventLoop):
 
     def kill(self, key: str) -> None:
         self._killed.add(key)
-        self._graveyard.extend(self._frozen.pop(key, ()))
+        for handle in self._frozen.pop(key, ()):
+            self._bury(handle)
+
+    def _bury(self, handle: asyncio.Handle) -> None:
+        """A killed process's callback never runs. It is kept, so its tasks are
+        never GC'd mid-run; a task whose first step it was never begins: its
+        coroutine is closed, as kill -9 discards work not begun (closing a
+        coroutine that never started runs none of it; left open, it would
+        warn "never awaited" when the run is over)."""
+        self._graveyard.append(handle)
+        _close_if_unbegun(handle)
+
+    def end(self) -> None:
+        """The run is over: every process stops where it stands, as at power-off.
+        Tasks whose first step was still due (ready, or held by a frozen
+        process) never begin; what had begun unwinds when it is collected."""
+        for handle in (*self._ready, *(h for held in self._frozen.values() for h in held)):
+            _close_if_unbegun(handle)
 
     def is_frozen(self, key: str) -> bool:
         return key in self._frozen
@@ -178,7 +196,7 @@ class VirtualLoop(asyncio.BaseEventLoop):
             key = handle._context.get(PROCESS) if handle._context is not None else None
             if key is not None:
                 if key in self._killed:
-                    self._graveyard.append(handle)
+                    self._bury(handle)
                     continue
                 held = self._frozen.get(key)
                 if held is not None:
@@ -186,6 +204,15 @@ class VirtualLoop(asyncio.BaseEventLoop):
                     continue
             self.steps += 1
             handle._run()
+
+
+def _close_if_unbegun(handle: asyncio.Handle) -> None:
+    # a task's steps are its bound method (the C task's wrapper has __self__ too)
+    task = getattr(handle._callback, "__self__", None)
+    if isinstance(task, asyncio.Task):
+        coro = task.get_coro()
+        if inspect.iscoroutine(coro) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
+            coro.close()
 
 
 def _done(future: asyncio.Future) -> None:

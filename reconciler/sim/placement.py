@@ -18,7 +18,9 @@ plainly unmarked when its latest possible failure of the service (it left
 is more than `failureTimeout` old at the window's start: its remembered
 failure, if it had one, has expired, so it ranks by candidates order again.
 A colocated group (anchor and followers) goes where every member may run,
-so its promotes are not judged here (relations_check.py judges them).
+so its promotes are not judged here (relations_check.py judges them); nor
+are those of a replicated database, which go by replication lag before
+candidates order (lag_check.py judges them).
 Promotes during an operator's switchover of the service, near an apply of
 it (a new candidates order), and near a slow etcd (the master's view may
 lag) are not judged.
@@ -72,6 +74,8 @@ class Placement:
             return   # the first placement: the settle hold decides
         if any(service in (p.name, p.colocate) for p in world.schedule.services if p.colocate):
             return   # a colocated group goes where every member may run: its anchor decides (relations_check.py)
+        if world.replication.concerns(service):
+            return   # a replicated database goes to the least lag first, past the limit nowhere (lag_check.py)
         start = t - self.window
         s = world.schedule
         if self.left_active.get((chosen, service), -1e9) >= start - s.ttl - s.margin:

@@ -26,6 +26,7 @@ import asyncio
 from typing import TYPE_CHECKING, Callable, Optional
 
 from overseer.actuators.base import ActionContext, Actuator, ActuatorError
+from overseer.desired.checks import LAG_CHECK_TYPES
 from overseer.observers.probes import ProbeContext, ProbeResult
 from overseer.reconciler.agent.fencer_watch import BYE, Watch, add_line, vouch_line
 
@@ -259,7 +260,10 @@ class SimServerHealth:
 
 
 async def sim_probe(world: "World", check, ctx: ProbeContext) -> ProbeResult:
-    """A `process` check sees the simulated child; an injected flap fails it."""
+    """A `process` check sees the simulated child; an injected flap fails it.
+    A replication check measures the world's lag (replication.py)."""
+    if world.replication.concerns(ctx.service) and check.type in LAG_CHECK_TYPES:
+        return await world.replication.probe(world, ctx)
     await asyncio.sleep(world.rng.uniform(0.001, 0.01))
     if world.flapping(ctx.server, ctx.service):
         return ProbeResult("fail", 0, "simulated probe failure")

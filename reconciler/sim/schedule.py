@@ -85,6 +85,8 @@ class ServicePlan:
     colocate: str = ""               # spec.colocateWith; "": none
     grace: float = 0.0          # startupGrace of its `alive` check (faultgen.startup_grace); 0: none
     grace_on_check: bool = False  # written on the check itself, else on the Service
+    lag_limit: float = 0.0      # a replication check's maxLagOnFailover, MiB (faultgen.replication_lag); 0: none
+    lag_behind: float = 0.0     # how often its standbys drift past it (replication.py)
 
 
 @dataclass(frozen=True)
@@ -134,9 +136,10 @@ BLIPS_UPTO_BEFORE = 0.3
 # services' floating addresses (_vips) come with any of them.
 EXTRAS = ("silent_etcd", "master_loss", "cleanups", "failing_failover", "long_loss", "short_memory",
           "etcd_members", "etcd_trouble", "slack_eaters", "server_loss", "one_way", "startup_grace",
-          "address_trouble", "relations")
+          "address_trouble", "relations", "replication_lag")
 EXTRAS_BEFORE_DEADLINES = EXTRAS[:4]   # before the checker judged per-fault deadlines
 EXTRAS_BEFORE_ETCD_MODEL = EXTRAS[:6]  # before faultgen.py (etcd's members, troubles, slack eaters ...)
+EXTRAS_BEFORE_LAG = EXTRAS[:EXTRAS.index("replication_lag")]   # before replicated databases drifted lag
 # drawn for every schedule, blips only or not (the others: only beside real faults)
 _EVERY_SCHEDULE = ("etcd_members", "etcd_trouble")
 
@@ -408,5 +411,6 @@ _GENERATORS = {"silent_etcd": _unchanged(_silent_etcd), "master_loss": _unchange
                "long_loss": _long_loss, "short_memory": _short_memory,
                "slack_eaters": _faultgen("slack_eaters"), "server_loss": _faultgen("server_loss"),
                "one_way": _faultgen("one_way"), "startup_grace": _faultgen("startup_grace", schedule=True),
-               "address_trouble": _faultgen("address_trouble"), "relations": _related}
+               "address_trouble": _faultgen("address_trouble"), "relations": _related,
+               "replication_lag": _faultgen("replication_lag", schedule=True)}
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import inspect
 import logging
 import random
 from typing import Optional
@@ -35,6 +34,7 @@ from .fence_agents import SimFenceAgents, with_fence_agents
 from .loop import PROCESS, VirtualLoop
 from .network import EtcdLane, Network
 from .procs import SimActuator, SimFencer, SimHealthz, SimServerHealth, sim_probe
+from .replication import SimReplication, check_doc
 from .schedule import SERVERS, Schedule
 
 CLUSTER = "sim"
@@ -52,6 +52,7 @@ class World:
         self.rng = random.Random(schedule.seed * 7919 + 17)   # runtime draws: latencies, step times
         # commands' partial work, the fencer's kill, `ip addr`: draws of their own, the above unchanged
         self.proc_rng = random.Random(schedule.seed * 7919 + 23)
+        self.replication = SimReplication(schedule)   # each standby's lag, drifting: streams of its own
         self.context = contextvars.Context()                  # the world's own: never frozen
         members = tuple(f"m{i + 1}" for i in range(schedule.members))
         # every server lists every member, in one order (docs/etcd-production.md)
@@ -121,7 +122,8 @@ class World:
                 actuator["demote"] = ["sim", "demote"]
             alive = {"name": "alive", "type": "process"}
             spec = {"standby": svc.standby, "replicas": svc.replicas,
-                    "candidates": list(self.candidates[svc.name]), "actuator": actuator, "checks": [alive]}
+                    "candidates": list(self.candidates[svc.name]), "actuator": actuator,
+                    "checks": [alive] + [c for c in (check_doc(svc),) if c]}
             if svc.requires:
                 spec["requires"] = list(svc.requires)
             if svc.colocate:
@@ -183,17 +185,13 @@ class World:
             await asyncio.sleep(timeout)
             return Unanswered("silent")
         await asyncio.sleep(self.net.latency())
-        coro = answer(query, Caller(me))
-        task = self.loop.create_task(coro, context=self.contexts[peer.name].copy())
+        # the answer is the peer's work: it runs, late or never, as its process does
+        # (killed before it began, or frozen when the run ends, it never begins)
+        task = self.loop.create_task(answer(query, Caller(me)), context=self.contexts[peer.name].copy())
         try:
             return await asyncio.wait_for(asyncio.shield(task), timeout)
         except asyncio.TimeoutError:
             return Unanswered("silent")
-        finally:
-            # the peer was killed before its answer began: its first step lies in
-            # the loop's graveyard, and the coroutine would warn "never awaited"
-            if self.loop.is_killed(key) and inspect.getcoroutinestate(coro) == inspect.CORO_CREATED:
-                coro.close()
 
     # --- agents as processes -----------------------------------------------------
 
@@ -367,6 +365,7 @@ class World:
         try:
             self.loop.run_until_complete(self.loop.create_task(self._main(), context=self.context))
         finally:
+            self.loop.end()
             self.trace.release(handler)
             self.loop.set_exception_handler(lambda loop, context: None)
         self.checker.finish()

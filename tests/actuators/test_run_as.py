@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,7 +14,10 @@ import psutil
 import pytest
 
 from overseer.actuators import ActuatorError, build_actuator
+from overseer.actuators.child import supervised_argv
+from overseer.desired.child_user import resolve
 from overseer.desired.models import ExecActuator, ProcessActuator
+from overseer.desired.run_as import RunAs
 from tests.support.run_as import NOBODY, needs_root, powerless, read_whoami, shared_dir, status_of, whoami_argv
 from tests.support.waiting import poll_until
 
@@ -169,3 +173,38 @@ async def test_a_stop_reaches_a_child_of_another_user(ctx):
     began = time.monotonic()
     await act.stop(ctx)
     assert wait_gone(pid, 1) and time.monotonic() - began < 5, "SIGTERM did not reach it"
+
+
+# The capabilities operations.md lists for an agent run as a user of its own
+# (User= in its unit, with AmbientCapabilities=): ambient ones survive every
+# exec and, unlike root's, a switch between two ordinary users. Without
+# setpriv's --inh-caps=-all / --ambient-caps=-all a `user: nobody` child
+# would keep every one of them.
+AGENT_CAPS = "cap_net_admin,cap_net_raw,cap_setuid,cap_setgid,cap_kill,cap_setpcap"
+
+
+def _as_an_agent_of_its_own_user(argv: list[str]) -> dict[str, str]:
+    """Run argv from a process of the `daemon` user holding AGENT_CAPS as
+    ambient capabilities, as such an agent would; /proc/self/status's
+    capability lines and NoNewPrivs that the command printed."""
+    capsh = shutil.which("capsh")
+    if capsh is None:
+        pytest.skip("capsh (libcap2-bin) is needed to hold ambient capabilities as another user")
+    outer = [capsh, "--keep=1", "--user=daemon", f"--inh={AGENT_CAPS}", f"--addamb={AGENT_CAPS}",
+             "--", "-c", 'exec "$@"', "agent"]
+    proc = subprocess.run([*outer, *argv], capture_output=True, text=True, timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    return dict(line.replace("\t", "").split(":", 1) for line in proc.stdout.splitlines())
+
+
+STATUS = ["grep", "-E", "^(Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):", "/proc/self/status"]
+
+
+@pytest.mark.parametrize("spawn", ["supervised", "command"])
+def test_a_child_of_an_agent_with_ambient_capabilities_holds_none_of_them(spawn):
+    nobody = resolve(RunAs(user="nobody"))
+    # the outer process keeps its pid through capsh, bash and setpriv: our child
+    argv = (supervised_argv(STATUS, os.getpid(), nobody) if spawn == "supervised" else nobody.wrap(STATUS))
+    held = _as_an_agent_of_its_own_user(STATUS)
+    assert int(held["CapAmb"], 16) != 0 and held["NoNewPrivs"] == "0", held   # the test can tell
+    assert powerless(_as_an_agent_of_its_own_user(argv))

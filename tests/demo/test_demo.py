@@ -25,6 +25,7 @@ from overseer.desired.store.store import Store
 from overseer.observers.probes import asterisk_ami, asterisk_channels
 from overseer.observers.probes._common import ProbeContext
 from overseer.reconciler.demo.session import Where, where
+from tests.support.secrets import write_secret
 from tests.support.waiting import poll_until as wait_for
 
 OVERSEER = os.path.join(os.path.dirname(sys.executable), "overseer")
@@ -295,7 +296,7 @@ def probe(module, check):
 @pytest.fixture
 def fake_pbx(tmp_path):
     secret = tmp_path / "ami.secret"
-    secret.write_text("s3cret\n")
+    write_secret(secret, "s3cret\n")
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "overseer.reconciler.demo.fake_pbx", "--port", str(port),
                              "--secret-file", str(secret)])
@@ -324,6 +325,6 @@ def test_fake_pbx_satisfies_the_ami_checks(fake_pbx, tmp_path):
     result = probe(asterisk_channels, channels)
     assert (result.status, result.value) == ("warn", 3.0)
     wrong = tmp_path / "wrong.secret"
-    wrong.write_text("nope\n")
+    write_secret(wrong, "nope\n")
     refused = probe(asterisk_ami, ami.model_copy(update={"secretFile": str(wrong)}))
     assert refused.status == "fail" and "refused" in refused.message, refused

@@ -4,7 +4,8 @@ and a real auth-enabled etcd (desired/store/credentials.py).
 The password from a file (`--password-file`, OVERSEER_ETCD_PASSWORD_FILE),
 read once at start: an agent started that way has no password in its
 /proc/PID/environ. A file its group or others may read is refused, as
-PostgreSQL refuses such a .pgpass. Credentials over plain http to another
+PostgreSQL refuses such a .pgpass, and so is one another user owns; the
+same for the TLS client key (`--key`). Credentials over plain http to another
 machine are refused unless --insecure-transport (or its variable) says the
 network is trusted. Every refusal is one line, exit 2.
 """
@@ -30,6 +31,7 @@ from tests.desired.test_etcd_security import (
 from tests.support.cluster import OVERSEER, cluster_yaml
 from tests.support.etcd_tls import SecuredEtcd
 from tests.support.hostile_etcd import HostileEtcd
+from tests.support.run_as import NOBODY, needs_root
 
 
 @pytest.fixture(scope="module")
@@ -77,6 +79,16 @@ def test_a_password_file_others_may_read_is_refused(auth_etcd, password_file):
     line = one_line_failure(overseer("get", "cluster", "--user", "root", "--password-file", str(password_file),
                                      OVERSEER_ETCD=auth_etcd.url), codes=(2,))
     assert str(password_file) in line and "chmod 600" in line and "0644" in line
+
+
+def test_a_password_file_of_another_user_is_refused(password_file):
+    """Private to its owner is private to nobody if the owner is someone else:
+    that user could chmod it or replace it at will."""
+    needs_root()
+    os.chown(password_file, NOBODY.pw_uid, NOBODY.pw_gid)
+    line = one_line_failure(overseer("get", "cluster", "--etcd", "http://127.0.0.1:9", "--user", "root",
+                                     "--password-file", str(password_file)), codes=(2,))
+    assert str(password_file) in line and f"owned by uid {NOBODY.pw_uid}" in line and "root" in line
 
 
 @pytest.mark.parametrize("content, says", [(b"", "empty"), (b"\n" + PASSWORD.encode(), "empty"),
@@ -136,6 +148,55 @@ def test_an_agent_with_a_password_file_has_no_password_in_its_environment(auth_e
         agent.wait(10)
         log.close()
         store.close()
+
+
+# --- the TLS client key -------------------------------------------------------------
+
+@pytest.fixture
+def client_key(tmp_path) -> Path:
+    """A key file (its content is never read by the refusals below)."""
+    path = tmp_path / "etcd-client.key"
+    path.write_text("-----BEGIN PRIVATE KEY-----\n")
+    path.chmod(0o600)
+    return path
+
+
+def _with_key(key: Path, *more: str, **env: str) -> subprocess.CompletedProcess:
+    # port 9: nothing answers; every refusal here comes before any connection
+    return overseer("get", "cluster", "--etcd", "https://127.0.0.1:9", "--cacert", "/nonexistent/ca.pem",
+                    "--cert", "/nonexistent/cert.pem", "--key", str(key), *more, **env)
+
+
+@pytest.mark.parametrize("mode", [0o640, 0o604, 0o644], ids=["0640", "0604", "0644"])
+def test_a_tls_key_its_group_or_others_may_read_is_refused(client_key, mode):
+    client_key.chmod(mode)
+    line = one_line_failure(_with_key(client_key), codes=(2,))
+    assert str(client_key) in line and f"mode {mode:04o}" in line and f"chmod 600 {client_key}" in line
+
+
+def test_a_tls_key_of_another_user_is_refused(client_key):
+    needs_root()
+    os.chown(client_key, NOBODY.pw_uid, NOBODY.pw_gid)
+    line = one_line_failure(_with_key(client_key), codes=(2,))
+    assert str(client_key) in line and f"owned by uid {NOBODY.pw_uid}" in line
+
+
+def test_a_private_tls_key_passes_the_check_and_reaches_tls(client_key):
+    """The check refuses only what others may read: a private key goes on to
+    TLS (which here fails on the CA that does not exist, exit 3)."""
+    proc = _with_key(client_key)
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr, proc.stderr
+    assert "TLS" in proc.stderr and "mode" not in proc.stderr, proc.stderr
+
+
+def test_an_agent_with_a_loose_tls_key_stops_at_once(client_key, tmp_path):
+    client_key.chmod(0o644)
+    proc = subprocess.run([OVERSEER, "agent", "--server", "pbx1", "--state-dir", str(tmp_path / "st"),
+                           "--etcd", "https://127.0.0.1:9", "--cacert", "/nonexistent/ca.pem",
+                           "--cert", "/nonexistent/cert.pem", "--key", str(client_key)],
+                          env=_CLEAN_ENV, capture_output=True, text=True, timeout=30)
+    line = one_line_failure(proc, codes=(2,))
+    assert str(client_key) in line and "chmod 600" in line
 
 
 # --- no credentials in clear text to another machine ---------------------------------

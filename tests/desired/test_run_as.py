@@ -4,6 +4,7 @@ and the environment a child gets."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -93,6 +94,46 @@ def test_an_agent_that_may_not_switch_users_says_so_before_any_spawn():
     assert lacking("-kill") == f"{said} CAP_KILL"
     if os.geteuid() == 0:
         assert credentials(RunAs(user="nobody")).uid == NOBODY.pw_uid
+
+
+def test_an_agent_without_a_listed_capability_says_so_before_any_spawn():
+    code = ("from overseer.desired.child_user import credentials, RunAsError\n"
+            "from overseer.desired.run_as import RunAs\n"
+            "try:\n    credentials(RunAs(user='nobody', capabilities=['CAP_NET_BIND_SERVICE']))\n"
+            "except RunAsError as exc:\n    print(exc.where('spec.actuator'), exc.reason)\n"
+            "else:\n    print('allowed')\n")
+    def lacking(caps: str) -> str:
+        proc = subprocess.run(["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", "--",
+                               sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout.strip()
+    if os.geteuid() != 0:
+        pytest.skip("needs root: an agent that may switch users at all")
+    assert lacking("-net_bind_service") == (
+        f"spec.actuator.capabilities the agent (uid 0) does not hold CAP_NET_BIND_SERVICE itself, so cannot"
+        " keep it in the command; give the agent's unit that capability or drop it here")
+    assert lacking("+net_bind_service") == "allowed"
+
+
+def test_capabilities_become_setpriv_lists_of_exactly_those():
+    found = resolve(RunAs(user="nobody", capabilities=["CAP_NET_BIND_SERVICE", "CAP_SYS_NICE",
+                                                        "CAP_NET_BIND_SERVICE"]))
+    assert found.capabilities == ("CAP_NET_BIND_SERVICE", "CAP_SYS_NICE")
+    options = found.setpriv_options()
+    assert "--inh-caps=-all,+net_bind_service,+sys_nice" in options
+    assert "--ambient-caps=-all,+net_bind_service,+sys_nice" in options
+    assert "--ambient-caps=-all" in resolve(RunAs(user="nobody")).setpriv_options()
+
+
+@pytest.mark.parametrize(("given", "said"), [
+    ("net_bind_service", "write CAP_NET_BIND_SERVICE, as systemd's AmbientCapabilities= does"),
+    ("CAP_SETUID", "CAP_SETUID is refused: it could switch back to root; a service may keep only"),
+    ("CAP_NET_ADMIN", "CAP_NET_ADMIN is refused: it could move or remove the floating address"),
+    ("CAP_FLY", "'CAP_FLY' is not a capability a service may keep; use one of CAP_NET_BIND_SERVICE,"),
+])
+def test_a_capability_outside_the_list_is_refused_with_the_reason(given, said):
+    with pytest.raises(ValueError, match=re.escape(said)):
+        RunAs(user="nobody", capabilities=[given])
 
 
 def test_unknown_names_are_typed_errors_that_name_the_field():

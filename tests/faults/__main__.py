@@ -7,8 +7,8 @@
 
 Schedule i uses seed SEED+i, so a failing line's seed reruns alone. Failing
 schedules keep their journal and logs under test-artifacts/faults/. Exit
-status 1 when any schedule had a double active, a stale epoch or a stuck
-service.
+status 1 when any schedule had a double active, a stale epoch, a stuck
+service or a broken relationship (start order, colocation).
 """
 from __future__ import annotations
 

@@ -20,6 +20,8 @@ Verdict per schedule: overlaps above `replicas` (double actives), promotes
 under an epoch older than one already acted on, whether each service had its
 actives again within the bound after the faults healed (and how long it
 took), and the longest outage while some candidate was healthy.
+Relationships (start order, colocation) are judged over the same
+intervals by relations.py.
 """
 from __future__ import annotations
 
@@ -34,6 +36,8 @@ class ServiceSpec:
     replicas: int
     warm: bool                  # has a promote command: active means promoted
     candidates: tuple[str, ...]
+    requires: tuple[str, ...] = ()      # start order (relations.py judges it)
+    colocate: Optional[str] = None      # active only where this service is active
 
 
 @dataclass
@@ -63,10 +67,12 @@ class Verdict:
     moves: list[str] = field(default_factory=list)            # actives that started or ended after `begin`
     calm: list[str] = field(default_factory=list)             # a blip that moved, a real failure that did not
     late: list[str] = field(default_factory=list)             # a lost server's services moved late or never
+    relations: list[str] = field(default_factory=list)        # start order or colocation broken (relations.py)
+    judged_relations: int = 0                                 # promotions and stretches apart it judged
 
     @property
     def ok(self) -> bool:
-        return not (self.doubles or self.stale_epochs or self.stuck or self.calm or self.late)
+        return not (self.doubles or self.stale_epochs or self.stuck or self.calm or self.late or self.relations)
 
 
 def build_intervals(events: Sequence[Mapping], last_alive: Mapping[int, float],
@@ -232,17 +238,42 @@ def check(events: Sequence[Mapping], last_alive: Mapping[int, float], specs: Map
     sampler's stops per child pid."""
     intervals, stale, odd = build_intervals(events, last_alive, specs, stopped)
     verdict = Verdict(intervals, doubles(intervals, specs), stale, odd)
-    for service, spec in specs.items():
-        took = recovery(intervals, spec, service, healed, end)
-        verdict.recovery[service] = took
+    for service in _requirements_first(specs):
+        spec = specs[service]
+        # a dependent or follower gets its bound from the moment what it
+        # waits for had its actives again (docs/testing.md, "Relationships")
+        waited = [verdict.recovery.get(other) for other in (*spec.requires, *filter(None, [spec.colocate]))]
+        start = healed + max([w for w in waited if w is not None], default=0.0)
+        took = recovery(intervals, spec, service, start, end)
+        verdict.recovery[service] = None if took is None else start - healed + took
         if took is None or took > bound:
             what = "no" if took is None else f"only after {took:.2f}s"
+            after = f"the faults healed at {healed:.3f}" if start == healed else \
+                f"what it waits for had its actives again at {start:.3f}"
             verdict.stuck.append(f"{service}: {what} {spec.replicas} active(s) within the bound "
-                                 f"{bound:.2f}s after the faults healed at {healed:.3f}")
+                                 f"{bound:.2f}s after {after}")
     verdict.worst_outage, verdict.worst_outage_service = worst_outage(
         intervals, specs, begin, healed, impaired, blocked)
     verdict.moves = moves(intervals, begin)
     return verdict
+
+
+def _requirements_first(specs: Mapping[str, ServiceSpec]) -> list[str]:
+    """Service names, each after every service it requires or follows (the
+    documents allow no cycle; one here would only keep its order as given)."""
+    out: list[str] = []
+
+    def visit(name: str, seen: frozenset) -> None:
+        if name in out or name in seen or name not in specs:
+            return
+        spec = specs[name]
+        for other in (*spec.requires, *filter(None, [spec.colocate])):
+            visit(other, seen | {name})
+        out.append(name)
+
+    for name in specs:
+        visit(name, frozenset())
+    return out
 
 
 def moves(intervals: Iterable[Interval], begin: float) -> list[str]:
@@ -270,15 +301,26 @@ def judge_server_loss(verdict: Verdict, specs: Mapping[str, ServiceSpec], lost: 
                       services: Iterable[str], bound: float, end: float) -> None:
     """Decisive: each of `services` (active on `lost` when it was lost, frozen
     or gone for good, at `at`) has its `replicas` actives off `lost` within
-    `bound` seconds; else it moved "late" (how late) or "never"."""
-    for service in services:
+    `bound` seconds; else it moved "late" (how late) or "never". A follower
+    or a dependent whose anchor or requirement was lost with it is timed from
+    the moment that one moved."""
+    services = list(services)
+    moved_at: dict[str, float] = {}
+    for service in _requirements_first(specs):
+        if service not in services:
+            continue
         spec = specs[service]
+        waits = [moved_at[o] for o in (*spec.requires, *filter(None, [spec.colocate])) if o in moved_at]
+        start = max([at, *waits])
         elsewhere = [iv for iv in verdict.intervals if iv.service == service and iv.server != lost]
-        edges = sorted({at} | {iv.start for iv in elsewhere if iv.start >= at})
+        edges = sorted({start} | {iv.start for iv in elsewhere if iv.start >= start})
         moved = next((t for t in edges if _count(elsewhere, t) >= spec.replicas), None)
         if moved is None or moved > end:
             verdict.late.append(f"{service}: never moved off {lost} (lost at {at:.3f}; "
                                 f"the record ends {end - at:.2f}s later, bound {bound:.2f}s)")
-        elif moved - at > bound:
-            verdict.late.append(f"{service}: moved off {lost} late: {moved - at:.2f}s after it was lost "
+            continue
+        moved_at[service] = moved
+        if moved - start > bound:
+            what = "it was lost" if start == at else "what it waits for moved"
+            verdict.late.append(f"{service}: moved off {lost} late: {moved - start:.2f}s after {what} "
                                 f"(bound {bound:.2f}s)")

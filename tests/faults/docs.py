@@ -6,6 +6,12 @@ Two services over three servers:
 - `web`: cold active-standby without commands (active = its child runs),
   candidates s3, s2, s1, so it starts on another server than pbx.
 
+A schedule drawn with relationships (schedule.py, `related`) runs the
+call centre of examples/qsuite.yaml instead (RELATED_SPECS): those two plus
+- `db`: warm, with commands, candidates s2, s3;
+- `web` requires db;
+- `dialer`: cold, colocated with pbx and requiring db, candidates s1, s2, s3.
+
 Every child and command is tests/faults/svc.py writing to the journal.
 Every Server has tests/faults/power.py as its fence agent (a power switch
 for the lab host), unless the lab runs without fence agents.
@@ -63,14 +69,29 @@ SPECS = {
 }
 
 
+# The call centre's relationships (examples/qsuite.yaml, docs/call-centre.md),
+# on the lab's stand-in services.
+RELATED_SPECS = {
+    "db": ServiceSpec(replicas=1, warm=True, candidates=("s2", "s3")),
+    "pbx": SPECS["pbx"],
+    "web": ServiceSpec(replicas=1, warm=False, candidates=("s3", "s2", "s1"), requires=("db",)),
+    "dialer": ServiceSpec(replicas=1, warm=False, candidates=("s1", "s2", "s3"), requires=("db",),
+                          colocate="pbx"),
+}
+
+
+def specs_for(related: bool) -> dict[str, ServiceSpec]:
+    return RELATED_SPECS if related else SPECS
+
+
 def _argv(*words: str) -> str:
     return "[" + ", ".join(f"'{w}'" for w in words) + "]"
 
 
 def cluster_docs(name: str, addresses: dict[str, str], agent_port: int, journal: str, ctl: str,
-                 timing: Timing, power: str | None = None) -> str:
+                 timing: Timing, power: str | None = None, specs: dict[str, ServiceSpec] = SPECS) -> str:
     """`power`: the lab's hosts file for power.py, the fence agent of every
-    Server; None: no fence agents."""
+    Server; None: no fence agents. `specs`: SPECS or RELATED_SPECS."""
     t = timing
     servers = list(addresses)
     out = [f"""apiVersion: overseer/v1
@@ -96,7 +117,7 @@ spec: {{address: {address}, agentPort: {agent_port}, failureDomain: sw-{server}{
     # pbx's second check fails while CTL/<server>.pbx.probe exists: a probe
     # failure the calm schedules inject (one failed probe, or a lasting one)
     flag = _argv("/bin/sh", "-c", 'test ! -e "$0/$OVERSEER_SERVER.$OVERSEER_SERVICE.probe" || exit 2', ctl)
-    for service, spec in SPECS.items():
+    for service, spec in specs.items():
         hooks = ""
         if spec.warm:
             hooks = (f", promote: {_argv(py, SVC, 'promote', journal, ctl)}"
@@ -109,8 +130,14 @@ spec:
   replicas: {spec.replicas}
   standby: {"warm" if spec.warm else "cold"}
   candidates: [{", ".join(spec.candidates)}]
-  actuator: {{type: process, command: {child}, timeout: {t.actuator_timeout}s{hooks}}}
+{_relations(spec)}  actuator: {{type: process, command: {child}, timeout: {t.actuator_timeout}s{hooks}}}
   checks:
     - {{name: alive, type: process}}
-""" + (f"    - {{name: flag, type: command, command: {flag}, interval: {FLAG_INTERVAL}s}}\n" if spec.warm else ""))
+""" + (f"    - {{name: flag, type: command, command: {flag}, interval: {FLAG_INTERVAL}s}}\n"
+       if service == "pbx" else ""))
     return "---\n".join(out)
+
+
+def _relations(spec: ServiceSpec) -> str:
+    lines = f"  requires: [{', '.join(spec.requires)}]\n" if spec.requires else ""
+    return lines + (f"  colocateWith: {spec.colocate}\n" if spec.colocate else "")

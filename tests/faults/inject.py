@@ -31,7 +31,6 @@ from overseer.desired.store.client import EtcdConfig, StoreError
 from overseer.desired.store.store import Store
 
 from .checker import build_intervals
-from .docs import SPECS
 from .lab import CLIENT, SERVERS, FaultLab
 from .sampler import Sampler
 from .schedule import Fault
@@ -51,6 +50,7 @@ class Injector:
         self.gone: set[str] = set()                         # never started again
         self.targets: list[str] = []                        # each fault's target as resolved
         self.losses: list[tuple[str, float, list[str]]] = []   # host, when, services active there
+        self.heals: list[float] = []                        # when each fault's heal ran
 
     # --- resolving targets ----------------------------------------------------
 
@@ -77,11 +77,11 @@ class Injector:
     def active(self, service: str) -> tuple[str, int]:
         """(server, child pid) of the service's active per the journal."""
         events, last_alive = self.sampler.snapshot()
-        intervals, _, _ = build_intervals(events, last_alive, SPECS, self.sampler.stopped())
+        intervals, _, _ = build_intervals(events, last_alive, self.lab.specs, self.sampler.stopped())
         live = [iv for iv in intervals if iv.service == service and iv.end is None]
         if live:
             return live[-1].server, live[-1].pid
-        return SPECS[service].candidates[0], 0
+        return self.lab.specs[service].candidates[0], 0
 
     def resolve(self, target: str) -> str:
         if target == "master":
@@ -189,7 +189,7 @@ class Injector:
     def _lost(self, host: str) -> list[str]:
         """The services active on `host` (per the journal) as it is lost."""
         out = []
-        for service in SPECS:
+        for service in self.lab.specs:
             server, pid = self.active(service)
             if pid and server == host:
                 out.append(service)
@@ -299,12 +299,13 @@ class Injector:
         return []
 
     def _cmd(self, fault, host):
-        action, how = fault.extra.split(":")
-        self.lab.command_fault(host, "pbx", action, how)
+        words = fault.extra.split(":")
+        service, action, how = words if len(words) == 3 else ("pbx", *words)
+        self.lab.command_fault(host, service, action, how)
         self._impair(host, True)
 
         def heal():
-            self.lab.command_fault(host, "pbx", action, None)
+            self.lab.command_fault(host, service, action, None)
             self._impair(host, False)
         return [(fault.duration, heal)]
 

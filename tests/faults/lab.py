@@ -53,8 +53,11 @@ __all__ = ["FaultLab", "SERVERS", "unavailable"]
 class FaultLab:
     def __init__(self, workdir: Path, cluster: str = "faults", timing: Optional[docs.Timing] = None,
                  fence: bool = True, agents: Sequence[str] = SERVERS, clients: Sequence[str] = (),
-                 documents: Optional[Callable[["FaultLab"], str]] = None):
+                 documents: Optional[Callable[["FaultLab"], str]] = None,
+                 specs: Optional[dict] = None):
+        """`specs`: the services of tests/faults/docs.py to run (docs.SPECS by default)."""
         self.workdir = Path(workdir)
+        self.specs = specs or docs.SPECS
         self.agent_hosts = tuple(agents)
         self.documents = documents
         self.fence = fence
@@ -111,7 +114,7 @@ class FaultLab:
         addresses = {h: self.net.address(h) for h in SERVERS}
         power = self.power_hosts if self.fence else None
         path.write_text(docs.cluster_docs(self.cluster, addresses, AGENT_PORT, str(self.journal),
-                                          str(self.ctl), self.timing, power))
+                                          str(self.ctl), self.timing, power, self.specs))
         return path
 
     @property

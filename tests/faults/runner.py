@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from .checker import Verdict, build_intervals, check, judge_calm, judge_server_loss
-from .docs import SPECS, Timing
+from .checker import ServiceSpec, Verdict, build_intervals, check, judge_calm, judge_server_loss
+from .docs import Timing, specs_for
 from .inject import Injector
 from .lab import FaultLab
+from .relations import judge_relations
 from .sampler import Sampler
 from .schedule import Schedule
 
@@ -36,24 +37,26 @@ class Result:
     seconds: float
 
 
-def _healthy(sampler: Sampler) -> bool:
+def _healthy(sampler: Sampler, specs: dict[str, ServiceSpec]) -> bool:
     events, last_alive = sampler.snapshot()
-    intervals, _, _ = build_intervals(events, last_alive, SPECS, sampler.stopped())
+    intervals, _, _ = build_intervals(events, last_alive, specs, sampler.stopped())
     return all(sum(1 for iv in intervals if iv.service == s and iv.end is None) == spec.replicas
-               for s, spec in SPECS.items())
+               for s, spec in specs.items())
 
 
 def _wait_converged(lab: FaultLab, sampler: Sampler, timeout: float) -> None:
     deadline = time.monotonic() + timeout
-    standbys = 0
+    missing: list[str] = []
     while time.monotonic() < deadline:
-        # warm standbys of pbx run too: every server has a live pbx child
+        # warm standbys run too: every candidate of a warm service has a live child
         events, _ = sampler.snapshot()
-        standbys = len({e["server"] for e in events if e["service"] == "pbx" and e["action"] == "start"})
-        if _healthy(sampler) and standbys == len(SPECS["pbx"].candidates):
+        started = {(e["service"], e["server"]) for e in events if e["action"] == "start"}
+        missing = [f"{s} on {c}" for s, spec in lab.specs.items() if spec.warm
+                   for c in spec.candidates if (s, c) not in started]
+        if _healthy(sampler, lab.specs) and not missing:
             return
         time.sleep(0.1)
-    raise AssertionError(f"cluster not converged within {timeout}s (pbx children on {standbys} servers); "
+    raise AssertionError(f"cluster not converged within {timeout}s (no child of {', '.join(missing) or '-'}); "
                          f"see {lab.workdir}")
 
 
@@ -94,7 +97,8 @@ def _keep(workdir: Path, schedule: Schedule, tag: str) -> Path:
 
 
 def _fire_all(schedule: Schedule, injector: Injector, begin: float) -> float:
-    """Fire every fault and heal at its time; returns when the last heal ran."""
+    """Fire every fault and heal at its time; returns when the last heal ran.
+    `injector.heals` gets each heal's time (a fault without one heals as it fires)."""
     order = itertools.count()
     queue = [(begin + f.at, next(order), "fire", f) for f in schedule.faults]
     heapq.heapify(queue)
@@ -103,10 +107,14 @@ def _fire_all(schedule: Schedule, injector: Injector, begin: float) -> float:
         when, _, what, item = heapq.heappop(queue)
         time.sleep(max(0.0, when - time.time()))
         if what == "fire":
-            for delay, action in injector.fire(item):
+            heals = injector.fire(item)
+            for delay, action in heals:
                 heapq.heappush(queue, (time.time() + delay, next(order), "heal", action))
+            if not heals:
+                injector.heals.append(time.time())
         else:
             item()
+            injector.heals.append(time.time())
         healed = time.time()
     for thread in injector.operator_threads:   # a switchover counts as healed once it answered
         thread.join(15)
@@ -117,11 +125,13 @@ def _fire_all(schedule: Schedule, injector: Injector, begin: float) -> float:
 def _run_in_lab(schedule: Schedule, workdir: Path, timing: Timing, converge_timeout: float,
                 log, fence: bool = True) -> tuple[Verdict, int]:
     bound, settle = timing.bound(), timing.lease_ttl
-    with FaultLab(workdir, timing=timing, fence=fence) as lab, Sampler(lab.journal) as sampler:
+    specs = specs_for(schedule.related)
+    with FaultLab(workdir, timing=timing, fence=fence, specs=specs) as lab, Sampler(lab.journal) as sampler:
         _wait_converged(lab, sampler, converge_timeout)
         begin = time.time()
         log(f"converged; schedule {schedule.label} seed {schedule.seed}"
-            f" ({'with' if fence else 'without'} fence agents):\n{schedule.describe()}")
+            f" ({'with' if fence else 'without'} fence agents"
+            f"{', services with relationships' if schedule.related else ''}):\n{schedule.describe()}")
         injector = Injector(lab, sampler, log)
         healed = _fire_all(schedule, injector, begin)
         log("healed")
@@ -129,7 +139,7 @@ def _run_in_lab(schedule: Schedule, workdir: Path, timing: Timing, converge_time
         calm_since: Optional[float] = None
         while True:
             now = time.time()
-            if _healthy(sampler):
+            if _healthy(sampler, specs):
                 calm_since = calm_since or now
                 if now - calm_since >= settle:
                     break
@@ -141,14 +151,15 @@ def _run_in_lab(schedule: Schedule, workdir: Path, timing: Timing, converge_time
         end = time.time()
         sampler.stop()
         events, last_alive = sampler.snapshot()
-        verdict = check(events, last_alive, SPECS, begin=begin, healed=healed, end=end, bound=bound,
+        verdict = check(events, last_alive, specs, begin=begin, healed=healed, end=end, bound=bound,
                         impaired=injector.impaired, blocked=injector.blocked, stopped=sampler.stopped())
         if schedule.label == "calm" or all(f.blip for f in schedule.faults):
             judge_calm(verdict, schedule.faults)
         for host, at, services in injector.losses:
             # when every fault hit the lost host alone, the others must take over within the bound
             if set(injector.targets) == {host}:
-                judge_server_loss(verdict, SPECS, host, at, services, timing.server_loss_bound(), end)
+                judge_server_loss(verdict, specs, host, at, services, timing.server_loss_bound(), end)
+        judge_relations(verdict, specs, timing, end=end, heals=injector.heals, blocked=injector.blocked)
         log(report(verdict))
     return verdict, injector.injected
 
@@ -160,8 +171,11 @@ def report(verdict: Verdict) -> str:
     lines += [f"  stuck: {d}" for d in verdict.stuck]
     lines += [f"  calm: {d}" for d in verdict.calm]
     lines += [f"  late: {d}" for d in verdict.late]
+    lines += [f"  relations: {d}" for d in verdict.relations]
     lines += [f"  anomaly: {d}" for d in verdict.anomalies]
     lines += [f"  recovery {s}: " + ("stuck" if r is None else f"{r:.2f}s") for s, r in verdict.recovery.items()]
+    if verdict.judged_relations:
+        lines.append(f"  relations judged: {verdict.judged_relations} (new actives and stretches apart)")
     lines.append(f"  worst outage while a candidate was healthy: {verdict.worst_outage:.2f}s "
                  f"({verdict.worst_outage_service or '-'})")
     for iv in verdict.intervals:

@@ -14,7 +14,8 @@ Kinds (their `heal` undoes them after `duration`):
   etcd-kill      every etcd member killed; all restarted at heal
   master-kill-failover  the active's child of pbx killed (a failover starts), the
                  master agent SIGKILLed `extra` seconds later; restarted at heal
-  cmd            the target's promote or demote command of pbx hangs or fails
+  cmd            the target's promote or demote command of pbx (or of the
+                 service `extra` names first: db:promote:fail) hangs or fails
   child-kill     SIGKILL of a service's active child (a real failure; instant)
   switchover     `overseer switchover SERVICE [--to extra]` (instant)
   pause          `overseer pause SERVICE`; `resume` at heal
@@ -32,6 +33,9 @@ Kinds (their `heal` undoes them after `duration`):
 The last four come into random schedules from a generator of their own
 (`_extras`), so every seed keeps the faults it drew before they existed and
 gains at most one more (`random_schedule(seed, extras=False)`: without it).
+Half the random schedules run the cluster with relationships
+(docs.RELATED_SPECS) and gain one or two faults aimed at them, from a
+generator of their own too (`_related`; `relations=False`: without it).
 """
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ import random
 from dataclasses import asdict, dataclass, field
 from typing import Any, Optional
 
-from .docs import SPECS, Timing
+from .docs import RELATED_SPECS, SPECS, Timing
 from .lab import SERVERS
 
 HOST_TARGETS = (*SERVERS, "master", "etcd-leader", "active:pbx", "active:web")
@@ -73,9 +77,10 @@ class Schedule:
     seed: int
     faults: list[Fault] = field(default_factory=list)
     label: str = "random"
+    related: bool = False       # the cluster of docs.RELATED_SPECS (requires, colocateWith)
 
     def to_json(self) -> str:
-        return json.dumps({"seed": self.seed, "label": self.label,
+        return json.dumps({"seed": self.seed, "label": self.label, "related": self.related,
                            "faults": [asdict(f) for f in self.faults]}, indent=1)
 
     def describe(self) -> str:
@@ -149,16 +154,61 @@ def _member_stop_blip(stall: float, t: Timing) -> Optional[bool]:
     return True if stall < t.lease_ttl else UNJUDGED
 
 
-def random_schedule(seed: int, timing: Timing = Timing(), window: float = 8.0, extras: bool = True) -> Schedule:
+RELATED_CHANCE = 0.5
+# Faults aimed at the relationships, each with its relative weight: the
+# requirement or the anchor failing, the follower failing, a dependent
+# failing while its requirement fails over, the anchor or the requirement
+# switched over (the follower moves with its anchor).
+RELATED_FAULTS = {"db-kill": 2, "db-and-web-kill": 2, "db-host-lost": 2, "pbx-kill": 2, "dialer-kill": 1,
+                  "pbx-host-cut": 1, "switchover-pbx": 1, "switchover-db": 1}
+
+
+def _related(seed: int, t: Timing, window: float) -> Optional[list[Fault]]:
+    """The faults a schedule with relationships adds (one kind of
+    RELATED_FAULTS), or None for a schedule without them. A generator of
+    its own, so the faults a seed drew before stay as they were."""
+    rng = random.Random(seed * 1_000_003 + 29)
+    if rng.random() >= RELATED_CHANCE:
+        return None
+    kind = rng.choices(list(RELATED_FAULTS), weights=list(RELATED_FAULTS.values()))[0]
+    at = round(rng.uniform(0, window), 2)
+    span = lambda lo, hi: round(rng.uniform(lo, hi), 2)   # noqa: E731
+    if kind == "db-kill":
+        return [Fault(at, "child-kill", "active:db")]
+    if kind == "db-and-web-kill":
+        # db's promote fails everywhere for a while, so db has no active for
+        # longer than the order grace; web's own failover lands meanwhile and
+        # must wait for db's successor
+        fail = span(2 * t.actuator_timeout, 3 * t.actuator_timeout)
+        return [*(Fault(at, "cmd", host, fail, "db:promote:fail") for host in RELATED_SPECS["db"].candidates),
+                Fault(round(at + 0.1, 2), "child-kill", "active:db"),
+                Fault(round(at + span(1.0, 3.0), 2), "child-kill", "active:web")]
+    if kind == "db-host-lost":
+        return [Fault(at, rng.choice(["agent-kill", "cut"]), "active:db", span(1.2 * t.lease_ttl, 2 * t.lease_ttl))]
+    if kind == "pbx-kill":
+        return [Fault(at, "child-kill", "active:pbx")]
+    if kind == "dialer-kill":
+        return [Fault(at, "child-kill", "active:dialer")]
+    if kind == "pbx-host-cut":
+        return [Fault(at, "cut", "active:pbx", span(1.2 * t.lease_ttl, 2 * t.lease_ttl))]
+    return [Fault(at, "switchover", kind.split("-", 1)[1])]
+
+
+def random_schedule(seed: int, timing: Timing = Timing(), window: float = 8.0, extras: bool = True,
+                    relations: bool = True) -> Schedule:
     """Two to four faults starting within `window` seconds; they may overlap.
-    `extras=False`: as drawn before the kinds of `_extras` existed."""
+    `extras=False`: as drawn before the kinds of `_extras` existed;
+    `relations=False`: as drawn before relationships were (no `related`)."""
     rng = random.Random(seed)
     count = rng.randint(2, 4)
     starts = sorted(round(rng.uniform(0, window), 2) for _ in range(count))
     faults = [_one(rng, at, timing) for at in starts]
     if extras:
         faults = sorted(faults + _extras(seed, timing, window), key=lambda f: f.at)
-    return Schedule(seed, faults)
+    related = _related(seed, timing, window) if relations else None
+    if related is not None:
+        faults = sorted(faults + related, key=lambda f: f.at)
+    return Schedule(seed, faults, related=related is not None)
 
 
 def two_warm_actives(seed: int, t: Timing = Timing()) -> Schedule:
@@ -284,7 +334,7 @@ def frozen_host(seed: int, t: Timing = Timing()) -> Schedule:
 
 def random_as_found(seed: int, t: Timing = Timing()) -> Schedule:
     """The random schedule of `seed` as drawn before the kinds of `_extras` existed."""
-    schedule = random_schedule(seed, t, extras=False)
+    schedule = random_schedule(seed, t, extras=False, relations=False)
     schedule.label = "random-as-found"
     return schedule
 

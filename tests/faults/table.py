@@ -23,6 +23,9 @@ class Table:
         self.doubles = 0
         self.stale = 0
         self.stuck = 0
+        self.relations = 0         # start order or colocation broken
+        self.related = 0           # schedules run with relationships
+        self.judged_relations = 0
         self.recoveries: list[float] = []
         self.worst = (0.0, "")
         self.failed_seeds: list[int] = []
@@ -33,7 +36,7 @@ class Table:
 
     @property
     def ok(self) -> bool:
-        return not (self.doubles or self.stale or self.stuck
+        return not (self.doubles or self.stale or self.stuck or self.relations
                     or self.confusion[("blip", "moved")] or self.confusion[("real", "still")])
 
     def note(self, line: str) -> None:
@@ -47,6 +50,9 @@ class Table:
         self.doubles += len(v.doubles)
         self.stale += len(v.stale_epochs)
         self.stuck += len(v.stuck)
+        self.relations += len(v.relations)
+        self.related += bool(getattr(result.schedule, "related", False))
+        self.judged_relations += v.judged_relations
         self.recoveries += [r for r in v.recovery.values() if r is not None]
         if v.worst_outage > self.worst[0]:
             self.worst = (v.worst_outage, f"seed {result.schedule.seed} {v.worst_outage_service}")
@@ -66,6 +72,8 @@ class Table:
             ("double actives (must be 0)", str(self.doubles)),
             ("promotes under a stale epoch (must be 0)", str(self.stale)),
             ("stuck services (must be 0)", f"{self.stuck} (bound {self.bound:.1f}s after heal)"),
+            ("relationships broken (must be 0)",
+             f"{self.relations} ({self.related} schedule(s) with relationships, {self.judged_relations} judged)"),
             ("worst outage while a candidate was healthy", f"{self.worst[0]:.2f}s ({self.worst[1] or '-'})"),
             ("recovery after heal p50 / p99 / max",
              f"{percentile(self.recoveries, 50):.2f}s / {percentile(self.recoveries, 99):.2f}s / "

@@ -3,7 +3,9 @@
 Real agents and a 3-member etcd, one per network namespace; the checker
 judges what the services' processes really did (tests/faults/checker.py).
 The calm family runs every labelled blip and real failure once (about 170 s)
-and prints the confusion table. The random batch stops starting schedules
+and prints the confusion table. Half the random schedules run services
+with relationships (seeds 1 and 2 do; tests/faults/relations.py judges
+them). The random batch stops starting schedules
 once FAULTS_BUDGET seconds (default 60) are spent, so a loaded machine runs fewer: the printed table says how
 many ran. FAULTS_SEED picks the first seed (default 1). A failing schedule
 keeps its journal and logs under test-artifacts/faults/.

@@ -240,6 +240,26 @@ MUTANTS: tuple[Mutant, ...] = (
             "address_trouble, vip_fail); the service's own promote works, the address never comes up, "
             "and an active without its address is no active",
     ),
+    Mutant(
+        "lag-limit-ignored",
+        "a failover promotes a standby past maxLagOnFailover (the limit is never applied)",
+        (Edit("reconciler/planner/lag.py",
+              "    allowed = [s for s in pool if not (placed and held_back(view, name, svc, s))]",
+              "    allowed = list(pool)"),),
+        ("lag",), within=520,   # caught by 4 of seeds 1..300 (first at 87); 515 seeds miss it 1 time in 1,000
+        why="lag: a replicated db (faultgen.replication_lag) fails over while its standby's simulated lag "
+            "is past the limit (sim/replication.py)",
+    ),
+    Mutant(
+        "lag-rank-ignored",
+        "a failover promotes by candidates order, not the least lag (the ranking is never applied)",
+        (Edit("reconciler/planner/lag.py",
+              "    return sorted(pool, key=lambda s: (s in view.cordoned, lags[s], s not in named))",
+              "    return list(pool)"),),
+        ("lag",), within=2070,   # caught by 1 of seeds 1..300 (seed 252); 2,069 seeds miss it 1 time in 1,000
+        why="lag: a replicated db fails over while the standbys it may promote all have a lag, and the "
+            "first in candidates order is further behind than another",
+    ),
 )
 
 

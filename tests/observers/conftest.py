@@ -6,6 +6,7 @@ from pydantic import TypeAdapter
 
 from overseer.desired.checks import Check
 from overseer.observers.probes import PROBES, ProbeContext
+from tests.support.secrets import write_secret
 
 _CHECK = TypeAdapter(Check)
 
@@ -22,5 +23,5 @@ async def run_probe(check, timeout: float = 2.0, **ctx):
 @pytest.fixture
 def secret_file(tmp_path):
     path = tmp_path / "secret"
-    path.write_text("s3cret\n")
+    write_secret(path, "s3cret\n")
     return str(path)

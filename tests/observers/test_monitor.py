@@ -14,6 +14,7 @@ from overseer.observers.monitor import COLD_MESSAGE, ServiceMonitor, next_slot
 from overseer.observers.probes import ProbeResult
 from tests.support.peers.ami_server import AmiServer
 from tests.support.peers.local import grower
+from tests.support.secrets import write_secret
 from tests.support.waiting import async_holds_for, async_poll_until
 
 
@@ -115,6 +116,9 @@ async def test_cold_standby_is_unknown_published_once_and_never_probed(tmp_path)
     await async_holds_for(lambda: len(published) == 2 and not marker.exists(), 0.3, "cold: nothing probed")
     mon.set_role("standby")                  # warm standby: checks run
     await async_poll_until(marker.exists, 10, "the touch check to run on a warm standby")
+    # both checks' first warm results published, so each has a cold message to go back to
+    await async_poll_until(lambda: {o.check for o in published[2:] if o.message != COLD_MESSAGE}
+                           == {"touch", "alive"}, 10, "both checks to publish on a warm standby")
     mon.set_role("stopped")
     mon.set_role("stopped")
     cold = [o for o in published[2:] if o.message == COLD_MESSAGE]
@@ -186,7 +190,7 @@ async def test_secret_never_reaches_an_observation(tmp_path):
     ami = AmiServer(secret="right-secret").start()
     try:
         secret = tmp_path / "secret"
-        secret.write_text("wrong-but-secret-XYZ\n")
+        write_secret(secret, "wrong-but-secret-XYZ\n")
         doc = service({"name": "ami", "type": "asterisk-ami", "port": ami.port,
                        "username": "overseer", "secretFile": str(secret), "failAfter": 1})
         published = []

@@ -8,6 +8,7 @@ import pytest
 
 from tests.observers.conftest import make_check, run_probe
 from tests.support.peers.mariadb import PASSWORD, start_pair
+from tests.support.secrets import write_secret
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +23,7 @@ def my():
 @pytest.fixture
 def pw(tmp_path):
     path = tmp_path / "pw"
-    path.write_text(PASSWORD + "\n")
+    write_secret(path, PASSWORD + "\n")
     return str(path)
 
 
@@ -53,7 +54,7 @@ async def test_primary_is_not_a_replica(my, pw):
 
 async def test_wrong_password_fails_without_showing_it(my, tmp_path):
     bad = tmp_path / "bad"
-    bad.write_text("wrong-mysql-pw-555\n")
+    write_secret(bad, "wrong-mysql-pw-555\n")
     res = await run_probe(_check(my.replica, str(bad)))
     assert res.status == "fail" and "Access denied" in res.message
     assert "wrong-mysql-pw-555" not in res.message

@@ -8,6 +8,7 @@ import pytest
 
 from tests.observers.conftest import make_check, run_probe
 from tests.support.peers.postgres import PASSWORD, start_pair
+from tests.support.secrets import write_secret
 from tests.support.waiting import poll_until
 
 pytestmark = pytest.mark.slow
@@ -50,12 +51,12 @@ async def test_primary_and_standby_healthy(pg):
 
 async def test_password_file_is_used_and_never_shown(pg, tmp_path):
     good = tmp_path / "pw"
-    good.write_text(PASSWORD + "\n")
+    write_secret(good, PASSWORD + "\n")
     check = _check(pg.primary, warn="16MiB", fail="64MiB", passwordFile=str(good))
     check = check.model_copy(update={"dsn": pg.primary.dsn("overseer")})
     assert (await run_probe(check)).status == "ok"
     bad = tmp_path / "bad"
-    bad.write_text("wrong-password-777\n")
+    write_secret(bad, "wrong-password-777\n")
     res = await run_probe(check.model_copy(update={"passwordFile": str(bad)}))
     assert res.status == "fail" and "password authentication failed" in res.message
     assert "wrong-password-777" not in res.message

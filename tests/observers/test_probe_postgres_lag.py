@@ -5,8 +5,9 @@ would publish them) promotes the other one, and promoting it for real loses
 no committed row.
 
 The agents and etcd are left out on purpose: the probe's number is checked
-against real PostgreSQL here, and the planner's choice from that number is
-the pure function tests/reconciler/test_planner_lag.py covers in depth.
+against real PostgreSQL here, the planner's choice from that number is the
+pure function tests/reconciler/test_planner_lag.py covers in depth, and the
+whole chain with real agents is tests/reconciler/test_least_lag_e2e.py.
 """
 from __future__ import annotations
 

@@ -236,3 +236,19 @@ def test_every_check_type_has_a_probe_loaded_on_first_use():
             "print(sorted(m for m in sys.modules if m.startswith('overseer.observers.probes.')))")
     loaded = sp.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "process" in loaded and "sip_options" not in loaded and "asterisk" not in loaded
+
+
+async def test_a_pidfile_counts_by_its_first_line_as_postgres_writes_it(tmp_path):
+    """PostgreSQL's postmaster.pid: the pid, then the data directory, start time, port..."""
+    with grower() as (proc, _):
+        pidfile = tmp_path / "postmaster.pid"
+        pidfile.write_text(f"{proc.pid}\n/var/lib/postgresql/15/main\n1765000000\n5432\n/var/run/postgresql\n")
+        res = await run_probe(make_check(type="process", match={"pidfile": str(pidfile)}))
+        assert res.status == "ok" and f"pid {proc.pid} from" in res.message
+    for text, shown in (("0\n", "'0'"), ("x42\n", "'x42'"), ("1" * 11, "'111")):
+        pidfile.write_text(text)
+        res = await run_probe(make_check(type="process", match={"pidfile": str(pidfile)}))
+        assert res.status == "fail" and "holds no pid" in res.message and shown in res.message, (text, res)
+    pidfile.write_bytes(b"\xff\xfe12\n")
+    res = await run_probe(make_check(type="process", match={"pidfile": str(pidfile)}))
+    assert res.status == "fail" and "cannot read pidfile" in res.message

@@ -20,7 +20,7 @@ from overseer.reconciler.agent.failsafe import Peer, Reply, Unanswered
 from overseer.reconciler.agent.healthz import HttpEndpoint
 from overseer.reconciler.agent.peer_auth import PeerKey, PeerTrust
 from overseer.reconciler.agent.peer_client import ask_peer
-from overseer.reconciler.agent.peer_desk import EtcdProbe, PeerDesk
+from overseer.reconciler.agent.peer_desk import EtcdProbe, PeerDesk, announce
 
 KEY = PeerTrust(PeerKey(b"s" * 48, "test"))
 
@@ -125,6 +125,44 @@ async def test_an_impostor_answer_does_not_count():
     assert not verdict.keep and "does not verify" in verdict.why, verdict
 
 
+DEEP = b"[" * 15000    # within the answer's 16 KiB, far past json's recursion limit
+
+
+@pytest.mark.parametrize("trust, status, body, headers, says", [
+    (KEY, 200, b'{"server": "b", "etcd": false}', {peer_auth.ANSWER_MAC: "\u00e9" * 64}, "does not verify"),
+    (KEY, 401, DEEP, {}, "HTTP status 401"),
+    (KEY, 401, b'{"error": ' + DEEP, {}, "HTTP status 401"),
+    (peer_auth.TRUSTS_NETWORK, 200, DEEP, {}, "not JSON"),
+], ids=["non-ASCII MAC", "deep error page", "deep error field", "deep answer, network trusted"])
+async def test_whatever_an_impostor_answers_is_no_answer_never_an_exception(trust, status, body, headers, says):
+    """Whoever answers on a peer's address, before any key is checked: a MAC
+    hmac cannot compare (non-ASCII), or JSON nested past Python's recursion
+    limit, once escaped the asker's query as a TypeError or RecursionError."""
+    async def impostor(query, client):
+        return Reply(status, body, {peer_auth.ANSWER_TIME: repr(time.time()), **headers})
+    endpoint = HttpEndpoint("127.0.0.1", 0, {"/healthz": impostor})
+    assert await endpoint.start()
+    a = Side("a", trust)
+    try:
+        verdict = await a.desk.verdict([Peer("b", "127.0.0.1", endpoint.bound_port)], 2.0)
+    finally:
+        await endpoint.close()
+    assert not verdict.keep and "no answer that counts from b" in verdict.why and says in verdict.why, verdict
+
+
+async def test_a_question_with_a_mac_that_is_no_hex_gets_401_and_no_vouch():
+    b = Side("b", KEY)
+    peer = await b.serve()
+    question = peer_auth.ask(KEY, "a", "b", time.time())
+    params = dict(question.params(), mac="\u00e9" * 64)    # percent-encoded UTF-8 on the wire
+    try:
+        raw = await _raw(peer.port, f"GET /healthz?{urlencode(params)} HTTP/1.0\r\n\r\n".encode())
+    finally:
+        await b.endpoint.close()
+    assert raw.startswith(b"HTTP/1.0 401 ") and b"does not verify" in raw, raw
+    assert b.vouched == []
+
+
 async def test_trusting_the_network_still_checks_status_and_name():
     trust = peer_auth.TRUSTS_NETWORK
     a, b = Side("a", trust), Side("b", trust)
@@ -148,6 +186,22 @@ async def test_without_a_key_failsafe_is_off_on_both_sides():
         await b.endpoint.close()
     assert not verdict.keep and "failsafe is off" in verdict.why
     assert raw.startswith(b"HTTP/1.0 403 ") and b.vouched == [] and b.calls == 0
+
+
+@pytest.mark.parametrize("trust, level, says", [
+    (peer_auth.TRUSTS_NETWORK, "WARNING", "failsafe TRUSTS THE NETWORK (--failsafe-trusts-network, no peer key)"),
+    (peer_auth.OFF, "WARNING", "failsafe is OFF: no peer key"),
+    (KEY, "INFO", "failsafe: peers' answers count only when signed with the peer key from test"),
+], ids=["trusts the network", "off", "key"])
+def test_the_agent_says_at_start_what_a_failsafe_answer_is_worth(caplog, trust, level, says):
+    """Once, at start: a keyless agent says loudly whether it believes anyone
+    on the network or has no failsafe at all, and what to do about it."""
+    caplog.set_level("INFO", logger="overseer.reconciler.agent.peer_desk")
+    announce(trust)
+    [record] = caplog.records
+    assert record.levelname == level and says in record.getMessage(), record.getMessage()
+    if trust is not KEY:
+        assert "--peer-key-file" in record.getMessage() and "docs/operations.md" in record.getMessage()
 
 
 async def test_many_questions_make_one_etcd_call():

@@ -167,3 +167,31 @@ def test_max_lag_is_a_size_for_postgres_and_a_duration_for_mysql():
         db(limit="soon")
     with pytest.raises(ValidationError, match="Extra inputs"):
         db(maxLagOnFailovers="1MiB")
+
+
+def test_a_standby_list_written_while_nobody_could_take_over_names_no_successor():
+    # Every standby too far behind: the primary is dropped and nobody named;
+    # the standby list left behind is candidates order. Once they catch up,
+    # its head is no successor the least behind must yield to.
+    world, state = placed(db(limit="1MiB"), {"db2": 9_000_000.0, "db3": 9_000_000.0})
+    assign = only_assign(fail_over(world, state))
+    assert assign.active == () and assign.standby[:2] == ("db2", "db3")
+    world.ack("pg", "db2", "db3")
+    world.measured("db2", "pg", "replication", 500_000.0)
+    world.measured("db3", "pg", "replication", 0.0)
+    assert only_assign(world.step(state, 12.0)).active == ("db3",)
+
+
+def test_a_named_successor_yields_only_to_a_standby_less_behind():
+    # Phase 1 named db3, the least behind then; by phase 2 db2 has caught up
+    # further. Equal lags keep the named one first.
+    world, state = placed(db(), {"db2": 2_000_000.0, "db3": 1_000_000.0})
+    world.report("db1", "pg", "active", outcome="failed", message="exit 1")
+    assign = only_assign(world.step(state, 10.0))
+    assert assign.active == () and assign.standby[0] == "db3"    # phase 1: db1 demoted for db3
+    world.report("db1", "pg", "stopped", outcome="failed", message="exit 1")   # demoted: it stepped down
+    world.ack("pg", "db2", "db3")
+    world.measured("db2", "pg", "replication", 1_000_000.0)
+    assert only_assign(world.plan(state, 11.0)).active == ("db3",)
+    world.measured("db2", "pg", "replication", 0.0)
+    assert only_assign(world.step(state, 11.0)).active == ("db2",)

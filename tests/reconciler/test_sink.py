@@ -78,3 +78,29 @@ async def test_resend_gives_up_a_write_hung_on_a_dead_connection_and_sends_again
     sink.resend()
     await _until(lambda: written == ["stepped down"] and not sink.pending, "the report sent again")
     task.cancel()
+
+
+async def test_an_abandoned_write_that_lands_late_is_followed_by_the_newest_value():
+    # The report given up on the dead connection lands after the newer one
+    # sent on a new call: left there, it hid the newer answer from the master
+    # for good (the agent had reported it, and reports only on a change).
+    hung, land = asyncio.Event(), asyncio.Event()
+    written = []
+
+    async def run(fn, value):
+        if not hung.is_set():
+            hung.set()
+            await land.wait()                 # the dead connection, answering late
+        fn(value)
+
+    sink = LatestSink(written.append, "role reports", run)
+    task = asyncio.create_task(sink.run())
+    sink.put(("db",), "standby for the old assignment")
+    await _until(hung.is_set, "the first write to hang")
+    sink.put(("db",), "standby for the new assignment")
+    sink.resend()
+    await _until(lambda: written == ["standby for the new assignment"] and not sink.pending, "the newer report")
+    land.set()                                # the abandoned write lands now, over the newer one
+    await _until(lambda: written[-1:] == ["standby for the new assignment"] and len(written) == 3,
+                 "the newest sent again after the late landing")
+    task.cancel()

@@ -12,6 +12,7 @@ import sys
 
 from overseer.desired.store.local_etcd import free_port
 from tests.support.cluster import SLEEPER, cluster_yaml
+from tests.support.secrets import write_secret
 
 SERVERS = ["pbx1", "pbx2"]
 BOOT = 1.5   # seconds the PBX takes before its manager port listens
@@ -50,7 +51,7 @@ def ami_of(snap, server: str):
 
 def test_a_pbx_that_listens_late_starts_without_a_failed_check(cluster, tmp_path):
     secret = tmp_path / "ami.secret"
-    secret.write_text("s3cret\n")
+    write_secret(secret, "s3cret\n")
     port = free_port()
     start(cluster, pbx(late_pbx(port, secret), port, secret))   # the AMI probe's default grace
     snap = cluster.wait_for(lambda s: getattr(ami_of(s, "pbx1"), "status", "") == "ok", timeout=20,
@@ -65,7 +66,7 @@ def test_a_pbx_that_listens_late_starts_without_a_failed_check(cluster, tmp_path
 
 def test_a_pbx_that_never_listens_is_moved_once_its_grace_ran_out(cluster, tmp_path):
     secret = tmp_path / "ami.secret"
-    secret.write_text("s3cret\n")
+    write_secret(secret, "s3cret\n")
     port = free_port()
     start(cluster, pbx(SLEEPER, port, secret, grace=", startupGrace: 1s"))
     snap = cluster.wait_for(lambda s: ("pbx1", "pbx") in s.failures, timeout=20,

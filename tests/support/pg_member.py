@@ -1,7 +1,10 @@
-"""The bench's PostgreSQL member, run by Overseer's process actuator.
+"""A PostgreSQL member for the benches and tests, run by Overseer's process or exec actuator.
 
 `pg_member.py run CONF` becomes this server's postmaster (exec, so the agent
-supervises the postmaster itself and sees its death at once). It always
+supervises the postmaster itself and sees its death at once): the process
+actuator's command. `start CONF` and `stop CONF` are the exec actuator's:
+`pg_ctl start` leaves the postmaster behind as a daemon, and the agent
+follows it through `postmaster.pid` (a `process` check's pidfile). It always
 starts as a standby (standby.signal, primary_conninfo naming the peer): only
 `pg_member.py promote CONF` makes it writable, so a restarted old primary can
 never take writes beside the new one. CONF is JSON: {server: {data, port}}.
@@ -41,6 +44,28 @@ def run(conf_path: str) -> None:
     os.execv(f"{BIN}/postgres", ["postgres", "-D", me["data"]])
 
 
+def start(conf_path: str) -> int:
+    """`pg_ctl start` as a standby, returning once it accepts connections.
+    Idempotent, as an exec start must be: a running server is left as it is."""
+    me = _member(conf_path)
+    _drop_to_postgres()
+    if subprocess.run([f"{BIN}/pg_ctl", "status", "-D", me["data"]], capture_output=True,
+                      check=False).returncode == 0:
+        return 0
+    open(os.path.join(me["data"], "standby.signal"), "w").close()
+    return subprocess.run([f"{BIN}/pg_ctl", "start", "-D", me["data"], "-w", "-t", "30",
+                           "-l", os.path.join(me["data"], "member.log")], check=False).returncode
+
+
+def stop(conf_path: str) -> int:
+    me = _member(conf_path)
+    _drop_to_postgres()
+    if not os.path.exists(os.path.join(me["data"], "postmaster.pid")):
+        return 0
+    return subprocess.run([f"{BIN}/pg_ctl", "stop", "-D", me["data"], "-m", "fast", "-w", "-t", "30"],
+                          check=False).returncode
+
+
 def _as_postgres(argv: list[str]) -> list[str]:
     if os.geteuid() == 0:
         return ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", *argv]
@@ -72,4 +97,4 @@ if __name__ == "__main__":
     step, conf = sys.argv[1], sys.argv[2]
     if step == "run":
         run(conf)
-    sys.exit(promote(conf))
+    sys.exit({"start": start, "stop": stop, "promote": promote}[step](conf))
