@@ -10,9 +10,10 @@ the service requires active somewhere, and its anchor active on this very
 server: the agent's own safety rule, as its fence checks are, not the
 master's. "Active" is read as the planner reads it
 (relations.reported_active): reported role active for the current
-assignment by a live server's running agent; for the anchor, also active
-in this agent now (its report may not have reached etcd yet, or may be
-older than a step-down still on its way).
+assignment by a live server's running agent; on this very server (the
+anchor always, a requirement when it runs here), also active in this agent
+now: its report may not have reached etcd yet, or may be older than a
+step-down still on its way (one made while etcd was unreachable).
 
 Level-triggered: every snapshot re-evaluates the hold (LocalServices.sync).
 While held, the worker changes nothing and reports its role as it is with
@@ -48,8 +49,11 @@ def waiting_for(doc: ServiceDoc, server: str, snapshot: ClusterSnapshot,
                 and reported_active(snapshot.servers, snapshot.reports, assignment, where, other))
 
     def has_active(other: str) -> bool:
+        # here, this agent knows better than its own report: a requirement that
+        # stopped here while etcd was unreachable still reads active in etcd
         assignment = snapshot.assignments.get(other)
-        return assignment is not None and any(up(other, s) for s in assignment.active)
+        return assignment is not None and any(up(other, s) and (s != server or active_here(other))
+                                              for s in assignment.active)
 
     missing = [r for r in spec.requires if r in services and r != name and not has_active(r)]
     if missing:

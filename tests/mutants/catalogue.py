@@ -200,6 +200,32 @@ MUTANTS: tuple[Mutant, ...] = (
             "the service stays a standby that its agent reports active",
     ),
     Mutant(
+        "requires-ignored",
+        "start order ignored: the master places and promotes a dependent, and its agent takes it up, "
+        "whatever what it requires is doing",
+        (Edit("reconciler/planner/relations.py",
+              "return [r for r in doc.spec.requires if r in self.services and r != name and not self.up(r)]",
+              "return []   # start order ignored"),
+         Edit("reconciler/agent/waits.py",
+              "missing = [r for r in spec.requires if r in services and r != name and not has_active(r)]",
+              "missing: list[str] = []   # start order ignored")),
+        ("relations",), within=50,   # first caught at seed 16
+        why="relations: a dependent promoted while what it requires has had no active past the grace "
+            "(a first placement, a failover of the requirement)",
+    ),
+    Mutant(
+        "relations-blind",
+        "relationships ignored: the planner plans every service on its own and the agent holds nothing",
+        (Edit("reconciler/planner/relations.py",
+              "    return any(doc.spec.requires or doc.spec.colocateWith for doc in desired.services.values())",
+              "    return False   # relationships ignored"),
+         Edit("reconciler/agent/local.py",
+              "self.workers[name].wait_for(waiting_for(doc, self.server, snapshot, self._active_here))",
+              "self.workers[name].wait_for(\"\")   # relationships ignored")),
+        ("relations",), within=20, short=True,   # first caught at seed 3
+        why="relations: a follower promoted where its anchor is not active, a dependent before what it requires",
+    ),
+    Mutant(
         "vip-promote-without-address",
         "a promote whose floating IP could not be added counts as done: the service is half promoted",
         (Edit("actuators/vip.py",

@@ -37,6 +37,16 @@ def test_a_dependent_waits_until_what_it_requires_reported_active_for_its_curren
     assert holds("db", "a", snapshot({})) == ""                                           # depends on nothing
 
 
+def test_a_requirement_here_counts_only_while_this_agent_runs_it_active():
+    """A requirement that stopped here while etcd was down still reads active in
+    etcd until the step-down lands: the agent here knows better; elsewhere the
+    report is all there is."""
+    db_up_on_a = snapshot({("a", "db"): ("active", "ok", 100.0)})
+    assert holds("web", "a", db_up_on_a, active_here=lambda n: n != "db") == "waiting for db: it has no active (required)"
+    assert holds("web", "b", db_up_on_a, active_here=lambda n: n != "db") == ""
+    assert holds("web", "a", db_up_on_a, active_here=lambda n: n == "db") == ""
+
+
 def test_a_follower_waits_until_its_anchor_is_active_on_this_very_server():
     up = snapshot({("a", "pbx"): ("active", "ok", 100.0)})
     assert holds("dialer", "a", up) == ""
