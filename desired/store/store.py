@@ -18,10 +18,11 @@ from ..state import (
     RestartRequest, ServiceReport, SwitchoverRequest,
 )
 from . import staged
-from .chunks import MAX_OPS, chunked
+from .chunks import MAX_BYTES, MAX_OPS, chunked
 from .etcd_types import Meta
 from .client import ClusterNotFound, EtcdConfig, ServerReturned, StaleEpoch, call, connect
 from .keys import ROOT, Keys
+from .own_reports import OwnReports, ReportMoved, ReportWrites, own_compare
 from .leases import LeaseChannel, LeaseLost, close_quietly  # noqa: F401  (LeaseLost: callers import it from here)
 from .snapshot import build_snapshot
 from .watch import PrefixWatcher
@@ -58,6 +59,7 @@ class Store(LeaseChannel):
         self.cluster = resolve_cluster(self.client, cfg, cluster)
         self.keys = Keys(self.cluster)
         self._watchers: list[PrefixWatcher] = []
+        self._reports = OwnReports()   # the agent's own role reports as it last knew them in etcd
         super().__init__(lease_client, connector)
 
     def _call(self, fn, *args, **kwargs):
@@ -311,7 +313,7 @@ class Store(LeaseChannel):
         self._call(self.client.put, self._own_key(obs), obs.to_json())
 
     def put_report(self, report: ServiceReport) -> None:
-        self._call(self.client.put, self._own_key(report), report.to_json())
+        self.put_reports(self.report_writes([report]))
 
     def put_failcount(self, record: FailCount) -> None:
         self._call(self.client.put, self._own_key(record), record.to_json())
@@ -322,6 +324,30 @@ class Store(LeaseChannel):
         once, and one round trip each took a second."""
         for ops in chunked([[self._tx.put(self._own_key(r), r.to_json())] for r in records]):
             self._call(self.client.transaction, compare=[], success=ops, failure=[])
+
+    def report_writes(self, reports: Sequence[ServiceReport]) -> ReportWrites:
+        """Role reports with the values this agent last knew at their keys,
+        taken now, before the call (own_reports.py). No I/O."""
+        keys = [self._own_key(r).encode() for r in reports]
+        return ReportWrites(tuple((k, r.to_json().encode()) for k, r in zip(keys, reports)),
+                            self._reports.expected(keys))
+
+    def put_reports(self, writes: ReportWrites) -> None:
+        """Role reports that never land over a newer one of ours; ReportMoved
+        when a key held another value: nothing of that chunk was written, and
+        the caller sends its newest reports again."""
+        # each put comes with a compare and a read of about its size
+        for chunk in chunked([[w] for w in writes.items()], max_bytes=MAX_BYTES // 3):
+            keys = [key for key, _, _ in chunk]
+            ok, responses = self._call(
+                self.client.transaction, compare=[own_compare(self._tx, key, was) for key, _, was in chunk],
+                success=[self._tx.put(key, value) for key, value, _ in chunk],
+                failure=[self._tx.get(key) for key in keys])
+            if not ok:
+                self._reports.lost(keys, responses)
+                raise ReportMoved(f"a role report in etcd is not the one this agent last wrote there "
+                                  f"({len(keys)} reports not written); sending the newest again")
+            self._reports.wrote([(key, value) for key, value, _ in chunk])
 
     def delete_failures(self, service: str, servers: Iterable[str]) -> list[str]:
         """`overseer cleanup`: forget the service's fail counts on these servers;

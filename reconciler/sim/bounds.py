@@ -342,7 +342,40 @@ def kind_of(f: Fault) -> Kind:
 
 
 def deadlines(f: Fault, sit: Situation) -> list[Deadline]:
-    return kind_of(f).deadlines(f, sit)
+    return colocated(kind_of(f).deadlines(f, sit), sit.schedule)
+
+
+def _anchors(s: Schedule) -> dict[str, list[str]]:
+    """Each service of a colocated group -> its anchors, nearest first."""
+    anchor = {p.name: p.colocate for p in s.services if p.colocate}
+    chains = {}
+    for p in s.services:
+        chain, name = [], p.name
+        while name in anchor and anchor[name] not in chain:
+            name = anchor[name]
+            chain.append(name)
+        chains[p.name] = chain
+    return chains
+
+
+def colocated(found: list[Deadline], s: Schedule) -> list[Deadline]:
+    """A colocated group moves as one (design-choices.md, "Relationships
+    between services"): a fault that moves one member moves the others, a
+    follower stopping before its anchor leaves and promoted after it
+    arrived. A follower gets its anchor's deadline plus its own handover and
+    start + promote; a member the fault gave no deadline of its own gets that
+    of the member it did, plus the same."""
+    anchors = _anchors(s)
+    if not any(anchors.values()):
+        return found
+    root = {name: (chain[-1] if chain else name) for name, chain in anchors.items()}
+    own = {d.service for d in found}
+    extra, formula = _fmt([("demote+stop", handover(s)), ("start+promote", start_promote(s))])
+    more = [Deadline(other, d.began, d.at + extra, f"{d.why}; colocated with {d.service}: + {formula}")
+            for d in found for other in sorted(anchors)
+            if other != d.service and d.service in root and root[other] == root[d.service]
+            and (other not in own or d.service in anchors[other])]
+    return found + more
 
 
 def run_end(schedule: Schedule) -> float:
