@@ -139,6 +139,8 @@ FOUND.update({
           " judged by a deadline that ignored the group: late",
     4981: "not a bug in Overseer: a switchover of an anchor moved its follower, judged by the follower's own"
           " older deadline: late",
+    4742: "a promote finishing while its agent was paused put the floating address up after its child died;"
+          " the simulated power-off then kept that server among the address's holders, beside the successor's",
 })
 
 _RUN_SCRIPTED = """
