@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from .chunks import MAX_BYTES, chunked
 from .errors import Conflict
 
 
@@ -47,7 +48,7 @@ class ReportWrites:
         return [ReportWrite(k, v, w) for (k, v), w in zip(self.values, self.was)]
 
 
-def own_compare(tx, key: bytes, was: Optional[bytes]):
+def _compare(tx, key: bytes, was: Optional[bytes]):
     # A key never written by us yet is taken as absent: if it is not, the
     # write fails once and we learn its value.
     return tx.version(key) == 0 if was is None else tx.value(key) == was
@@ -59,14 +60,26 @@ class OwnReports:
     def __init__(self) -> None:
         self.known: dict[bytes, Optional[bytes]] = {}
 
-    def expected(self, keys: list[bytes]) -> tuple[Optional[bytes], ...]:
-        return tuple(self.known.get(key) for key in keys)
+    def prepare(self, items: list[tuple[str, str]]) -> ReportWrites:
+        values = tuple((key.encode(), value.encode()) for key, value in items)
+        return ReportWrites(values, tuple(self.known.get(key) for key, _ in values))
 
-    def wrote(self, items: list[tuple[bytes, bytes]]) -> None:
-        for key, value in items:
-            self.known[key] = value
+    def put(self, transaction, tx, writes: ReportWrites) -> None:
+        """Write through `transaction(compare=, success=, failure=)`."""
+        # each put comes with a compare and a read of about its size
+        for chunk in chunked([[w] for w in writes.items()], max_bytes=MAX_BYTES // 3):
+            keys = [key for key, _, _ in chunk]
+            ok, responses = transaction(compare=[_compare(tx, key, was) for key, _, was in chunk],
+                                        success=[tx.put(key, value) for key, value, _ in chunk],
+                                        failure=[tx.get(key) for key in keys])
+            if not ok:
+                self._lost(keys, responses)
+                raise ReportMoved(f"a role report in etcd is not the one this agent last wrote there "
+                                  f"({len(keys)} reports not written); sending the newest again")
+            for key, value, _ in chunk:
+                self.known[key] = value
 
-    def lost(self, keys: list[bytes], responses: list) -> None:
+    def _lost(self, keys: list[bytes], responses: list) -> None:
         """The failure branch read every key: remember what is there now."""
         for key, rows in zip(keys, responses):
             self.known[key] = rows[0][0] if rows else None

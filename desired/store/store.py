@@ -18,11 +18,11 @@ from ..state import (
     RestartRequest, ServiceReport, SwitchoverRequest,
 )
 from . import staged
-from .chunks import MAX_BYTES, MAX_OPS, chunked
+from .chunks import MAX_OPS, chunked
 from .etcd_types import Meta
 from .client import ClusterNotFound, EtcdConfig, ServerReturned, StaleEpoch, call, connect
 from .keys import ROOT, Keys
-from .own_reports import OwnReports, ReportMoved, ReportWrites, own_compare
+from .own_reports import OwnReports, ReportWrites
 from .leases import LeaseChannel, LeaseLost, close_quietly  # noqa: F401  (LeaseLost: callers import it from here)
 from .snapshot import build_snapshot
 from .watch import PrefixWatcher
@@ -326,28 +326,14 @@ class Store(LeaseChannel):
             self._call(self.client.transaction, compare=[], success=ops, failure=[])
 
     def report_writes(self, reports: Sequence[ServiceReport]) -> ReportWrites:
-        """Role reports with the values this agent last knew at their keys,
-        taken now, before the call (own_reports.py). No I/O."""
-        keys = [self._own_key(r).encode() for r in reports]
-        return ReportWrites(tuple((k, r.to_json().encode()) for k, r in zip(keys, reports)),
-                            self._reports.expected(keys))
+        """Role reports with what this agent last knew at their keys, taken
+        now, before the call (own_reports.py). No I/O."""
+        return self._reports.prepare([(self._own_key(r), r.to_json()) for r in reports])
 
     def put_reports(self, writes: ReportWrites) -> None:
         """Role reports that never land over a newer one of ours; ReportMoved
-        when a key held another value: nothing of that chunk was written, and
-        the caller sends its newest reports again."""
-        # each put comes with a compare and a read of about its size
-        for chunk in chunked([[w] for w in writes.items()], max_bytes=MAX_BYTES // 3):
-            keys = [key for key, _, _ in chunk]
-            ok, responses = self._call(
-                self.client.transaction, compare=[own_compare(self._tx, key, was) for key, _, was in chunk],
-                success=[self._tx.put(key, value) for key, value, _ in chunk],
-                failure=[self._tx.get(key) for key in keys])
-            if not ok:
-                self._reports.lost(keys, responses)
-                raise ReportMoved(f"a role report in etcd is not the one this agent last wrote there "
-                                  f"({len(keys)} reports not written); sending the newest again")
-            self._reports.wrote([(key, value) for key, value, _ in chunk])
+        (nothing of a chunk written) when a key held another value."""
+        self._reports.put(lambda **txn: self._call(self.client.transaction, **txn), self._tx, writes)
 
     def delete_failures(self, service: str, servers: Iterable[str]) -> list[str]:
         """`overseer cleanup`: forget the service's fail counts on these servers;
