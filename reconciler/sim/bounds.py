@@ -342,7 +342,7 @@ def kind_of(f: Fault) -> Kind:
 
 
 def deadlines(f: Fault, sit: Situation) -> list[Deadline]:
-    return colocated(kind_of(f).deadlines(f, sit), sit.schedule)
+    return colocated(f, kind_of(f).deadlines(f, sit), sit.schedule)
 
 
 def _anchors(s: Schedule) -> dict[str, list[str]]:
@@ -358,23 +358,26 @@ def _anchors(s: Schedule) -> dict[str, list[str]]:
     return chains
 
 
-def colocated(found: list[Deadline], s: Schedule) -> list[Deadline]:
+def colocated(f: Fault, found: list[Deadline], s: Schedule) -> list[Deadline]:
     """A colocated group moves as one (design-choices.md, "Relationships
-    between services"): a fault that moves one member moves the others, a
-    follower stopping before its anchor leaves and promoted after it
-    arrived. A follower gets its anchor's deadline plus its own handover and
-    start + promote; a member the fault gave no deadline of its own gets that
-    of the member it did, plus the same."""
+    between services"): a follower stops before its anchor leaves and is
+    promoted after it arrived, and a follower failing moves its anchor. So a
+    follower gets each anchor's deadline plus its own handover and start +
+    promote; and a fault on one service itself (its child, its checks, its
+    commands) gives the rest of its group the same, unless it gave them a
+    deadline of their own. A fault on a server (a refused address, say) moves
+    only what it gave a deadline: the group leaves that server only where it
+    was active, which the fault's own deadlines cover."""
     anchors = _anchors(s)
-    if not any(anchors.values()):
-        return found
+    if f.blip or not any(anchors.values()):
+        return found   # a labelled blip moves nothing, its group included
     root = {name: (chain[-1] if chain else name) for name, chain in anchors.items()}
     own = {d.service for d in found}
     extra, formula = _fmt([("demote+stop", handover(s)), ("start+promote", start_promote(s))])
     more = [Deadline(other, d.began, d.at + extra, f"{d.why}; colocated with {d.service}: + {formula}")
             for d in found for other in sorted(anchors)
             if other != d.service and d.service in root and root[other] == root[d.service]
-            and (other not in own or d.service in anchors[other])]
+            and (d.service in anchors[other] or (f.service == d.service and other not in own))]
     return found + more
 
 
