@@ -22,6 +22,7 @@ from .chunks import MAX_OPS, chunked
 from .etcd_types import Meta
 from .client import ClusterNotFound, EtcdConfig, ServerReturned, StaleEpoch, call, connect
 from .keys import ROOT, Keys
+from .own_reports import OwnReports, ReportWrites
 from .leases import LeaseChannel, LeaseLost, close_quietly  # noqa: F401  (LeaseLost: callers import it from here)
 from .snapshot import build_snapshot
 from .watch import PrefixWatcher
@@ -58,6 +59,7 @@ class Store(LeaseChannel):
         self.cluster = resolve_cluster(self.client, cfg, cluster)
         self.keys = Keys(self.cluster)
         self._watchers: list[PrefixWatcher] = []
+        self._reports = OwnReports()   # the agent's own role reports as it last knew them in etcd
         super().__init__(lease_client, connector)
 
     def _call(self, fn, *args, **kwargs):
@@ -311,7 +313,7 @@ class Store(LeaseChannel):
         self._call(self.client.put, self._own_key(obs), obs.to_json())
 
     def put_report(self, report: ServiceReport) -> None:
-        self._call(self.client.put, self._own_key(report), report.to_json())
+        self.put_reports(self.report_writes([report]))
 
     def put_failcount(self, record: FailCount) -> None:
         self._call(self.client.put, self._own_key(record), record.to_json())
@@ -322,6 +324,16 @@ class Store(LeaseChannel):
         once, and one round trip each took a second."""
         for ops in chunked([[self._tx.put(self._own_key(r), r.to_json())] for r in records]):
             self._call(self.client.transaction, compare=[], success=ops, failure=[])
+
+    def report_writes(self, reports: Sequence[ServiceReport]) -> ReportWrites:
+        """Role reports with what this agent last knew at their keys, taken
+        now, before the call (own_reports.py). No I/O."""
+        return self._reports.prepare([(self._own_key(r), r.to_json()) for r in reports])
+
+    def put_reports(self, writes: ReportWrites) -> None:
+        """Role reports that never land over a newer one of ours; ReportMoved
+        (nothing of a chunk written) when a key held another value."""
+        self._reports.put(lambda **txn: self._call(self.client.transaction, **txn), self._tx, writes)
 
     def delete_failures(self, service: str, servers: Iterable[str]) -> list[str]:
         """`overseer cleanup`: forget the service's fail counts on these servers;

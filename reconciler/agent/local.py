@@ -41,7 +41,8 @@ class LocalServices:
         self.workers: dict[str, ServiceWorker] = {}
         self.docs: dict[str, ServiceDoc] = {}
         self.observations = LatestSink(store.put_observation, "observations", edges.etcd, store.put_many)
-        self.reports = LatestSink(store.put_report, "role reports", edges.etcd, store.put_many)
+        self.reports = LatestSink(store.put_report, "role reports", edges.etcd, store.put_reports,
+                                  prepare=store.report_writes)
         self.failcounts = LatestSink(store.put_failcount, "fail counts", edges.etcd, store.put_many)
         self.failures: dict[str, FailCount] = {}   # ours, per service: etcd's, or newer ones on their way
         self._defaults = None

@@ -14,7 +14,7 @@ import itertools
 import logging
 from typing import Any, Awaitable, Callable, Optional
 
-from overseer.desired.store.client import StoreError
+from overseer.desired.store.client import Conflict, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +34,14 @@ def _quiet(future: asyncio.Future) -> None:
 class LatestSink:
     def __init__(self, write: Callable[[object], None], name: str,
                  run: Callable[..., Awaitable[Any]] = asyncio.to_thread,
-                 write_many: Optional[Callable[[list], None]] = None):
+                 write_many: Optional[Callable[[Any], None]] = None,
+                 prepare: Optional[Callable[[list], Any]] = None):
         self.write = write
         self.write_many = write_many   # several pending values in one call (Store.put_many)
+        # Turns values into write_many's argument before the call, on the event
+        # loop: what a request compares with is fixed when it is sent
+        # (Store.report_writes), even if the call runs on after we gave up on it.
+        self.prepare = prepare
         self.run_call = run  # runs the blocking write (agent/edges.py)
         self.name = name
         self.pending: dict[tuple, object] = {}
@@ -55,11 +60,10 @@ class LatestSink:
         into a cut link, which hangs until the client's timeout, and send what
         is pending on a new call. Only for values that say which assignment
         they answer (role reports): the abandoned write may still land late,
-        and the master never reads an older assignment's report as an answer
-        to a newer one (design-choices.md, "Two-phase, fenced handover").
-        Landing over the newer one, it hid that answer for good (the agent
-        had reported, the master waited for its report: simulator seed 1019,
-        a handover held until the end): so it is followed by the newest."""
+        and then changes nothing, since each report write compares with the
+        value it replaces (desired/store/own_reports.py). Once it ends, the
+        newest confirmed value of its keys goes out again all the same, so
+        etcd is left holding the newest whatever the store compares."""
         if self.pending:
             self._resend.set()
 
@@ -86,11 +90,18 @@ class LatestSink:
                 batch = list(itertools.islice(self.pending.items(), 1 if alone or not self.write_many else BATCH))
                 landed = True
                 try:
-                    if len(batch) > 1:
-                        await self._call(self.write_many, [value for _, value in batch], [k for k, _ in batch])
+                    keys = [k for k, _ in batch]
+                    if self.prepare is not None:
+                        await self._call(self.write_many, self.prepare([value for _, value in batch]), keys)
+                    elif len(batch) > 1:
+                        await self._call(self.write_many, [value for _, value in batch], keys)
                     else:
                         await self._call(self.write, batch[0][1], [batch[0][0]])
                 except Abandoned:
+                    continue
+                except Conflict:
+                    # an older write of ours landed late (own_reports.py): the
+                    # store now knows what is there; the newest values go again
                     continue
                 except StoreError as exc:
                     if not self._failing:

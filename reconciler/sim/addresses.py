@@ -10,7 +10,8 @@ world's time and keep running if the agent stops or dies; `delete_now`, the
 blocking call the VIP actuator makes when a child dies, lands at once. The
 simulated fencer deletes through the same record. While a `vip_fail` fault
 is on a server (`Addresses.failing`), its `ip addr replace` fails as
-iproute2 does when the kernel refuses the address; deleting still works.
+iproute2 does when the kernel refuses the address; deleting still works. A
+server powered off by its fence agent holds no address (`power_off`).
 """
 from __future__ import annotations
 
@@ -70,6 +71,11 @@ class Addresses:
                                                          f"held by {', '.join(sorted(held)) or 'nobody'}")
         return True
 
+    def power_off(self, server: str) -> None:
+        """A server powered off holds no address, whatever its fencer knew of."""
+        for address in sorted(self.holders):
+            self.release(server, address, "powered off")
+
 
 class SimIp(IpCommands):
     """One server's `ip addr` and announcements."""
@@ -82,6 +88,8 @@ class SimIp(IpCommands):
 
     async def add(self, vip: Vip, env: dict[str, str], service: str) -> None:
         def act() -> Outcome:
+            if self.server in self.world.fence_agents.off:
+                return 255, "powered off"   # a command that outlived its host's power does nothing
             if self.world.addresses.failing(self.server):
                 return 2, REFUSED
             self.world.addresses.hold(self.server, vip.address, f"{service}: ip addr replace")

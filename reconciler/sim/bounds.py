@@ -342,7 +342,43 @@ def kind_of(f: Fault) -> Kind:
 
 
 def deadlines(f: Fault, sit: Situation) -> list[Deadline]:
-    return kind_of(f).deadlines(f, sit)
+    return colocated(f, kind_of(f).deadlines(f, sit), sit.schedule)
+
+
+def _anchors(s: Schedule) -> dict[str, list[str]]:
+    """Each service of a colocated group -> its anchors, nearest first."""
+    anchor = {p.name: p.colocate for p in s.services if p.colocate}
+    chains = {}
+    for p in s.services:
+        chain, name = [], p.name
+        while name in anchor and anchor[name] not in chain:
+            name = anchor[name]
+            chain.append(name)
+        chains[p.name] = chain
+    return chains
+
+
+def colocated(f: Fault, found: list[Deadline], s: Schedule) -> list[Deadline]:
+    """A colocated group moves as one (design-choices.md, "Relationships
+    between services"): a follower stops before its anchor leaves and is
+    promoted after it arrived, and a follower failing moves its anchor. So a
+    follower gets each anchor's deadline plus its own handover and start +
+    promote; and a fault on one service itself (its child, its checks, its
+    commands) gives the rest of its group the same, unless it gave them a
+    deadline of their own. A fault on a server (a refused address, say) moves
+    only what it gave a deadline: the group leaves that server only where it
+    was active, which the fault's own deadlines cover."""
+    anchors = _anchors(s)
+    if f.blip or not any(anchors.values()):
+        return found   # a labelled blip moves nothing, its group included
+    root = {name: (chain[-1] if chain else name) for name, chain in anchors.items()}
+    own = {d.service for d in found}
+    extra, formula = _fmt([("demote+stop", handover(s)), ("start+promote", start_promote(s))])
+    more = [Deadline(other, d.began, d.at + extra, f"{d.why}; colocated with {d.service}: + {formula}")
+            for d in found for other in sorted(anchors)
+            if other != d.service and d.service in root and root[other] == root[d.service]
+            and (d.service in anchors[other] or (f.service == d.service and other not in own))]
+    return found + more
 
 
 def run_end(schedule: Schedule) -> float:

@@ -107,6 +107,7 @@ class SimFenceAgents:
         world, schedule = self.world, self.world.schedule
         world.trace.event(world.now(), "sim", f"fence agent: {server} powered off")
         world.crash_agent(server)
+        world.addresses.power_off(server)   # every address goes down with it, known to its fencer or not
         self.off.add(server)
         # off past the bound, yet up again half a bound after the faults
         # healed at the latest: time to rejoin before the run ends

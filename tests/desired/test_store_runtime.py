@@ -8,6 +8,7 @@ import pytest
 from overseer.desired.state import (Assignment, FailCount, HistoryEntry, Observation, ServerRecord,
                                     ServiceReport)
 from overseer.desired.store.client import EtcdConfig, ServerReturned, StaleEpoch
+from overseer.desired.store.own_reports import ReportMoved
 from overseer.desired.store.store import LeaseLost, Store
 
 
@@ -88,6 +89,33 @@ def test_put_many_writes_every_kind_of_record_in_chunks(store):
     assert {svc for (_, svc) in snap.reports} == {r.service for r in reports}
     assert snap.observations[("pbx1", "svc000", "alive")].status == "ok"
     assert snap.failures[("pbx1", "svc000")].count == 2
+
+
+def test_a_report_write_landing_after_a_newer_one_changes_nothing(store):
+    # A write given up on (a cut link, a new lease) may reach etcd late; it
+    # must not put an older step-down over the newer report the master reads.
+    store.put_report(ServiceReport("pbx1", "svc", "active", 3, "ok", "promote done", 1.0))
+    late = store.report_writes([ServiceReport("pbx1", "svc", "standby", 3, "ok", "self-fenced", 2.0)])
+    store.put_report(ServiceReport("pbx1", "svc", "standby", 4, "ok", "standby", 3.0))
+    with pytest.raises(ReportMoved):
+        store.put_reports(late)
+    assert store.snapshot().reports[("pbx1", "svc")].epoch == 4
+    store.put_report(ServiceReport("pbx1", "svc", "active", 4, "ok", "promote done", 4.0))
+    assert store.snapshot().reports[("pbx1", "svc")].time == 4.0
+
+
+def test_a_new_agent_learns_its_reports_in_etcd_on_its_first_write(store, etcd_url, cluster_name):
+    store.put_report(ServiceReport("pbx1", "svc", "active", 3, "ok", "promote done", 1.0))
+    restarted = Store(EtcdConfig(endpoints=(etcd_url,)), cluster=cluster_name)
+    try:
+        report = ServiceReport("pbx1", "svc", "standby", 5, "ok", "start done", 2.0)
+        with pytest.raises(ReportMoved):
+            restarted.put_report(report)      # it took the key for absent: nothing written
+        assert store.snapshot().reports[("pbx1", "svc")].epoch == 3
+        restarted.put_report(report)
+        assert store.snapshot().reports[("pbx1", "svc")].epoch == 5
+    finally:
+        restarted.close()
 
 
 def test_snapshot_reads_every_record_kind(store):

@@ -2,6 +2,7 @@
 import asyncio
 
 from overseer.desired.store.client import EtcdUnavailable
+from overseer.desired.store.own_reports import ReportMoved
 from overseer.reconciler.agent.sink import LatestSink
 
 
@@ -104,3 +105,29 @@ async def test_an_abandoned_write_that_lands_late_is_followed_by_the_newest_valu
     await _until(lambda: written[-1:] == ["standby for the new assignment"] and len(written) == 3,
                  "the newest sent again after the late landing")
     task.cancel()
+
+
+async def test_a_report_that_lost_to_an_older_write_of_ours_is_sent_again_at_once():
+    # The store learned what a late write left there (ReportMoved): the next
+    # call compares with that, prepared anew, with no outage back-off.
+    prepared, written = [], []
+    known = {"v": "old"}
+
+    def prepare(values):
+        prepared.append(known["v"])
+        return (known["v"], values)
+
+    def write_many(call):
+        was, values = call
+        if was != "late":
+            known["v"] = "late"       # what the failure branch read
+            raise ReportMoved("another value there")
+        written.extend(values)
+
+    sink = LatestSink(None, "role reports", _direct, write_many, prepare=prepare)
+    sink.put(("svc",), "newest")
+    task = asyncio.create_task(sink.run())
+    await _until(lambda: not sink.pending, "the sink to drain")
+    task.cancel()
+    assert prepared == ["old", "late"] and written == ["newest"]
+    assert not sink._failing

@@ -83,6 +83,35 @@ def test_the_deadlines_are_the_documented_formulas():
     assert at(Fault("apply", 10.0, service="pbx")) == []
 
 
+def test_a_colocated_group_shares_a_fault_s_deadline_plus_one_member_s_move():
+    # A switchover of the anchor moves its follower too (seed 4981), a failing
+    # follower its anchor (seed 4112): the other member follows one handover
+    # and one start + promote later. A fault that gave both a deadline of
+    # their own extends only the follower's.
+    s = _schedule(services=(ServicePlan("pbx", "warm", ("s1", "s2")),
+                            ServicePlan("dialer", "warm", ("s1", "s2"), vip=1, colocate="pbx"),
+                            ServicePlan("web", "warm", ("s1", "s2"))))
+    sit = bounds.Situation(s, "s3", {p.name: p.candidates for p in s.services})
+
+    def at(fault):   # the latest per service: the one an outage is judged by
+        latest: dict = {}
+        for d in bounds.deadlines(fault, sit):
+            latest[d.service] = max(latest.get(d.service, 0.0), round(d.at - fault.at, 3))
+        return sorted(latest.items())
+
+    move = 2 + 2   # demote + stop, start + promote, at actuator timeout 1
+    assert at(Fault("switchover", 10.0, service="pbx")) == [("dialer", 5 + move), ("pbx", 5)]
+    assert at(Fault("act_fail", 10.0, 4.0, server="s1", service="dialer")) == [
+        ("dialer", 4 + 1 + 5 + 2 + 1), ("pbx", 4 + 1 + 5 + 2 + 1 + move)]
+    assert at(Fault("etcd_down", 10.0, 4.0)) == [
+        ("dialer", 4 + 3 + 0.5 + 3 + 2 + 1 + move), ("pbx", 4 + 3 + 0.5 + 3 + 2 + 1), ("web", 4 + 3 + 0.5 + 3 + 2 + 1)]
+    assert at(Fault("switchover", 10.0, service="web")) == [("web", 5)]
+    # a server refusing the follower's address: the group leaves it only where
+    # it was active there, which the follower's own deadline covers
+    assert [name for name, _ in at(Fault("vip_fail", 10.0, 4.0, server="s1"))] == ["dialer"]
+    assert at(Fault("flap", 10.0, 0.0, server="s1", service="pbx", blip=True)) == [("pbx", 1 + 2 + 2 + 1)]
+
+
 def test_a_run_lasts_past_every_deadline_and_one_outage_bound_more():
     for seed in range(1, 40):
         s = draw(seed)

@@ -9,6 +9,7 @@ from overseer.reconciler.sim.bounds import server_loss
 from overseer.reconciler.sim.fence_agents import FencePlan, fence_plan
 from overseer.reconciler.sim.run import run
 from overseer.reconciler.sim.schedule import Fault, Schedule, ServicePlan, draw
+from overseer.reconciler.sim.world import Trace, World
 
 
 def _schedule(plan: FencePlan) -> Schedule:
@@ -60,3 +61,22 @@ def test_fence_agents_come_from_a_generator_of_their_own():
     for seed in seeds:
         assert draw(seed).fence == fence_plan(seed)
         assert draw(seed, extras=False).fence is None
+
+
+
+def test_a_power_off_drops_every_floating_address_of_the_server():
+    # The fencer drops only what it was told of: an address a promote added
+    # while its agent was stopped (seed 4742) stayed with the server after
+    # its power-off, beside the successor's. A server powered off holds none.
+    plan = FencePlan(timeout=2.0, delay=(0.5, 0.5), failure=0.0, hang=0.0, max_failures=0, boot=(3.0, 3.0))
+    schedule = _schedule(plan).but(services=(ServicePlan("pbx", "warm", ("s2", "s1", "s3"), vip=2),
+                                             ServicePlan("web", "warm", ("s2", "s1"), vip=1)))
+    trace = Trace()
+    world = World(schedule, trace)
+    world.documents()
+    for address in ("10.0.9.1/24", "10.0.9.2/24"):
+        world.addresses.hold("s2", address, "a promote while its agent was stopped")
+    world.addresses.hold("s1", "10.0.9.2/24", "another holder")
+    world.fence_agents._power_off("s2")
+    assert world.addresses.holders == {"10.0.9.1/24": set(), "10.0.9.2/24": {"s1"}}
+    assert "ADDRESS 10.0.9.1/24 deleted (powered off)" in trace.text()
