@@ -98,8 +98,15 @@ class Requests:
         return self.raft.served(member) and self.path(member, server)
 
     def reaches(self, server: str, endpoints: Optional[tuple[str, ...]] = None) -> bool:
-        return any(self.path(server, m) and self.path(m, server) and self.raft.served(m)
-                   for m in (endpoints or self.raft.names))
+        """A request from `server` gets an answer from some member: `path` both
+        ways and `served`, spelled out (the checker asks at every sample)."""
+        if self.silent or server in self.cut_servers:
+            return False
+        blocked, served = self.blocked, self.raft.served
+        for m in endpoints or self.raft.names:
+            if (server, m) not in blocked and (m, server) not in blocked and served(m):
+                return True
+        return False
 
     # --- what one request meets --------------------------------------------------
 

@@ -67,6 +67,8 @@ class Checker:
         # what was judged, so a run shows its checks could have failed
         self.judged = {"outages": 0, "exempt": 0, "blips": 0, "placements": 0, "relations": 0}
         self._master_key = f"/overseer/{'sim'}/master".encode()
+        self._by_service: dict[str, list] = {}  # service -> its actuators (_actuators_of)
+        self._indexed = 0                       # world.actuators taken in so far
         for fault in world.schedule.faults:
             bounds.kind_of(fault)   # a kind that declares no bound stops the run before it starts
         self.liveness = Liveness(self)
@@ -154,8 +156,19 @@ class Checker:
     def actives(self, service: str) -> list[str]:
         """Servers where `service` runs active and can act (a frozen host's cannot)."""
         frozen = self.world.frozen_hosts
-        return sorted(a.server for a in self.world.actuators
-                      if a.service == service and a.state == "active" and not a.closed and a.server not in frozen)
+        return sorted(a.server for a in self._actuators_of(service)
+                      if a.state == "active" and not a.closed and a.server not in frozen)
+
+    def _actuators_of(self, service: str) -> list:
+        """`service`'s actuators, in the world's order. Asked several times at
+        every sample: kept per service, taking in the world's new ones (it
+        only appends)."""
+        actuators = self.world.actuators
+        if len(actuators) > self._indexed:
+            for actuator in actuators[self._indexed:]:
+                self._by_service.setdefault(actuator.service, []).append(actuator)
+            self._indexed = len(actuators)
+        return self._by_service.get(service, [])
 
     def thawed(self, server: str) -> None:
         """A frozen host thaws: its actives act again, until its fencer kills them."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Optional
 
 from .fence_agents import FencePlan, fence_plan
@@ -107,9 +108,10 @@ class Schedule:
         """Only blips: nothing may move."""
         return bool(self.faults) and all(f.blip for f in self.faults)
 
-    @property
+    @cached_property
     def healed_at(self) -> float:
-        """When the last fault ended (one that never ends counts from its start)."""
+        """When the last fault ended (one that never ends counts from its start).
+        Kept: the checker asks for it at every sample, and a schedule never changes."""
         return max((f.end if f.end != float("inf") else f.at for f in self.faults), default=FAULT_START)
 
     @property
