@@ -56,9 +56,15 @@ class _Handle(asyncio.Handle):
         self._loop, self._callback, self._args = loop, callback, args
         self._cancelled, self._repr, self._source_traceback = False, None, None
 
+    def cancel(self) -> None:
+        if not self._cancelled:
+            self._cancelled = True
+            self._callback = self._args = None
+
 
 class _TimerHandle(asyncio.TimerHandle):
-    """asyncio's TimerHandle, made as _Handle is."""
+    """asyncio's TimerHandle, made and cancelled as _Handle is (the loop keeps
+    no count of cancelled timers: it drops them as they reach the top)."""
     __slots__ = ()
 
     def __init__(self, when, callback, args, loop, context=None):
@@ -66,6 +72,11 @@ class _TimerHandle(asyncio.TimerHandle):
         self._loop, self._callback, self._args = loop, callback, args
         self._cancelled, self._repr, self._source_traceback = False, None, None
         self._when, self._scheduled = when, False
+
+    def cancel(self) -> None:
+        if not self._cancelled:
+            self._cancelled = True
+            self._callback = self._args = None
 
 
 class Deadlock(RuntimeError):
