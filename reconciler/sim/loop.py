@@ -197,6 +197,10 @@ class VirtualLoop(asyncio.BaseEventLoop):
         raise RuntimeError(f"simulation: a real thread was asked for ({func!r}); "
                            "every blocking call must go through the agent's Edges")
 
+    # asyncio asks at every future, task and handle made; this loop never runs
+    # in debug mode, and bool() answers False without a Python frame
+    get_debug = staticmethod(bool)
+
     def _check_closed(self) -> None:
         pass  # after a run, abandoned coroutines unwinding at GC may still schedule: let them
 
