@@ -9,7 +9,7 @@ Only the subset Overseer uses, kept to etcd's documented semantics:
 - a put on an unknown lease is rejected ("requested lease not found").
 - a lease is an id, a TTL, its keys and an expiry; revoking it deletes its
   keys in one revision. *When* a lease expires, who may renew it and when a
-  revocation commits is the lessor's business (sim_cluster.py), as in etcd.
+  revocation commits is the lessor's business (sim_lessor.py), as in etcd.
 - a read may ask for a past revision (the keyspace as it was then: the last
   HISTORY revisions are kept); compaction forgets the revisions before one,
   and a read at such a revision is rejected ("required revision has been
@@ -17,7 +17,8 @@ Only the subset Overseer uses, kept to etcd's documented semantics:
 - watches call back after each revision touching their prefix. Delivery and
   reachability are the network's business (reconciler/sim/network.py).
 
-The cluster around it (members, leader, lessor, fsync) is sim_cluster.py;
+The cluster around it (members, leader, lessor, fsync) is sim_cluster.py
+(sim_raft.py, sim_lessor.py, sim_requests.py);
 the client surface Store uses is sim_client.py. Used by the simulator
 (overseer.reconciler.sim); it lives here because only the store layer may
 know etcd's types.

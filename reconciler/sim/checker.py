@@ -72,6 +72,9 @@ class Checker:
         self.judged = {"outages": 0, "exempt": 0, "blips": 0, "placements": 0, "relations": 0,
                        "lags": 0, "lag ranks": 0}
         self._master_key = f"/overseer/{'sim'}/master".encode()
+        self._by_service: dict[str, list] = {}  # service -> its actuators (_actuators_of)
+        self._indexed = 0                       # world.actuators taken in so far
+        self._sampled: Optional[dict[str, list[str]]] = None   # actives during one sample
         for fault in world.schedule.faults:
             bounds.kind_of(fault)   # a kind that declares no bound stops the run before it starts
         self.liveness = Liveness(self)
@@ -159,10 +162,28 @@ class Checker:
         return next((s for s in self.world.schedule.services if s.name == service), None)
 
     def actives(self, service: str) -> list[str]:
-        """Servers where `service` runs active and can act (a frozen host's cannot)."""
+        """Servers where `service` runs active and can act (a frozen host's cannot).
+        Within one sample nothing runs: each service's answer is kept till its end
+        (callers read the list, never change it)."""
+        if self._sampled is not None and service in self._sampled:
+            return self._sampled[service]
         frozen = self.world.frozen_hosts
-        return sorted(a.server for a in self.world.actuators
-                      if a.service == service and a.state == "active" and not a.closed and a.server not in frozen)
+        actives = sorted(a.server for a in self._actuators_of(service)
+                         if a.state == "active" and not a.closed and a.server not in frozen)
+        if self._sampled is not None:
+            self._sampled[service] = actives
+        return actives
+
+    def _actuators_of(self, service: str) -> list:
+        """`service`'s actuators, in the world's order. Asked several times at
+        every sample: kept per service, taking in the world's new ones (it
+        only appends)."""
+        actuators = self.world.actuators
+        if len(actuators) > self._indexed:
+            for actuator in actuators[self._indexed:]:
+                self._by_service.setdefault(actuator.service, []).append(actuator)
+            self._indexed = len(actuators)
+        return self._by_service.get(service, [])
 
     def thawed(self, server: str) -> None:
         """A frozen host thaws: its actives act again, until its fencer kills them."""
@@ -193,6 +214,13 @@ class Checker:
         loop.call_at_global(loop.global_time() + SAMPLE, self._tick, context=self.world.context)
 
     def sample(self) -> None:
+        self._sampled = {}
+        try:
+            self._sample()
+        finally:
+            self._sampled = None
+
+    def _sample(self) -> None:
         world, t = self.world, self.world.now()
         schedule = world.schedule
         all_there = True

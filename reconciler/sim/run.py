@@ -8,7 +8,8 @@ from typing import Iterable, Optional
 
 from .checker import INVARIANTS
 from .schedule import Schedule, draw
-from .world import Trace, World
+from .trace import Trace
+from .world import World
 
 
 @dataclass

@@ -108,7 +108,7 @@ _EXTRAS_CAME_LATER = (57, 1515, 2516, 5877)
 for _seed in _EXTRAS_CAME_LATER:
     SCRIPTED[f"seed-{_seed}-as-found"] = (FOUND[_seed], draw(_seed, extras=False, blips_upto=BLIPS_UPTO_BEFORE))
 # All of FOUND was found while blips lasted at most 0.3 x leaseTTL, and before
-# the failing failovers (schedule.failing_failover) and the generators that
+# the failing failovers (generators.failing_failover) and the generators that
 # came with per-fault deadlines (a long loss, a short failure memory); those
 # of FOUND_WITH_COMMANDS before the latter two only. Where any of these
 # changed a seed's schedule since, it also replays as it was; so does one
