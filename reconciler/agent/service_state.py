@@ -26,18 +26,13 @@ State (what the agent believes and has promised):
 - `restarting`: the operator's restart-in-place request being carried out.
 - `retry_delay`: the converge retry backoff.
 
-Events: `Assigned`, `Inherited` (a new worker takes up its predecessor's
-report), `WaitsFor`, `CheckFailed`, `ChildExited`, `Fencing`/`FenceStepped`/
-`Fenced` (self-fencing), `Unfenced`, `Reported`, `RestartRequested`/
-`RestartStepped`/`RestartStopped`/`RestartFinished`, and the converge pass:
-`Held`, `Settled` (nothing to run), `StepStarting`, `Stepped`,
-`FailedAsActive`, `Retreated`, `Arrived`, `Retried`.
-
-Effects: `Wake` (a converge pass, maybe later), `CountFailure`, `Notify`
-(role-change hooks), `MonitorRole`, `BeginGrace`, `ChildDied` (the monitor
-learns), `RoleChanged` (the fencer learns), `Report`, `AfterExit` (report a
-child's death and converge again later), `BeginRestart`, `Interrupted` (a
-child died while a step ran: the pass ends).
+The events and effects are in service_events.py. Beside the converge pass,
+the machine carries an operator's restart in place (`overseer restart`): a
+record in etcd (`control/restart/<service>`, naming the server), handed over
+with every snapshot; acted on only where the service is active here, once
+per request, then carried out by the worker under its one-sequence lock
+(stop, then converge back as after any other stop). The stop is asked for,
+so it counts no failure; the assignment stays.
 """
 from __future__ import annotations
 
@@ -139,9 +134,9 @@ def retreat_steps(s: State) -> list[str]:
     return list(roles.fence_steps(s.has_demote, s.standby))
 
 
-def after_failed_step(steps: list[str], step: str) -> list[str]:
-    """A warm active whose demote failed may still act as active: stop it too."""
-    return steps + [roles.STOP] if step == roles.DEMOTE and roles.STOP not in steps else steps
+def restart_steps(s: State) -> list[str]:
+    """A restart in place stops the active: the steps from active to stopped."""
+    return roles.steps("active", "stopped", s.standby, s.has_demote)
 
 
 def restart_refusal(s: State, request: RestartRequest, name: str) -> Optional[str]:

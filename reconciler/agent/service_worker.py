@@ -8,13 +8,6 @@ in place, each step's result) and carries out the effects it returns. It
 acts only after the store confirms, in a transaction, that the assignment's
 epoch is still the master's (fencing), and reports every outcome in
 `actual/<me>/<svc>/.role`.
-
-An operator's restart in place (`overseer restart`) is a record in etcd
-(`control/restart/<service>`, naming the server), level-triggered: the
-worker acts on it only where it is active, stops the active under its
-one-sequence lock and converges back to active as after any other stop,
-then deletes exactly that request with its outcome in the history. The stop
-is asked for, so it counts no failure; the assignment stays.
 """
 from __future__ import annotations
 
@@ -31,9 +24,9 @@ from overseer.desired.state import Assignment, HistoryEntry, HistoryKind, Restar
 from . import roles
 from . import service_events as ev
 from . import service_state as machine
-from .answers import epoch_of
 from .edges import REAL, Edges
 from .service_state import State
+from .step_down import run_down
 
 log = logging.getLogger(__name__)
 
@@ -91,10 +84,6 @@ class ServiceWorker:
     @property
     def assignment(self) -> Optional[Assignment]:
         return self.state.assignment
-
-    @property
-    def standby_mode(self) -> str:
-        return self.doc.spec.standby
 
     def epoch(self) -> int:
         return self.assignment.epoch if self.assignment else 0
@@ -333,23 +322,11 @@ class ServiceWorker:
     async def _retreat(self, ctx: ActionContext, steps: Optional[list] = None) -> None:
         """After a failed move to active: make sure we are not half-active.
         The failed step may have done its work before it failed (a promote
-        command that made the service active, then exited non-zero or hung):
-        a demote that fails too is followed by a stop, as in a self-fence.
-        Counting it as done left a promoted warm standby beside the master's
-        next choice (simulator seed 216: a hung promote, then a hung demote)."""
+        command that made the service active, then exited non-zero or hung)."""
         only_stop = steps is not None
-        steps = steps or machine.retreat_steps(self.state)
-        i = 0
-        while i < len(steps):   # may grow while it runs (below)
-            step = steps[i]
-            i += 1
-            try:
-                await self._step(step, ctx)
-            except Exception as exc:  # whatever demote did, still try to stop
-                log.error("%s: %s while retreating failed: %s", self.name, step, exc)
-                if only_stop:
-                    return   # after a failed demote: still active as far as we know
-                steps = machine.after_failed_step(steps, step)
+        if not await run_down(lambda step: self._step(step, ctx), steps or machine.retreat_steps(self.state),
+                              self.name, "while retreating") and only_stop:
+            return   # after a failed demote: still active as far as we know
         self._apply(ev.Retreated(await self._running(ctx)))
 
     async def _running(self, ctx: ActionContext) -> bool:
@@ -381,19 +358,8 @@ class ServiceWorker:
         ctx = ActionContext(self.cluster, self.name, self.server, "standby", self.epoch())
         log.error("%s: self-fencing (%s, epoch %d): demoting local active", self.name, why, ctx.epoch)
         exits = self.state.exits
-        steps = machine.retreat_steps(self.state)
-        i = 0
-        while i < len(steps):   # may grow while it runs (below)
-            step = steps[i]
-            i += 1
-            try:
-                await self._step(step, ctx)
-            except Exception as exc:  # a failed demote must not skip the stop
-                log.error("%s: %s during self-fencing failed: %s", self.name, step, exc)
-                steps = machine.after_failed_step(steps, step)
-                self._apply(ev.FenceStepped(step, False, exits))
-                continue
-            self._apply(ev.FenceStepped(step, True, exits))
+        await run_down(lambda step: self._step(step, ctx), machine.retreat_steps(self.state), self.name,
+                       "during self-fencing", lambda step, ok: self._apply(ev.FenceStepped(step, ok, exits)))
         await self._carry_out(self._apply(ev.Fenced(why, event, fenced_for)))
 
     # --- restart in place ------------------------------------------------------------
@@ -422,7 +388,7 @@ class ServiceWorker:
         exits = self.state.exits
         log.warning("%s: restart in place asked by an operator: stopping the active (epoch %d)",
                     self.name, ctx.epoch)
-        for step in roles.steps("active", "stopped", self.standby_mode, self.doc.spec.actuator.demote is not None):
+        for step in machine.restart_steps(self.state):
             try:
                 await self._step(step, ctx)
             except ActuatorError as exc:
