@@ -214,3 +214,19 @@ def test_a_restart_in_place_stops_only_an_active_that_started_before_the_request
     assert sm.restart_refusal(ACTIVE, request, "pbx") is None
     assert "not active here" in sm.restart_refusal(replace(ACTIVE, role="standby"), request, "pbx")
     assert "already done" in sm.restart_refusal(replace(ACTIVE, started_at=1600.0), request, "pbx")
+
+
+def test_the_machine_does_no_io_and_reads_no_clock():
+    """Its modules import nothing that waits, reads a clock, logs or touches
+    the system: time comes in with the events."""
+    import ast
+    from pathlib import Path
+    agent = Path(sm.__file__).parent
+    banned = {"asyncio", "time", "os", "logging", "socket", "subprocess", "random", "datetime"}
+    for name in ("service_state.py", "service_events.py", "roles.py", "answers.py"):
+        tree = ast.parse((agent / name).read_text())
+        imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                    for alias in node.names}
+        imported |= {(node.module or "").split(".")[0] for node in ast.walk(tree)
+                     if isinstance(node, ast.ImportFrom) and not node.level}
+        assert not imported & banned, f"{name} imports {imported & banned}"
