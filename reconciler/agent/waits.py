@@ -19,22 +19,16 @@ Level-triggered: every snapshot re-evaluates the hold (LocalServices.sync).
 While held, the worker changes nothing and reports its role as it is with
 outcome `pending` and what it waits for: the board shows "waiting for db",
 and the master reads a pending report as neither a step-down nor a fenced
-server (it may still promote under that assignment).
-
-A mixin of `ServiceWorker` (service_worker.py), split out by decision.
+server (it may still promote under that assignment). The hold itself is a
+rule of the service's state machine (service_state.held).
 """
 from __future__ import annotations
 
-import logging
-from typing import Callable, Optional
+from typing import Callable
 
 from overseer.desired.models import ServiceDoc
-from overseer.desired.state import Assignment, ClusterSnapshot, Outcome
+from overseer.desired.state import ClusterSnapshot
 from overseer.reconciler.planner.relations import reported_active, waiting_words
-
-from .answers import epoch_of
-
-log = logging.getLogger("overseer.reconciler.agent.service_worker")   # one log for the worker
 
 
 def waiting_for(doc: ServiceDoc, server: str, snapshot: ClusterSnapshot,
@@ -62,26 +56,3 @@ def waiting_for(doc: ServiceDoc, server: str, snapshot: ClusterSnapshot,
     if anchor in services and anchor != name and not (active_here(anchor) and up(anchor, server)):
         return f"waiting for {anchor} to be active here (colocated with it)"
     return ""
-
-
-class Waits:
-    role: str
-    waiting: str   # what the service waits for before it is made active here; "" for nothing
-
-    def wait_for(self, words: str) -> None:
-        """The hold as of the latest snapshot: a pass runs when it changes."""
-        if words != self.waiting:
-            self.waiting = words
-            self._wake.set()
-
-    def _held(self, target: str) -> bool:
-        return target == "active" and self.role != "active" and bool(self.waiting)
-
-    async def _hold(self, about: Optional[Assignment]) -> bool:
-        """Stay as we are and say what we wait for (once per role, assignment and words)."""
-        said = (self.role, Outcome.PENDING.value, epoch_of(about))
-        if (said, self.waiting) != (self._reported, self._held_words):
-            self._held_words = self.waiting
-            log.info("%s: %s; not made active here until then", self.name, self.waiting)
-            await self._report(Outcome.PENDING.value, f"{self.waiting}; made active here once it is", about)
-        return False

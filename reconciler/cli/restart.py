@@ -2,7 +2,7 @@
 
 Stops and starts SERVICE where it is active, without a move: the command
 leaves a request in etcd (`control/restart/<service>`, naming the server) and
-the agent of that server carries it out (reconciler/agent/restart_in_place.py)
+the agent of that server carries it out (reconciler/agent/service_worker.py)
 and deletes it with a `restart` history entry; the command waits for that
 (`--timeout`) and prints the entry. Refused before anything is written when
 the service is not active on that server, when an all-active service runs on

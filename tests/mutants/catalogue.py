@@ -185,11 +185,11 @@ MUTANTS: tuple[Mutant, ...] = (
         "a promote that failed while the service still runs is counted as done (the service is reported active)",
         (Edit("reconciler/agent/service_worker.py",
               "                except ActuatorError as exc:\n"
-              "                    self.promoting = False\n"
+              "                    self._apply(ev.StepEnded())\n"
               "                    await self._failed(step, target, ctx, exc, about)\n"
               "                    return True\n",
               "                except ActuatorError as exc:\n"
-              "                    self.promoting = False\n"
+              "                    self._apply(ev.StepEnded())\n"
               "                    if step != roles.PROMOTE or not await self._running(ctx):\n"
               "                        await self._failed(step, target, ctx, exc, about)\n"
               "                        return True\n"

@@ -3,6 +3,7 @@
 Each schedule runs three real agents on virtual time (overseer.reconciler.sim).
 A seed is a complete reproduction: `make sim N=1 SEED=<seed>` replays it.
 """
+import dataclasses
 import os
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import sys
 import pytest
 
 from overseer.actuators import vip
-from overseer.reconciler.agent import local, presence, service_worker
+from overseer.reconciler.agent import local, presence, service_events, service_worker
 from overseer.reconciler.planner import health
 from overseer.reconciler.sim import procs
 from overseer.reconciler.sim.run import run_seed
@@ -102,9 +103,7 @@ def test_finds_a_planted_retreat_that_trusts_a_failed_promote(monkeypatch):
     did its work before failing leaves an active the master no longer counts.
     Found within 30 seeds (first at seed 26; the failing failovers widen this path)."""
     async def trusting_retreat(self, ctx):
-        running = await self._running(ctx)
-        self.role = "standby" if running and self.standby_mode == "warm" else "stopped"
-        self._set_monitor_role()
+        self._apply(service_events.Retreated(await self._running(ctx)))
     monkeypatch.setattr(service_worker.ServiceWorker, "_retreat", trusting_retreat)
     assert _first_failing(range(1, 31), "safety", "actives") is not None
 
@@ -118,7 +117,7 @@ def test_finds_a_planted_failed_promote_counted_as_success(monkeypatch):
     async def promote_counted_as_done(self, step, target, ctx, exc, about=None):
         if step != "promote":
             return await real_failed(self, step, target, ctx, exc, about)
-        self.role = "active"
+        self.state = dataclasses.replace(self.state, role="active")
         self.on_role_change()
         await self._report("ok", "promote done", about)
     monkeypatch.setattr(service_worker.ServiceWorker, "_failed", promote_counted_as_done)
