@@ -48,17 +48,15 @@ ESTIMATED: dict[str, int] = {}
 
 def _deadlines(leases: str) -> tuple[Edit, ...]:
     """The agent's own fence deadline (80% of a lease after the last renewal)
-    and the fencer's (95%), both moved to `leases` leases."""
+    and the fencer's (95%, which every fencer update reads), both moved to
+    `leases` leases."""
     return (
         Edit("reconciler/agent/presence.py",
              "moment + self.ttl * 0.8)",
              f"moment + self.ttl * {leases})"),
         Edit("reconciler/agent/presence.py",
-             "self.vouch(moment + self.ttl * 0.95 - self.clock())",
-             f"self.vouch(moment + self.ttl * {leases} - self.clock())"),
-        Edit("reconciler/agent/agent.py",
-             "self.vouching.changed(self.presence.ttl * 0.95 - (",
-             f"self.vouching.changed(self.presence.ttl * {leases} - ("),
+             "self.state.fencer_until = moment + self.ttl * 0.95",
+             f"self.state.fencer_until = moment + self.ttl * {leases}"),
     )
 
 
