@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -23,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from overseer.desired.checks import pid_in_pidfile
-from tests.support.cluster import OVERSEER, cluster_yaml
+from tests.support.cluster import cluster_yaml
+from tests.support.exec_daemon import start_agent_in_its_dir
 from tests.support.peers.postgres import BIN, _run, add_replica, start_pair
 from tests.support.waiting import poll_until
 
@@ -56,14 +56,9 @@ def _service(conf: Path) -> str:
 
 
 def _start_agent(cluster, server: str, node) -> None:
-    state = cluster.workdir / server
-    state.mkdir(exist_ok=True)
-    (state / "pgdata").symlink_to(node.data)
-    log = open(cluster.workdir / f"{server}.log", "ab")
-    cluster.agents[server] = subprocess.Popen(
-        [OVERSEER, "agent", "--server", server, "--state-dir", str(state)],
-        env=dict(cluster.env, PGPORT=str(node.port)), cwd=state, stdout=log, stderr=log,
-        start_new_session=True)
+    (cluster.workdir / server).mkdir(exist_ok=True)
+    (cluster.workdir / server / "pgdata").symlink_to(node.data)
+    start_agent_in_its_dir(cluster, server, PGPORT=str(node.port))
 
 
 def _rows(node):

@@ -41,13 +41,14 @@ def exec_service(bindir, interval: str = "5s", fail_after: int = 3) -> str:
         """)
 
 
-def start_agent_in_its_dir(cluster, server: str) -> None:
+def start_agent_in_its_dir(cluster, server: str, **env: str) -> None:
+    """`env`: variables this agent alone gets beside the cluster's."""
     state = cluster.workdir / server
     state.mkdir(exist_ok=True)
     log = open(cluster.workdir / f"{server}.log", "ab")
     cluster.agents[server] = subprocess.Popen(
-        [OVERSEER, "agent", "--server", server, "--state-dir", str(state)], env=cluster.env, cwd=state,
-        stdout=log, stderr=log, start_new_session=True)
+        [OVERSEER, "agent", "--server", server, "--state-dir", str(state)], env=dict(cluster.env, **env),
+        cwd=state, stdout=log, stderr=log, start_new_session=True)
 
 
 def daemon_pid(cluster, server: str):
